@@ -1,0 +1,1 @@
+"""Capacity engine: measure Django and FastAPI pods and turn it into nodes and cost."""

@@ -1,0 +1,1 @@
+"""Metrics: every PromQL expression the kit uses, the Prometheus config, and the client that reads them."""

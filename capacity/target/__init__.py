@@ -1,0 +1,1 @@
+"""Targets: where the measured pods run (local processes in cgroups, or a Kubernetes cluster)."""
