@@ -1,1 +1,1 @@
-"""Metrics: every PromQL expression the kit uses, the Prometheus config, and the client that reads them."""
+"""Metrics: every PromQL query the kit uses, the Prometheus config, and its reader."""

@@ -31,7 +31,7 @@ def _render(**context: object) -> str:
         loader=jinja2.FileSystemLoader(str(TEMPLATE_PATH.parent)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # YAML, not HTML  # noqa: S701
+        autoescape=False,  # YAML, not HTML
     )
     return env.get_template(TEMPLATE_PATH.name).render(**context)
 
@@ -45,7 +45,7 @@ def render_prometheus_config(
     pod_exporter_address: str = "",
     loadgen_address: str = "",
 ) -> str:
-    """The Prometheus YAML for `mode`; local mode needs the targets, Kubernetes mode the namespace."""
+    """The Prometheus YAML for `mode`: local mode needs the targets, Kubernetes the namespace."""
     if mode == "local" and not pod_exporter_address:
         raise ValueError("local mode needs pod_exporter_address (host:port of the pod exporter)")
     return _render(

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 HTTP_METRIC = "http_server_request_duration_seconds"
 # Load-driving traffic only: probes (/healthz, /readyz) and scrapes never count as load.
 LOAD_ROUTES = "/api/.+"
 
 
-class Unit(str, Enum):
+class Unit(StrEnum):
     """Grafana unit ids, so a panel's unit follows from its query."""
 
     RPS = "reqps"
@@ -160,7 +160,9 @@ POD_COUNT = Query(
     "pod_count",
     "Pods",
     Unit.COUNT,
-    f"count by (container) (container_memory_working_set_bytes{_pod()})",
+    # Count pods, not series: cAdvisor can briefly keep a restarted container's old series.
+    "count by (container) (count by (container, pod) "
+    f"(container_memory_working_set_bytes{_pod()}))",
     legend="{{container}}",
 )
 RPS_PER_CORE = Query(
@@ -171,8 +173,9 @@ RPS_PER_CORE = Query(
     legend="{{app}}",
 )
 
-# The load generator (Locust). Its CPU comes from the same cAdvisor-named series, container="locust";
-# its offered rate from gauges the locustfile's master exports (labels framework, scenario).
+# The load generator (Locust). Its CPU comes from the same cAdvisor-named series,
+# container="locust"; its offered rate from gauges the locustfile's master exports
+# (labels framework, scenario).
 GENERATOR_CPU_CORES = Query(
     "generator_cpu_cores",
     "Load generator CPU cores",
@@ -185,8 +188,37 @@ OFFERED_RPS = Query(
     "offered_rps",
     "Requests/s (offered by the load generator)",
     Unit.RPS,
-    'sum by (framework) (fwcap_loadgen_offered_rps{{framework=~"{fw}"}})',
+    'sum by (framework) (fwcap_loadgen_offered_rps{{namespace=~"{ns}", framework=~"{fw}"}})',
     legend="{{framework}} offered",
+)
+
+# --- Appended for the Grafana dashboards (issue 6); the engine may use them too. ---
+ERROR_RATIO_BY_ROUTE = Query(
+    "error_ratio_by_route",
+    "Server error ratio (5xx) by route",
+    Unit.RATIO,
+    # Same shape as ERROR_RATIO, one level finer: (app, http_route).
+    f"(sum by (app, http_route) (rate({HTTP_METRIC}_count"
+    f"{_http('http_response_status_code=~\"5..\"')}[{{w}}])) or "
+    f"sum by (app, http_route) (rate({HTTP_METRIC}_count{_http()}[{{w}}])) * 0) / "
+    f"sum by (app, http_route) (rate({HTTP_METRIC}_count{_http()}[{{w}}]))",
+    legend="{{app}} {{http_route}}",
+)
+LOADGEN_STEP = Query(
+    "loadgen_step",
+    "Load step (index of the current fixed-rate step)",
+    Unit.COUNT,
+    'max by (framework, scenario) (fwcap_loadgen_step{{namespace=~"{ns}", framework=~"{fw}"}})',
+    legend="{{framework}} {{scenario}}",
+)
+# The latency SLO as a flat line, from the dashboard's `slo_ms` variable (render with
+# slo_ms="$slo_ms" for Grafana, or a number for a concrete plot).
+SLO_LATENCY = Query(
+    "slo_latency",
+    "Latency SLO",
+    Unit.SECONDS,
+    "vector({slo_ms} / 1000)",
+    legend="SLO",
 )
 
 ALL_QUERIES: tuple[Query, ...] = (
@@ -204,4 +236,17 @@ ALL_QUERIES: tuple[Query, ...] = (
     RPS_PER_CORE,
     GENERATOR_CPU_CORES,
     OFFERED_RPS,
+    ERROR_RATIO_BY_ROUTE,
+    LOADGEN_STEP,
+    SLO_LATENCY,
+)
+
+# Added for the capacity run (capacity/metrics/client.py); not dashboard panels, so kept out of
+# ALL_QUERIES. Right-sizing needs the peak working set within a step, not its last sample.
+POD_MEMORY_WORKING_SET_PEAK = Query(
+    "pod_memory_working_set_peak_bytes",
+    "Peak memory working set per pod",
+    Unit.BYTES,
+    f"max by (pod) (max_over_time(container_memory_working_set_bytes{_pod()}[{{w}}]))",
+    legend="{{pod}} peak",
 )

@@ -1,0 +1,46 @@
+"""`pulumi up`: the whole kit in one namespace, sized by the stack's config (deploy/settings.py).
+
+Reads one validated settings object (a bad stack config stops here, before any resource), then
+composes the components of deploy/ and exports what `capacity report --stack` needs.
+"""
+
+from pathlib import Path
+
+import pulumi
+
+from deploy.files import read_kit_files
+from deploy.locust import Locust
+from deploy.monitoring import Monitoring
+from deploy.namespace import KitNamespace
+from deploy.postgres import Postgres
+from deploy.service import FrameworkService
+from deploy.settings import settings_from_pulumi_config
+from deploy.upstream import UpstreamStub
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+settings = settings_from_pulumi_config(PROJECT_DIR)
+files = read_kit_files(PROJECT_DIR, settings)
+
+namespace = KitNamespace("fwcap", settings)
+ns = namespace.name
+postgres = Postgres("postgres", settings, ns)
+upstream = UpstreamStub("upstream-stub", settings, ns)
+# After PostgreSQL is ready, so each chart's migration Job finds its database on first try.
+after_postgres = pulumi.ResourceOptions(depends_on=[postgres])
+services = {
+    framework: FrameworkService(
+        framework, settings, ns, postgres.database_secrets[framework], opts=after_postgres
+    )
+    for framework in settings.frameworks
+}
+locust = Locust("locust", settings, ns, files.locustfile)
+monitoring = Monitoring("monitoring", settings, ns, files)
+
+pulumi.export("namespace", ns)
+pulumi.export("serviceUrls", {framework: svc.url for framework, svc in services.items()})
+pulumi.export("upstreamUrl", upstream.url)
+pulumi.export("prometheusUrl", monitoring.prometheus_url)
+pulumi.export("grafanaUrl", monitoring.grafana_url)
+pulumi.export("locustUrl", locust.url)
+pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)

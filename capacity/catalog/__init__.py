@@ -1,0 +1,252 @@
+"""The node catalog: providers' node types, prices and node agents, loaded from YAML once.
+
+The YAML (nodes.yaml beside this file, or a user's copy passed with --catalog) is validated
+with pydantic at this boundary and turned into frozen dataclasses the model computes with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from capacity.errors import ConfigError
+from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+
+DEFAULT_CATALOG = Path(__file__).with_name("nodes.yaml")
+ReservationRule = Literal["eks", "gke", "aks"]
+
+
+@dataclass(frozen=True)
+class Daemonset:
+    """A node agent with one pod on every node: it takes a pod slot and its requests."""
+
+    name: str
+    cpu_millicores: int
+    memory_bytes: int
+    source: str
+
+
+@dataclass(frozen=True)
+class MemoryCapacityRule:
+    """How the kubelet's memory capacity is derived from the nominal size (see the docs)."""
+
+    rule: Literal["fraction", "gce_kernel"]
+    overhead_fraction: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Provider:
+    key: str
+    service: str
+    region: str
+    reservation: ReservationRule
+    max_pods: int | None  # None: computed per node type from its ENIs (EKS)
+    max_pods_source: str
+    memory_capacity: MemoryCapacityRule
+    daemonsets: tuple[Daemonset, ...]
+
+
+@dataclass(frozen=True)
+class Burstable:
+    """A burstable instance: CPU above its baseline is billed as surplus (T3 Unlimited)."""
+
+    baseline_per_vcpu: float
+    surplus_usd_per_vcpu_hour: float
+    source: str
+
+
+@dataclass(frozen=True)
+class NodeType:
+    name: str
+    provider: Provider
+    vcpu: int
+    memory_bytes: int
+    usd_per_hour: float
+    price_url: str
+    price_as_of: date
+    enis: int | None = None
+    ipv4_per_eni: int | None = None
+    max_pods_override: int | None = None
+    note: str | None = None
+    burstable: Burstable | None = None
+
+    @property
+    def price_source(self) -> str:
+        return (
+            f"on-demand Linux list price, {self.provider.region}, {self.price_url}, "
+            f"as of {self.price_as_of.isoformat()}"
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    node_types: tuple[NodeType, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [node.name for node in self.node_types]
+
+    def node(self, name: str) -> NodeType:
+        for node in self.node_types:
+            if node.name == name:
+                return node
+        raise ConfigError(
+            f"unknown node type {name!r}; known node types: {', '.join(self.names)} "
+            f"(catalog {self.path})"
+        )
+
+
+# ---- the YAML boundary -------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _DaemonsetIn(_Strict):
+    name: str
+    cpu: str | int | float
+    memory: str | int | float
+    source: str
+
+
+class _MemoryCapacityIn(_Strict):
+    rule: Literal["fraction", "gce_kernel"]
+    overhead_fraction: float = Field(default=0.0, ge=0, lt=1)
+    source: str
+
+
+class _ProviderIn(_Strict):
+    service: str
+    region: str
+    reservation: ReservationRule
+    max_pods: int | Literal["eni"]
+    max_pods_source: str
+    memory_capacity: _MemoryCapacityIn
+    daemonsets: list[_DaemonsetIn] = []
+
+
+class _PriceIn(_Strict):
+    url: str = Field(pattern=r"^https://")
+    as_of: date
+
+
+class _BurstableIn(_Strict):
+    baseline_per_vcpu: float = Field(gt=0, le=1)
+    surplus_usd_per_vcpu_hour: float = Field(ge=0)
+    source: str
+
+
+class _NodeIn(_Strict):
+    name: str
+    provider: str
+    vcpu: int = Field(ge=1)
+    memory: str | int
+    usd_per_hour: float = Field(gt=0)
+    price: _PriceIn
+    enis: int | None = Field(default=None, ge=1)
+    ipv4_per_eni: int | None = Field(default=None, ge=2)
+    max_pods: int | None = Field(default=None, ge=1)
+    note: str | None = None
+    burstable: _BurstableIn | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_is_a_quantity(cls, value: str | int) -> str | int:
+        parse_memory_bytes(value)
+        return value
+
+
+class _CatalogIn(_Strict):
+    schema_version: Literal[1]
+    providers: dict[str, _ProviderIn]
+    node_types: list[_NodeIn] = Field(min_length=1)
+
+
+def _provider(key: str, raw: _ProviderIn) -> Provider:
+    return Provider(
+        key=key,
+        service=raw.service,
+        region=raw.region,
+        reservation=raw.reservation,
+        max_pods=None if raw.max_pods == "eni" else raw.max_pods,
+        max_pods_source=raw.max_pods_source,
+        memory_capacity=MemoryCapacityRule(
+            raw.memory_capacity.rule,
+            raw.memory_capacity.overhead_fraction,
+            raw.memory_capacity.source,
+        ),
+        daemonsets=tuple(
+            Daemonset(d.name, parse_cpu_millicores(d.cpu), parse_memory_bytes(d.memory), d.source)
+            for d in raw.daemonsets
+        ),
+    )
+
+
+def _node(raw: _NodeIn, providers: dict[str, Provider], path: Path) -> NodeType:
+    provider = providers.get(raw.provider)
+    if provider is None:
+        raise ConfigError(
+            f"{path}: node type {raw.name!r} names provider {raw.provider!r}; "
+            f"known providers: {', '.join(providers)}"
+        )
+    if (
+        provider.max_pods is None
+        and raw.max_pods is None
+        and (raw.enis is None or raw.ipv4_per_eni is None)
+    ):
+        raise ConfigError(
+            f"{path}: node type {raw.name!r} needs enis and ipv4_per_eni (its provider computes "
+            "max pods from ENIs) or an explicit max_pods"
+        )
+    return NodeType(
+        name=raw.name,
+        provider=provider,
+        vcpu=raw.vcpu,
+        memory_bytes=parse_memory_bytes(raw.memory),
+        usd_per_hour=raw.usd_per_hour,
+        price_url=raw.price.url,
+        price_as_of=raw.price.as_of,
+        enis=raw.enis,
+        ipv4_per_eni=raw.ipv4_per_eni,
+        max_pods_override=raw.max_pods,
+        note=raw.note,
+        burstable=None
+        if raw.burstable is None
+        else Burstable(
+            raw.burstable.baseline_per_vcpu,
+            raw.burstable.surplus_usd_per_vcpu_hour,
+            raw.burstable.source,
+        ),
+    )
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The built-in catalog, or a user's copy; every problem names the file and the field."""
+    source = Path(path) if path is not None else DEFAULT_CATALOG
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"node catalog {source} does not exist") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"node catalog {source} cannot be read as YAML: {exc}") from exc
+    try:
+        parsed = _CatalogIn.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"node catalog {source}: field {field!r}: {first['msg']}") from exc
+    providers = {key: _provider(key, raw) for key, raw in parsed.providers.items()}
+    nodes = tuple(_node(raw, providers, source) for raw in parsed.node_types)
+    names = [n.name for n in nodes]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"node catalog {source}: duplicate node types {duplicates}")
+    return Catalog(path=source, node_types=nodes)

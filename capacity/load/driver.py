@@ -1,0 +1,150 @@
+"""Drives a Locust master through its web API (never by importing Locust: it monkey-patches).
+
+The same calls drive the local master started by the local target and the in-cluster master
+reached through a port-forward.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from capacity.errors import TargetError
+from capacity.load.scenarios import SCENARIO_CLASSES
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    state: str
+    user_count: int
+    cpu_percent: float
+
+
+@dataclass(frozen=True)
+class LocustStats:
+    """The master's aggregate view (worker reports arrive every few seconds)."""
+
+    state: str
+    user_count: int
+    num_requests: int
+    num_failures: int
+    current_rps: float
+    current_p95_ms: float | None
+    workers: tuple[WorkerStats, ...]
+
+    @property
+    def fail_ratio(self) -> float:
+        return self.num_failures / self.num_requests if self.num_requests else 0.0
+
+
+def parse_stats(payload: Mapping[str, object]) -> LocustStats:
+    """Read /stats/requests JSON (pure, so it is tested on recorded payloads)."""
+    rows = payload.get("stats") or []
+    total: Mapping[str, object] = {}
+    if isinstance(rows, list):
+        for row in rows:
+            if isinstance(row, dict) and row.get("name") == "Aggregated":
+                total = row
+    percentiles = payload.get("current_response_time_percentiles") or {}
+    p95 = (
+        percentiles.get("response_time_percentile_0.95") if isinstance(percentiles, dict) else None
+    )
+    workers_raw = payload.get("workers") or []
+    workers = tuple(
+        WorkerStats(
+            state=str(w.get("state", "")),
+            user_count=int(w.get("user_count", 0) or 0),
+            cpu_percent=float(w.get("cpu_usage", 0.0) or 0.0),
+        )
+        for w in (workers_raw if isinstance(workers_raw, list) else [])
+        if isinstance(w, dict)
+    )
+    return LocustStats(
+        state=str(payload.get("state", "")),
+        user_count=int(payload.get("user_count", 0) or 0),  # type: ignore[call-overload]
+        num_requests=int(total.get("num_requests", 0) or 0),  # type: ignore[call-overload]
+        num_failures=int(total.get("num_failures", 0) or 0),  # type: ignore[call-overload]
+        current_rps=float(payload.get("total_rps", 0.0) or 0.0),  # type: ignore[arg-type]
+        current_p95_ms=float(p95) if isinstance(p95, int | float) else None,
+        workers=workers,
+    )
+
+
+class LocustMaster:
+    """HTTP client of one Locust master's web UI/API."""
+
+    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._client = client or httpx.Client(timeout=10.0)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _post(self, path: str, data: Mapping[str, object] | None = None) -> httpx.Response:
+        try:
+            r = self._client.post(f"{self.url}{path}", data=dict(data or {}))
+        except httpx.HTTPError as e:
+            raise TargetError(f"Locust master at {self.url} did not answer {path}: {e}") from e
+        if r.status_code >= 400:
+            raise TargetError(f"Locust master {path} answered HTTP {r.status_code}: {r.text[:300]}")
+        return r
+
+    def stats(self) -> LocustStats:
+        try:
+            r = self._client.get(f"{self.url}/stats/requests")
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            raise TargetError(
+                f"Locust master at {self.url} did not answer /stats/requests: {e}"
+            ) from e
+        return parse_stats(r.json())
+
+    def wait_ready(self, workers: int, timeout_s: float = 60.0) -> None:
+        """Until `workers` workers are connected (the master accepts /swarm before that)."""
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                s = self.stats()
+                if len(s.workers) >= workers:
+                    return
+                last = f"{len(s.workers)} of {workers} workers connected"
+            except TargetError as e:
+                last = str(e)
+            time.sleep(0.3)
+        raise TargetError(f"Locust master at {self.url} not ready in {timeout_s:.0f}s: {last}")
+
+    def swarm(
+        self,
+        *,
+        scenario: str,
+        users: int,
+        spawn_rate: float,
+        host: str,
+        options: Mapping[str, str | int | float],
+    ) -> None:
+        """Start or retarget the load: `users` users of the scenario's class against `host`.
+
+        `options` are the locustfile's own `fwcap_*` arguments (the master forwards them to its
+        workers with every spawn message).
+        """
+        user_class = SCENARIO_CLASSES[scenario]
+        data: dict[str, object] = {
+            "user_count": users,
+            "spawn_rate": spawn_rate,
+            "host": host,
+            "user_classes": user_class,
+            **options,
+        }
+        answer = self._post("/swarm", data).json()
+        if not answer.get("success", False):
+            raise TargetError(f"Locust master refused /swarm: {answer.get('message', answer)}")
+
+    def stop(self) -> None:
+        self._post("/stop")
+
+    def reset_stats(self) -> None:
+        self._post("/stats/reset")

@@ -1,0 +1,130 @@
+"""The measurement record: one JSON line per framework x scenario x load step, and its reader.
+
+The load run appends a record as soon as a step ends (`append_record`), so a crash or Ctrl-C
+loses nothing already measured; the model reads the file back with `read_records`, which names
+the file, the line and the problem for anything it cannot use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from capacity.errors import MeasurementsError
+
+SCHEMA_VERSION = 1
+
+
+class MeasurementRecord(BaseModel):
+    """What one framework's pods did during one fixed-rate load step (totals across its pods)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = Field(ge=1, description="record format version; this kit writes 1")
+    run_id: str = Field(min_length=1, description="identifies one measurement run")
+    target: Literal["local", "kube"] = Field(description="where the pods ran")
+    framework: Literal["django", "fastapi"]
+    scenario: str = Field(min_length=1, description="the request mix, e.g. db-read")
+    step: int = Field(ge=0, description="0-based index of the load step")
+    offered_rps: float = Field(ge=0, description="requests/s the generator aimed at (total)")
+    achieved_rps: float = Field(ge=0, description="requests/s completed (total, all pods)")
+    latency_p50_ms: float | None = Field(ge=0, description="None when no request completed")
+    latency_p95_ms: float | None = Field(ge=0)
+    latency_p99_ms: float | None = Field(ge=0)
+    error_ratio: float = Field(ge=0, le=1, description="failed / all requests, 0..1")
+    pods: int = Field(ge=1)
+    pod_cpu_cores: float = Field(ge=0, description="mean CPU cores used per pod over the step")
+    pod_cpu_cores_max: float = Field(ge=0, description="highest per-pod CPU cores in the step")
+    pod_memory_working_set_bytes: float = Field(ge=0, description="peak working set per pod")
+    pod_cpu_throttled_ratio: float = Field(ge=0, le=1, description="throttled periods / periods")
+    generator_cpu_ratio: float = Field(ge=0, le=1, description="peak share of generator CPU")
+    generator_saturated: bool
+    pod_cpu_limit_millicores: int = Field(ge=1)
+    pod_memory_limit_bytes: int = Field(ge=1)
+    workers: int = Field(ge=1, description="server worker processes per pod")
+    threads: int | None = Field(ge=1, description="threads per worker (Django gthread)")
+    limits_enforced: bool = Field(description="False when cgroups could not be written")
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float = Field(gt=0)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> MeasurementRecord:
+        if self.ended_at < self.started_at:
+            raise ValueError(f"ended_at {self.ended_at} is before started_at {self.started_at}")
+        return self
+
+
+def append_record(path: Path, record: MeasurementRecord) -> None:
+    """Append one line and make it durable before returning (the run may be killed next)."""
+    line = record.model_dump_json() + "\n"
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise MeasurementsError(f"cannot append to measurements file {path}: {exc}") from exc
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:3]:
+        field = ".".join(str(p) for p in item["loc"]) or "record"
+        given = item.get("input")
+        shown = "" if item["type"] == "missing" else f" (got {given!r})"
+        parts.append(f"field {field!r}: {item['msg']}{shown}")
+    more = len(error.errors()) - 3
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _parse_line(path: Path, number: int, line: str) -> MeasurementRecord:
+    where = f"{path}:{number}"
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise MeasurementsError(
+            f"{where}: not JSON ({exc.msg} at column {exc.colno}); each line must be one "
+            "measurement record as a JSON object"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise MeasurementsError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+    version = raw.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise MeasurementsError(
+            f"{where}: written by a newer kit (schema_version {version}); "
+            f"this kit reads {SCHEMA_VERSION}"
+        )
+    try:
+        return MeasurementRecord.model_validate(raw)
+    except ValidationError as exc:
+        raise MeasurementsError(f"{where}: invalid record: {_describe(exc)}") from exc
+
+
+def read_records(path: Path) -> list[MeasurementRecord]:
+    """Every record in a JSONL file; blank lines are skipped, anything else must be a record."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise MeasurementsError(f"measurements file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MeasurementsError(f"cannot read measurements file {path}: {exc}") from exc
+    records = [
+        _parse_line(Path(path), number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not records:
+        raise MeasurementsError(
+            f"{path}: empty measurements file (no records); expected one JSON measurement record "
+            "per line, as written by `capacity report`"
+        )
+    return records

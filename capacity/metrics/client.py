@@ -1,0 +1,135 @@
+"""Reads one load step's figures from Prometheus, with the queries of capacity/metrics/queries.py.
+
+Every rate is `rate(...[<window>s])` evaluated at the step's end, where the window is the step
+minus its settle period, so a figure covers exactly the steady part of its step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from prometheus_api_client import PrometheusConnect
+
+from capacity.errors import TargetError
+from capacity.metrics import queries as q
+
+
+class PromQuery(Protocol):
+    """The one PrometheusConnect method we use (so tests can pass recorded answers)."""
+
+    def custom_query(
+        self, query: str, params: dict[str, Any] | None = None, timeout: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """What Prometheus saw during one step of one framework."""
+
+    achieved_rps: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    error_ratio: float  # server side: 5xx / all
+    pods: int
+    pod_cpu_cores: float  # mean over pods
+    pod_cpu_cores_max: float
+    pod_memory_working_set_bytes: int  # peak within the step, highest pod
+    pod_cpu_throttled_ratio: float  # highest pod
+    generator_cpu_cores_max: float  # busiest Locust process
+    offered_rps_exported: float | None  # the generator's own gauge, as a cross-check
+
+
+def connect(url: str) -> PrometheusConnect:
+    return PrometheusConnect(url=url, disable_ssl=True, timeout=10)
+
+
+def _number(raw: object) -> float | None:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _values(prom: PromQuery, expr: str, at_s: float) -> list[float]:
+    """Finite values of an instant query at `at_s` (NaN, e.g. a 0/0 ratio, are dropped)."""
+    try:
+        result = prom.custom_query(expr, params={"time": f"{at_s:.3f}"})
+    except Exception as e:  # prometheus-api-client raises its own and requests' errors
+        raise TargetError(f"Prometheus query failed: {e}\n  query: {expr}") from e
+    out: list[float] = []
+    for series in result:
+        value = _number(series.get("value", [None, None])[1])
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _one(values: Sequence[float]) -> float | None:
+    return values[0] if values else None
+
+
+def read_step(
+    prom: PromQuery, *, namespace: str, framework: str, end_s: float, window_s: int
+) -> StepMetrics:
+    """The step's figures for `framework`, over (end_s - window_s, end_s]."""
+    scope = q.Scope.concrete(namespace=namespace, framework=framework, window_s=window_s)
+
+    def get(query: q.Query, **extra: str) -> list[float]:
+        return _values(prom, query.render(scope, **extra), end_s)
+
+    def latency_ms(quantile: str) -> float | None:
+        seconds = _one(get(q.LATENCY_QUANTILE, q=quantile))
+        return None if seconds is None else seconds * 1000.0
+
+    cpu = get(q.POD_CPU_CORES)
+    memory = get(q.POD_MEMORY_WORKING_SET_PEAK)
+    throttled = get(q.POD_CPU_THROTTLED_RATIO)
+    generator = get(q.GENERATOR_CPU_CORES)
+    pods = _one(get(q.POD_COUNT))
+    return StepMetrics(
+        achieved_rps=_one(get(q.ACHIEVED_RPS)) or 0.0,
+        latency_p50_ms=latency_ms("0.5"),
+        latency_p95_ms=latency_ms("0.95"),
+        latency_p99_ms=latency_ms("0.99"),
+        error_ratio=_one(get(q.ERROR_RATIO)) or 0.0,
+        pods=int(pods) if pods is not None else len(cpu),
+        pod_cpu_cores=sum(cpu) / len(cpu) if cpu else 0.0,
+        pod_cpu_cores_max=max(cpu, default=0.0),
+        pod_memory_working_set_bytes=int(max(memory, default=0.0)),
+        pod_cpu_throttled_ratio=max(throttled, default=0.0),
+        generator_cpu_cores_max=max(generator, default=0.0),
+        offered_rps_exported=_one(get(q.OFFERED_RPS)),
+    )
+
+
+def wait_for_targets(prom_url: str, expected_jobs: Sequence[str], timeout_s: float = 30.0) -> None:
+    """Until every scrape target of `expected_jobs` has been scraped successfully once."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            data = httpx.get(f"{prom_url}/api/v1/targets", timeout=5).json()["data"]
+            active = data.get("activeTargets", [])
+            down = [
+                f"{t['labels'].get('job')} {t.get('scrapeUrl')} ({t.get('health')}: "
+                f"{t.get('lastError') or 'not scraped yet'})"
+                for t in active
+                if t.get("health") != "up"
+            ]
+            jobs = {t["labels"].get("job") for t in active if t.get("health") == "up"}
+            if not down and all(j in jobs for j in expected_jobs):
+                return
+            last = "; ".join(down) or f"jobs up: {sorted(j for j in jobs if j)}"
+        except (httpx.HTTPError, KeyError, ValueError) as e:
+            last = str(e)
+        time.sleep(0.3)
+    raise TargetError(
+        f"Prometheus at {prom_url} did not scrape every target in {timeout_s:.0f}s: {last}"
+    )

@@ -1,0 +1,173 @@
+"""From measurement records to every figure the report needs, per framework x scenario.
+
+This is the model's composition root: it groups the records into series, finds capacity at
+the SLO, right-sizes the pod, fits it on every node type and prices a target load. Pure: the
+records and the node catalog come in, plain values go out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from capacity.catalog import NodeType
+from capacity.errors import ConfigError, MeasurementsError
+from capacity.measurements import MeasurementRecord
+from capacity.model.allocatable import NodeAllocatable, node_allocatable
+from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
+from capacity.model.cost import CostEstimate, cheapest, check_headroom, estimate_cost
+from capacity.model.fit import NodeFit, pods_per_node
+from capacity.model.rightsizing import Margins, RightSizing, right_size
+
+
+@dataclass(frozen=True)
+class Settings:
+    slo: Slo = field(default_factory=Slo)
+    margins: Margins = field(default_factory=Margins)
+    target_rps: float = 1000.0
+    headroom: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_headroom(self.headroom)
+        if not self.target_rps > 0:
+            raise ConfigError(f"target load {self.target_rps!r} req/s must be positive")
+        for name in ("cpu_headroom", "memory_buffer"):
+            value = getattr(self.margins, name)
+            if not 0 <= value <= 4:
+                raise ConfigError(f"{name} {value!r} must be a fraction between 0 and 4")
+
+
+@dataclass(frozen=True)
+class Series:
+    framework: str
+    scenario: str
+    records: tuple[MeasurementRecord, ...]
+    capacity: PodCapacity
+    sizing: RightSizing | None
+    fits: tuple[NodeFit, ...]
+    costs: tuple[CostEstimate, ...]
+    cheapest: CostEstimate | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.framework}/{self.scenario}"
+
+    @property
+    def tested(self) -> MeasurementRecord:
+        return self.records[0]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    settings: Settings
+    nodes: tuple[NodeAllocatable, ...]
+    series: tuple[Series, ...]
+    warnings: tuple[str, ...]
+
+    def get(self, framework: str, scenario: str) -> Series | None:
+        for s in self.series:
+            if s.framework == framework and s.scenario == scenario:
+                return s
+        return None
+
+    def cost_curve(self, series: Series, targets: Sequence[float]) -> list[CostEstimate]:
+        """The cheapest plan at each target load (for the cost-vs-load plot)."""
+        if not series.fits or not series.capacity.capacity_per_pod_rps.defined:
+            return []
+        per_pod = series.capacity.capacity_per_pod_rps.number()
+        cps = series.capacity.cpu_seconds_per_request
+        curve = []
+        for target in targets:
+            best = cheapest(
+                [
+                    estimate_cost(
+                        per_pod,
+                        f,
+                        target,
+                        self.settings.headroom,
+                        cps.number() if cps.defined else None,
+                    )
+                    for f in series.fits
+                ]
+            )
+            if best is not None:
+                curve.append(best)
+        return curve
+
+    @property
+    def scenarios(self) -> list[str]:
+        return sorted({s.scenario for s in self.series})
+
+
+def _shape(r: MeasurementRecord) -> tuple[int, int, int, int | None, int]:
+    return (r.pod_cpu_limit_millicores, r.pod_memory_limit_bytes, r.workers, r.threads, r.pods)
+
+
+def group_series(
+    records: Sequence[MeasurementRecord],
+) -> dict[tuple[str, str], list[MeasurementRecord]]:
+    """One list per framework x scenario; one pod shape and one record per step in each."""
+    groups: dict[tuple[str, str], list[MeasurementRecord]] = defaultdict(list)
+    for record in records:
+        groups[(record.framework, record.scenario)].append(record)
+    for (framework, scenario), members in groups.items():
+        shapes = {_shape(r) for r in members}
+        if len(shapes) > 1:
+            raise MeasurementsError(
+                f"{framework}/{scenario} mixes pod shapes (cpu limit, memory limit, workers, "
+                f"threads, pods) {sorted(shapes, key=str)}; model one shape per measurements file"
+            )
+        steps = [r.step for r in members]
+        duplicated = sorted({s for s in steps if steps.count(s) > 1})
+        if duplicated:
+            raise MeasurementsError(
+                f"{framework}/{scenario} has more than one record for step(s) {duplicated} "
+                "(two runs appended to one file?); keep one run per measurements file"
+            )
+    return dict(sorted(groups.items()))
+
+
+def analyse(
+    records: Sequence[MeasurementRecord], node_types: Sequence[NodeType], settings: Settings
+) -> Analysis:
+    if not node_types:
+        raise ConfigError("no node types to model; the catalog selection is empty")
+    nodes = tuple(node_allocatable(n) for n in node_types)
+    series = []
+    warnings: list[str] = []
+    for (framework, scenario), members in group_series(records).items():
+        name = f"{framework}/{scenario}"
+        capacity = capacity_at_slo(members, settings.slo, name)
+        warnings.extend(capacity.warnings)
+        sizing = right_size(members, capacity, settings.margins, name)
+        fits: tuple[NodeFit, ...] = ()
+        costs: tuple[CostEstimate, ...] = ()
+        if sizing is not None and capacity.capacity_per_pod_rps.defined:
+            fits = tuple(pods_per_node(n, sizing.shape) for n in nodes)
+            per_pod = capacity.capacity_per_pod_rps.number()
+            cps = capacity.cpu_seconds_per_request
+            if per_pod > 0:
+                costs = tuple(
+                    estimate_cost(
+                        per_pod,
+                        f,
+                        settings.target_rps,
+                        settings.headroom,
+                        cps.number() if cps.defined else None,
+                    )
+                    for f in fits
+                )
+        series.append(
+            Series(
+                framework,
+                scenario,
+                tuple(sorted(members, key=lambda r: r.step)),
+                capacity,
+                sizing,
+                fits,
+                costs,
+                cheapest(costs),
+            )
+        )
+    return Analysis(settings, nodes, tuple(series), tuple(warnings))

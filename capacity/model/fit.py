@@ -1,0 +1,113 @@
+"""Pods per node: the kube-scheduler's NodeResourcesFit rule, capped by the node's max pods.
+
+A pod fits when, for CPU and for memory, the requests already on the node plus its own stay
+within allocatable; daemonset pods are on every node first. Identical pods therefore fit
+floor((allocatable - daemonset requests) / pod request) times per resource, and never more
+than the pod slots the daemonsets left (max pods - daemonset pods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from capacity.errors import ConfigError
+from capacity.model import rounding
+from capacity.model.allocatable import NodeAllocatable
+from capacity.model.derivation import Figure
+from capacity.quantity import format_cpu, format_memory
+
+SCHEDULER_SOURCE = (
+    "kube-scheduler NodeResourcesFit filter: sum of requests <= allocatable for each resource "
+    "(https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/)"
+)
+
+
+@dataclass(frozen=True)
+class PodShape:
+    """A pod's requests (the kit always sets limits equal to requests)."""
+
+    cpu_millicores: int
+    memory_bytes: int
+
+    def __post_init__(self) -> None:
+        if self.cpu_millicores < 0 or self.memory_bytes < 0:
+            raise ConfigError(f"pod requests cannot be negative: {self}")
+
+    def __str__(self) -> str:
+        return f"{format_cpu(self.cpu_millicores)} CPU / {format_memory(self.memory_bytes)}"
+
+
+@dataclass(frozen=True)
+class NodeFit:
+    node: NodeAllocatable
+    pod: PodShape
+    by_cpu: Figure | None  # None: the pod requests no CPU, so CPU never binds
+    by_memory: Figure | None
+    by_pod_slots: Figure
+    pods_per_node: Figure
+    binding: tuple[str, ...]  # which constraints give the minimum: cpu, memory, max_pods
+
+
+def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
+    alloc_cpu = int(node.allocatable_cpu_millicores.number())
+    ds_cpu = int(node.daemonset_cpu_millicores.number())
+    alloc_mem = int(node.allocatable_memory_bytes.number())
+    ds_mem = int(node.daemonset_memory_bytes.number())
+    by_cpu = by_memory = None
+    if pod.cpu_millicores > 0:
+        by_cpu = Figure(
+            "pods_by_cpu",
+            max(0, rounding.floor((alloc_cpu - ds_cpu) / pod.cpu_millicores)),
+            "pods",
+            "max(0, floor((allocatable_cpu_millicores - daemonset_cpu_millicores)"
+            " / pod_cpu_millicores))",
+            {
+                "allocatable_cpu_millicores": alloc_cpu,
+                "daemonset_cpu_millicores": ds_cpu,
+                "pod_cpu_millicores": pod.cpu_millicores,
+            },
+            SCHEDULER_SOURCE,
+        )
+    if pod.memory_bytes > 0:
+        by_memory = Figure(
+            "pods_by_memory",
+            max(0, rounding.floor((alloc_mem - ds_mem) / pod.memory_bytes)),
+            "pods",
+            "max(0, floor((allocatable_memory_bytes - daemonset_memory_bytes) / pod_memory_bytes))",
+            {
+                "allocatable_memory_bytes": alloc_mem,
+                "daemonset_memory_bytes": ds_mem,
+                "pod_memory_bytes": pod.memory_bytes,
+            },
+            SCHEDULER_SOURCE,
+        )
+    max_pods = int(node.max_pods.number())
+    ds_pods = int(node.daemonset_pods.number())
+    by_slots = Figure(
+        "pods_by_slots",
+        max(0, max_pods - ds_pods),
+        "pods",
+        "max(0, max_pods - daemonset_pods)",
+        {"max_pods": max_pods, "daemonset_pods": ds_pods},
+        "kubelet maxPods counts every pod on the node, daemonset pods included",
+    )
+    limits = {"max_pods": by_slots}
+    if by_cpu is not None:
+        limits["cpu"] = by_cpu
+    if by_memory is not None:
+        limits["memory"] = by_memory
+    values = {name: int(figure.number()) for name, figure in limits.items()}
+    fewest = min(values.values())
+    inputs = {f"pods_by_{'slots' if k == 'max_pods' else k}": v for k, v in values.items()}
+    formula = f"min({', '.join(inputs)})" if len(inputs) > 1 else next(iter(inputs))
+    total = Figure(
+        "pods_per_node",
+        fewest,
+        "pods",
+        formula,
+        inputs,
+        SCHEDULER_SOURCE,
+        f"{pod} on {node.node.name}",
+    )
+    binding = tuple(name for name in ("cpu", "memory", "max_pods") if values.get(name) == fewest)
+    return NodeFit(node, pod, by_cpu, by_memory, by_slots, total, binding)

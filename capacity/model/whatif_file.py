@@ -1,0 +1,76 @@
+"""The what-if YAML file (`capacity whatif FILE.yaml`): validated here, at the boundary.
+
+node_types: [m6i.large, e2-standard-4]   # candidates; default: every catalog node type
+workloads:
+  - {name: api, cpu: 500m, memory: 512Mi, replicas: 6}
+  - {name: web, cpu: 250m, memory: 256Mi, target_rps: 2000, capacity_per_pod_rps: 180,
+     headroom: 0.2}
+  - {name: batch, cpu: "2", memory: 4Gi, replicas: 2, node_type: c6i.xlarge}  # own pool
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from capacity.errors import ConfigError
+from capacity.model.fit import PodShape
+from capacity.model.whatif import Workload
+from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+
+
+class _WorkloadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    cpu: str | int | float
+    memory: str | int
+    replicas: int | None = Field(default=None, ge=0)
+    target_rps: float | None = Field(default=None, ge=0)
+    capacity_per_pod_rps: float | None = Field(default=None, gt=0)
+    headroom: float = Field(default=0.0, ge=0, lt=1)
+    node_type: str | None = None
+
+
+class _WhatIfIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    node_types: list[str] | None = None
+    workloads: list[_WorkloadIn] = Field(min_length=1)
+
+
+def load_whatif(path: Path) -> tuple[list[Workload], list[str] | None]:
+    """The workloads, and the candidate node types (None: all of the catalog)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"what-if file {path} does not exist") from exc
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"what-if file {path} cannot be read as YAML: {exc}") from exc
+    try:
+        parsed = _WhatIfIn.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "file"
+        raise ConfigError(
+            f"what-if file {path}: {field}: {first['msg']} (expected node_types: [..] and "
+            "workloads: [{name, cpu, memory, replicas | target_rps + capacity_per_pod_rps}])"
+        ) from exc
+    workloads = []
+    for w in parsed.workloads:
+        try:
+            pod = PodShape(parse_cpu_millicores(w.cpu), parse_memory_bytes(w.memory))
+        except ConfigError as exc:
+            raise ConfigError(f"what-if file {path}: workload {w.name!r}: {exc}") from exc
+        workloads.append(
+            Workload(
+                name=w.name,
+                pod=pod,
+                replicas=w.replicas,
+                target_rps=w.target_rps,
+                capacity_per_pod_rps=w.capacity_per_pod_rps,
+                headroom=w.headroom,
+                node_type=w.node_type,
+            )
+        )
+    return workloads, parsed.node_types

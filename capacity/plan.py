@@ -1,0 +1,262 @@
+"""The measurement plan: frameworks x scenarios x load steps, the SLO and the pod shape.
+
+Built from defaults, then the `--quick` preset, then a YAML plan file, then explicit CLI flags
+(each later source wins), and validated once here so a bad value is reported, with what is
+accepted, before anything starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from capacity.errors import ConfigError
+from capacity.load.scenarios import DEFAULT_SCENARIOS, QUICK_SCENARIOS, SCENARIOS
+from capacity.load.steps import scenario_estimate_s
+from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+from capacity.target.base import PodShape
+
+Framework = Literal["django", "fastapi"]
+FRAMEWORKS: tuple[Framework, ...] = ("django", "fastapi")
+
+# The CLI flag for each plan field, so errors name what the user typed.
+FLAGS: dict[str, str] = {
+    "frameworks": "--frameworks",
+    "scenarios": "--scenarios",
+    "replicas": "--replicas",
+    "cpu": "--cpu",
+    "memory": "--memory",
+    "workers": "--workers",
+    "threads": "--threads",
+    "slo_p95_ms": "--slo-p95-ms",
+    "error_budget": "--error-budget",
+    "step_duration_s": "--step-duration",
+    "warmup_s": "--warmup",
+    "prometheus_port": "--prometheus-port",
+    "locust_port": "--locust-port",
+    "locust_workers": "--locust-workers",
+}
+
+QUICK_PRESET: dict[str, Any] = {
+    "scenarios": list(QUICK_SCENARIOS),
+    "step_duration_s": 6.0,
+    "warmup_s": 5.0,
+    "ladder": [0.5, 0.8, 1.0, 1.2],
+    "max_steps": 5,
+}
+
+
+class Plan(BaseModel):
+    """Everything a capacity run needs to know; field descriptions double as documentation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frameworks: list[Framework] = Field(
+        default_factory=lambda: list(FRAMEWORKS), min_length=1, description="frameworks to measure"
+    )
+    scenarios: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SCENARIOS), min_length=1,
+        description=f"scenarios, from: {', '.join(SCENARIOS)}",
+    )  # fmt: skip
+    replicas: int = Field(1, ge=1, le=16, description="pods per framework")
+    cpu: str = Field("500m", description="CPU limit (= request) per pod, Kubernetes notation")
+    memory: str = Field("512Mi", description="memory limit (= request) per pod")
+    workers: int | None = Field(None, ge=1, le=64, description="server processes per pod")
+    threads: int | None = Field(None, ge=1, le=256, description="threads per worker (Django)")
+    slo_p95_ms: float = Field(100.0, gt=0, le=60_000, description="p95 latency SLO, ms")
+    error_budget: float = Field(0.01, ge=0, lt=1, description="error ratio budget (0.01 = 1%)")
+    min_achieved_ratio: float = Field(0.95, gt=0, le=1, description="achieved/offered to pass")
+    step_duration_s: float = Field(8.0, ge=4, le=600, description="seconds per load step")
+    settle_s: float = Field(2.0, ge=1, le=60, description="excluded start of each step, s")
+    warmup_s: float = Field(6.0, ge=3, le=600, description="full-throttle warm-up, s")
+    ladder: list[float] = Field(
+        default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 1.0, 1.1], min_length=1,
+        description="step rates as fractions of the warm-up ceiling",
+    )  # fmt: skip
+    steps_rps: list[float] = Field(
+        default_factory=list, description="explicit step rates (req/s, total); replaces `ladder`"
+    )
+    extend_factor: float = Field(1.2, gt=1, le=4, description="growth beyond the ladder")
+    max_steps: int = Field(10, ge=1, le=100, description="most steps per scenario")
+    stop_after_failures: int = Field(1, ge=1, le=10, description="stop after N failed steps")
+    user_rps: float = Field(4.0, gt=0, le=100, description="most req/s per Locust user")
+    warmup_users_per_pod: int = Field(32, ge=1, le=1000, description="warm-up concurrency")
+    generator_saturation: float = Field(
+        0.8, gt=0, le=1, description="a Locust process above this share of a core saturates"
+    )
+    locust_workers: int = Field(1, ge=1, le=16, description="Locust worker processes")
+    scrape_interval_s: int = Field(1, ge=1, le=15, description="Prometheus scrape interval, s")
+    upstream_delay_ms: int = Field(50, ge=0, le=2000, description="delay of the upstream stub")
+    cpu_n: int = Field(2000, ge=1, le=100_000, description="hash rounds per /api/cpu request")
+    prometheus_port: int | None = Field(None, ge=1, le=65535, description="pin Prometheus' port")
+    locust_port: int | None = Field(None, ge=1, le=65535, description="pin Locust's web port")
+
+    @field_validator("scenarios")
+    @classmethod
+    def _known_scenarios(cls, value: list[str]) -> list[str]:
+        unknown = [s for s in value if s not in SCENARIOS]
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise ValueError(f"unknown scenario(s) {names}; accepted: {', '.join(SCENARIOS)}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("frameworks")
+    @classmethod
+    def _unique_frameworks(cls, value: list[Framework]) -> list[Framework]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        try:
+            millicores = parse_cpu_millicores(value)
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
+        if millicores < 10:
+            raise ValueError(f"{value!r} is below 10m, too little to serve a request")
+        return str(value)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        try:
+            memory = parse_memory_bytes(value)
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
+        if memory < 64 * 2**20:
+            raise ValueError(f"{value!r} is below 64Mi; a Python server needs more to start")
+        return str(value)
+
+    @field_validator("ladder", "steps_rps")
+    @classmethod
+    def _positive_increasing(cls, value: list[float]) -> list[float]:
+        if any(v <= 0 for v in value):
+            raise ValueError(f"every rate must be positive, got {value}")
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError(f"rates must increase from step to step, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _settle_inside_step(self) -> Plan:
+        if self.settle_s >= self.step_duration_s - 2 * self.scrape_interval_s:
+            raise ValueError(
+                f"step_duration_s {self.step_duration_s:g} leaves no measuring window after the "
+                f"{self.settle_s:g} s settle period and two scrapes; use at least "
+                f"{self.settle_s + 2 * self.scrape_interval_s + 1:g} s"
+            )
+        if self.warmup_s < self.settle_s + 2 * self.scrape_interval_s:
+            raise ValueError(
+                f"warmup_s {self.warmup_s:g} is shorter than the settle period plus two scrapes"
+            )
+        return self
+
+    # -- derived values ----------------------------------------------------------------------
+
+    @property
+    def cpu_millicores(self) -> int:
+        return parse_cpu_millicores(self.cpu)
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_memory_bytes(self.memory)
+
+    def pod_shape(self) -> PodShape:
+        return PodShape(self.cpu_millicores, self.memory_bytes, self.workers, self.threads)
+
+    @property
+    def window_s(self) -> int:
+        """The rate window of a step: the step minus its settle period, whole seconds."""
+        return int(self.step_duration_s - self.settle_s)
+
+    def expected_steps(self) -> int:
+        planned = len(self.steps_rps) or len(self.ladder)
+        return min(self.max_steps, planned)
+
+    def scenario_estimate_s(self) -> float:
+        return scenario_estimate_s(
+            warmup_s=self.warmup_s + 2 * self.scrape_interval_s,
+            step_duration_s=self.step_duration_s,
+            expected_steps=self.expected_steps(),
+        )
+
+    def combos(self) -> list[tuple[str, str]]:
+        return [(fw, sc) for fw in self.frameworks for sc in self.scenarios]
+
+
+def _split_list(value: Any) -> Any:
+    """`--frameworks django,fastapi` and YAML lists both become lists."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def read_plan_file(path: Path) -> dict[str, Any]:
+    """The YAML plan as a mapping (validated later with everything else)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"plan file {path} does not exist") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read plan file {path}: {e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"plan file {path} is not valid YAML: {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"plan file {path} must be a mapping of plan keys, got {type(data).__name__}"
+        )
+    unknown = sorted(set(data) - set(Plan.model_fields))
+    if unknown:
+        raise ConfigError(
+            f"plan file {path}: unknown key(s) {', '.join(unknown)}; accepted: "
+            f"{', '.join(Plan.model_fields)}"
+        )
+    return data
+
+
+def _describe(error: ValidationError, sources: Mapping[str, str]) -> str:
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "plan"
+        where = sources.get(field, "plan")
+        shown = "" if item["type"] == "missing" else f" (got {item.get('input')!r})"
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{field} ({where}): {msg}{shown}")
+    return "invalid plan: " + "; ".join(lines)
+
+
+def build_plan(
+    *,
+    cli: Mapping[str, Any] | None = None,
+    plan_file: Path | None = None,
+    quick: bool = False,
+) -> Plan:
+    """Defaults < --quick preset < plan file < explicit CLI flags (None means "not given")."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if quick:
+        values.update(QUICK_PRESET)
+        sources.update(dict.fromkeys(QUICK_PRESET, "--quick"))
+    if plan_file is not None:
+        from_file = read_plan_file(plan_file)
+        values.update(from_file)
+        sources.update(dict.fromkeys(from_file, f"plan file {plan_file}"))
+    for key, value in (cli or {}).items():
+        if value is not None:
+            values[key] = value
+            sources[key] = FLAGS.get(key, f"--{key.replace('_', '-')}")
+    for key in ("frameworks", "scenarios", "ladder", "steps_rps"):
+        if key in values:
+            values[key] = _split_list(values[key])
+    try:
+        return Plan.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, sources)) from e
+    except ConfigError as e:  # a quantity parser's own message
+        raise ConfigError(f"invalid plan: {e}") from e

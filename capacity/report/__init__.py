@@ -1,0 +1,127 @@
+"""The report: results.json, report.md and report.html with plots, from a measurements file.
+
+`build_report` is the one entry point: `capacity model` and the end of `capacity report` both
+call it. It reads and checks everything before writing anything, and publishes the files
+atomically (capacity.report.writer).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from capacity.catalog import load_catalog
+from capacity.errors import ConfigError
+from capacity.measurements import read_records
+from capacity.model import Analysis, Margins, Settings, Slo, analyse, check_claims
+from capacity.report.platform import platform_for
+from capacity.report.plots import draw_plots
+from capacity.report.results import build_results, validate_results
+from capacity.report.view import template_context
+from capacity.report.writer import write_atomically
+
+__all__ = ["build_report", "headline_scenario"]
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def headline_scenario(analysis: Analysis, wanted: str | None) -> str:
+    """The scenario the summary leads with: the one asked for, else `mixed`, else the first
+    scenario both frameworks ran."""
+    scenarios = analysis.scenarios
+    if wanted is not None:
+        if wanted not in scenarios:
+            raise ConfigError(
+                f"scenario {wanted!r} is not in the measurements; measured: {', '.join(scenarios)}"
+            )
+        return wanted
+    both = [
+        s
+        for s in scenarios
+        if analysis.get("django", s) is not None and analysis.get("fastapi", s) is not None
+    ]
+    for candidate in ("mixed", *both, *scenarios):
+        if candidate in scenarios:
+            return candidate
+    raise ConfigError("the measurements hold no scenario")  # pragma: no cover - records exist
+
+
+def _render(results: Mapping[str, Any], out: Path) -> None:
+    context = template_context(results)
+    markdown = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    (out / "report.md").write_text(
+        markdown.get_template("report.md.j2").render(**context), encoding="utf-8"
+    )
+    images = {
+        p["file"]: "data:image/png;base64,"
+        + base64.b64encode((out / p["file"]).read_bytes()).decode("ascii")
+        for p in results["plots"]
+    }
+    html = Environment(
+        loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=True
+    )
+    (out / "report.html").write_text(
+        html.get_template("report.html.j2").render(images=images, **context), encoding="utf-8"
+    )
+
+
+def build_report(
+    measurements_path: Path,
+    out_dir: Path,
+    *,
+    slo: Slo,
+    target_rps: float = 1000.0,
+    headroom: float = 0.2,
+    margins: Margins | None = None,
+    catalog_path: Path | None = None,
+    node_types: Sequence[str] | None = None,
+    scenario: str | None = None,
+    platform: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Model the measurements and write results.json, report.md, report.html, plots/*.png.
+
+    platform: what the measurement run knows of its machine; when None, a platform.json beside
+    the measurements file is used, else the machine the model runs on (and the report says so).
+    overwrite: replace the report files in an out_dir that already holds a report.
+    """
+    measurements_path = Path(measurements_path)
+    records = read_records(measurements_path)
+    digest = hashlib.sha256(measurements_path.read_bytes()).hexdigest()
+    catalog = load_catalog(catalog_path)
+    nodes = [catalog.node(n) for n in node_types] if node_types else list(catalog.node_types)
+    settings = Settings(
+        slo=slo, margins=margins or Margins(), target_rps=target_rps, headroom=headroom
+    )
+    analysis = analyse(records, nodes, settings)
+    headline = headline_scenario(analysis, scenario)
+    results = build_results(
+        analysis,
+        check_claims(analysis, headline),
+        measurements_path=measurements_path,
+        measurements_sha256=digest,
+        records=records,
+        headline_scenario=headline,
+        catalog_path=catalog.path,
+        platform=platform_for(measurements_path, platform),
+        plots=[],
+    )
+
+    def fill(tmp: Path) -> None:
+        results["plots"] = draw_plots(results, tmp / "plots")
+        validate_results(results)
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        _render(results, tmp)
+
+    return write_atomically(Path(out_dir), fill, overwrite=overwrite)

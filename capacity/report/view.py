@@ -1,0 +1,135 @@
+"""Rows for the report templates, read from results.json only (no second source of truth)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from capacity.quantity import format_cpu, human_bytes
+
+Results = Mapping[str, Any]
+FRAMEWORKS = ("django", "fastapi")
+
+
+def usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def _value(figure: Mapping[str, Any] | None) -> Any:
+    return None if figure is None else figure["value"]
+
+
+def _series(results: Results, framework: str, scenario: str) -> Mapping[str, Any] | None:
+    found: Mapping[str, Any] | None = next(
+        (s for s in results["series"] if s["framework"] == framework and s["scenario"] == scenario),
+        None,
+    )
+    return found
+
+
+def _cheapest(results: Results, framework: str, scenario: str) -> Mapping[str, Any] | None:
+    found: Mapping[str, Any] | None = next(
+        (
+            c
+            for c in results["cheapest"]
+            if c["framework"] == framework and c["scenario"] == scenario
+        ),
+        None,
+    )
+    return found
+
+
+def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
+    rows = []
+    for framework in FRAMEWORKS:
+        s = _series(results, framework, scenario)
+        if s is None:
+            continue
+        capacity = _value(s["capacity_per_pod_rps"])
+        cpu = _value(s["cpu_seconds_per_request"])
+        rec = s["recommended"]
+        cheap = _cheapest(results, framework, scenario)
+        rows.append(
+            {
+                "framework": framework,
+                "scenario": scenario,
+                "tested": f"{s['tested_shape']['cpu']} CPU / {s['tested_shape']['memory']}, "
+                f"{s['tested_shape']['workers']} worker(s)",
+                "capacity": "none within SLO" if capacity is None else f"{capacity:,.1f} req/s",
+                "cpu_ms": "n/a" if cpu is None else f"{cpu * 1000:.2f} ms",
+                "recommended": "n/a"
+                if rec is None
+                else (
+                    f"CPU {rec['cpu']} request / {rec['cpu_limit']} limit, {rec['memory']} memory"
+                ),
+                "cheapest": "n/a" if cheap is None else cheap["node_type"],
+                "nodes": "n/a" if cheap is None else str(cheap["nodes_needed"]),
+                "monthly": "n/a" if cheap is None else usd(cheap["monthly_usd"]),
+                "per_million": "n/a" if cheap is None else usd(cheap["usd_per_million_requests"]),
+            }
+        )
+    return rows
+
+
+def node_rows(results: Results, scenario: str) -> list[dict[str, str]]:
+    fits = {
+        (f["framework"], f["node_type"]): f for f in results["fits"] if f["scenario"] == scenario
+    }
+    costs = {
+        (c["framework"], c["node_type"]): c for c in results["costs"] if c["scenario"] == scenario
+    }
+    rows = []
+    for n in results["nodes"]:
+        figures = n["figures"]
+        row = {
+            "name": n["name"] + (" (burstable)" if n["burstable"] else ""),
+            "provider": n["provider"],
+            "size": f"{n['vcpu']} vCPU / {human_bytes(n['memory_bytes'])}",
+            "usd_per_hour": f"${figures['usd_per_hour']['value']:.4f}",
+            "price_as_of": n["price_as_of"],
+            "allocatable": (
+                f"{format_cpu(figures['allocatable_cpu_millicores']['value'])} CPU / "
+                f"{human_bytes(figures['allocatable_memory_bytes']['value'])}"
+            ),
+            "daemonsets": (
+                f"{figures['daemonset_pods']['value']} pods, "
+                f"{format_cpu(figures['daemonset_cpu_millicores']['value'])} / "
+                f"{human_bytes(figures['daemonset_memory_bytes']['value'])}"
+            ),
+            "max_pods": str(figures["max_pods"]["value"]),
+        }
+        for framework in FRAMEWORKS:
+            fit = fits.get((framework, n["name"]))
+            cost = costs.get((framework, n["name"]))
+            row[f"{framework}_pods"] = "n/a" if fit is None else str(fit["pods_per_node"]["value"])
+            row[f"{framework}_binding"] = "" if fit is None else ", ".join(fit["binding"])
+            nodes = None if cost is None else _value(cost["nodes_needed"])
+            row[f"{framework}_nodes"] = "n/a" if nodes is None else str(nodes)
+            row[f"{framework}_monthly"] = (
+                "n/a" if cost is None else usd(_value(cost["monthly_usd"]))
+            )
+        rows.append(row)
+    return rows
+
+
+def worked_example(results: Results) -> dict[str, Any] | None:
+    """One node's allocatable memory, to show how any figure can be checked by hand."""
+    nodes = {n["name"]: n for n in results["nodes"]}
+    node = nodes.get("t3.medium") or next(iter(nodes.values()), None)
+    if node is None:
+        return None
+    return {"node": node["name"], "figures": node["figures"]}
+
+
+def template_context(results: Results) -> dict[str, Any]:
+    scenario = results["inputs"]["headline_scenario"]
+    scenarios = sorted({s["scenario"] for s in results["series"]})
+    return {
+        "r": results,
+        "headline": scenario,
+        "summary": summary_rows(results, scenario),
+        "all_summaries": [row for sc in scenarios for row in summary_rows(results, sc)],
+        "nodes": node_rows(results, scenario),
+        "example": worked_example(results),
+        "scenarios": scenarios,
+    }

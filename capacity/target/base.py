@@ -1,0 +1,86 @@
+"""The target interface: where the measured pods run, as the rest of the pipeline sees it.
+
+A target is a context manager. Entering it starts (local) or reaches (cluster) everything a run
+needs and returns `Endpoints`; leaving it stops and removes everything it started, also on error
+and on Ctrl-C. Between steps the runner calls `check_pods()`, which raises `TargetError` naming
+a pod that died, with its log tail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol
+
+# The cAdvisor `namespace` label every local series carries.
+LOCAL_NAMESPACE = "local"
+
+
+@dataclass(frozen=True)
+class PodShape:
+    """One pod's resources: requests = limits, as the fairness rules require."""
+
+    cpu_millicores: int
+    memory_bytes: int
+    workers: int | None = None  # None: the launcher derives it from the CPU limit
+    threads: int | None = None  # None: the launcher's default (Django gthread only)
+
+    def __post_init__(self) -> None:
+        if self.cpu_millicores <= 0:
+            raise ValueError(f"cpu_millicores must be positive, got {self.cpu_millicores}")
+        if self.memory_bytes <= 0:
+            raise ValueError(f"memory_bytes must be positive, got {self.memory_bytes}")
+
+    def effective_workers(self) -> int:
+        """The launcher contract: one server process per core of limit, unless set."""
+        return self.workers or max(1, math.ceil(self.cpu_millicores / 1000))
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """One running pod of a framework."""
+
+    name: str  # e.g. "django-0": the `pod` label of its series
+    framework: str  # "django" | "fastapi": the `container` and `app` label
+    base_url: str  # http://127.0.0.1:<port>
+    pid: int | None  # the server's main process (local only)
+    cgroup: str | None  # the pod's cgroup path relative to the hierarchy (local, enforced only)
+    cpu_limit_millicores: int
+    memory_limit_bytes: int
+    limits_enforced: bool
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What a started target offers to the load driver and the metrics client."""
+
+    service_urls: dict[str, list[str]]  # framework -> base URLs of its pods (or one Service URL)
+    prometheus_url: str
+    locust_url: str
+    namespace: str
+    pods: list[PodInfo] = field(default_factory=list)
+
+    def pods_of(self, framework: str) -> list[PodInfo]:
+        return [p for p in self.pods if p.framework == framework]
+
+    @property
+    def limits_enforced(self) -> bool:
+        return bool(self.pods) and all(p.limits_enforced for p in self.pods)
+
+
+class Target(Protocol):
+    """What `capacity.run` needs from a target (local processes or a cluster)."""
+
+    def __enter__(self) -> Endpoints: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def check_pods(self) -> None:
+        """Raise `TargetError` naming the first pod (or helper process) that is no longer up."""
+        ...

@@ -1,0 +1,413 @@
+"""The local target: the whole measured system on this machine, on loopback, in a work dir.
+
+Entering `LocalTarget` starts, each on a free 127.0.0.1 port: PostgreSQL (one database per
+framework, migrated and seeded by the services' own launchers), the upstream stub, `replicas`
+pods per framework (the real server command line, each inside its own cgroup with the pod
+shape's CPU quota and memory limit), the Locust master and workers (each in an unlimited cgroup
+so their CPU is measured), the pod exporter (cAdvisor's series from those cgroups) and
+Prometheus (the real binary, config rendered from the template shared with the cluster).
+Leaving it stops every process and removes every cgroup, on success, error and Ctrl-C.
+
+How each part maps to Kubernetes is written up in docs/local-run.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from capacity.errors import TargetError
+from capacity.load.driver import LocustMaster
+from capacity.metrics.client import wait_for_targets
+from capacity.metrics.prometheus_config import ServiceTarget, render_prometheus_config
+from capacity.target.base import LOCAL_NAMESPACE, Endpoints, PodInfo, PodShape
+from capacity.target.cgroups import (
+    CgroupManager,
+    CgroupUnavailable,
+    PodCgroup,
+    new_manager,
+)
+from capacity.target.pod_exporter import ExportedContainer, PodExporter, start_pod_exporter
+from capacity.target.postgres import start_postgres
+from capacity.target.process import (
+    ManagedProcess,
+    ProcessError,
+    ProcessGroup,
+    free_port,
+    log_tail,
+    wait_http_ok,
+)
+from capacity.target.services import run_launcher_command, start_service, start_stub
+
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "load" / "locustfile.py"
+PROMETHEUS_BINARY = "prometheus"
+PROMETHEUS_INSTALL_HINT = (
+    "install it with `apt-get install prometheus` (Debian/Ubuntu; `make report` does this for "
+    "you) or `brew install prometheus`, or put a `prometheus` binary on PATH"
+)
+READY_TIMEOUT_S = 90.0
+
+
+def find_prometheus() -> str:
+    """The Prometheus server binary on PATH, or a TargetError saying how to install it."""
+    path = shutil.which(PROMETHEUS_BINARY)
+    if path is None:
+        raise TargetError(f"the `prometheus` binary is not on PATH; {PROMETHEUS_INSTALL_HINT}")
+    return path
+
+
+def locust_commands(web_port: int, master_port: int) -> tuple[list[str], list[str]]:
+    """argv of the Locust master (web API on 127.0.0.1:`web_port`) and of each worker."""
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+    master = [
+        *base, "--master", "--class-picker", "--web-host", "127.0.0.1", "--web-port",
+        str(web_port), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
+    ]  # fmt: skip
+    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)]
+    return master, worker
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Cleanup must finish even if Ctrl-C is pressed again (or SIGTERM arrives)."""
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to ignore
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class LocalTarget:
+    """Context manager: `with LocalTarget(...) as endpoints:` runs everything locally."""
+
+    def __init__(
+        self,
+        frameworks: Sequence[str],
+        replicas: int,
+        shape: PodShape,
+        workdir: Path,
+        scrape_interval_s: int = 1,
+        locust_workers: int = 1,
+        *,
+        prometheus_port: int | None = None,
+        locust_port: int | None = None,
+        run_id: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if replicas < 1:
+            raise TargetError(f"replicas must be at least 1, got {replicas}")
+        if locust_workers < 1:
+            raise TargetError(f"locust_workers must be at least 1, got {locust_workers}")
+        self.frameworks = list(frameworks)
+        self.replicas = replicas
+        self.shape = shape
+        self.workdir = Path(workdir)
+        self.scrape_interval_s = scrape_interval_s
+        self.locust_workers = locust_workers
+        self.prometheus_port = prometheus_port
+        self.locust_port = locust_port
+        self.run_id = run_id or new_run_id()
+        self._log = log or (lambda _msg: None)
+        self.group = ProcessGroup(self.workdir / "logs")
+        self.cgroups: CgroupManager | None = None
+        self.cgroup_warning: str | None = None
+        self.exporter: PodExporter | None = None
+        self.endpoints: Endpoints | None = None
+        self._pod_processes: dict[str, ManagedProcess] = {}
+        self._helpers: dict[str, ManagedProcess] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Endpoints:
+        try:
+            self.endpoints = self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoints
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop every process and remove every cgroup (idempotent)."""
+        with signals_deferred():
+            if self.exporter is not None:
+                with contextlib.suppress(Exception):
+                    self.exporter.stop()
+                self.exporter = None
+            self.group.stop_all()
+            if self.cgroups is not None:
+                problems = self.cgroups.remove_all()
+                if problems:
+                    self._log("warning: could not remove cgroups: " + "; ".join(problems))
+                self.cgroups = None
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def _start(self) -> Endpoints:
+        prometheus_binary = find_prometheus()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pod_cgroups, locust_cgroups = self._make_cgroups()
+        # Every address is chosen up front so Prometheus can start first: it waits ~5 s before
+        # its first scrape (its discovery batching), which then overlaps the rest of start-up.
+        pod_ports = {name: free_port() for _fw, name in self._pod_names()}
+        locust_web_port = self.locust_port or free_port()
+        locust_url = f"http://127.0.0.1:{locust_web_port}"
+        self.exporter = start_pod_exporter([], port=free_port())
+        prometheus_url = self._start_prometheus(prometheus_binary, pod_ports, locust_url)
+
+        self._log("starting PostgreSQL")
+        pg = start_postgres(self.group, self.workdir)
+        self._helpers["postgres"] = pg.process
+        database_urls = {fw: pg.create_database(f"fwcap_{fw}") for fw in self.frameworks}
+        self._log(f"migrating and seeding {', '.join(self.frameworks)}; starting the upstream stub")
+        stub_url = self._prepare_databases_and_stub(database_urls)
+
+        self._spawn_locust(locust_web_port, locust_cgroups)  # it starts while the pods do
+        pods = self._start_pods(database_urls, stub_url, pod_ports, pod_cgroups)
+        self._wait_locust(locust_url)
+        for p in pods:
+            cg = pod_cgroups.get(p.name)
+            self.exporter.collector.add(
+                ExportedContainer(LOCAL_NAMESPACE, p.name, p.framework, cg, p.pid)
+            )
+        for name in self._locust_names():
+            cg = locust_cgroups.get(name)
+            self.exporter.collector.add(
+                ExportedContainer(LOCAL_NAMESPACE, name, "locust", cg, self._helpers[name].pid)
+            )
+        wait_for_targets(prometheus_url, ["services", "cadvisor", "loadgen"], timeout_s=30)
+        self._log(f"Prometheus {prometheus_url}, Locust {locust_url}")
+        return Endpoints(
+            service_urls={
+                fw: [p.base_url for p in pods if p.framework == fw] for fw in self.frameworks
+            },
+            prometheus_url=prometheus_url,
+            locust_url=locust_url,
+            namespace=LOCAL_NAMESPACE,
+            pods=pods,
+        )
+
+    def _pod_names(self) -> list[tuple[str, str]]:
+        return [(fw, f"{fw}-{i}") for fw in self.frameworks for i in range(self.replicas)]
+
+    def _locust_names(self) -> list[str]:
+        return ["locust-master", *(f"locust-worker-{i}" for i in range(self.locust_workers))]
+
+    def _make_cgroups(self) -> tuple[dict[str, PodCgroup], dict[str, PodCgroup]]:
+        """All cgroups up front: either every one works or the run goes on without limits."""
+        try:
+            manager = new_manager(self.run_id)
+            self.cgroups = manager
+            pods = {
+                name: manager.create(
+                    name,
+                    cpu_millicores=self.shape.cpu_millicores,
+                    memory_bytes=self.shape.memory_bytes,
+                )
+                for _fw, name in self._pod_names()
+            }
+            locust = {
+                name: manager.create(name, cpu_millicores=None, memory_bytes=None)
+                for name in self._locust_names()
+            }
+            return pods, locust
+        except CgroupUnavailable as e:
+            if self.cgroups is not None:
+                self.cgroups.remove_all()
+                self.cgroups = None
+            self.cgroup_warning = (
+                f"cgroups cannot be used here ({e}); pods run WITHOUT CPU and memory limits and "
+                "the report says so"
+            )
+            self._log("warning: " + self.cgroup_warning)
+            return {}, {}
+
+    def _prepare_databases_and_stub(self, database_urls: dict[str, str]) -> str:
+        """Migrate and seed every framework's database and start the stub, all at once."""
+
+        def prepare(fw: str) -> None:
+            env = {"DATABASE_URL": database_urls[fw]}
+            run_launcher_command(fw, "migrate", env)
+            run_launcher_command(fw, "seed", env)
+
+        def stub() -> str:
+            url = start_stub(self.group, stub_port)
+            self._helpers["upstream-stub"] = next(
+                p for p in self.group.processes if p.name == f"upstream-stub-{stub_port}"
+            )
+            return url
+
+        stub_port = free_port()
+        with ThreadPoolExecutor(max_workers=len(self.frameworks) + 1) as pool:
+            stub_url = pool.submit(stub)
+            for future in [pool.submit(prepare, fw) for fw in self.frameworks]:
+                future.result()
+            return stub_url.result()
+
+    def _start_pods(
+        self,
+        database_urls: dict[str, str],
+        stub_url: str,
+        ports: dict[str, int],
+        cgroups: dict[str, PodCgroup],
+    ) -> list[PodInfo]:
+        def start(fw: str, name: str) -> PodInfo:
+            cg = cgroups.get(name)
+            handle = start_service(
+                self.group,
+                fw,
+                name=name,
+                port=ports[name],
+                database_url=database_urls[fw],
+                upstream_url=stub_url,
+                cpu_limit_millicores=self.shape.cpu_millicores,
+                workers=self.shape.workers,
+                threads=self.shape.threads,
+                extra_env={},
+                preexec_fn=cg.preexec_fn() if cg else None,
+            )
+            self._pod_processes[name] = handle.process
+            try:
+                wait_http_ok(handle.base_url + "/readyz", handle.process, timeout_s=READY_TIMEOUT_S)
+            except ProcessError as e:
+                raise TargetError(f"pod {name} did not become ready: {e}") from e
+            return PodInfo(
+                name=name,
+                framework=fw,
+                base_url=handle.base_url,
+                pid=handle.process.pid,
+                cgroup=cg.relative_path if cg else None,
+                cpu_limit_millicores=self.shape.cpu_millicores,
+                memory_limit_bytes=self.shape.memory_bytes,
+                limits_enforced=cg is not None,
+            )
+
+        names = self._pod_names()
+        self._log(f"starting pods {', '.join(name for _fw, name in names)}")
+        # In parallel: each waits for its own readiness. The hook run in the forked child
+        # (cgroup entry) only makes raw system calls, so threads here are safe.
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            futures = [pool.submit(start, fw, name) for fw, name in names]
+            return [f.result() for f in futures]
+
+    def _spawn_locust(self, web_port: int, cgroups: dict[str, PodCgroup]) -> None:
+        self._log(f"starting Locust (master + {self.locust_workers} worker(s))")
+        master_argv, worker_argv = locust_commands(web_port, free_port())
+        env = {"PYTHONUNBUFFERED": "1"}
+        master_cg = cgroups.get("locust-master")
+        self._helpers["locust-master"] = self.group.start(
+            "locust-master",
+            master_argv,
+            env=env,
+            preexec_fn=master_cg.preexec_fn() if master_cg else None,
+        )
+        for i in range(self.locust_workers):
+            name = f"locust-worker-{i}"
+            cg = cgroups.get(name)
+            self._helpers[name] = self.group.start(
+                name, worker_argv, env=env, preexec_fn=cg.preexec_fn() if cg else None
+            )
+
+    def _wait_locust(self, url: str) -> None:
+        master = self._helpers["locust-master"]
+        try:
+            wait_http_ok(url + "/stats/requests", master, timeout_s=60)
+        except ProcessError as e:
+            raise TargetError(f"the Locust master did not start: {e}") from e
+        master_api = LocustMaster(url)
+        try:
+            master_api.wait_ready(self.locust_workers, timeout_s=60)
+        except TargetError:
+            self.check_pods()  # a worker that died says more than "not ready"
+            raise
+        finally:
+            master_api.close()
+
+    def _start_prometheus(self, binary: str, pod_ports: dict[str, int], locust_url: str) -> str:
+        self._log("starting Prometheus")
+        assert self.exporter is not None
+        config = render_prometheus_config(
+            mode="local",
+            namespace=LOCAL_NAMESPACE,
+            scrape_interval_s=self.scrape_interval_s,
+            service_targets=[
+                ServiceTarget(f"127.0.0.1:{pod_ports[name]}", name, fw)
+                for fw, name in self._pod_names()
+            ],
+            pod_exporter_address=self.exporter.address,
+            loadgen_address=locust_url.removeprefix("http://"),
+        )
+        config_path = self.workdir / "prometheus.yml"
+        config_path.write_text(config)
+        port = self.prometheus_port or free_port()
+        proc = self.group.start(
+            "prometheus",
+            [binary, f"--config.file={config_path}",
+             f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
+             "--log.level=warn"],
+        )  # fmt: skip
+        self._helpers["prometheus"] = proc
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http_ok(url + "/-/ready", proc, timeout_s=60)
+        except ProcessError as e:
+            raise TargetError(f"Prometheus did not start: {e}") from e
+        return url
+
+    # -- while running -----------------------------------------------------------------------
+
+    def check_pods(self) -> None:
+        """Raise TargetError naming the first pod (then helper) whose process has ended."""
+        for name, proc in self._pod_processes.items():
+            if not proc.alive():
+                raise TargetError(
+                    f"pod {name} crashed: its server (pid {proc.pid}) exited with code "
+                    f"{proc.popen.poll()}; last log lines ({proc.log_path}):\n"
+                    f"{log_tail(proc.log_path)}"
+                )
+        for name, proc in self._helpers.items():
+            if not proc.alive():
+                raise TargetError(f"{name} stopped during the run: {proc.describe_exit()}")
+
+    def manifest(self) -> dict[str, Any]:
+        """What this run started (for logs and for tests that check nothing is left behind)."""
+        cgroup_dirs: list[str] = []
+        if self.cgroups is not None:
+            for cg in self.cgroups.created:
+                cgroup_dirs += [str(d) for d in cg.dirs.values()]
+        return {
+            "run_id": self.run_id,
+            "workdir": str(self.workdir),
+            "limits_enforced": self.cgroups is not None,
+            "cgroup_warning": self.cgroup_warning,
+            "cgroup_dirs": sorted(set(cgroup_dirs)),
+            "processes": {p.name: p.pid for p in self.group.processes},
+            "pods": [asdict(p) for p in (self.endpoints.pods if self.endpoints else [])],
+        }

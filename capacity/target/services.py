@@ -1,0 +1,147 @@
+"""Start the two reference services (and the upstream stub) exactly as their containers do.
+
+The one way tests, benchmarks and the local capacity run start a service: `sys.executable
+launch.py` in the service's directory, configured only through the environment variables of
+services/CONTRACT.md, under a `ProcessGroup` that stops it (and every worker it forks).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from capacity.errors import TargetError
+from capacity.target.process import ManagedProcess, ProcessGroup, log_tail, wait_http_ok
+
+Framework = Literal["django", "fastapi"]
+LauncherCommand = Literal["migrate", "seed"]
+
+FRAMEWORKS: tuple[Framework, ...] = ("django", "fastapi")
+SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+STUB_SCRIPT = SERVICES_DIR / "upstream_stub.py"
+LAUNCHER_TIMEOUT_S = 300.0
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class ServiceHandle:
+    """A running service: its base URL and the launcher process (the server after exec)."""
+
+    framework: Framework
+    name: str
+    base_url: str
+    process: ManagedProcess
+    port: int
+    workers: int | None
+    multiproc_dir: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _check_framework(framework: str) -> Framework:
+    if framework not in FRAMEWORKS:
+        raise TargetError(f"unknown framework {framework!r}; expected one of {FRAMEWORKS}")
+    return framework
+
+
+def service_dir(framework: str) -> Path:
+    """Where `launch.py` of `framework` lives (its working directory)."""
+    path = SERVICES_DIR / _check_framework(framework)
+    if not (path / "launch.py").is_file():
+        raise TargetError(f"{path}/launch.py does not exist: the {framework} service is missing")
+    return path
+
+
+def run_launcher_command(
+    framework: str, command: LauncherCommand, env: Mapping[str, str]
+) -> None:
+    """Run `python launch.py migrate|seed` to completion; raise with its output if it fails."""
+    if command not in ("migrate", "seed"):
+        raise TargetError(f"unknown launcher command {command!r}; expected 'migrate' or 'seed'")
+    cwd = service_dir(framework)
+    try:
+        done = subprocess.run(  # fixed argv, no shell
+            [sys.executable, "launch.py", command],
+            cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
+            timeout=LAUNCHER_TIMEOUT_S, start_new_session=True,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as e:
+        raise TargetError(
+            f"{framework} `launch.py {command}` did not finish in {LAUNCHER_TIMEOUT_S:.0f}s"
+        ) from e
+    if done.returncode != 0:
+        raise TargetError(
+            f"{framework} `launch.py {command}` failed (exit {done.returncode}):\n"
+            f"{(done.stderr or done.stdout)[-4000:]}"
+        )
+
+
+def start_stub(group: ProcessGroup, port: int) -> str:
+    """Start the upstream stub on 127.0.0.1:`port` under `group`; returns its base URL."""
+    proc = group.start(
+        f"upstream-stub-{port}",
+        [sys.executable, str(STUB_SCRIPT), "--host", "127.0.0.1", "--port", str(port)],
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http_ok(url + "/healthz", proc, timeout_s=READY_TIMEOUT_S)
+    return url
+
+
+def start_service(
+    group: ProcessGroup,
+    framework: str,
+    *,
+    name: str,
+    port: int,
+    database_url: str,
+    upstream_url: str,
+    cpu_limit_millicores: int = 1000,
+    workers: int | None = None,
+    threads: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> ServiceHandle:
+    """Start `framework`'s launcher on 127.0.0.1:`port` and wait until /healthz answers.
+
+    `workers`/`threads` left as None let the launcher derive them from the CPU limit, as in a
+    pod. `preexec_fn` runs in the child before exec (the local target uses it to enter a cgroup).
+    Each service gets a private PROMETHEUS_MULTIPROC_DIR under the group's log dir, so metric
+    files never mix between services or runs.
+    """
+    fw = _check_framework(framework)
+    cwd = service_dir(fw)
+    multiproc_dir = group.log_dir / f"{name}-metrics"
+    env: dict[str, str] = {
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "CPU_LIMIT_MILLICORES": str(cpu_limit_millicores),
+        "UPSTREAM_URL": upstream_url,
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
+    }
+    if workers is not None:
+        env["WORKERS"] = str(workers)
+    if threads is not None:
+        env["THREADS"] = str(threads)
+    env.update(extra_env or {})
+    proc = group.start(
+        name, [sys.executable, "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(base_url + "/healthz", proc, timeout_s=READY_TIMEOUT_S)
+    except Exception as e:
+        raise TargetError(
+            f"{fw} service {name!r} did not become healthy on {base_url}: {e}\n"
+            f"log tail:\n{log_tail(proc.log_path)}"
+        ) from e
+    return ServiceHandle(
+        framework=fw, name=name, base_url=base_url, process=proc, port=port, workers=workers,
+        multiproc_dir=multiproc_dir,
+    )  # fmt: skip

@@ -1,0 +1,115 @@
+{{/* Object names: the release name (django / fastapi), or nameOverride. */}}
+{{- define "fwcap-service.fullname" -}}
+{{- default .Release.Name .Values.nameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fwcap-service.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Values.framework }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "fwcap-service.labels" -}}
+{{ include "fwcap-service.selectorLabels" . }}
+app.kubernetes.io/part-of: fwcap
+app.kubernetes.io/version: {{ .Values.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* repository:tag, plus @digest when known, so the tag can never silently move. */}}
+{{- define "fwcap-service.image" -}}
+{{- if eq .Values.image.tag "latest" -}}
+{{- fail "image.tag must be a fixed tag, not \"latest\"" -}}
+{{- end -}}
+{{- $ref := printf "%s:%s" .Values.image.repository .Values.image.tag -}}
+{{- if .Values.image.digest -}}
+{{- $ref = printf "%s@%s" $ref .Values.image.digest -}}
+{{- end -}}
+{{- $ref -}}
+{{- end -}}
+
+{{- define "fwcap-service.databaseSecret" -}}
+{{- default (printf "%s-database" (include "fwcap-service.fullname" .)) .Values.database.existingSecret -}}
+{{- end -}}
+
+{{/* Pod Security Standards "restricted": non-root, no privilege escalation, no capabilities. */}}
+{{- define "fwcap-service.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurityContext.runAsUser }}
+runAsGroup: {{ .Values.podSecurityContext.runAsGroup }}
+fsGroup: {{ .Values.podSecurityContext.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "fwcap-service.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurityContext.runAsUser }}
+runAsGroup: {{ .Values.podSecurityContext.runAsGroup }}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Requests = limits: Guaranteed QoS, and the CPU limit the launcher sizes its workers from. */}}
+{{- define "fwcap-service.resources" -}}
+requests:
+  cpu: {{ .Values.resources.cpu | quote }}
+  memory: {{ .Values.resources.memory | quote }}
+limits:
+  cpu: {{ .Values.resources.cpu | quote }}
+  memory: {{ .Values.resources.memory | quote }}
+{{- end -}}
+
+{{/* The launcher's environment contract (services/CONTRACT.md). Called with
+(dict "ctx" $ "container" <name>): the downward API must name the container it reads. */}}
+{{- define "fwcap-service.env" -}}
+{{- $v := .ctx.Values -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "fwcap-service.databaseSecret" .ctx }}
+      key: {{ $v.database.secretKey }}
+- name: PORT
+  value: {{ $v.port | quote }}
+- name: CPU_LIMIT_MILLICORES
+  valueFrom:
+    resourceFieldRef:
+      containerName: {{ .container }}
+      resource: limits.cpu
+      divisor: 1m
+{{- if gt (int $v.server.workers) 0 }}
+- name: WORKERS
+  value: {{ $v.server.workers | quote }}
+{{- end }}
+{{- if eq $v.framework "django" }}
+- name: THREADS
+  value: {{ $v.server.threads | quote }}
+{{- end }}
+{{- if gt (int $v.server.dbPoolSize) 0 }}
+- name: DB_POOL_SIZE
+  value: {{ $v.server.dbPoolSize | quote }}
+{{- end }}
+- name: UPSTREAM_URL
+  value: {{ $v.upstreamUrl | quote }}
+- name: PROMETHEUS_MULTIPROC_DIR
+  value: /tmp/prometheus-multiproc
+- name: TMPDIR
+  value: /tmp
+- name: HOME
+  value: /tmp
+- name: PYTHONDONTWRITEBYTECODE
+  value: "1"
+- name: SEED
+  value: "0"
+{{- end -}}
+
+{{- define "fwcap-service.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end -}}

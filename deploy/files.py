@@ -1,0 +1,53 @@
+"""The files the cluster gets from the repository (locustfile, Grafana dashboards and
+provisioning), read once before any resource is registered, so a missing file fails early."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from capacity.errors import ConfigError
+from deploy.settings import Settings
+
+GRAFANA_DIR = "grafana"
+
+
+@dataclass(frozen=True)
+class KitFiles:
+    """{file name: text} maps become ConfigMap data as they are."""
+
+    locustfile: str
+    dashboards: dict[str, str]
+    datasources: dict[str, str]  # grafana/provisioning/datasources/*.yaml
+    dashboard_providers: dict[str, str]  # grafana/provisioning/dashboards/*.yaml
+
+
+def read_files(directory: Path, pattern: str) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob(pattern))}
+
+
+def read_kit_files(project_dir: Path, settings: Settings) -> KitFiles:
+    # load_settings has checked that the locustfile exists.
+    locustfile = project_dir / settings.locustfile
+    grafana = project_dir / GRAFANA_DIR
+    files = KitFiles(
+        locustfile=locustfile.read_text(encoding="utf-8"),
+        dashboards=read_files(grafana / "dashboards", "*.json"),
+        datasources=read_files(grafana / "provisioning" / "datasources", "*.yaml"),
+        dashboard_providers=read_files(grafana / "provisioning" / "dashboards", "*.yaml"),
+    )
+    missing = [
+        f"{GRAFANA_DIR}/{where}"
+        for where, found in (
+            ("dashboards/*.json", files.dashboards),
+            ("provisioning/datasources/*.yaml", files.datasources),
+            ("provisioning/dashboards/*.yaml", files.dashboard_providers),
+        )
+        if not found
+    ]
+    if missing:
+        raise ConfigError(
+            f"the project directory {project_dir} lacks {', '.join(missing)}: Grafana would start "
+            "without dashboards or datasource; restore them from the repository"
+        )
+    return files

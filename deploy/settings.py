@@ -1,0 +1,545 @@
+"""The one validated settings object for `pulumi up`: every stack config key, its default and
+what it accepts.
+
+Pulumi.yaml declares the same keys (type, description, default) for the CLI; a test keeps the two
+in step. `load_settings` turns raw stack values into `Settings` or raises `ConfigError` naming the
+key (as written in the stack file, `fwcap:<key>`) and what is accepted - before the program
+registers a single resource.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from capacity.errors import ConfigError
+from capacity.quantity import (
+    CPU_FORMS,
+    MEMORY_FORMS,
+    format_cpu,
+    format_memory,
+    parse_cpu_millicores,
+    parse_memory_bytes,
+)
+
+PROJECT = "fwcap"
+FRAMEWORKS = ("django", "fastapi")
+MONITORING_MODES = ("bundled", "existing")
+PULL_POLICIES = ("IfNotPresent", "Always", "Never")
+BUILD_PLATFORMS = ("linux/amd64", "linux/arm64")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = re.compile(
+    r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?" + rf"(/{_PATH_COMPONENT})*$"
+)
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_REF = re.compile(
+    r"^(?P<repository>[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?"
+    + rf"(/{_PATH_COMPONENT})*)"
+    + r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    + r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+IMAGE_REF_FORMS = (
+    "repository:tag or repository:tag@sha256:<64 hex>, e.g. ghcr.io/acme/fwcap-django:1.2.0 "
+    "(a fixed tag, never 'latest')"
+)
+REGISTRY_FORMS = (
+    "host[:port][/path] without a scheme, e.g. localhost:5001 or "
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image the cluster pulls: never a bare or `latest` tag."""
+
+    repository: str
+    tag: str
+    digest: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """`host/repo:tag[@sha256:...]` -> ImageRef; ValueError otherwise."""
+    match = _IMAGE_REF.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not an image reference with a tag")
+    if match["tag"] == "latest":
+        raise ValueError(f"{text!r} uses the moving tag 'latest'")
+    return ImageRef(match["repository"], match["tag"], match["digest"] or "")
+
+
+def _setting(default: Any, description: str, accepted: str, **constraints: Any) -> Any:
+    # `accepted` is what an error message says; `description` is Pulumi.yaml's description.
+    return Field(
+        default, description=description, json_schema_extra={"accepted": accepted}, **constraints
+    )
+
+
+def _cpu(value: object) -> str:
+    try:
+        millicores = parse_cpu_millicores(_quantity_text(value))
+    except ConfigError:
+        raise ValueError("not a CPU quantity") from None
+    if millicores < 1:
+        raise ValueError("a CPU quantity must be at least 1m")
+    return format_cpu(millicores)
+
+
+def _memory(value: object) -> str:
+    try:
+        memory_bytes = parse_memory_bytes(_quantity_text(value))
+    except ConfigError:
+        raise ValueError("not a memory quantity") from None
+    if memory_bytes < 2**20:
+        raise ValueError("a memory quantity must be at least 1Mi")
+    return format_memory(memory_bytes)
+
+
+def _quantity_text(value: object) -> str | int | float:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    raise ValueError("not a quantity")
+
+
+class Settings(BaseModel):
+    """Everything a stack can set; defaults equal Pulumi.yaml's."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+    namespace: str = _setting(
+        "fwcap",
+        "Namespace for every object of the kit; it enforces the restricted Pod Security Standard.",
+        "a DNS label: lowercase letters, digits and '-', at most 63 characters",
+    )
+    frameworks: tuple[str, ...] = _setting(
+        ("django", "fastapi"),
+        "Which framework services to deploy.",
+        "a non-empty list of distinct names from: django, fastapi",
+    )
+    cpu: str = _setting(
+        "500m",
+        "CPU of one service pod (request = limit); the launcher derives workers from it.",
+        CPU_FORMS,
+    )
+    memory: str = _setting("512Mi", "Memory of one service pod (request = limit).", MEMORY_FORMS)
+    replicas: int = _setting(1, "Pods per framework service.", "an integer >= 1", ge=1)
+    workers: int = _setting(
+        0,
+        "Server worker processes per pod; 0 lets the launcher derive ceil(CPU limit / 1 core).",
+        "an integer >= 0 (0 = derived from the CPU limit)",
+        ge=0,
+    )
+    threads: int = _setting(
+        4, "gthread threads per gunicorn worker (Django only).", "an integer >= 1", ge=1
+    )
+    db_pool_size: int = _setting(
+        0,
+        "Database connections per worker process; 0 keeps each launcher's default.",
+        "an integer >= 0 (0 = the launcher's default)",
+        ge=0,
+    )
+    hpa_enabled: bool = _setting(
+        False,
+        "Add a HorizontalPodAutoscaler to each service (off for capacity measurements).",
+        "true or false",
+    )
+    hpa_max_replicas: int = _setting(
+        4, "Upper bound of the autoscaler, when enabled.", "an integer >= replicas", ge=1
+    )
+    hpa_cpu_utilization_percent: int = _setting(
+        70,
+        "Autoscaler target: average CPU use as a percentage of the request.",
+        "an integer from 1 to 100",
+        ge=1,
+        le=100,
+    )
+    build_images: bool = _setting(
+        True,
+        "Build the images from services/*/Dockerfile and push them to `registry`; false uses "
+        "djangoImage / fastapiImage / upstreamImage as given.",
+        "true or false",
+    )
+    registry: str = _setting(
+        "",
+        "Registry the built images are pushed to (and the cluster pulls from).",
+        REGISTRY_FORMS,
+    )
+    image_tag: str = _setting(
+        "0.1.0",
+        "Tag of the built images; the digest is appended, so pods run exactly what was pushed.",
+        "a Docker tag (letters, digits, '_', '.', '-'; at most 128), never 'latest'",
+    )
+    build_platform: str = _setting(
+        "linux/amd64",
+        "CPU architecture of the built images (the nodes' architecture).",
+        "linux/amd64 or linux/arm64",
+    )
+    django_image: str = _setting(
+        "", "Prebuilt Django image, used when buildImages is false.", IMAGE_REF_FORMS
+    )
+    fastapi_image: str = _setting(
+        "", "Prebuilt FastAPI image, used when buildImages is false.", IMAGE_REF_FORMS
+    )
+    upstream_image: str = _setting(
+        "", "Prebuilt upstream-stub image, used when buildImages is false.", IMAGE_REF_FORMS
+    )
+    image_pull_policy: str = _setting(
+        "IfNotPresent", "imagePullPolicy of the kit's own images.", "IfNotPresent, Always or Never"
+    )
+    postgres_cpu: str = _setting("1", "CPU of the PostgreSQL pod (request = limit).", CPU_FORMS)
+    postgres_memory: str = _setting(
+        "1Gi", "Memory of the PostgreSQL pod (request = limit).", MEMORY_FORMS
+    )
+    postgres_storage: str = _setting("5Gi", "Size of PostgreSQL's volume.", MEMORY_FORMS)
+    postgres_max_connections: int = _setting(
+        200,
+        "PostgreSQL max_connections; must cover every pod's workers x pool size.",
+        "an integer from 20 to 10000",
+        ge=20,
+        le=10000,
+    )
+    storage_class: str = _setting(
+        "",
+        "StorageClass of PostgreSQL's volume; empty uses the cluster's default class.",
+        "empty, or a StorageClass name (a DNS subdomain)",
+    )
+    monitoring_mode: str = _setting(
+        "bundled",
+        "bundled: deploy Prometheus and Grafana; existing: use a kube-prometheus-stack already in "
+        "the cluster (ServiceMonitors + dashboard ConfigMaps).",
+        "bundled or existing",
+    )
+    scrape_interval_seconds: int = _setting(
+        5, "Prometheus scrape interval.", "an integer from 2 to 60", ge=2, le=60
+    )
+    prometheus_cpu: str = _setting("500m", "CPU of the Prometheus pod.", CPU_FORMS)
+    prometheus_memory: str = _setting("1Gi", "Memory of the Prometheus pod.", MEMORY_FORMS)
+    prometheus_retention: str = _setting(
+        "2d", "How long Prometheus keeps samples.", "a duration like 12h, 2d or 1w"
+    )
+    grafana_cpu: str = _setting("250m", "CPU of the Grafana pod.", CPU_FORMS)
+    grafana_memory: str = _setting("256Mi", "Memory of the Grafana pod.", MEMORY_FORMS)
+    existing_prometheus_url: str = _setting(
+        "",
+        "monitoringMode existing: the in-cluster URL of that Prometheus (stack output for "
+        "`capacity report`).",
+        "an http(s) URL, e.g. http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+    )
+    existing_grafana_url: str = _setting(
+        "",
+        "monitoringMode existing: the in-cluster URL of that Grafana (stack output).",
+        "empty, or an http(s) URL",
+    )
+    prometheus_release_label: str = _setting(
+        "kube-prometheus-stack",
+        "monitoringMode existing: the `release` label its Prometheus selects ServiceMonitors by.",
+        "a Kubernetes label value",
+    )
+    monitoring_namespace: str = _setting(
+        "monitoring",
+        "monitoringMode existing: namespace of that Prometheus (allowed through the services' "
+        "NetworkPolicy).",
+        "a DNS label",
+    )
+    locust_workers: int = _setting(
+        2, "Locust worker pods (one process each).", "an integer from 1 to 100", ge=1, le=100
+    )
+    locust_cpu: str = _setting("1", "CPU of one Locust worker pod.", CPU_FORMS)
+    locust_memory: str = _setting("512Mi", "Memory of one Locust worker pod.", MEMORY_FORMS)
+    locust_master_cpu: str = _setting("500m", "CPU of the Locust master pod.", CPU_FORMS)
+    locust_master_memory: str = _setting("512Mi", "Memory of the Locust master pod.", MEMORY_FORMS)
+    locustfile: str = _setting(
+        "capacity/load/locustfile.py",
+        "The locustfile, relative to the project directory; shipped to Locust in a ConfigMap.",
+        "a path to an existing .py file inside the project directory",
+    )
+
+    # -- validators: each raises ValueError; load_settings adds the key and `accepted`.
+
+    @field_validator("namespace", "monitoring_namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError("not a DNS label")
+        return value
+
+    @field_validator("frameworks", mode="before")
+    @classmethod
+    def _frameworks(cls, value: object) -> tuple[str, ...]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple) or not names:
+            raise ValueError("not a non-empty list")
+        for name in names:
+            if name not in FRAMEWORKS:
+                raise ValueError(f"unknown framework {name!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"{list(names)!r} names a framework twice")
+        return tuple(str(n) for n in names)
+
+    @field_validator(
+        "cpu",
+        "postgres_cpu",
+        "prometheus_cpu",
+        "grafana_cpu",
+        "locust_cpu",
+        "locust_master_cpu",
+        mode="before",
+    )
+    @classmethod
+    def _cpu_quantity(cls, value: object) -> str:
+        return _cpu(value)
+
+    @field_validator(
+        "memory",
+        "postgres_memory",
+        "postgres_storage",
+        "prometheus_memory",
+        "grafana_memory",
+        "locust_memory",
+        "locust_master_memory",
+        mode="before",
+    )
+    @classmethod
+    def _memory_quantity(cls, value: object) -> str:
+        return _memory(value)
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not _REGISTRY.match(value):
+            raise ValueError("not a registry address")
+        return value
+
+    @field_validator("image_tag")
+    @classmethod
+    def _image_tag(cls, value: str) -> str:
+        if value == "latest" or not _TAG.match(value):
+            raise ValueError("not a fixed image tag")
+        return value
+
+    @field_validator("django_image", "fastapi_image", "upstream_image")
+    @classmethod
+    def _image_ref(cls, value: str) -> str:
+        if value:
+            parse_image_ref(value)
+        return value.strip()
+
+    @field_validator("build_platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        return _one_of(value, BUILD_PLATFORMS)
+
+    @field_validator("image_pull_policy")
+    @classmethod
+    def _pull_policy(cls, value: str) -> str:
+        return _one_of(value, PULL_POLICIES)
+
+    @field_validator("monitoring_mode")
+    @classmethod
+    def _monitoring_mode(cls, value: str) -> str:
+        return _one_of(value, MONITORING_MODES)
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str) -> str:
+        if value and not _DNS_SUBDOMAIN.match(value):
+            raise ValueError("not a StorageClass name")
+        return value
+
+    @field_validator("prometheus_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError("not a duration")
+        return value
+
+    @field_validator("existing_prometheus_url", "existing_grafana_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not _URL.match(value):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("prometheus_release_label")
+    @classmethod
+    def _label_value(cls, value: str) -> str:
+        if not _LABEL_VALUE.match(value):
+            raise ValueError("not a label value")
+        return value
+
+    @field_validator("locustfile")
+    @classmethod
+    def _python_file(cls, value: str) -> str:
+        if not value.endswith(".py") or Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError("not a relative path to a .py file")
+        return value
+
+    # -- derived values
+
+    @property
+    def cpu_millicores(self) -> int:
+        return parse_cpu_millicores(self.cpu)
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_memory_bytes(self.memory)
+
+    def prebuilt_image(self, name: str) -> ImageRef:
+        """The configured image for `django`, `fastapi` or `upstream` (buildImages false)."""
+        return parse_image_ref(getattr(self, f"{name}_image"))
+
+
+def _one_of(value: str, accepted: tuple[str, ...]) -> str:
+    if value not in accepted:
+        raise ValueError(f"not one of {', '.join(accepted)}")
+    return value
+
+
+def config_key(field_name: str) -> str:
+    """`db_pool_size` -> `fwcap:dbPoolSize`, as written in a stack file."""
+    return f"{PROJECT}:{to_camel(field_name)}"
+
+
+def accepted(field_name: str) -> str:
+    extra = Settings.model_fields[field_name].json_schema_extra
+    assert isinstance(extra, dict)
+    return str(extra["accepted"])
+
+
+def _field_for_alias(alias: str) -> str | None:
+    for name, field in Settings.model_fields.items():
+        if field.alias == alias:
+            return name
+    return None
+
+
+def _problem(field_name: str, value: object, why: str) -> str:
+    return f"{config_key(field_name)} = {value!r}: {why}; accepted: {accepted(field_name)}"
+
+
+def load_settings(raw: Mapping[str, object], project_dir: Path) -> Settings:
+    """Validate raw stack values (keys without the `fwcap:` prefix) into Settings.
+
+    Raises ConfigError listing every bad key, each with the value and what is accepted.
+    """
+    unknown = sorted(key for key in raw if _field_for_alias(key) is None)
+    if unknown:
+        known = ", ".join(f.alias or n for n, f in Settings.model_fields.items())
+        raise ConfigError(
+            "unknown stack config key(s): "
+            + ", ".join(f"{PROJECT}:{k}" for k in unknown)
+            + f"; accepted keys (each prefixed {PROJECT}:): {known}"
+        )
+    try:
+        settings = Settings.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            alias = str(error["loc"][0]) if error["loc"] else ""
+            name = _field_for_alias(alias) or alias
+            why = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(_problem(name, raw.get(alias, error.get("input")), why))
+        raise ConfigError("bad stack config:\n  " + "\n  ".join(problems)) from None
+    _check_combinations(settings, project_dir)
+    return settings
+
+
+def _check_combinations(settings: Settings, project_dir: Path) -> None:
+    """Rules that span keys; each message names the key to set and what it accepts."""
+    problems: list[str] = []
+    if settings.build_images and not settings.registry:
+        problems.append(
+            f"{config_key('registry')} is required when {config_key('build_images')} is true "
+            f"(the built images are pushed there); accepted: {REGISTRY_FORMS}; or set "
+            f"{config_key('build_images')} false and give prebuilt images"
+        )
+    if not settings.build_images:
+        for name in (*settings.frameworks, "upstream"):
+            field = f"{name}_image"
+            if not getattr(settings, field):
+                problems.append(
+                    f"{config_key(field)} is required when {config_key('build_images')} is "
+                    f"false; accepted: {accepted(field)}"
+                )
+    if settings.monitoring_mode == "existing" and not settings.existing_prometheus_url:
+        problems.append(
+            f"{config_key('existing_prometheus_url')} is required when "
+            f"{config_key('monitoring_mode')} is existing (capacity report reads that "
+            f"Prometheus); accepted: {accepted('existing_prometheus_url')}"
+        )
+    if settings.hpa_enabled and settings.hpa_max_replicas < settings.replicas:
+        problems.append(
+            _problem(
+                "hpa_max_replicas",
+                settings.hpa_max_replicas,
+                f"below {config_key('replicas')} = {settings.replicas}",
+            )
+        )
+    locustfile = project_dir / settings.locustfile
+    if not locustfile.is_file():
+        problems.append(
+            _problem("locustfile", settings.locustfile, f"no such file under {project_dir}")
+        )
+    if problems:
+        raise ConfigError("bad stack config:\n  " + "\n  ".join(problems))
+
+
+def raw_from_stack_values(values: Mapping[str, object]) -> dict[str, object]:
+    """A stack file's `config:` mapping -> raw values for load_settings (only `fwcap:` keys)."""
+    raw: dict[str, object] = {}
+    for key, value in values.items():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT and name:
+            raw[name] = value
+    return raw
+
+
+def decode_pulumi_value(field_name: str, text: str) -> object:
+    """Pulumi hands every config value over as text; lists arrive JSON-encoded."""
+    if Settings.model_fields[field_name].annotation == tuple[str, ...]:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text  # a bare word: the validator names what is accepted
+    return text
+
+
+def settings_from_pulumi_config(project_dir: Path) -> Settings:
+    """The running stack's settings (the program's only read of configuration)."""
+    import pulumi  # the engine edge: imported here so the rest stays testable without it
+    from pulumi.runtime import config as runtime_config
+
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, object] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.alias or name
+        text = config.get(alias)
+        if text is not None:
+            raw[alias] = decode_pulumi_value(name, text)
+    # Keys Pulumi knows but Settings does not are typos; the per-key reads above cannot see them.
+    present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    for key in present:
+        namespace, _, alias = key.partition(":")
+        if namespace == PROJECT and alias not in raw:
+            raw[alias] = config.get(alias)
+    return load_settings(raw, project_dir)

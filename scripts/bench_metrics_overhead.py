@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Requests/s of each service with and without its metrics middleware, side by side in one run.
+
+Starts PostgreSQL and four services (Django and FastAPI, each with METRICS_ENABLED=1 and 0, one
+worker each) through their launchers, then drives the same endpoints with a fixed-duration
+closed-loop load: N keep-alive connections, each sending its next request as soon as the
+previous answer arrived. Runs are interleaved A B A B ... (metrics on, off, on, off, with the
+order flipped every other round) so drift on a shared machine hits both sides alike. The
+servers are pinned to CPU 0 and the load generator to CPU 1 when the machine has two or more.
+
+    .venv/bin/python scripts/bench_metrics_overhead.py [--duration-s 5] [--rounds 3]
+        [--connections 16] [--endpoint /healthz --endpoint /api/items/42]
+
+Prints requests/s per (framework, endpoint, metrics on/off) and the overhead in percent.
+Target (issue 2): overhead under 5%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from capacity.target.postgres import start_postgres
+from capacity.target.process import ProcessGroup, free_port
+from capacity.target.services import (
+    FRAMEWORKS,
+    ServiceHandle,
+    run_launcher_command,
+    start_service,
+)
+
+DEFAULT_ENDPOINTS = ("/api/items/42", "/healthz")
+WARMUP_S = 1.0
+
+
+@dataclass(frozen=True)
+class Run:
+    framework: str
+    endpoint: str
+    metrics: bool
+    rps: float
+    errors: int
+
+
+# --- the load generator: raw HTTP/1.1 keep-alive over asyncio streams -------------------------
+
+
+async def _connection(
+    host: str, port: int, request: bytes, deadline: float, counts: Counter[int]
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.monotonic() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            lower = head.lower()
+            start = lower.find(b"content-length:")
+            if start >= 0:
+                end = lower.index(b"\r\n", start)
+                await reader.readexactly(int(lower[start + 15 : end]))
+            counts[status] += 1
+            if b"connection: close" in lower:
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+    finally:
+        writer.close()
+
+
+async def _load(base_url: str, path: str, connections: int, duration_s: float) -> Counter[int]:
+    host, port = base_url.removeprefix("http://").split(":")
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    counts: Counter[int] = Counter()
+    deadline = time.monotonic() + duration_s
+    await asyncio.gather(
+        *(_connection(host, int(port), request, deadline, counts) for _ in range(connections))
+    )
+    return counts
+
+
+def measure(base_url: str, path: str, connections: int, duration_s: float) -> tuple[float, int]:
+    """Requests/s over `duration_s` after a warm-up, and how many answers were not 200."""
+    asyncio.run(_load(base_url, path, connections, WARMUP_S))
+    started = time.monotonic()
+    counts = asyncio.run(_load(base_url, path, connections, duration_s))
+    elapsed = time.monotonic() - started
+    return counts.total() / elapsed, counts.total() - counts[200]
+
+
+# --- set-up ------------------------------------------------------------------------------------
+
+
+def _pin_to(cpus: set[int]) -> Callable[[], None] | None:
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cpus)
+
+    return pin
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, load average {load}"
+    )
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration-s", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--endpoint", action="append", dest="endpoints")
+    parser.add_argument("--framework", action="append", dest="frameworks", choices=FRAMEWORKS)
+    args = parser.parse_args(argv)
+    for name in ("duration_s", "rounds", "connections"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be > 0")
+    for endpoint in args.endpoints or ():
+        if not endpoint.startswith("/"):
+            parser.error(f"--endpoint {endpoint!r} must be a path starting with '/'")
+    args.endpoints = args.endpoints or list(DEFAULT_ENDPOINTS)
+    args.frameworks = args.frameworks or list(FRAMEWORKS)
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    print(f"machine: {machine()}")
+    print(f"load: {args.connections} keep-alive connections, {args.duration_s:g} s per run "
+          f"after {WARMUP_S:g} s warm-up, {args.rounds} rounds, interleaved on/off\n")  # fmt: skip
+    work = Path(tempfile.mkdtemp(prefix="fwcap-bench-"))
+    runs: list[Run] = []
+    with ProcessGroup(work / "logs") as group:
+        postgres = start_postgres(group, work / "postgres")
+        services: dict[tuple[str, bool], ServiceHandle] = {}
+        for framework in args.frameworks:
+            url = postgres.create_database(f"fwcap_{framework}")
+            run_launcher_command(framework, "migrate", {"DATABASE_URL": url})
+            run_launcher_command(framework, "seed", {"DATABASE_URL": url})
+            for metrics in (True, False):
+                services[framework, metrics] = start_service(
+                    group, framework, name=f"{framework}-metrics-{int(metrics)}",
+                    port=free_port(), database_url=url, upstream_url="http://127.0.0.1:9",
+                    workers=1, extra_env={"METRICS_ENABLED": "1" if metrics else "0"},
+                    preexec_fn=_pin_to({0}),
+                )  # fmt: skip
+        pin_load = _pin_to({1})
+        if pin_load is not None:
+            pin_load()
+        for framework in args.frameworks:
+            for endpoint in args.endpoints:
+                for round_ in range(args.rounds):
+                    order = (True, False) if round_ % 2 == 0 else (False, True)
+                    for metrics in order:
+                        rps, errors = measure(
+                            services[framework, metrics].base_url, endpoint,
+                            args.connections, args.duration_s,
+                        )  # fmt: skip
+                        runs.append(Run(framework, endpoint, metrics, rps, errors))
+                        print(f"  {framework:8} {endpoint:16} metrics={'on ' if metrics else 'off'}"
+                              f" {rps:9.1f} req/s  non-200: {errors}", flush=True)  # fmt: skip
+    report(runs)
+    return 0
+
+
+def report(runs: list[Run]) -> None:
+    print("\nframework endpoint          metrics on   metrics off   overhead  (median req/s)")
+    for framework in dict.fromkeys(r.framework for r in runs):
+        for endpoint in dict.fromkeys(r.endpoint for r in runs):
+            on = [r.rps for r in runs if (r.framework, r.endpoint, r.metrics) ==
+                  (framework, endpoint, True)]  # fmt: skip
+            off = [r.rps for r in runs if (r.framework, r.endpoint, r.metrics) ==
+                   (framework, endpoint, False)]  # fmt: skip
+            if not on or not off:
+                continue
+            on_rps, off_rps = statistics.median(on), statistics.median(off)
+            overhead = (off_rps - on_rps) / off_rps * 100
+            print(f"{framework:9} {endpoint:16} {on_rps:11.1f} {off_rps:13.1f} {overhead:9.1f}%")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

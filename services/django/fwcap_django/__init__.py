@@ -1,0 +1,1 @@
+"""The Django service's project package: settings, URLs, WSGI entry and cross-cutting HTTP."""

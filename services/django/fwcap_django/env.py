@@ -1,0 +1,100 @@
+"""Reads the service's environment variables (the launcher table in services/CONTRACT.md).
+
+Pure functions over a mapping, shared by the launcher and the Django settings, so a bad value
+fails the same way in both: a `ConfigError` naming the variable, the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+# The contract's request body limit (413 above it): Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+MAX_BODY_BYTES = 65536
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} is not a positive whole number (e.g. {default})")
+    return int(raw)
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in ("0", "1"):
+        raise ConfigError(f"{name}={raw!r} is not accepted: use 1 (on) or 0 (off)")
+    return raw == "1"
+
+
+def threads(env: Mapping[str, str]) -> int:
+    return positive_int(env, "THREADS", 4)
+
+
+def db_pool_size(env: Mapping[str, str]) -> int:
+    # One connection per request thread: no thread ever waits for the pool.
+    return positive_int(env, "DB_POOL_SIZE", threads(env))
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def database_settings(url: str, *, pool_size: int) -> dict[str, Any]:
+    """Django's DATABASES["default"] for `postgresql://user:pass@host:port/db?opt=value`."""
+    if not url:
+        raise ConfigError(
+            "DATABASE_URL is not set: give postgresql://user:password@host:port/database"
+        )
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"DATABASE_URL={_redacted(url)!r} has an invalid port") from None
+    name = unquote(parts.path.removeprefix("/"))
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not name:
+        raise ConfigError(
+            f"DATABASE_URL={_redacted(url)!r} is not accepted: "
+            "give postgresql://user:password@host:port/database"
+        )
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname,
+        "PORT": str(port or ""),
+        # Django's native psycopg pool rather than CONN_MAX_AGE persistent connections: both
+        # keep connections open across requests, but the pool is shared by a worker's threads,
+        # bounded (max_size), discards broken connections on return and reconnects in the
+        # background after a database restart - so a DB blip costs failed requests, not a
+        # worker restart. The pool requires CONN_MAX_AGE = 0.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {
+            **dict(parse_qsl(parts.query)),
+            "connect_timeout": 2,
+            # Django turns server-side prepared statements off for the sake of PgBouncer in
+            # transaction mode; we talk to PostgreSQL directly, so psycopg's default (prepare a
+            # query after 5 runs) is back on, as asyncpg does for the FastAPI service.
+            "prepare_threshold": 5,
+            "pool": {
+                "min_size": 1,
+                "max_size": pool_size,
+                # A thread waits at most 2 s for a connection; when the database is down that
+                # turns into a 503 within 2 s, as /readyz promises.
+                "timeout": 2.0,
+            },
+        },
+    }

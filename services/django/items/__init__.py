@@ -1,0 +1,1 @@
+"""The one app: categories, items and orders, and the contract's endpoints over them."""

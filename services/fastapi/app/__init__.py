@@ -1,0 +1,1 @@
+"""The FastAPI reference service: the API of services/CONTRACT.md on PostgreSQL via SQLAlchemy."""

@@ -1,0 +1,37 @@
+"""Runtime settings, read once from the environment (the launcher validated them already)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL, make_url
+
+APP_LABEL = "fastapi"  # the `app` label of every metric this service records
+MAX_BODY_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    db_pool_size: int
+    upstream_url: str
+    metrics_enabled: bool
+
+    @property
+    def async_database_url(self) -> URL:
+        # The contract's DATABASE_URL is driver-neutral (postgresql://); we talk asyncpg.
+        return make_url(self.database_url).set(drivername="postgresql+asyncpg")
+
+
+def settings_from_env() -> Settings:
+    return Settings(
+        database_url=os.environ["DATABASE_URL"],
+        db_pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
+        upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8099"),
+        metrics_enabled=os.environ.get("METRICS_ENABLED", "1") != "0",
+    )
+
+# Every read endpoint also answers HEAD, as the contract's clarifications (and Django) do;
+# FastAPI routes declared with @router.get would refuse HEAD with a 405.
+READ_METHODS = ["GET", "HEAD"]

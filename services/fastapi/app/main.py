@@ -1,0 +1,57 @@
+"""The ASGI application: routers, shared clients created in the lifespan, middleware, errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app import metrics
+from app.body_limit import BodyLimitMiddleware
+from app.config import APP_LABEL, MAX_BODY_BYTES, Settings, settings_from_env
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.routers import health, items, stats, work
+
+UPSTREAM_TIMEOUT_S = 5.0  # the stub's longest contract delay is 2 s; beyond 5 s it is a 502
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One engine (connection pool) and one HTTP client per worker process, shared by all
+        # requests: connections are reused, never opened per request.
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        async with httpx.AsyncClient(
+            base_url=settings.upstream_url,
+            timeout=UPSTREAM_TIMEOUT_S,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+        ) as client:
+            app.state.upstream = client
+            yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="fwcap FastAPI service",
+        lifespan=lifespan,
+        redirect_slashes=False,  # contract: exact paths, /api/items/ is a 404
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # the contract's document is services/openapi.yaml
+    )
+    for router in (health.router, items.router, stats.router, work.router):
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
+        # Added last, so it is the outermost: it also times 404s, 405s and 413s.
+        app.add_middleware(metrics.MetricsMiddleware, app_label=APP_LABEL)
+    return app
+
+
+app = create_app(settings_from_env())

@@ -1,0 +1,1 @@
+"""Test suite; a package so that tests/<area>/ packages never shadow the kit's own modules."""

@@ -1,0 +1,93 @@
+"""A synthetic but realistic measurement run with a clear knee for both frameworks.
+
+Each pod is a queue: latency grows as 1 / (1 - utilisation) while the offered rate is below
+what its CPU limit can serve, then achieved throughput flattens, latency explodes and errors
+start. The numbers are made up but shaped like the real thing, so the model has to find the
+knee, fit CPU per request and size the pod exactly as it would on a real run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from capacity.measurements import SCHEMA_VERSION, MeasurementRecord
+
+MIB = 2**20
+STEPS = (20.0, 40.0, 80.0, 120.0, 160.0, 200.0, 260.0, 320.0)
+# framework -> scenario -> (CPU-seconds per request, base latency ms, idle cores, memory MiB)
+PROFILE = {
+    "django": {
+        "db-read": (0.0026, 9.0, 0.004, 118),
+        "upstream": (0.0021, 30.0, 0.004, 121),
+        "mixed": (0.0030, 14.0, 0.004, 124),
+    },
+    "fastapi": {
+        "db-read": (0.0016, 6.0, 0.003, 92),
+        "upstream": (0.0011, 27.0, 0.003, 95),
+        "mixed": (0.0019, 9.0, 0.003, 97),
+    },
+}
+CPU_LIMIT_MILLICORES = 500
+MEMORY_LIMIT_BYTES = 512 * MIB
+
+
+def record(
+    framework: str, scenario: str, step: int, offered: float, **overrides: object
+) -> MeasurementRecord:
+    cps, base_ms, idle, memory_mib = PROFILE[framework][scenario]
+    limit_cores = CPU_LIMIT_MILLICORES / 1000
+    max_rps = (limit_cores - idle) / cps  # what the CPU limit can serve
+    rho = offered / max_rps
+    if rho < 0.97:
+        achieved = offered
+        p50 = base_ms / (1 - rho) ** 0.5
+        p95 = base_ms * 2.2 / (1 - rho)
+        errors = 0.0
+    else:
+        achieved = max_rps * 0.98
+        p50 = base_ms * 25
+        p95 = 900.0 + 10 * (offered - max_rps)
+        errors = min(0.3, 0.02 * (offered / max_rps))
+    cpu = min(limit_cores, idle + cps * achieved)
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC) + timedelta(minutes=10 * step)
+    fields: dict[str, object] = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": "synthetic-1",
+        "target": "local",
+        "framework": framework,
+        "scenario": scenario,
+        "step": step,
+        "offered_rps": offered,
+        "achieved_rps": round(achieved, 3),
+        "latency_p50_ms": round(p50, 3),
+        "latency_p95_ms": round(p95, 3),
+        "latency_p99_ms": round(p95 * 1.6, 3),
+        "error_ratio": round(errors, 5),
+        "pods": 1,
+        "pod_cpu_cores": round(cpu, 5),
+        "pod_cpu_cores_max": round(min(limit_cores, cpu * 1.15), 5),
+        "pod_memory_working_set_bytes": float((memory_mib + 2 * step) * MIB),
+        "pod_cpu_throttled_ratio": round(min(1.0, max(0.0, (rho - 0.7) * 1.5)), 4),
+        "generator_cpu_ratio": round(0.05 + offered / 2000, 4),
+        "generator_saturated": False,
+        "pod_cpu_limit_millicores": CPU_LIMIT_MILLICORES,
+        "pod_memory_limit_bytes": MEMORY_LIMIT_BYTES,
+        "workers": 1,
+        "threads": 4 if framework == "django" else None,
+        "limits_enforced": True,
+        "started_at": start,
+        "ended_at": start + timedelta(seconds=30),
+        "duration_s": 30.0,
+        "note": None,
+    }
+    fields.update(overrides)
+    return MeasurementRecord.model_validate(fields)
+
+
+def run() -> list[MeasurementRecord]:
+    return [
+        record(framework, scenario, step, offered)
+        for framework, scenarios in PROFILE.items()
+        for scenario in scenarios
+        for step, offered in enumerate(STEPS)
+    ]

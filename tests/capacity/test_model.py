@@ -1,0 +1,248 @@
+"""Capacity at the SLO, CPU per request, right-sizing, cost, what-if and the claims table."""
+
+from __future__ import annotations
+
+import pytest
+
+from capacity.catalog import load_catalog
+from capacity.errors import ConfigError, MeasurementsError
+from capacity.model import (
+    Margins,
+    PodShape,
+    Settings,
+    Slo,
+    Workload,
+    analyse,
+    capacity_at_slo,
+    cheapest,
+    check_claims,
+    estimate_cost,
+    node_allocatable,
+    plan_workloads,
+    pods_per_node,
+    right_size,
+)
+from tests.capacity import synthetic
+
+MIB = 2**20
+CATALOG = load_catalog()
+
+
+def _series(framework: str, scenario: str, **overrides_by_step: dict[str, object]):  # type: ignore[no-untyped-def]
+    return [
+        synthetic.record(framework, scenario, i, offered, **overrides_by_step.get(str(i), {}))
+        for i, offered in enumerate(synthetic.STEPS)
+    ]
+
+
+def test_capacity_is_the_highest_step_within_the_slo() -> None:
+    # fastapi/db-read: max_rps = (0.5 - 0.003) / 0.0016 = 310.6; p95 = 6 * 2.2 / (1 - rho):
+    # 200 req/s -> rho 0.644, p95 37 ms; 260 -> rho 0.837, p95 81 ms; 320 -> over the knee.
+    result = capacity_at_slo(_series("fastapi", "db-read"), Slo(100), "fastapi/db-read")
+    assert result.capacity_step is not None and result.capacity_step.record.step == 6
+    assert result.capacity_per_pod_rps.value == pytest.approx(260.0)
+    assert [v.valid for v in result.steps] == [True] * 7 + [False]
+    assert "p95" in result.steps[-1].reasons[0]
+
+
+def test_a_tighter_slo_moves_capacity_down() -> None:
+    # p95 <= 40 ms: 200 req/s (37 ms) passes, 260 (81 ms) fails
+    result = capacity_at_slo(_series("fastapi", "db-read"), Slo(40), "x")
+    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+
+
+def test_a_saturated_generator_step_never_counts_as_capacity() -> None:
+    records = _series("fastapi", "db-read", **{"6": {"generator_saturated": True}})
+    result = capacity_at_slo(records, Slo(100), "x")
+    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+    assert any("generator saturated" in r for r in result.steps[6].reasons)
+
+
+def test_errors_over_budget_and_shortfall_invalidate_a_step() -> None:
+    # step 6 (260 req/s) over the error budget, step 3 (120 req/s) short of 95% of offered:
+    # capacity is step 5 (200 req/s), with a warning that a step below it failed
+    records = _series(
+        "fastapi",
+        "db-read",
+        **{"6": {"error_ratio": 0.05}, "3": {"achieved_rps": 100.0}},
+    )
+    result = capacity_at_slo(records, Slo(100), "x")
+    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+    assert any("errors" in r for r in result.steps[6].reasons)
+    assert any("95% of offered" in r for r in result.steps[3].reasons)
+    assert any("step(s) 3 failed below the capacity step 5" in w for w in result.warnings)
+
+
+def test_the_percentile_is_configurable() -> None:
+    # p99 = 1.6 * p95: at 200 req/s p99 = 59 ms, at 260 p99 = 130 ms
+    result = capacity_at_slo(_series("fastapi", "db-read"), Slo(100, "p99"), "x")
+    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+
+
+def test_no_valid_step_is_an_answer_with_a_reason() -> None:
+    result = capacity_at_slo(_series("django", "mixed"), Slo(1), "django/mixed")
+    assert result.capacity_per_pod_rps.value is None
+    assert "no step of django/mixed met the SLO" in (result.capacity_per_pod_rps.reason or "")
+    assert right_size(_series("django", "mixed"), result, Margins(), "x") is None
+
+
+def test_cpu_seconds_per_request_is_the_fitted_slope() -> None:
+    # the synthetic pod uses idle + 0.0016 s x req/s below its limit
+    result = capacity_at_slo(_series("fastapi", "db-read"), Slo(100), "x")
+    assert result.cpu_seconds_per_request.value == pytest.approx(0.0016, rel=1e-3)
+    assert result.cpu_seconds_per_request.formula.startswith("lstsq_slope")
+
+
+def test_cpu_per_request_with_one_valid_step_is_the_ratio() -> None:
+    result = capacity_at_slo(_series("fastapi", "db-read")[:1], Slo(100), "x")
+    record = result.steps[0].record
+    assert result.cpu_seconds_per_request.value == pytest.approx(record.pod_cpu_cores / 20.0)
+
+
+def test_right_sizing_covers_measured_use_with_headroom_and_keeps_the_tested_limit() -> None:
+    records = _series("django", "db-read")
+    capacity = capacity_at_slo(records, Slo(100), "x")
+    sizing = right_size(records, capacity, Margins(cpu_headroom=0.25, memory_buffer=0.25), "x")
+    assert sizing is not None
+    top = capacity.capacity_step
+    assert top is not None
+    used_m = top.record.pod_cpu_cores * 1000
+    # request: used * 1.25 rounded up to 50m, never above the tested 500m limit
+    assert sizing.cpu_millicores.number() >= min(500, used_m * 1.25)
+    assert sizing.cpu_millicores.number() % 50 == 0
+    assert sizing.cpu_millicores.number() - used_m * 1.25 < 50
+    assert sizing.cpu_limit_millicores.value == 500
+    peak = max(r.pod_memory_working_set_bytes for r in records)
+    assert peak * 1.25 <= sizing.memory_bytes.number() < peak * 1.25 + 32 * MIB
+    assert sizing.memory_bytes.number() % (32 * MIB) == 0
+    assert any("Memory: peak working set" in line for line in sizing.reasoning)
+
+
+def test_a_cpu_bound_pod_keeps_request_equal_to_its_limit() -> None:
+    records = _series("fastapi", "mixed")  # at 200 req/s: 0.003 + 0.0019 * 200 = 0.383 cores
+    capacity = capacity_at_slo(records, Slo(100), "x")
+    sizing = right_size(records, capacity, Margins(cpu_headroom=0.5), "x")
+    assert sizing is not None and sizing.cpu_millicores.value == 500
+    assert any("CPU is what bounds this pod" in line for line in sizing.reasoning)
+
+
+def test_cost_for_a_target_load_by_hand() -> None:
+    # 500m/512Mi on m6i.large: 3 pods/node. 1000 req/s at 125 req/s per pod with 20% headroom:
+    # pods = ceil(1000 / (125 * 0.8)) = 10 (not 11: 10.000000000000002 is 10);
+    # nodes = ceil(10 / 3) = 4; monthly = 4 * 0.096 * 730 = 280.32;
+    # per million = 280.32 / (1000 * 3600 * 730 / 1e6) = 280.32 / 2628
+    fit = pods_per_node(node_allocatable(CATALOG.node("m6i.large")), PodShape(500, 512 * MIB))
+    cost = estimate_cost(125.0, fit, 1000.0, 0.2)
+    assert cost.pods_needed.value == 10
+    assert cost.nodes_needed.value == 4
+    assert cost.monthly_usd.value == pytest.approx(280.32)
+    assert cost.usd_per_million_requests.value == pytest.approx(280.32 / 2628.0)
+    assert cost.burst_surplus_vcpu_per_node is None
+
+
+def test_burstable_nodes_pay_for_cpu_above_their_baseline() -> None:
+    # t3.medium, same 10 pods on 4 nodes. Measured 2 ms CPU per request: the load is
+    # 1000 * 0.002 = 2 cores, 0.5 per node, baseline 0.2 * 2 = 0.4 -> 0.1 vCPU surplus per node;
+    # monthly = 4 * (0.0416 + 0.1 * 0.05) * 730 = 136.072
+    fit = pods_per_node(node_allocatable(CATALOG.node("t3.medium")), PodShape(500, 512 * MIB))
+    cost = estimate_cost(125.0, fit, 1000.0, 0.2, cpu_seconds_per_request=0.002)
+    assert cost.burst_surplus_vcpu_per_node is not None
+    assert cost.burst_surplus_vcpu_per_node.value == pytest.approx(0.1)
+    assert cost.monthly_usd.value == pytest.approx(136.072)
+    # without a measured CPU per request the pods are assumed to use their requests:
+    # 10 * 0.5 / 4 = 1.25 per node -> 0.85 surplus -> 4 * (0.0416 + 0.0425) * 730 = 245.572
+    assumed = estimate_cost(125.0, fit, 1000.0, 0.2)
+    assert assumed.monthly_usd.value == pytest.approx(245.572)
+
+
+def test_cheapest_node_type_wins_on_monthly_cost_then_hourly_price() -> None:
+    shape = PodShape(500, 512 * MIB)
+    fits = [pods_per_node(node_allocatable(n), shape) for n in CATALOG.node_types]
+    costs = [estimate_cost(100.0, f, 1000.0, 0.2) for f in fits]
+    best = cheapest(costs)
+    assert best is not None
+    assert best.monthly_usd.number() == min(c.monthly_usd.number() for c in costs)
+    ties = [c for c in costs if c.monthly_usd.number() == best.monthly_usd.number()]
+    assert best.fit.node.node.usd_per_hour == min(c.fit.node.node.usd_per_hour for c in ties)
+
+
+def test_bad_headroom_is_refused() -> None:
+    fit = pods_per_node(node_allocatable(CATALOG.node("t3.medium")), PodShape(500, 512 * MIB))
+    with pytest.raises(ConfigError, match=r"headroom 1\.5"):
+        estimate_cost(100.0, fit, 1000.0, 1.5)
+
+
+def test_whatif_single_workload_matches_pods_per_node() -> None:
+    # 7 replicas of 500m/512Mi on t3.medium (3 per node) -> ceil(7/3) = 3 nodes; the
+    # continuous lower bound is ceil(3500m / 1805m) = 2
+    node = node_allocatable(CATALOG.node("t3.medium"))
+    plan = plan_workloads([Workload("api", PodShape(500, 512 * MIB), replicas=7)], [node])
+    option = plan.options[0]
+    assert option.total_nodes == 3 and option.pools[0].lower_bound_nodes == 2
+    assert option.monthly_usd == pytest.approx(3 * 0.0416 * 730)
+
+
+def test_whatif_mixes_workloads_and_pools_and_names_the_cheapest() -> None:
+    workloads = [
+        Workload("fastapi", PodShape(500, 256 * MIB), replicas=6),
+        # ceil(900 / (150 * 0.75)) = 8 replicas
+        Workload(
+            "django",
+            PodShape(250, 512 * MIB),
+            target_rps=900,
+            capacity_per_pod_rps=150,
+            headroom=0.25,
+        ),
+        Workload("batch", PodShape(2000, 4096 * MIB), replicas=2, node_type="c6i.xlarge"),
+    ]
+    candidates = [node_allocatable(CATALOG.node(n)) for n in ("t3.medium", "m6i.xlarge")]
+    pinned = [node_allocatable(CATALOG.node("c6i.xlarge"))]
+    plan = plan_workloads(workloads, candidates, pinned)
+    assert dict((w.name, r.value) for w, r in plan.replicas) == {
+        "fastapi": 6,
+        "django": 8,
+        "batch": 2,
+    }
+    for option in plan.options:
+        pools = {p.node.node.name: p for p in option.pools}
+        assert pools["c6i.xlarge"].nodes == 2  # one 2-core pod per 4-vCPU node (3795m free)
+        shared = pools[option.candidate]
+        assert shared.nodes >= shared.lower_bound_nodes
+    assert plan.cheapest is plan.options[0]
+    assert plan.options[0].monthly_usd <= plan.options[1].monthly_usd
+
+
+def test_whatif_reports_a_workload_that_fits_no_node() -> None:
+    node = node_allocatable(CATALOG.node("t3.medium"))
+    plan = plan_workloads([Workload("huge", PodShape(3000, 256 * MIB), replicas=1)], [node])
+    assert plan.options[0].unplaceable == ("huge",) and plan.cheapest is None
+
+
+def test_whatif_needs_replicas_or_a_target() -> None:
+    node = node_allocatable(CATALOG.node("t3.medium"))
+    with pytest.raises(ConfigError, match="needs replicas"):
+        plan_workloads([Workload("x", PodShape(100, MIB))], [node])
+
+
+def test_analysis_refuses_mixed_pod_shapes_in_one_series() -> None:
+    records = synthetic.run()
+    records[0] = synthetic.record("django", "db-read", 0, 20.0, pod_cpu_limit_millicores=1000)
+    with pytest.raises(MeasurementsError, match="mixes pod shapes"):
+        analyse(records, CATALOG.node_types, Settings())
+
+
+def test_claims_table_has_a_verdict_per_claim() -> None:
+    analysis = analyse(synthetic.run(), CATALOG.node_types, Settings())
+    claims = {c.id: c for c in check_claims(analysis, "mixed")}
+    assert claims["latency-10k-users"].verdict == "not measured by this run"
+    # synthetic fastapi/mixed: 200 req/s vs django 80 per worker -> 2.5x, short of 3.6x
+    assert claims["django-4-workers"].verdict == "not supported"
+    assert "ratio 2.50" in claims["django-4-workers"].measured
+    # upstream CPU: 1.1 ms vs 2.1 ms = 52% <= 66%
+    assert claims["io-cpu-40-percent"].verdict == "supported"
+    assert claims["fastapi-1-worker-5000"].verdict == "not supported"
+    assert {c.verdict for c in claims.values()} <= {
+        "supported",
+        "not supported",
+        "not measured by this run",
+    }

@@ -1,0 +1,233 @@
+"""`capacity model`'s report: all files, valid JSON against the schema, plots that exist and
+are not empty, and every figure recomputable from its recorded derivation alone."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import struct
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from capacity.errors import ConfigError, MeasurementsError, ReportError
+from capacity.model import Slo
+from capacity.report import build_report
+from tests.capacity.derivation_check import evaluate, figures, mismatches
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
+EVERY_KIND = {
+    "usd_per_hour",
+    "max_pods",
+    "memory_capacity_bytes",
+    "kube_reserved_cpu_millicores",
+    "kube_reserved_memory_bytes",
+    "eviction_memory_bytes",
+    "allocatable_cpu_millicores",
+    "allocatable_memory_bytes",
+    "daemonset_cpu_millicores",
+    "daemonset_memory_bytes",
+    "daemonset_pods",
+    "capacity_per_pod_rps",
+    "cpu_seconds_per_request",
+    "recommended_cpu_millicores",
+    "recommended_cpu_limit_millicores",
+    "recommended_memory_bytes",
+    "pods_by_cpu",
+    "pods_by_memory",
+    "pods_by_slots",
+    "pods_per_node",
+    "pods_needed",
+    "nodes_needed",
+    "monthly_usd",
+    "usd_per_million_requests",
+    "burst_surplus_vcpu_per_node",
+}
+
+
+def _results(report_dir: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((report_dir / "results.json").read_text())
+
+
+def test_model_writes_all_three_files_and_the_plots(report_dir: Path) -> None:
+    for name in ("results.json", "report.md", "report.html"):
+        assert (report_dir / name).stat().st_size > 1000, name
+    assert not [p for p in report_dir.iterdir() if p.name.startswith(".")], "temp dir left"
+
+
+def test_every_plot_is_a_non_empty_png_and_every_reference_exists(report_dir: Path) -> None:
+    results = _results(report_dir)
+    files = [p["file"] for p in results["plots"]]
+    expected = {
+        "plots/cpu-per-request.png",
+        "plots/pods-per-node.png",
+        "plots/cost-vs-target.png",
+        "plots/knee-db-read.png",
+        "plots/knee-mixed.png",
+        "plots/knee-upstream.png",
+    }
+    assert expected <= set(files)
+    for name in files:
+        data = (report_dir / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        width, height = struct.unpack(">II", data[16:24])
+        assert width > 300 and height > 200 and len(data) > 10_000, name
+    markdown = (report_dir / "report.md").read_text()
+    referenced = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert sorted(referenced) == sorted(files)
+    assert all((report_dir / ref).is_file() for ref in referenced)
+    html = (report_dir / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(files)
+
+
+def test_results_validate_against_the_schema_in_the_repo(report_dir: Path) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    results = _results(report_dir)
+    jsonschema.Draft202012Validator(schema).validate(results)
+    assert results["schema_version"] == 1
+
+
+def test_the_schema_rejects_a_figure_without_its_derivation(report_dir: Path) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    broken = _results(report_dir)
+    del broken["nodes"][0]["figures"]["max_pods"]["formula"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    undefined_without_reason = _results(report_dir)
+    undefined_without_reason["series"][0]["capacity_per_pod_rps"]["value"] = None
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(undefined_without_reason, schema)
+
+
+def test_every_figure_recomputes_from_its_recorded_derivation(report_dir: Path) -> None:
+    results = _results(report_dir)
+    kinds = {f["kind"] for _, f in figures(results) if f["value"] is not None}
+    assert kinds >= EVERY_KIND, EVERY_KIND - kinds
+    assert mismatches(results) == []
+
+
+def test_the_recomputation_catches_a_tampered_figure(report_dir: Path) -> None:
+    results = _results(report_dir)
+    tampered = copy.deepcopy(results)
+    tampered["costs"][0]["nodes_needed"]["value"] += 1
+    tampered["nodes"][0]["figures"]["allocatable_memory_bytes"]["inputs"][
+        "eviction_memory_bytes"
+    ] = 0
+    problems = mismatches(tampered)
+    assert len(problems) == 2
+    assert any("nodes_needed" in p for p in problems) and any(
+        "allocatable_memory" in p for p in problems
+    )
+
+
+def test_chained_figures_copy_their_inputs_from_the_figures_they_name(report_dir: Path) -> None:
+    results = _results(report_dir)
+    for node in results["nodes"]:
+        f = node["figures"]
+        alloc = f["allocatable_memory_bytes"]["inputs"]
+        assert alloc["memory_capacity_bytes"] == f["memory_capacity_bytes"]["value"]
+        assert alloc["kube_reserved_memory_bytes"] == f["kube_reserved_memory_bytes"]["value"]
+        assert alloc["eviction_memory_bytes"] == f["eviction_memory_bytes"]["value"]
+    fits = {(x["framework"], x["scenario"], x["node_type"]): x for x in results["fits"]}
+    for cost in results["costs"]:
+        fit = fits[(cost["framework"], cost["scenario"], cost["node_type"])]
+        if cost["nodes_needed"]["value"] is not None:
+            assert cost["nodes_needed"]["inputs"]["pods_per_node"] == fit["pods_per_node"]["value"]
+
+
+def test_worked_example_in_the_markdown_matches_the_figures(report_dir: Path) -> None:
+    results = _results(report_dir)
+    t3 = next(n for n in results["nodes"] if n["name"] == "t3.medium")
+    figure = t3["figures"]["allocatable_memory_bytes"]
+    assert evaluate(figure["formula"], figure["inputs"]) == 3404516556
+    assert "3404516556" in (report_dir / "report.md").read_text()
+
+
+def test_report_states_slo_machine_limits_fairness_and_claims(report_dir: Path) -> None:
+    markdown = (report_dir / "report.md").read_text()
+    for text in (
+        "p95 <= 100 ms",
+        "## The machine",
+        "Limits enforced: **yes**",
+        "## Fairness conditions",
+        "Load generator never CPU-saturated",
+        "10 FastAPI pods but only 6 Django pods",
+        "not measured by this run",
+    ):
+        assert text in markdown, text
+    results = _results(report_dir)
+    assert results["platform"]["source"].startswith("the machine the model ran on")
+    assert len(results["claims"]) >= 6
+
+
+def test_platform_json_beside_the_measurements_is_used(
+    measurements_file: Path, tmp_path: Path
+) -> None:
+    copy_path = tmp_path / "measurements.jsonl"
+    copy_path.write_bytes(measurements_file.read_bytes())
+    (tmp_path / "platform.json").write_text(json.dumps({"cpu_model": "Test CPU", "cores": 2}))
+    out = build_report(copy_path, tmp_path, slo=Slo(), node_types=["t3.medium"])
+    results = _results(out)
+    assert results["platform"]["details"]["cpu_model"] == "Test CPU"
+    assert results["platform"]["source"].startswith("measurement run")
+    # the report went beside the measurements, which are untouched
+    assert copy_path.read_bytes() == measurements_file.read_bytes()
+
+
+def test_an_existing_report_is_not_overwritten_unless_asked(
+    report_dir: Path, measurements_file: Path
+) -> None:
+    before = (report_dir / "results.json").read_bytes()
+    with pytest.raises(ReportError, match="already holds a report"):
+        build_report(measurements_file, report_dir, slo=Slo())
+    assert (report_dir / "results.json").read_bytes() == before
+
+
+def test_bad_input_leaves_nothing_behind(tmp_path: Path, measurements_file: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(MeasurementsError):
+        build_report(empty, tmp_path / "a", slo=Slo())
+    with pytest.raises(ConfigError, match="known node types"):
+        build_report(measurements_file, tmp_path / "b", slo=Slo(), node_types=["t2.nano"])
+    with pytest.raises(ConfigError, match="measured: db-read, mixed, upstream"):
+        build_report(measurements_file, tmp_path / "c", slo=Slo(), scenario="nope")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl"]
+
+
+def test_a_failure_while_writing_leaves_no_partial_report(
+    tmp_path: Path, measurements_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import capacity.report as report
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "_render", explode)
+    with pytest.raises(ReportError, match="disk full"):
+        build_report(measurements_file, tmp_path / "out", slo=Slo(), node_types=["t3.medium"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_where_one_side_never_met_the_slo_still_reports(tmp_path: Path) -> None:
+    # p95 <= 30 ms: django/mixed starts at 14 * 2.2 / (1 - 20/165.3) = 35 ms, so no step is
+    # valid; fastapi/mixed at 20 req/s is 21.6 ms. Only the mixed scenario, only FastAPI sized.
+    from capacity.measurements import append_record
+    from tests.capacity import synthetic
+
+    path = tmp_path / "measurements.jsonl"
+    for record in synthetic.run():
+        if record.scenario == "mixed":
+            append_record(path, record)
+    out = build_report(path, tmp_path / "out", slo=Slo(30), node_types=["t3.medium"])
+    results = _results(out)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert mismatches(results) == []
+    django = next(s for s in results["series"] if s["framework"] == "django")
+    assert django["capacity_per_pod_rps"]["value"] is None and django["recommended"] is None
+    assert "no step of django/mixed met the SLO" in django["capacity_per_pod_rps"]["reason"]
+    assert [c["framework"] for c in results["cheapest"]] == ["fastapi"]
+    assert "none within SLO" in (out / "report.md").read_text()

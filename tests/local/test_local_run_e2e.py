@@ -1,0 +1,184 @@
+"""Acceptance 2: a short real capacity run, checked against raw Prometheus data of its own.
+
+Both services run as CPU-limited pods with real load; after the run, while Prometheus is still
+up, the test reads raw samples (no rate(), no queries.py) and recomputes each step's requests/s
+and CPU from first and last sample, and checks every pod's CPU against its cgroup quota.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from capacity.measurements import MeasurementRecord, read_records
+from capacity.plan import Plan, build_plan
+from capacity.run import CapacityRun, RunResult, plan_slo
+from capacity.target.base import Endpoints
+from capacity.target.local import LocalTarget
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
+
+FRAMEWORKS = ("django", "fastapi")
+TOLERANCE = 0.10  # acceptance: requests/s and CPU within 10%
+QUOTA_SLACK = 0.05  # acceptance: never more than 5% above the quota
+QUOTA_WINDOW_S = 5.0  # CFS enforces per 100 ms period; over >= 5 s the edge effect is < 2%
+
+
+@dataclass(frozen=True)
+class Run:
+    plan: Plan
+    endpoints: Endpoints
+    result: RunResult
+    records_on_disk: list[MeasurementRecord]
+    start_s: float
+    end_s: float
+    limits_enforced: bool
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    plan = build_plan(
+        cli={
+            "frameworks": list(FRAMEWORKS),
+            "scenarios": ["db-read"],
+            "step_duration_s": 6,
+            "warmup_s": 5,
+            "ladder": [0.4, 0.7, 1.0],
+            "max_steps": 3,
+            "stop_after_failures": 3,  # keep all three steps even if one misses the SLO
+        }
+    )
+    out = tmp_path_factory.mktemp("e2e")
+    measurements = out / "measurements.jsonl"
+    target = LocalTarget(
+        plan.frameworks, 1, plan.pod_shape(), out / "work", scrape_interval_s=1, locust_workers=1
+    )
+    with target as endpoints:
+        start = time.time()
+        result = CapacityRun(
+            plan, endpoints, measurements_path=measurements, run_id=target.run_id,
+            check_pods=target.check_pods,
+        ).run()  # fmt: skip
+        time.sleep(2)  # the last scrapes
+        yield Run(
+            plan, endpoints, result, read_records(measurements), start, time.time(),
+            target.cgroups is not None,
+        )  # fmt: skip
+
+
+def _raw(run: Run, selector: str, window_s: float, at_s: float) -> list[list[tuple[float, float]]]:
+    """Raw samples of every series matching `selector` in (at - window, at]."""
+    r = httpx.get(
+        f"{run.endpoints.prometheus_url}/api/v1/query",
+        params={"query": f"{selector}[{int(window_s)}s]", "time": f"{at_s:.3f}"},
+        timeout=30,
+    )
+    body = r.json()
+    assert body["status"] == "success", r.text
+    assert body["data"]["resultType"] == "matrix"
+    return [[(float(t), float(v)) for t, v in s["values"]] for s in body["data"]["result"]]
+
+
+def _slope(samples: list[tuple[float, float]]) -> float:
+    (t0, v0), (t1, v1) = samples[0], samples[-1]
+    return (v1 - v0) / (t1 - t0)
+
+
+def _window(run: Run, r: MeasurementRecord) -> tuple[float, float]:
+    end = r.ended_at.timestamp()
+    return end, int(r.duration_s - run.plan.settle_s)
+
+
+def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
+    assert run.records_on_disk == run.result.records
+    for fw in FRAMEWORKS:
+        steps = [r for r in run.records_on_disk if r.framework == fw]
+        assert [r.step for r in steps] == list(range(len(steps))) and len(steps) == 3
+        assert [r.offered_rps for r in steps] == sorted(r.offered_rps for r in steps)
+        for r in steps:
+            assert r.pods == 1 and r.pod_cpu_limit_millicores == 500
+            assert r.pod_memory_limit_bytes == 512 * 2**20
+            assert r.limits_enforced is run.limits_enforced
+            assert r.achieved_rps > 0 and r.latency_p95_ms is not None
+            assert 10 * 2**20 < r.pod_memory_working_set_bytes < r.pod_memory_limit_bytes
+            assert 0 < r.generator_cpu_ratio < 1
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_recorded_requests_per_second_match_raw_counter_samples(run: Run, framework: str) -> None:
+    selector = (
+        f'http_server_request_duration_seconds_count{{namespace="local", app="{framework}", '
+        'http_route=~"/api/.+"}'
+    )
+    for r in (r for r in run.records_on_disk if r.framework == framework):
+        end, window = _window(run, r)
+        series = [s for s in _raw(run, selector, window, end) if len(s) >= 2]
+        assert series, f"no raw samples for step {r.step}"
+        raw_rps = sum(_slope(s) for s in series)
+        assert r.achieved_rps == pytest.approx(raw_rps, rel=TOLERANCE), (r.step, raw_rps)
+        # And the generator really offered it (the load side agrees with the pods' side).
+        if r.latency_p95_ms is not None and r.latency_p95_ms < 50:
+            assert raw_rps == pytest.approx(r.offered_rps, rel=TOLERANCE), (r.step, r.offered_rps)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_recorded_pod_cpu_matches_raw_cpuacct_samples(run: Run, framework: str) -> None:
+    selector = f'container_cpu_usage_seconds_total{{namespace="local", container="{framework}"}}'
+    for r in (r for r in run.records_on_disk if r.framework == framework):
+        end, window = _window(run, r)
+        series = _raw(run, selector, window, end)
+        assert len(series) == 1 and len(series[0]) >= 2
+        raw_cores = _slope(series[0])
+        assert r.pod_cpu_cores == pytest.approx(raw_cores, rel=TOLERANCE), (r.step, raw_cores)
+
+
+def test_pod_cpu_never_exceeded_its_cgroup_quota(run: Run) -> None:
+    if not run.limits_enforced:
+        pytest.skip("cgroups cannot be written on this machine: no quota to check")
+    duration = run.end_s - run.start_s
+    highest = 0.0
+    for pod in run.endpoints.pods:
+        sel = f'{{namespace="local", pod="{pod.name}"}}'
+        quota = _raw(run, f"container_spec_cpu_quota{sel}", duration, run.end_s)[0][-1][1]
+        period = _raw(run, f"container_spec_cpu_period{sel}", duration, run.end_s)[0][-1][1]
+        assert quota / period == pytest.approx(pod.cpu_limit_millicores / 1000)
+        limit_cores = quota / period
+        usage = _raw(run, f"container_cpu_usage_seconds_total{sel}", duration, run.end_s)[0]
+        assert usage[-1][0] - usage[0][0] > 0.8 * duration
+        assert _slope(usage) <= limit_cores * (1 + QUOTA_SLACK)  # over the whole run
+        j = 0
+        for i, (t_i, v_i) in enumerate(usage):  # every window of >= 5 s
+            j = max(j, i + 1)
+            while j < len(usage) and usage[j][0] - t_i < QUOTA_WINDOW_S:
+                j += 1
+            if j == len(usage):
+                break
+            cores = (usage[j][1] - v_i) / (usage[j][0] - t_i)
+            highest = max(highest, cores / limit_cores)
+            assert cores <= limit_cores * (1 + QUOTA_SLACK), (pod.name, t_i, cores)
+    # The check is not vacuous: the warm-up drove at least one pod to its quota.
+    assert highest > 0.7, highest
+
+
+def test_the_records_feed_the_capacity_model(run: Run, tmp_path: Path) -> None:
+    from capacity.report import build_report
+
+    measurements = tmp_path / "measurements.jsonl"
+    measurements.write_text(
+        "".join(r.model_dump_json() + "\n" for r in run.records_on_disk), encoding="utf-8"
+    )
+    out = build_report(measurements, tmp_path / "report", slo=plan_slo(run.plan))
+    results = json.loads((out / "results.json").read_text())
+    assert (out / "report.html").stat().st_size > 0
+    series = {(s["framework"], s["scenario"]): s for s in results["series"]}
+    assert set(series) == {(fw, "db-read") for fw in FRAMEWORKS}
+    for s in series.values():
+        assert len(s["steps"]) == 3
+        assert s["capacity_per_pod_rps"]["kind"] == "capacity_per_pod_rps"
+    assert results["limits_enforced"]["all"] is run.limits_enforced

@@ -1,0 +1,99 @@
+"""The metric contract on the live services: exact counts summed over worker processes, route
+templates as labels, and the same names, labels and buckets in both services."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from live_support import (
+    CONTRACT_BUCKETS,
+    HISTOGRAM,
+    LABELS,
+    histogram_samples,
+    request_count,
+)
+
+from capacity.target.services import FRAMEWORKS
+
+pytestmark = pytest.mark.live
+
+BURST = 200
+
+
+def scrape(service: Any) -> str:
+    response = httpx.get(service.url("/metrics"), timeout=30)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_a_burst_is_counted_exactly_summed_over_all_workers(service: Any) -> None:
+    route = {"http_route": "/api/items/{id}", "http_request_method": "GET",
+             "http_response_status_code": "200"}  # fmt: skip
+    before = request_count(scrape(service), **route)
+
+    def fetch(i: int) -> int:
+        # A new connection per request, from 8 threads at once, so both workers take a share.
+        return httpx.get(
+            service.url(f"/api/items/{i % 10000 + 1}"), headers={"Connection": "close"}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(fetch, range(BURST)))
+    assert statuses == [200] * BURST
+
+    assert request_count(scrape(service), **route) - before == BURST
+    # Each worker process writes its own file: two workers, two histogram files were summed.
+    files = list(service.handle.multiproc_dir.glob("histogram_*.db"))
+    assert len(files) >= 2, files
+
+
+def test_labels_are_route_templates_and_the_contract_placeholders(service: Any) -> None:
+    httpx.get(service.url("/api/items/abc"))  # 404 from the view: still the item route
+    httpx.get(service.url("/no/such/route"))  # no route matched
+    # A method outside the standard nine that HTTP parsers still accept (llhttp, behind
+    # uvicorn, refuses unknown tokens such as BREW before the application sees them).
+    assert httpx.request("PROPFIND", service.url("/healthz")).status_code == 405
+    httpx.post(service.url("/api/stats"))  # 405: the route matched, the method did not
+    text = scrape(service)
+    assert request_count(text, http_route="/api/items/{id}", http_response_status_code="404") > 0
+    assert request_count(text, http_route="_unmatched", http_response_status_code="404") > 0
+    assert request_count(text, http_request_method="_OTHER", http_route="/healthz") > 0
+    assert request_count(text, http_route="/api/stats", http_request_method="POST",
+                         http_response_status_code="405") > 0  # fmt: skip
+    routes = {labels["http_route"] for _, labels, _ in histogram_samples(text)}
+    assert not any("abc" in r or "/no/such" in r for r in routes), routes
+    assert all(labels["app"] == service.framework for _, labels, _ in histogram_samples(text))
+
+
+def test_metrics_endpoint_is_not_observed(service: Any) -> None:
+    for _ in range(3):
+        scrape(service)
+    text = scrape(service)
+    assert request_count(text, http_route="/metrics") == 0
+
+
+def _shape(text: str) -> tuple[set[str], set[tuple[str, ...]], list[float]]:
+    samples = histogram_samples(text)
+    names = {name for name, _, _ in samples}
+    label_names = {tuple(sorted(k for k in labels if k != "le")) for _, labels, _ in samples}
+    buckets = sorted(
+        {float(labels["le"]) for name, labels, _ in samples if name == HISTOGRAM + "_bucket"}
+    )
+    return names, label_names, buckets
+
+
+def test_both_services_expose_identical_names_labels_and_buckets(live_services: Any) -> None:
+    shapes = {}
+    for framework in FRAMEWORKS:
+        service = live_services.get(framework)
+        httpx.get(service.url("/healthz"))  # at least one observed series
+        shapes[framework] = _shape(scrape(service))
+    django, fastapi = shapes["django"], shapes["fastapi"]
+    assert django == fastapi
+    names, label_names, buckets = fastapi
+    assert names == {HISTOGRAM + suffix for suffix in ("_bucket", "_count", "_sum")}
+    assert label_names == {tuple(sorted(LABELS))}
+    assert buckets == [*CONTRACT_BUCKETS, float("inf")]
