@@ -1,10 +1,10 @@
 """The kit's one root exception; every message names the bad value and how to fix it.
 
-    KitError                      the root: the CLI prints its message and exits non-zero
-    ├── ConfigError               bad user input (options, plan/stack files, quantities)
-    ├── MeasurementsError         an empty, corrupt or future-version measurements file
-    ├── TargetError               a target could not start or lost a pod mid-run
-    └── ReportError               the report could not be written
+KitError                      the root: the CLI prints its message and exits non-zero
+├── ConfigError               bad user input (options, plan/stack files, quantities)
+├── MeasurementsError         an empty, corrupt or future-version measurements file
+├── TargetError               a target could not start or lost a pod mid-run
+└── ReportError               the report could not be written
 """
 
 from __future__ import annotations

@@ -71,11 +71,11 @@ class Plan(BaseModel):
     slo_p95_ms: float = Field(100.0, gt=0, le=60_000, description="p95 latency SLO, ms")
     error_budget: float = Field(0.01, ge=0, lt=1, description="error ratio budget (0.01 = 1%)")
     min_achieved_ratio: float = Field(0.95, gt=0, le=1, description="achieved/offered to pass")
-    step_duration_s: float = Field(8.0, ge=4, le=600, description="seconds per load step")
+    step_duration_s: float = Field(7.0, ge=4, le=600, description="seconds per load step")
     settle_s: float = Field(2.0, ge=1, le=60, description="excluded start of each step, s")
-    warmup_s: float = Field(6.0, ge=3, le=600, description="full-throttle warm-up, s")
+    warmup_s: float = Field(5.0, ge=3, le=600, description="full-throttle warm-up, s")
     ladder: list[float] = Field(
-        default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 1.0, 1.1], min_length=1,
+        default_factory=lambda: [0.6, 0.8, 0.9, 1.0, 1.1], min_length=1,
         description="step rates as fractions of the warm-up ceiling",
     )  # fmt: skip
     steps_rps: list[float] = Field(

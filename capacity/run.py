@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from capacity.errors import TargetError
+from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster, LocustStats
 from capacity.load.steps import eta_s, ladder_rps, users_for
 from capacity.measurements import SCHEMA_VERSION, MeasurementRecord, append_record
@@ -27,7 +28,6 @@ from capacity.metrics.client import PromQuery, StepMetrics, connect, read_step
 from capacity.model import Slo, judge_step
 from capacity.plan import Plan
 from capacity.target.base import Endpoints
-from capacity.target.local import signals_deferred
 
 Phase = Literal["warm-up", "step", "scenario-done"]
 

@@ -8,7 +8,7 @@ previous answer arrived. Runs are interleaved A B A B ... (metrics on, off, on, 
 order flipped every other round) so drift on a shared machine hits both sides alike. The
 servers are pinned to CPU 0 and the load generator to CPU 1 when the machine has two or more.
 
-    .venv/bin/python scripts/bench_metrics_overhead.py [--duration-s 5] [--rounds 3]
+    .venv/bin/python scripts/bench_metrics_overhead.py [--duration-s 4] [--rounds 4]
         [--connections 16] [--endpoint /healthz --endpoint /api/items/42]
 
 Prints requests/s per (framework, endpoint, metrics on/off) and the overhead in percent.
@@ -130,8 +130,8 @@ def machine() -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration-s", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration-s", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--endpoint", action="append", dest="endpoints")
     parser.add_argument("--framework", action="append", dest="frameworks", choices=FRAMEWORKS)

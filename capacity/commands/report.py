@@ -15,10 +15,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -28,9 +25,10 @@ from rich.table import Table
 from rich.text import Text
 
 from capacity.errors import ConfigError, KitError, TargetError
+from capacity.interrupts import Interrupted, interrupts_raise, signals_deferred
 from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, Progress, RunResult, plan_slo
-from capacity.target.local import LocalTarget, find_prometheus, new_run_id, signals_deferred
+from capacity.target.local import LocalTarget, find_prometheus, new_run_id
 from capacity.target.process import port_is_free
 from capacity.target.services import service_dir
 
@@ -38,14 +36,6 @@ MEASUREMENTS_FILE = "measurements.jsonl"
 RUN_FILE = "run.json"
 PLATFORM_FILE = "platform.json"
 EXIT_INTERRUPTED = 130
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM; carries the signal for the exit code (128 + signal)."""
-
-    def __init__(self, signum: int = signal.SIGINT) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 # -- pre-flight ---------------------------------------------------------------------------------
@@ -126,7 +116,7 @@ class ProgressView:
         self.console = console
         self.live: Live | None = None
         self.latest: Progress | None = None
-        self._printed_steps = 0
+        self._last_printed: int | None = None
 
     def __enter__(self) -> ProgressView:
         if self.console.is_terminal:
@@ -143,8 +133,8 @@ class ProgressView:
         self.latest = p
         if p.phase == "step" and p.last_record is not None and p.step is not None:
             key = id(p.last_record)
-            if key != self._printed_steps:
-                self._printed_steps = key
+            if key != self._last_printed:
+                self._last_printed = key
                 self.console.print(step_line(p), markup=False, highlight=False)
         if p.phase == "scenario-done" and p.message:
             self.console.print(f"  -> {p.message}", markup=False, highlight=False)
@@ -180,21 +170,6 @@ class ProgressView:
 
 
 # -- the run ------------------------------------------------------------------------------------
-
-
-@contextmanager
-def interrupts_raise() -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted` (so every `with` block cleans up)."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -301,8 +276,8 @@ def report(
     threads: Annotated[int | None, typer.Option(help="Threads per Django worker [4].")] = None,
     slo_p95_ms: Annotated[float | None, typer.Option(help="p95 latency SLO, ms [100].")] = None,
     error_budget: Annotated[float | None, typer.Option(help="Error ratio budget [0.01].")] = None,
-    step_duration: Annotated[float | None, typer.Option(help="Seconds per load step [8].")] = None,
-    warmup: Annotated[float | None, typer.Option(help="Warm-up seconds per scenario [6].")] = None,
+    step_duration: Annotated[float | None, typer.Option(help="Seconds per load step [7].")] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warm-up seconds per scenario [5].")] = None,
     locust_workers: Annotated[int | None, typer.Option(help="Locust worker processes [1].")] = None,
     prometheus_port: Annotated[int | None, typer.Option(help="Pin Prometheus' port.")] = None,
     locust_port: Annotated[int | None, typer.Option(help="Pin the Locust web port.")] = None,

@@ -86,9 +86,7 @@ def _pod(container_metric_extra: str = "") -> str:
 _RPS = f"sum by (app) (rate({HTTP_METRIC}_count{_http()}[{{w}}]))"
 _CPU = f"sum by (container) (rate(container_cpu_usage_seconds_total{_pod()}[{{w}}]))"
 
-ACHIEVED_RPS = Query(
-    "achieved_rps", "Requests/s (achieved)", Unit.RPS, _RPS, legend="{{app}}"
-)
+ACHIEVED_RPS = Query("achieved_rps", "Requests/s (achieved)", Unit.RPS, _RPS, legend="{{app}}")
 RPS_BY_ROUTE = Query(
     "rps_by_route",
     "Requests/s by route",
@@ -116,7 +114,7 @@ ERROR_RATIO = Query(
     "Server error ratio (5xx)",
     Unit.RATIO,
     # `or ... * 0` keeps a 0 series when there were no 5xx at all (instead of no data).
-    f"(sum by (app) (rate({HTTP_METRIC}_count{_http('http_response_status_code=~\"5..\"')}"
+    f"(sum by (app) (rate({HTTP_METRIC}_count{_http('http_response_status_code=~"5.."')}"
     f"[{{w}}])) or {_RPS} * 0) / {_RPS}",
     legend="{{app}}",
 )
@@ -199,7 +197,7 @@ ERROR_RATIO_BY_ROUTE = Query(
     Unit.RATIO,
     # Same shape as ERROR_RATIO, one level finer: (app, http_route).
     f"(sum by (app, http_route) (rate({HTTP_METRIC}_count"
-    f"{_http('http_response_status_code=~\"5..\"')}[{{w}}])) or "
+    f"{_http('http_response_status_code=~"5.."')}[{{w}}])) or "
     f"sum by (app, http_route) (rate({HTTP_METRIC}_count{_http()}[{{w}}])) * 0) / "
     f"sum by (app, http_route) (rate({HTTP_METRIC}_count{_http()}[{{w}}]))",
     legend="{{app}} {{http_route}}",

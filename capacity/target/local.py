@@ -17,10 +17,9 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from capacity.errors import TargetError
+from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import wait_for_targets
 from capacity.metrics.prometheus_config import ServiceTarget, render_prometheus_config
@@ -80,20 +80,6 @@ def locust_commands(web_port: int, master_port: int) -> tuple[list[str], list[st
 
 def new_run_id() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(2)}"
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Cleanup must finish even if Ctrl-C is pressed again (or SIGTERM arrives)."""
-    previous: dict[int, Any] = {}
-    with contextlib.suppress(ValueError):  # not the main thread: nothing to ignore
-        for s in (signal.SIGINT, signal.SIGTERM):
-            previous[s] = signal.signal(s, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 class LocalTarget:

@@ -58,9 +58,29 @@ class Postgres:
     def psql(self, sql: str, database: str = "postgres") -> str:
         env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
         out = subprocess.run(
-            [str(_bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
-             "-h", self.host, "-p", str(self.port), "-U", PG_USER, "-d", database, "-c", sql],
-            check=True, capture_output=True, text=True, env=env, timeout=60,
+            [
+                str(_bin_dir() / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                PG_USER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         return out.stdout
 
@@ -89,18 +109,45 @@ def start_postgres(
         pgdata.chmod(0o700)
     bin_dir = _bin_dir()
     init = subprocess.run(
-        [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", PG_USER, f"--pwfile={pwfile}",
-         "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8", "--no-instructions"],
-        capture_output=True, text=True, user=user, timeout=120,
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(pgdata),
+            "-U",
+            PG_USER,
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ],
+        capture_output=True,
+        text=True,
+        user=user,
+        timeout=120,
     )
     if init.returncode != 0:
         raise ProcessError(f"initdb failed (exit {init.returncode}):\n{init.stderr or init.stdout}")
     port = port or free_port()
     proc = group.start(
         "postgres",
-        [str(bin_dir / "postgres"), "-D", str(pgdata), "-h", "127.0.0.1", "-p", str(port),
-         "-k", str(pgdata), "-c", f"max_connections={max_connections}",
-         "-c", "shared_buffers=128MB", "-c", "log_min_messages=warning"],
+        [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(pgdata),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(pgdata),
+            "-c",
+            f"max_connections={max_connections}",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "log_min_messages=warning",
+        ],
         preexec_fn=_demote(user),
     )
     pg = Postgres(host="127.0.0.1", port=port, process=proc)
@@ -110,7 +157,8 @@ def start_postgres(
             raise ProcessError(proc.describe_exit())
         ready = subprocess.run(
             [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER],
-            capture_output=True, timeout=10,
+            capture_output=True,
+            timeout=10,
         )
         if ready.returncode == 0:
             return pg

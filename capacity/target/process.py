@@ -8,6 +8,7 @@ everything it started on success, on failure and on KeyboardInterrupt.
 from __future__ import annotations
 
 import contextlib
+import ctypes  # imported before any fork: a demoted child cannot read /root/.pyenv
 import os
 import signal
 import socket
@@ -38,6 +39,17 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL if the process that started it dies (even by SIGKILL),
+    a safety net under the orderly stop; a no-op where prctl is unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
@@ -77,10 +89,8 @@ class ManagedProcess:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -105,11 +115,18 @@ class ProcessGroup:
     ) -> ManagedProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
+        user_preexec = preexec_fn
+
+        def preexec() -> None:
+            if user_preexec is not None:
+                user_preexec()  # may change user: that clears the death signal, so set it after
+            _die_with_parent()
+
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
         with open(log_path, "ab") as log:
-            popen = subprocess.Popen(  # noqa: S603 - argv is built by the kit, never by a shell
+            popen = subprocess.Popen(  # argv is built by the kit, never by a shell
                 list(argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -117,7 +134,7 @@ class ProcessGroup:
                 env=full_env,
                 cwd=str(cwd) if cwd else None,
                 start_new_session=True,
-                preexec_fn=preexec_fn,
+                preexec_fn=preexec,
             )
         proc = ManagedProcess(name=name, popen=popen, log_path=log_path)
         self.processes.append(proc)
@@ -165,4 +182,6 @@ def wait_http_ok(
         time.sleep(interval_s)
     detail = f"\n{proc.describe_exit()}" if proc is not None and not proc.alive() else ""
     log = f"\nlog tail ({proc.log_path}):\n{log_tail(proc.log_path)}" if proc else ""
-    raise ProcessError(f"{url} did not become ready in {timeout_s:.0f}s ({last_error}){detail}{log}")
+    raise ProcessError(
+        f"{url} did not become ready in {timeout_s:.0f}s ({last_error}){detail}{log}"
+    )

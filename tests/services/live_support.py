@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import socket
+from collections import Counter
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -114,3 +115,22 @@ def request_count(exposition: str, **labels: str) -> float:
         if name == HISTOGRAM + "_count"
         and all(sample_labels.get(k) == v for k, v in labels.items())
     )
+
+
+def seeded_stats() -> list[dict[str, Any]]:
+    """/api/stats right after a seed, from CONTRACT.md's formulas alone."""
+    orders_per_item: Counter[int] = Counter((j * 31) % 10000 + 1 for j in range(1, 50001))
+    stats = []
+    for c in range(1, 51):
+        ids = range(c, 10001, 50)  # category_id = (i - 1) % 50 + 1
+        prices = [Decimal((i * 7919) % 100000) / 100 for i in ids]
+        avg = (sum(prices) / len(prices)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        stats.append({
+            "category": f"category-{c:02d}",
+            "items": len(prices),
+            "min_price": f"{min(prices):.2f}",
+            "avg_price": f"{avg:.2f}",
+            "max_price": f"{max(prices):.2f}",
+            "orders": sum(orders_per_item[i] for i in ids),
+        })  # fmt: skip
+    return stats

@@ -106,15 +106,6 @@ def test_stats_match_raw_sql(service: Any, live_services: Any) -> None:
     assert got == expected
 
 
-def test_seeded_stats_are_the_contract_formulas(service: Any, live_services: Any) -> None:
-    # Items created by other tests only add to categories; the seeded 200 items and 1000
-    # orders per category must be there, with the seed's prices.
-    got = {s["category"]: s for s in httpx.get(service.url("/api/stats"), timeout=30).json()[
-        "categories"]}
-    assert sorted(got) == [f"category-{c:02d}" for c in range(1, 51)]
-    assert all(s["items"] >= 200 and s["orders"] >= 1000 for s in got.values())
-
-
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_readyz_is_503_when_the_database_is_unreachable_and_workers_follow_cpu_limit(
     framework: str, tmp_path: Any, upstream_url: str

@@ -63,18 +63,21 @@ def describe(procs: list[psutil.Process]) -> str:
 
 def start_child(
     tmp_path: Path, tag: str, tests: list[str], hold_file: Path | None = None
-) -> subprocess.Popen[str]:
+) -> tuple[subprocess.Popen[bytes], Path]:
     env = {**os.environ, "FWCAP_TEST_TAG": tag}
     env.pop(HOLD_ENV, None)
     if hold_file is not None:
         env[HOLD_ENV] = str(hold_file)
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         f"--basetemp={tmp_path / 'child'}", *tests],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        # A shell that backgrounds us may have set SIGINT to "ignore", which children inherit.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    output = tmp_path / "output.txt"
+    with output.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             f"--basetemp={tmp_path / 'basetemp'}", *tests],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            # A shell that backgrounds us may have set SIGINT to "ignore"; children inherit that.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+    return child, output
 
 
 def wait_until_gone(tag: str, basetemp: Path, timeout_s: float = 15.0) -> list[psutil.Process]:
@@ -86,35 +89,46 @@ def wait_until_gone(tag: str, basetemp: Path, timeout_s: float = 15.0) -> list[p
         time.sleep(0.2)
 
 
-def test_a_finished_run_leaves_no_process_behind(tmp_path: Path) -> None:
-    tag = uuid.uuid4().hex
-    child = start_child(tmp_path, tag, [BOTH_SERVICES_TEST, *CONTRACT_ROWS])
-    output, _ = child.communicate(timeout=280)
-    assert child.returncode == 0, output[-3000:]
-    left = wait_until_gone(tag, tmp_path / "child")
-    assert not left, f"left running after a normal run:\n{describe(left)}"
-
-
-def test_an_interrupted_run_leaves_no_process_behind(tmp_path: Path) -> None:
-    tag = uuid.uuid4().hex
-    hold_file = tmp_path / "held"
-    child = start_child(tmp_path, tag, CONTRACT_ROWS, hold_file=hold_file)
+def test_no_server_or_database_survives_a_finished_or_an_interrupted_run(
+    tmp_path: Path,
+) -> None:
+    # Both child sessions run at once (each costs a PostgreSQL and two services' start-up).
+    finished_dir, interrupted_dir = tmp_path / "finished", tmp_path / "interrupted"
+    finished_dir.mkdir()
+    interrupted_dir.mkdir()
+    finished_tag, interrupted_tag = uuid.uuid4().hex, uuid.uuid4().hex
+    hold_file = interrupted_dir / "held"
+    finished, finished_out = start_child(
+        finished_dir, finished_tag, [BOTH_SERVICES_TEST, *CONTRACT_ROWS]
+    )
+    interrupted, interrupted_out = start_child(
+        interrupted_dir, interrupted_tag, CONTRACT_ROWS, hold_file=hold_file
+    )
     try:
         deadline = time.monotonic() + 240
         while not hold_file.exists():
-            assert child.poll() is None, child.communicate()[0][-3000:]
+            assert interrupted.poll() is None, interrupted_out.read_text()[-3000:]
             assert time.monotonic() < deadline, "the child never got its services up"
             time.sleep(0.2)
-        held = tagged_processes(tag, tmp_path / "child")
+        held = tagged_processes(interrupted_tag, interrupted_dir)
         running = " ".join(" ".join(p.cmdline()) for p in held)
         for word in SERVER_WORDS:
             assert word in running, f"{word} is not running in the child before the interrupt"
-        child.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does
-        output, _ = child.communicate(timeout=120)
+        interrupted.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does
+        interrupted.wait(timeout=120)
+        finished.wait(timeout=240)
     finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode != 0, output[-3000:]
-    left = wait_until_gone(tag, tmp_path / "child")
-    assert not left, f"left running after Ctrl-C:\n{describe(left)}"
+        for child in (finished, interrupted):
+            if child.poll() is None:
+                child.kill()
+
+    output = finished_out.read_text()
+    assert finished.returncode == 0, output[-3000:]
+    left = wait_until_gone(finished_tag, finished_dir)
+    assert not left, f"left running after a normal run:\n{describe(left)}"
+
+    output = interrupted_out.read_text()
+    assert interrupted.returncode != 0, output[-3000:]
     assert any(word in output for word in ("KeyboardInterrupt", "Interrupted")), output[-2000:]
+    left = wait_until_gone(interrupted_tag, interrupted_dir)
+    assert not left, f"left running after Ctrl-C:\n{describe(left)}"
