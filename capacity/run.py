@@ -156,8 +156,11 @@ class CapacityRun:
         warm_end_wall = time.time()
         self._wait_until(time.monotonic() + self._query_delay_s, "warm-up", None, None)
         ceiling = self._achieved_rps(framework, warm_end_wall, int(plan.warmup_s - plan.settle_s))
+        # Steps start from a fresh swarm: Locust stops surplus users in no particular order,
+        # which would leave the pods unevenly loaded. From here on users are only added (the
+        # ladder only climbs), and user i always talks to pod i mod n, so the split stays even.
+        self.master.stop()
         if not plan.steps_rps and ceiling <= 0:
-            self.master.stop()
             return "no request succeeded during the warm-up; see the pod logs"
 
         pending: _Step | None = None

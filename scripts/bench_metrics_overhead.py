@@ -8,10 +8,12 @@ previous answer arrived. Runs are interleaved A B A B ... (metrics on, off, on, 
 order flipped every other round) so drift on a shared machine hits both sides alike. The
 servers are pinned to CPU 0 and the load generator to CPU 1 when the machine has two or more.
 
-    .venv/bin/python scripts/bench_metrics_overhead.py [--duration-s 4] [--rounds 4]
+    .venv/bin/python scripts/bench_metrics_overhead.py [--duration-s 3] [--rounds 6]
         [--connections 16] [--endpoint /healthz --endpoint /api/items/42]
 
-Prints requests/s per (framework, endpoint, metrics on/off) and the overhead in percent.
+Prints, per (framework, endpoint), requests/s and the servers' CPU time per request with and
+without metrics, and each overhead in percent: the median over rounds of the on/off ratio,
+each round's two runs being back to back.
 Target (issue 2): overhead under 5%.
 """
 
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,6 +32,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +56,7 @@ class Run:
     endpoint: str
     metrics: bool
     rps: float
+    cpu_us_per_request: float
     errors: int
 
 
@@ -90,13 +96,47 @@ async def _load(base_url: str, path: str, connections: int, duration_s: float) -
     return counts
 
 
-def measure(base_url: str, path: str, connections: int, duration_s: float) -> tuple[float, int]:
-    """Requests/s over `duration_s` after a warm-up, and how many answers were not 200."""
-    asyncio.run(_load(base_url, path, connections, WARMUP_S))
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server process and all its workers."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def measure(
+    service: ServiceHandle, path: str, connections: int, duration_s: float
+) -> tuple[float, float, int]:
+    """Requests/s and server CPU microseconds per request over `duration_s` (after a warm-up),
+    and how many answers were not 200.
+
+    CPU per request is the steadier figure on a shared machine: other tenants slow the server
+    down (fewer requests/s) but barely change what each request costs it.
+    """
+    asyncio.run(_load(service.base_url, path, connections, WARMUP_S), loop_factory=_loop_factory())
+    cpu_before = server_cpu_s(service.process.pid)
     started = time.monotonic()
-    counts = asyncio.run(_load(base_url, path, connections, duration_s))
+    counts = asyncio.run(
+        _load(service.base_url, path, connections, duration_s), loop_factory=_loop_factory()
+    )
     elapsed = time.monotonic() - started
-    return counts.total() / elapsed, counts.total() - counts[200]
+    cpu_s = server_cpu_s(service.process.pid) - cpu_before
+    total = counts.total()
+    return total / elapsed, cpu_s / total * 1e6, total - counts[200]
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    # uvloop when installed: the generator then needs less CPU per request than the servers.
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -130,8 +170,8 @@ def machine() -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration-s", type=float, default=4.0)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--duration-s", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--endpoint", action="append", dest="endpoints")
     parser.add_argument("--framework", action="append", dest="frameworks", choices=FRAMEWORKS)
@@ -153,6 +193,15 @@ def main(argv: list[str]) -> int:
     print(f"load: {args.connections} keep-alive connections, {args.duration_s:g} s per run "
           f"after {WARMUP_S:g} s warm-up, {args.rounds} rounds, interleaved on/off\n")  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="fwcap-bench-"))
+    try:
+        runs = run_all(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(runs)
+    return 0
+
+
+def run_all(args: argparse.Namespace, work: Path) -> list[Run]:
     runs: list[Run] = []
     with ProcessGroup(work / "logs") as group:
         postgres = start_postgres(group, work / "postgres")
@@ -176,30 +225,46 @@ def main(argv: list[str]) -> int:
                 for round_ in range(args.rounds):
                     order = (True, False) if round_ % 2 == 0 else (False, True)
                     for metrics in order:
-                        rps, errors = measure(
-                            services[framework, metrics].base_url, endpoint,
-                            args.connections, args.duration_s,
+                        rps, cpu_us, errors = measure(
+                            services[framework, metrics], endpoint, args.connections,
+                            args.duration_s,
                         )  # fmt: skip
-                        runs.append(Run(framework, endpoint, metrics, rps, errors))
+                        runs.append(Run(framework, endpoint, metrics, rps, cpu_us, errors))
                         print(f"  {framework:8} {endpoint:16} metrics={'on ' if metrics else 'off'}"
-                              f" {rps:9.1f} req/s  non-200: {errors}", flush=True)  # fmt: skip
-    report(runs)
-    return 0
+                              f" {rps:9.1f} req/s {cpu_us:7.1f} CPU-us/req  non-200: {errors}",
+                              flush=True)  # fmt: skip
+    return runs
+
+
+def _median_overhead_pct(on: list[float], off: list[float], higher_is_better: bool) -> float:
+    if higher_is_better:
+        return statistics.median((1 - a / b) * 100 for a, b in zip(on, off, strict=True))
+    return statistics.median((a / b - 1) * 100 for a, b in zip(on, off, strict=True))
 
 
 def report(runs: list[Run]) -> None:
-    print("\nframework endpoint          metrics on   metrics off   overhead  (median req/s)")
+    """Medians per side, and overheads from adjacent on/off pairs.
+
+    Each round's on and off runs are back to back, so their ratio is barely touched by what the
+    rest of a shared machine does; the median of those per-round ratios is the overhead.
+    """
+    print("\nframework endpoint         req/s on   req/s off  overhead | CPU-us/req on   off"
+          "  overhead")  # fmt: skip
     for framework in dict.fromkeys(r.framework for r in runs):
         for endpoint in dict.fromkeys(r.endpoint for r in runs):
-            on = [r.rps for r in runs if (r.framework, r.endpoint, r.metrics) ==
-                  (framework, endpoint, True)]  # fmt: skip
-            off = [r.rps for r in runs if (r.framework, r.endpoint, r.metrics) ==
-                   (framework, endpoint, False)]  # fmt: skip
+            pick = [r for r in runs if (r.framework, r.endpoint) == (framework, endpoint)]
+            on = [r for r in pick if r.metrics]
+            off = [r for r in pick if not r.metrics]
             if not on or not off:
                 continue
-            on_rps, off_rps = statistics.median(on), statistics.median(off)
-            overhead = (off_rps - on_rps) / off_rps * 100
-            print(f"{framework:9} {endpoint:16} {on_rps:11.1f} {off_rps:13.1f} {overhead:9.1f}%")
+            rps_on, rps_off = [r.rps for r in on], [r.rps for r in off]
+            cpu_on = [r.cpu_us_per_request for r in on]
+            cpu_off = [r.cpu_us_per_request for r in off]
+            print(f"{framework:9} {endpoint:16} {statistics.median(rps_on):9.1f} "
+                  f"{statistics.median(rps_off):11.1f} "
+                  f"{_median_overhead_pct(rps_on, rps_off, True):8.1f}% | "
+                  f"{statistics.median(cpu_on):13.1f} {statistics.median(cpu_off):5.1f} "
+                  f"{_median_overhead_pct(cpu_on, cpu_off, False):8.1f}%")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -42,9 +43,10 @@ def measure(plan: Plan, out: Path, log: bool) -> dict[str, object]:
     """One local run of `plan` (one framework); returns its capacity at the SLO."""
     framework = plan.frameworks[0]
     measurements = out / f"{framework}-{plan.replicas}pod.jsonl"
-    with tempfile.TemporaryDirectory(prefix="fwcap-bench-") as work:
+    work = out / f"work-{framework}-{plan.replicas}pod"
+    try:
         target = LocalTarget(
-            plan.frameworks, plan.replicas, plan.pod_shape(), Path(work),
+            plan.frameworks, plan.replicas, plan.pod_shape(), work,
             scrape_interval_s=plan.scrape_interval_s, locust_workers=plan.locust_workers,
             log=(lambda m: print(f"    {m}", flush=True)) if log else None,
         )  # fmt: skip
@@ -54,6 +56,9 @@ def measure(plan: Plan, out: Path, log: bool) -> dict[str, object]:
                 check_pods=target.check_pods,
             )  # fmt: skip
             run.run()
+    finally:  # keep the logs, drop the data directories
+        for data in ("pgdata", "prometheus-data"):
+            shutil.rmtree(work / data, ignore_errors=True)
     records = read_records(measurements)
     for r in records:
         print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import shutil
 import sys
@@ -46,6 +47,7 @@ from capacity.target.process import (
     ProcessGroup,
     free_port,
     log_tail,
+    port_is_free,
     wait_http_ok,
 )
 from capacity.target.services import run_launcher_command, start_service, start_stub
@@ -65,6 +67,40 @@ def find_prometheus() -> str:
     if path is None:
         raise TargetError(f"the `prometheus` binary is not on PATH; {PROMETHEUS_INSTALL_HINT}")
     return path
+
+
+class PortPicker:
+    """Free loopback ports chosen up front, each at most once, outside the ephemeral range.
+
+    Ports are picked before their servers bind them (so Prometheus can start first). A port
+    from the kernel's ephemeral range could meanwhile become the source port of some outgoing
+    connection (a migration, a scrape), and two picks could return the same still-unbound port;
+    picking below the ephemeral range, and never twice, rules both out.
+    """
+
+    def __init__(self, range_file: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> None:
+        self._taken: set[int] = set()
+        try:
+            ephemeral_low = int(range_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            ephemeral_low = 32768
+        self._low, self._high = 10_000, ephemeral_low - 1
+        self._random = random.Random()
+
+    def take(self, pinned: int | None = None) -> int:
+        if pinned is not None:
+            self._taken.add(pinned)
+            return pinned
+        for _ in range(200):
+            port = (
+                self._random.randint(self._low, self._high)
+                if self._high - self._low > 1000
+                else free_port()
+            )
+            if port not in self._taken and port_is_free(port):
+                self._taken.add(port)
+                return port
+        raise TargetError("no free loopback port found for the local run")
 
 
 def locust_commands(web_port: int, master_port: int) -> tuple[list[str], list[str]]:
@@ -114,6 +150,7 @@ class LocalTarget:
         self.run_id = run_id or new_run_id()
         self._log = log or (lambda _msg: None)
         self.group = ProcessGroup(self.workdir / "logs")
+        self.ports = PortPicker()
         self.cgroups: CgroupManager | None = None
         self.cgroup_warning: str | None = None
         self.exporter: PodExporter | None = None
@@ -161,10 +198,10 @@ class LocalTarget:
         pod_cgroups, locust_cgroups = self._make_cgroups()
         # Every address is chosen up front so Prometheus can start first: it waits ~5 s before
         # its first scrape (its discovery batching), which then overlaps the rest of start-up.
-        pod_ports = {name: free_port() for _fw, name in self._pod_names()}
-        locust_web_port = self.locust_port or free_port()
+        pod_ports = {name: self.ports.take() for _fw, name in self._pod_names()}
+        locust_web_port = self.ports.take(self.locust_port)
         locust_url = f"http://127.0.0.1:{locust_web_port}"
-        self.exporter = start_pod_exporter([], port=free_port())
+        self.exporter = start_pod_exporter([], port=self.ports.take())
         prometheus_url = self._start_prometheus(prometheus_binary, pod_ports, locust_url)
 
         self._log("starting PostgreSQL")
@@ -242,19 +279,19 @@ class LocalTarget:
             run_launcher_command(fw, "migrate", env)
             run_launcher_command(fw, "seed", env)
 
-        def stub() -> str:
-            url = start_stub(self.group, stub_port)
+        # Only the migrations (plain `subprocess.run`) run in threads. Every long-lived process
+        # is started from this (main) thread: ProcessGroup gives its children a parent-death
+        # signal, which the kernel fires when the *thread* that started them ends.
+        with ThreadPoolExecutor(max_workers=len(self.frameworks)) as pool:
+            futures = [pool.submit(prepare, fw) for fw in self.frameworks]
+            stub_port = self.ports.take()
+            stub_url = start_stub(self.group, stub_port)
             self._helpers["upstream-stub"] = next(
                 p for p in self.group.processes if p.name == f"upstream-stub-{stub_port}"
             )
-            return url
-
-        stub_port = free_port()
-        with ThreadPoolExecutor(max_workers=len(self.frameworks) + 1) as pool:
-            stub_url = pool.submit(stub)
-            for future in [pool.submit(prepare, fw) for fw in self.frameworks]:
+            for future in futures:
                 future.result()
-            return stub_url.result()
+        return stub_url
 
     def _start_pods(
         self,
@@ -296,15 +333,12 @@ class LocalTarget:
 
         names = self._pod_names()
         self._log(f"starting pods {', '.join(name for _fw, name in names)}")
-        # In parallel: each waits for its own readiness. The hook run in the forked child
-        # (cgroup entry) only makes raw system calls, so threads here are safe.
-        with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            futures = [pool.submit(start, fw, name) for fw, name in names]
-            return [f.result() for f in futures]
+        # One after the other, from the main thread (see _prepare_databases_and_stub).
+        return [start(fw, name) for fw, name in names]
 
     def _spawn_locust(self, web_port: int, cgroups: dict[str, PodCgroup]) -> None:
         self._log(f"starting Locust (master + {self.locust_workers} worker(s))")
-        master_argv, worker_argv = locust_commands(web_port, free_port())
+        master_argv, worker_argv = locust_commands(web_port, self.ports.take())
         env = {"PYTHONUNBUFFERED": "1"}
         master_cg = cgroups.get("locust-master")
         self._helpers["locust-master"] = self.group.start(
@@ -351,7 +385,7 @@ class LocalTarget:
         )
         config_path = self.workdir / "prometheus.yml"
         config_path.write_text(config)
-        port = self.prometheus_port or free_port()
+        port = self.ports.take(self.prometheus_port)
         proc = self.group.start(
             "prometheus",
             [binary, f"--config.file={config_path}",

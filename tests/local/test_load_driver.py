@@ -147,8 +147,15 @@ def test_paced_users_offer_the_step_rate_split_evenly_over_the_pods(master: Locu
         master.swarm(scenario="db-read", users=8, spawn_rate=8, host=host, options=options)
         time.sleep(1.5)
         assert sum(_rate(pods, 4.0)) == pytest.approx(80.0, rel=0.15)
+        # More users join round-robin (the ladder only adds users), so the split stays even.
+        options.update(fwcap_step=4, fwcap_offered_rps=120.0)
+        master.swarm(scenario="db-read", users=12, spawn_rate=12, host=host, options=options)
+        time.sleep(1.5)
+        per_pod = _rate(pods, 4.0)
+        assert sum(per_pod) == pytest.approx(120.0, rel=0.15), per_pod
+        assert per_pod[0] == pytest.approx(per_pod[1], rel=0.2), per_pod
         stats = master.stats()
-        assert stats.state == "running" and stats.user_count == 8
+        assert stats.state == "running" and stats.user_count == 12
         assert stats.num_requests > 0 and stats.fail_ratio == 0.0
         assert all(p.count.keys() <= {"/api/items/"} for p in pods)
     finally:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from live_support import cpu_result, error, seeded_item
+
+from tests.services.live_support import cpu_result, error, seeded_item
 
 JSON = {"Content-Type": "application/json"}
 ANY_BODY = object()  # the body is checked elsewhere (or is volatile, like /metrics)

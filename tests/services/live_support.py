@@ -98,6 +98,13 @@ def chunked(body: bytes, chunk_bytes: int = 8192) -> list[bytes]:
 # --- /metrics ---------------------------------------------------------------------------------
 
 
+def histogram_help(exposition: str) -> str | None:
+    for family in text_string_to_metric_families(exposition):
+        if family.name == HISTOGRAM:
+            return str(family.documentation)
+    return None
+
+
 def histogram_samples(exposition: str) -> list[tuple[str, dict[str, str], float]]:
     """(sample name, labels, value) of the contract histogram, parsed by prometheus_client."""
     samples = []

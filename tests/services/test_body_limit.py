@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from live_support import BODY_LIMIT_BYTES, chunked, error, raw_exchange, request_head
+
+from tests.services.live_support import BODY_LIMIT_BYTES, chunked, error, raw_exchange, request_head
 
 pytestmark = pytest.mark.live
 

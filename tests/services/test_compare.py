@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from contract_cases import CASES, Call, get
-from live_support import seeded_stats
+
+from tests.services.contract_cases import CASES, Call, get
+from tests.services.live_support import seeded_stats
 
 pytestmark = pytest.mark.live
 

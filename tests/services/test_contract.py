@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from contract_cases import ANY_BODY, CASES, Case
-from live_support import HISTOGRAM, error
 
 from capacity.target.process import ProcessGroup, free_port
 from capacity.target.services import FRAMEWORKS, service_dir, start_service
+from tests.services.contract_cases import ANY_BODY, CASES, Case
+from tests.services.live_support import HISTOGRAM, error
 
 pytestmark = pytest.mark.live
 
@@ -36,6 +36,8 @@ def check_response(case: Case, response: httpx.Response) -> None:
         assert HISTOGRAM in response.text
         return
     assert response.headers["content-type"].startswith("application/json"), where
+    if case.status == 405:
+        assert response.headers.get("allow"), f"{where}: a 405 without an Allow header"
     body = response.json()
     if case.status == 201:
         assert isinstance(body.get("id"), int) and body["id"] > 10000, f"{where}: {body}"

@@ -8,15 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-from live_support import (
+
+from capacity.target.services import FRAMEWORKS
+from tests.services.live_support import (
     CONTRACT_BUCKETS,
     HISTOGRAM,
     LABELS,
+    histogram_help,
     histogram_samples,
     request_count,
 )
-
-from capacity.target.services import FRAMEWORKS
 
 pytestmark = pytest.mark.live
 
@@ -75,14 +76,14 @@ def test_metrics_endpoint_is_not_observed(service: Any) -> None:
     assert request_count(text, http_route="/metrics") == 0
 
 
-def _shape(text: str) -> tuple[set[str], set[tuple[str, ...]], list[float]]:
+def _shape(text: str) -> tuple[str | None, set[str], set[tuple[str, ...]], list[float]]:
     samples = histogram_samples(text)
     names = {name for name, _, _ in samples}
     label_names = {tuple(sorted(k for k in labels if k != "le")) for _, labels, _ in samples}
     buckets = sorted(
         {float(labels["le"]) for name, labels, _ in samples if name == HISTOGRAM + "_bucket"}
     )
-    return names, label_names, buckets
+    return histogram_help(text), names, label_names, buckets
 
 
 def test_both_services_expose_identical_names_labels_and_buckets(live_services: Any) -> None:
@@ -93,7 +94,7 @@ def test_both_services_expose_identical_names_labels_and_buckets(live_services: 
         shapes[framework] = _shape(scrape(service))
     django, fastapi = shapes["django"], shapes["fastapi"]
     assert django == fastapi
-    names, label_names, buckets = fastapi
+    _, names, label_names, buckets = fastapi
     assert names == {HISTOGRAM + suffix for suffix in ("_bucket", "_count", "_sum")}
     assert label_names == {tuple(sorted(LABELS))}
     assert buckets == [*CONTRACT_BUCKETS, float("inf")]

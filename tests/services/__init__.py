@@ -1,0 +1,1 @@
+"""Live tests of the two reference services (issue 2)."""
