@@ -84,6 +84,18 @@ def _burst_surplus(
     )
 
 
+PODS_FOR_LOAD_FORMULA = (
+    "max(ceil(target_rps / (capacity_per_pod_rps * (1 - headroom))), target_rps > 0)"
+)
+
+
+def pods_for_load(target_rps: float, capacity_per_pod_rps: float, headroom: float) -> int:
+    """Pods that serve `target_rps` with `headroom` held back (PODS_FOR_LOAD_FORMULA)."""
+    # Any positive load needs a pod, even one so small that the division underflows.
+    pods = rounding.ceil(target_rps / (capacity_per_pod_rps * (1 - headroom)))
+    return max(pods, int(target_rps > 0))
+
+
 def estimate_cost(
     capacity_per_pod_rps: float,
     fit: NodeFit,
@@ -98,12 +110,12 @@ def estimate_cost(
         raise ConfigError(f"capacity per pod {capacity_per_pod_rps!r} req/s must be positive")
     node = fit.node.node
     per_pod = fit.pods_per_node.number()
-    pods_value = rounding.ceil(target_rps / (capacity_per_pod_rps * (1 - headroom)))
+    pods_value = pods_for_load(target_rps, capacity_per_pod_rps, headroom)
     pods = Figure(
         "pods_needed",
         pods_value,
         "pods",
-        "ceil(target_rps / (capacity_per_pod_rps * (1 - headroom)))",
+        PODS_FOR_LOAD_FORMULA,
         {
             "target_rps": target_rps,
             "capacity_per_pod_rps": capacity_per_pod_rps,

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from capacity.errors import ConfigError
 from capacity.model import rounding
 from capacity.model.allocatable import NodeAllocatable
-from capacity.model.cost import HOURS_PER_MONTH, check_headroom
+from capacity.model.cost import (
+    HOURS_PER_MONTH,
+    PODS_FOR_LOAD_FORMULA,
+    check_headroom,
+    pods_for_load,
+)
 from capacity.model.derivation import Figure
 from capacity.model.fit import PodShape
 
@@ -45,12 +50,12 @@ class Workload:
                 f"workload {self.name!r}: needs replicas, or target_rps with capacity_per_pod_rps"
             )
         check_headroom(self.headroom)
-        value = rounding.ceil(self.target_rps / (self.capacity_per_pod_rps * (1 - self.headroom)))
+        value = pods_for_load(self.target_rps, self.capacity_per_pod_rps, self.headroom)
         return Figure(
             "replicas",
             value,
             "pods",
-            "ceil(target_rps / (capacity_per_pod_rps * (1 - headroom)))",
+            PODS_FOR_LOAD_FORMULA,
             {
                 "target_rps": self.target_rps,
                 "capacity_per_pod_rps": self.capacity_per_pod_rps,
