@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
+
 from capacity.errors import TargetError
 from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
@@ -195,7 +197,7 @@ class LocalTarget:
     def _start(self) -> Endpoints:
         prometheus_binary = find_prometheus()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        pod_cgroups, locust_cgroups = self._make_cgroups()
+        pod_cgroups, locust_cgroups, support_cgroups = self._make_cgroups()
         # Every address is chosen up front so Prometheus can start first: it waits ~5 s before
         # its first scrape (its discovery batching), which then overlaps the rest of start-up.
         pod_ports = {name: self.ports.take() for _fw, name in self._pod_names()}
@@ -207,9 +209,10 @@ class LocalTarget:
         self._log("starting PostgreSQL")
         pg = start_postgres(self.group, self.workdir)
         self._helpers["postgres"] = pg.process
+        self._adopt("postgres", pg.process.pid, support_cgroups)
         database_urls = {fw: pg.create_database(f"fwcap_{fw}") for fw in self.frameworks}
         self._log(f"migrating and seeding {', '.join(self.frameworks)}; starting the upstream stub")
-        stub_url = self._prepare_databases_and_stub(database_urls)
+        stub_url = self._prepare_databases_and_stub(database_urls, support_cgroups)
 
         self._spawn_locust(locust_web_port, locust_cgroups)  # it starts while the pods do
         pods = self._start_pods(database_urls, stub_url, pod_ports, pod_cgroups)
@@ -242,8 +245,14 @@ class LocalTarget:
     def _locust_names(self) -> list[str]:
         return ["locust-master", *(f"locust-worker-{i}" for i in range(self.locust_workers))]
 
-    def _make_cgroups(self) -> tuple[dict[str, PodCgroup], dict[str, PodCgroup]]:
-        """All cgroups up front: either every one works or the run goes on without limits."""
+    def _make_cgroups(
+        self,
+    ) -> tuple[dict[str, PodCgroup], dict[str, PodCgroup], dict[str, PodCgroup]]:
+        """All cgroups up front: either every one works or the run goes on without limits.
+
+        Pods get the pod shape's limits; Locust processes, PostgreSQL and the stub get none
+        (only the kit's CPU weight, so a busy machine starves none of the measured system).
+        """
         try:
             manager = new_manager(self.run_id)
             self.cgroups = manager
@@ -259,7 +268,11 @@ class LocalTarget:
                 name: manager.create(name, cpu_millicores=None, memory_bytes=None)
                 for name in self._locust_names()
             }
-            return pods, locust
+            support = {
+                name: manager.create(name, cpu_millicores=None, memory_bytes=None)
+                for name in ("postgres", "upstream-stub")
+            }
+            return pods, locust, support
         except CgroupUnavailable as e:
             if self.cgroups is not None:
                 self.cgroups.remove_all()
@@ -269,9 +282,24 @@ class LocalTarget:
                 "the report says so"
             )
             self._log("warning: " + self.cgroup_warning)
-            return {}, {}
+            return {}, {}, {}
 
-    def _prepare_databases_and_stub(self, database_urls: dict[str, str]) -> str:
+    def _adopt(self, name: str, pid: int, cgroups: dict[str, PodCgroup]) -> None:
+        """Move a started process and its children into its cgroup (new children inherit it)."""
+        cg = cgroups.get(name)
+        if cg is None:
+            return
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(OSError):
+                    cg.attach(proc.pid)
+        except psutil.Error:
+            pass
+
+    def _prepare_databases_and_stub(
+        self, database_urls: dict[str, str], support_cgroups: dict[str, PodCgroup]
+    ) -> str:
         """Migrate and seed every framework's database and start the stub, all at once."""
 
         def prepare(fw: str) -> None:
@@ -289,6 +317,7 @@ class LocalTarget:
             self._helpers["upstream-stub"] = next(
                 p for p in self.group.processes if p.name == f"upstream-stub-{stub_port}"
             )
+            self._adopt("upstream-stub", self._helpers["upstream-stub"].pid, support_cgroups)
             for future in futures:
                 future.result()
         return stub_url

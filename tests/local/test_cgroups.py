@@ -59,6 +59,9 @@ def test_v1_tree_nests_under_our_own_cgroup_and_writes_the_limits(tmp_path: Path
     assert (cpu_dir / "cpu.cfs_period_us").read_text() == "100000"
     assert (mem_dir / "memory.limit_in_bytes").read_text() == str(512 * MIB)
     assert pod.relative_path == "fwcap/run-1/django-0"
+    # Guaranteed-QoS weight at every level, so neighbours cannot starve a pod below its quota.
+    for d in (cpu_dir, cpu_dir.parent, cpu_dir.parent.parent):
+        assert (d / "cpu.shares").read_text() == "8192"
     unlimited = manager.create("locust-master", cpu_millicores=None, memory_bytes=None)
     assert (unlimited.dirs["cpu"] / "cpu.cfs_quota_us").read_text() == "-1"
     assert not (unlimited.dirs["memory"] / "memory.limit_in_bytes").exists()
@@ -90,6 +93,8 @@ def test_v2_tree_enables_controllers_and_writes_cpu_max_and_memory_max(tmp_path:
     assert (d / "memory.max").read_text() == str(512 * MIB)
     for level in (tmp_path, tmp_path / "fwcap", tmp_path / "fwcap" / "run-3"):
         assert (level / "cgroup.subtree_control").read_text() == "+cpu +memory"
+    for level in (tmp_path / "fwcap", tmp_path / "fwcap" / "run-3", d):
+        assert (level / "cpu.weight").read_text() == "800"
     unlimited = manager.create("locust-master", cpu_millicores=None, memory_bytes=None)
     assert (unlimited.dirs["unified"] / "cpu.max").read_text() == "max 100000"
     assert (unlimited.dirs["unified"] / "memory.max").read_text() == "max"
