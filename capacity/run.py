@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from capacity.errors import TargetError
 from capacity.interrupts import signals_deferred
@@ -30,6 +30,8 @@ from capacity.plan import Plan
 from capacity.target.base import Endpoints
 
 Phase = Literal["warm-up", "step", "scenario-done"]
+# Times a scenario may halve its ladder when even its first step fails the SLO.
+MAX_REBASES = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,14 @@ def plan_slo(plan: Plan) -> Slo:
     )
 
 
+class Clock(Protocol):
+    """Time as the run sees it (a test passes a fake that advances on sleep)."""
+
+    def monotonic(self) -> float: ...
+    def time(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
 class CapacityRun:
     """Drives every framework x scenario of a plan against started endpoints."""
 
@@ -92,7 +102,9 @@ class CapacityRun:
         on_progress: Callable[[Progress], None] | None = None,
         prom: PromQuery | None = None,
         master: LocustMaster | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or time  # type: ignore[assignment]
         self.plan = plan
         self.endpoints = endpoints
         self.measurements_path = measurements_path
@@ -105,7 +117,7 @@ class CapacityRun:
         self.slo = plan_slo(plan)
         self.result = RunResult()
         self._combo = (0, "", "")  # index, framework, scenario
-        self._combo_started_s = time.monotonic()
+        self._combo_started_s = self.clock.monotonic()
         self._last_record: MeasurementRecord | None = None
         self._query_delay_s = plan.scrape_interval_s + 0.7
 
@@ -116,7 +128,7 @@ class CapacityRun:
         try:
             for index, (framework, scenario) in enumerate(combos):
                 self._combo = (index, framework, scenario)
-                self._combo_started_s = time.monotonic()
+                self._combo_started_s = self.clock.monotonic()
                 self._last_record = None
                 ending = self._scenario(framework, scenario)
                 self.result.endings[(framework, scenario)] = ending
@@ -147,14 +159,14 @@ class CapacityRun:
 
         # Warm-up at full throttle; its steady rate is the ceiling the ladder is placed around.
         users = plan.warmup_users_per_pod * pods
-        warm_start = time.monotonic()
+        warm_start = self.clock.monotonic()
         self.master.swarm(
             scenario=scenario, users=users, spawn_rate=users, host=host,
             options=self._options(framework, scenario, step=-1, offered_rps=0, user_rps=0),
         )  # fmt: skip
         self._wait_until(warm_start + plan.warmup_s, "warm-up", None, None)
-        warm_end_wall = time.time()
-        self._wait_until(time.monotonic() + self._query_delay_s, "warm-up", None, None)
+        warm_end_wall = self.clock.time()
+        self._wait_until(self.clock.monotonic() + self._query_delay_s, "warm-up", None, None)
         ceiling = self._achieved_rps(framework, warm_end_wall, int(plan.warmup_s - plan.settle_s))
         # Steps start from a fresh swarm: Locust stops surplus users in no particular order,
         # which would leave the pods unevenly loaded. From here on users are only added (the
@@ -165,49 +177,71 @@ class CapacityRun:
 
         pending: _Step | None = None
         failures = 0
+        passed_any = False
+        rebases = 0
+        users_now = 0
+        rung = 0  # position on the ladder
+        number = 0  # the next step's number: steps run to the end are numbered 0, 1, ...
         ending = f"reached the last planned step ({plan.max_steps} at most)"
         try:
-            for step in range(plan.max_steps):
+            for attempt in range(plan.max_steps + MAX_REBASES):
                 rps = ladder_rps(
-                    step, ceiling_rps=ceiling, fractions=plan.ladder,
+                    rung, ceiling_rps=ceiling, fractions=plan.ladder,
                     extend_factor=plan.extend_factor, explicit_rps=plan.steps_rps,
                 )  # fmt: skip
-                if rps is None:
+                if rps is None or attempt - rebases >= plan.max_steps:
                     ending = "reached the last planned step"
                     break
                 users, user_rps = users_for(rps, max_user_rps=plan.user_rps, pods=pods)
-                started = time.monotonic()
-                started_wall = time.time()
+                if users < users_now:
+                    # Fewer users: start afresh, so the users left are still spread evenly.
+                    self.master.stop()
+                started = self.clock.monotonic()
+                started_wall = self.clock.time()
                 self.master.swarm(
                     scenario=scenario, users=users, spawn_rate=users, host=host,
                     options=self._options(
-                        framework, scenario, step=step, offered_rps=rps, user_rps=user_rps
+                        framework, scenario, step=number, offered_rps=rps, user_rps=user_rps
                     ),
                 )  # fmt: skip
+                users_now = users
+                rung += 1
                 if pending is not None:
-                    self._wait_until(started + self._query_delay_s, "step", step, rps)
+                    self._wait_until(started + self._query_delay_s, "step", number, rps)
                     record, ok = self._measure(framework, scenario, pending, pods, ceiling)
                     pending = None
+                    passed_any |= ok
                     failures = 0 if ok else failures + 1
+                    if not ok and not passed_any and not plan.steps_rps and rebases < MAX_REBASES:
+                        # Even the first step failed: the warm-up overestimated the ceiling.
+                        # Drop the step just started, halve the ceiling and climb again.
+                        rebases += 1
+                        failures = 0
+                        ceiling /= 2
+                        rung = 0
+                        continue
                     if failures >= plan.stop_after_failures:
                         ending = f"stopped after step {record.step}: {record.note}"
                         break
-                self._wait_until(started + plan.settle_s, "step", step, rps)
+                self._wait_until(started + plan.settle_s, "step", number, rps)
                 self.master.reset_stats()
-                self._wait_until(started + plan.step_duration_s, "step", step, rps)
-                ended_wall = started_wall + (time.monotonic() - started)
+                self._wait_until(started + plan.step_duration_s, "step", number, rps)
+                ended_wall = started_wall + (self.clock.monotonic() - started)
                 pending = _Step(
-                    step, rps, users, user_rps, started_wall, ended_wall, self._locust_stats()
+                    number, rps, users, user_rps, started_wall, ended_wall, self._locust_stats()
                 )
+                number += 1
             if pending is not None:
-                self._wait_until(time.monotonic() + self._query_delay_s, "step", pending.step, None)
+                self._wait_until(
+                    self.clock.monotonic() + self._query_delay_s, "step", pending.step, None
+                )
                 record, ok = self._measure(framework, scenario, pending, pods, ceiling)
                 pending = None
                 if not ok:
                     ending = f"stopped after step {record.step}: {record.note}"
         except KeyboardInterrupt:
             # The step that just ended is measured data: keep it if Prometheus has it already.
-            if pending is not None and time.time() >= pending.ended_s + self._query_delay_s:
+            if pending is not None and self.clock.time() >= pending.ended_s + self._query_delay_s:
                 with signals_deferred(), contextlib.suppress(Exception):
                     self._measure(framework, scenario, pending, pods, ceiling)
             raise
@@ -314,7 +348,7 @@ class CapacityRun:
         next_report = 0.0
         while True:
             self.check_pods()
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if now >= deadline:
                 return
             if now >= next_report:
@@ -325,7 +359,7 @@ class CapacityRun:
                     live_p95_ms=stats.current_p95_ms if stats else None,
                 )  # fmt: skip
                 next_report = now + 1.0
-            time.sleep(min(0.25, deadline - now))
+            self.clock.sleep(min(0.25, deadline - now))
 
     def _emit(
         self,
@@ -354,7 +388,7 @@ class CapacityRun:
                 eta_s=eta_s(
                     remaining_scenarios=combos - index - 1,
                     per_scenario_s=self.plan.scenario_estimate_s(),
-                    current_elapsed_s=time.monotonic() - self._combo_started_s,
+                    current_elapsed_s=self.clock.monotonic() - self._combo_started_s,
                 ),
                 message=message,
             )

@@ -40,7 +40,7 @@ from capacity.target.local import LocalTarget
 
 TOLERANCE = 0.15
 # 5% steps around the warm-up ceiling: the knee is found to within about 5%.
-FINE_LADDER = [0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.4]
+FINE_LADDER = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3]
 
 
 def cpu_model() -> str:

@@ -35,7 +35,6 @@ from capacity.target.services import service_dir
 MEASUREMENTS_FILE = "measurements.jsonl"
 RUN_FILE = "run.json"
 PLATFORM_FILE = "platform.json"
-EXIT_INTERRUPTED = 130
 
 
 # -- pre-flight ---------------------------------------------------------------------------------
