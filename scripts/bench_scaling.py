@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -93,18 +94,21 @@ def bench(framework: str, args: argparse.Namespace, out: Path) -> dict[str, obje
     target = LocalTarget(
         plan.frameworks, 2, plan.pod_shape(), work, scrape_interval_s=plan.scrape_interval_s
     )
-    with target as endpoints:
-        for i in range(args.rounds):
-            caps: dict[int, float | None] = {}
-            for pods in (1, 2):
-                print(f"  {framework} round {i + 1}: {pods} pod(s)", flush=True)
-                path = out / f"{framework}-round{i + 1}-{pods}pod.jsonl"
-                caps[pods] = one_run(plan, endpoints, target, pods, path)
-                print(f"    capacity at SLO: {caps[pods]} req/s", flush=True)
-            one, two = caps[1], caps[2]
-            ratio = two / (2 * one) if one and two else None
-            rounds.append({"one_pod_rps": one, "two_pods_rps": two, "ratio": ratio})
-            print(f"  {framework} round {i + 1}: ratio {ratio}", flush=True)
+    try:
+        with target as endpoints:
+            for i in range(args.rounds):
+                caps: dict[int, float | None] = {}
+                for pods in (1, 2):
+                    print(f"  {framework} round {i + 1}: {pods} pod(s)", flush=True)
+                    path = out / f"{framework}-round{i + 1}-{pods}pod.jsonl"
+                    caps[pods] = one_run(plan, endpoints, target, pods, path)
+                    print(f"    capacity at SLO: {caps[pods]} req/s", flush=True)
+                one, two = caps[1], caps[2]
+                ratio = two / (2 * one) if one and two else None
+                rounds.append({"one_pod_rps": one, "two_pods_rps": two, "ratio": ratio})
+                print(f"  {framework} round {i + 1}: ratio {ratio}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     ratios = [float(r["ratio"]) for r in rounds if r["ratio"] is not None]  # type: ignore[arg-type]
     median = statistics.median(ratios) if ratios else None
     return {
