@@ -7,8 +7,11 @@ images are inspected after the load event.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -62,13 +65,17 @@ def _devtools_port(proc: subprocess.Popen[str], deadline: float) -> int:
 def check_page(chromium: str, page: Path, timeout_s: float = 40.0) -> PageCheck:
     deadline = time.monotonic() + timeout_s
     result = PageCheck()
-    with tempfile.TemporaryDirectory(prefix="fwcap-chromium-") as profile:
+    # Chromium's helper processes may still be writing the profile as it is removed.
+    with tempfile.TemporaryDirectory(
+        prefix="fwcap-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         proc = subprocess.Popen(
             [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # so stopping it stops its zygote and renderers too
         )
         try:
             port = _devtools_port(proc, deadline)
@@ -116,12 +123,15 @@ def check_page(chromium: str, page: Path, timeout_s: float = 40.0) -> PageCheck:
                     except TimeoutError:
                         break
         finally:
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
     return result
 
 
