@@ -29,11 +29,23 @@ bind = [f"[{_host}]:{_resolved('PORT')}" if ":" in _host else f"{_host}:{_resolv
 workers = int(_resolved("WORKERS"))
 # gthread: a worker serves THREADS requests at once and keeps idle keep-alive connections
 # parked in its poller instead of tying up a thread (the sync worker closes each connection).
-worker_class = _resolved("GUNICORN_WORKER_CLASS")
+# gthread is served by our subclass that reads each request in full before committing a thread
+# to it (fwcap_django/buffered_worker.py): slow or never-ending clients cannot pin the threads.
+worker_class = {"gthread": "fwcap_django.buffered_worker.BufferedThreadWorker"}.get(
+    _resolved("GUNICORN_WORKER_CLASS"), _resolved("GUNICORN_WORKER_CLASS")
+)
 threads = int(_resolved("THREADS"))
 keepalive = 5  # seconds an idle client connection stays open for its next request
 timeout = 30  # a worker silent for this long is killed and replaced
 graceful_timeout = 20  # finish in-flight requests well inside Kubernetes' default 30 s grace
+
+# The request-head limits both services share (services/CONTRACT.md): the request line up to
+# 8190 bytes (gunicorn's maximum; its default 4094 would refuse item ids uvicorn accepts), at
+# most 100 header fields of at most 8190 bytes each; the whole head is capped at 32 KiB by the
+# buffering worker.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 
 accesslog = None  # no access log: the metrics count every request
 errorlog = "-"

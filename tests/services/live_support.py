@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 HISTOGRAM = "http_server_request_duration_seconds"
 CONTRACT_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5,
-    5.0, 10.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.06, 0.07, 0.075, 0.08, 0.09, 0.1, 0.11, 0.125,
+    0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 LABELS = ("app", "http_request_method", "http_route", "http_response_status_code")
 BODY_LIMIT_BYTES = 65536

@@ -78,9 +78,7 @@ def test_lying_smaller_content_length_never_smuggles_the_body_past_the_limit(
     the two answers the client reads first depends on the server; neither may be a 5xx, and
     the oversized body is never accepted.
     """
-    status, _, _ = raw_exchange(
-        service.base_url, post_head({"Content-Length": "100"}), [OVERSIZED]
-    )
+    status, _, _ = raw_exchange(service.base_url, post_head({"Content-Length": "100"}), [OVERSIZED])
     assert status in (400, 413), status
     assert_still_serving(service)
 

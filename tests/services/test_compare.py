@@ -66,4 +66,3 @@ def test_both_services_answer_every_contract_request_identically(live_services: 
     assert not mismatches, f"{len(mismatches)} of {len(calls)} differ:\n" + "\n".join(mismatches)
     # The seed resets identity sequences: the first item created after it is 10001 in both.
     assert first_ids == {"django": 10001, "fastapi": 10001}
-

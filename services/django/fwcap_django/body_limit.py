@@ -8,6 +8,11 @@ length it reports is over the limit, so the view's first touch of the body raise
 RequestDataTooBig (a 413 in the contract's shape, timed by the metrics middleware). Memory per
 request stays bounded by the limit. A request with a Content-Length needs nothing: HTTP framing
 gives the app exactly that many bytes, and Django refuses a length over the limit unread.
+
+One gap in that framing: when the client ends its side of the connection before sending all
+Content-Length bytes, gunicorn hands the application a short body without an error, and Django
+would parse (and commit) a truncated request. `ExactLengthInput` turns that short read into
+Django's UnreadablePostError, so an incomplete body is never processed (a 499 in the metrics).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.handlers.wsgi import WSGIHandler
+from django.http import UnreadablePostError
 
 _READ_SIZE = 16384
 
@@ -31,6 +37,10 @@ class ChunkedBodyLimit:
             body = self._read_capped(environ["wsgi.input"])
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+        else:
+            declared = environ.get("CONTENT_LENGTH") or "0"
+            if declared.isdigit() and int(declared) > 0:
+                environ["wsgi.input"] = ExactLengthInput(environ["wsgi.input"], int(declared))
         return self.app(environ, start_response)
 
     def _read_capped(self, stream: Any) -> bytes:
@@ -45,3 +55,33 @@ class ChunkedBodyLimit:
             parts.append(chunk)
             size += len(chunk)
         return b"".join(parts)
+
+
+class ExactLengthInput:
+    """wsgi.input that raises instead of returning fewer bytes than Content-Length promised.
+
+    gunicorn's body reader loops until it has `size` bytes or the peer's end of stream, so a
+    short read means the client stopped sending mid-body.
+    """
+
+    def __init__(self, stream: Any, content_length: int) -> None:
+        self._stream = stream
+        self._remaining = content_length
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        data: bytes = self._stream.read(wanted)
+        self._remaining -= len(data)
+        if len(data) < wanted:
+            raise UnreadablePostError(
+                f"the client closed its side {self._remaining} bytes short of Content-Length"
+            )
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self._stream.readline(size)
+        self._remaining -= len(line)
+        return line
+
+    def __iter__(self) -> Any:
+        return iter(self._stream)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -19,6 +19,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     413: ("payload_too_large", "Request body exceeds 65536 bytes"),
     415: ("unsupported_media_type", "Content-Type must be application/json"),
     422: ("validation_error", "Request validation failed"),
+    # nginx's "client closed request": the body ended before its Content-Length. Nothing is
+    # processed; the status keeps the client's fault out of the 5xx counts.
+    499: ("client_closed_request", "Client closed the request"),
     500: ("internal_error", "Internal server error"),
     502: ("bad_gateway", "Upstream request failed"),
     503: ("unavailable", "Database unavailable"),
@@ -51,6 +54,8 @@ def _status_of(exc: Exception) -> int | None:
         return 422
     if isinstance(exc, RequestDataTooBig):
         return 413
+    if isinstance(exc, UnreadablePostError):  # fwcap_django.body_limit: the body was cut short
+        return 499
     if isinstance(exc, Http404 | exceptions.NotFound):
         return 404
     if isinstance(exc, OperationalError | InterfaceError):

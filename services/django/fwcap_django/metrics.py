@@ -7,7 +7,11 @@ merges them all, and gunicorn.conf.py's child_exit hook marks dead workers.
 
 from __future__ import annotations
 
+import glob
+import json
+import os
 import re
+import struct
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -15,6 +19,7 @@ from functools import lru_cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import ResolverMatch
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -23,8 +28,8 @@ APP_LABEL = "django"
 # Kept equal to services/fastapi's copy by a test, not by a shared import: each service is a
 # standalone container.
 BUCKETS_SECONDS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5,
-    5.0, 10.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.06, 0.07, 0.075, 0.08, 0.09, 0.1, 0.11, 0.125,
+    0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 STANDARD_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
@@ -85,5 +90,30 @@ class MetricsView(APIView):
 
     def get(self, request: Request) -> HttpResponse:
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        SettledFilesCollector(registry)
         return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+class SettledFilesCollector(MultiProcessCollector):
+    """The multiprocess collector, minus metric files a worker is still creating.
+
+    A worker creates its file empty and then sizes it; a scrape landing in between (typically
+    while workers start) made prometheus_client raise "unpack_from requires a buffer of at least
+    4 bytes" and /metrics answer 500. Such a file holds no observation yet, so it is skipped; the
+    next scrape reads it whole.
+    """
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        files = sorted(glob.glob(os.path.join(self._path, "*.db")))
+        return self.merge([f for f in files if _settled(f)], accumulate=True)
+
+
+def _settled(path: str) -> bool:
+    try:
+        for key, _value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):
+            json.loads(key)
+    # OSError: gone (a dead worker's file); struct.error: empty; RuntimeError: a length past the
+    # used size; ValueError: a key cut short (JSON or UTF-8).
+    except (OSError, struct.error, RuntimeError, ValueError):
+        return False
+    return True

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
 
+from fwcap_django.errors import error_response
+
 
 class ResponseFramingMiddleware:
     """Content-Length on every non-streaming response, and no body for HEAD.
@@ -29,3 +31,21 @@ class ResponseFramingMiddleware:
         if request.method == "HEAD":
             response.content = b""  # type: ignore[attr-defined] # the length stays the GET's
         return response
+
+
+class ExactPathMiddleware:
+    """Paths are exact: an encoded slash (`/api/items%2f1`) is not a segment break, so a 404.
+
+    gunicorn percent-decodes PATH_INFO, which would route `/api/items%2f1` to item 1; the raw
+    request target (RAW_URI) still has what the client sent. After the metrics middleware, so
+    the 404 is recorded under `_unmatched` like any path no route serves.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        raw_path = request.META.get("RAW_URI", "").partition("?")[0]
+        if "%2f" in raw_path.lower():
+            return error_response(404)
+        return self.get_response(request)

@@ -26,6 +26,7 @@ INSTALLED_APPS = ["rest_framework", "items"]
 MIDDLEWARE = [
     *(["fwcap_django.metrics.RequestMetricsMiddleware"] if METRICS_ENABLED else []),
     "fwcap_django.middleware.ResponseFramingMiddleware",
+    "fwcap_django.middleware.ExactPathMiddleware",
 ]
 
 ROOT_URLCONF = "fwcap_django.urls"
@@ -48,6 +49,11 @@ APPEND_SLASH = False
 # The contract's 64 KiB body limit (413). Django checks it against Content-Length; the WSGI
 # wrapper in fwcap_django.wsgi makes chunked bodies carry their real length too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.MAX_BODY_BYTES
+# Django refuses more than 1,000 query/form fields (TooManyFieldsSent, a 400 here); the contract
+# ignores unknown query parameters, so that is a 200. The guard is not needed: gunicorn's
+# limit_request_line (4094 bytes) already bounds a query string to ~2,000 fields, and form
+# bodies are refused (415) before they are parsed.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = None
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

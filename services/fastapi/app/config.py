@@ -32,6 +32,7 @@ def settings_from_env() -> Settings:
         metrics_enabled=os.environ.get("METRICS_ENABLED", "1") != "0",
     )
 
+
 # Every read endpoint also answers HEAD, as the contract's clarifications (and Django) do;
 # FastAPI routes declared with @router.get would refuse HEAD with a 405.
 READ_METHODS = ["GET", "HEAD"]

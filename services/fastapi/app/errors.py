@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 # status -> (code, message), fixed by services/CONTRACT.md
 ERRORS: dict[int, tuple[str, str]] = {
@@ -19,6 +20,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     413: ("payload_too_large", "Request body exceeds 65536 bytes"),
     415: ("unsupported_media_type", "Content-Type must be application/json"),
     422: ("validation_error", "Request validation failed"),
+    # nginx's "client closed request": the body ended before its Content-Length. Nobody reads
+    # this answer; the status exists so the metrics do not count the client's fault as a 500.
+    499: ("client_closed_request", "Client closed the request"),
     500: ("internal_error", "Internal server error"),
     502: ("bad_gateway", "Upstream request failed"),
     503: ("unavailable", "Database unavailable"),
@@ -53,7 +57,28 @@ def bad_input_names(errors: Sequence[Any]) -> set[str]:
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method any route on this path template serves.
+
+    Starlette's 405 names only the methods of the first route whose path matched, so with GET
+    and POST declared as two routes on /api/items its `Allow` would omit POST. The router left
+    the partially matched route in the scope; create_app stored each template's methods.
+    """
+    route = request.scope.get("route")
+    by_path: dict[str, set[str]] = request.app.state.methods_by_path
+    return ", ".join(sorted(by_path.get(getattr(route, "path", ""), set())))
+
+
+async def _client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    # The client went away before its body was complete: nothing was processed and nothing
+    # can be answered; recorded as 499, a client fault, not a 500 with a traceback.
+    return error_response(499)
 
 
 async def _validation_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -91,6 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # Starlette's HTTPException covers FastAPI's subclass, the router's 404 and 405, and our 413.
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     # A database out of reach is a 503 from every endpoint that needs it. Handled inside the
     # middleware stack, so the metrics middleware records the 503 it really was.
     app.add_exception_handler(sqlalchemy.exc.SQLAlchemyError, _database_error)

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from app import metrics
 from app.body_limit import BodyLimitMiddleware
 from app.config import APP_LABEL, MAX_BODY_BYTES, Settings, settings_from_env
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.exact_paths import ExactPathMiddleware
 from app.routers import health, items, stats, work
 
 UPSTREAM_TIMEOUT_S = 5.0  # the stub's longest contract delay is 2 s; beyond 5 s it is a 502
@@ -43,10 +45,16 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,  # the contract's document is services/openapi.yaml
     )
+    methods_by_path: dict[str, set[str]] = {}
     for router in (health.router, items.router, stats.router, work.router):
         app.include_router(router)
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                methods_by_path.setdefault(route.path, set()).update(route.methods)
+    app.state.methods_by_path = methods_by_path  # the 405's Allow header (app/errors.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ExactPathMiddleware)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
         # Added last, so it is the outermost: it also times 404s, 405s and 413s.

@@ -6,10 +6,15 @@ any worker imports it): every worker writes its own mmap file and /metrics merge
 
 from __future__ import annotations
 
+import glob
+import json
+import os
+import struct
 import time
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,8 +23,29 @@ from app.config import READ_METHODS
 # Kept in sync with services/django by a test, not by a shared import: each service is a
 # standalone container.
 BUCKETS_SECONDS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5,
-    5.0, 10.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.06,
+    0.07,
+    0.075,
+    0.08,
+    0.09,
+    0.1,
+    0.11,
+    0.125,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 STANDARD_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
@@ -92,5 +118,30 @@ router = APIRouter()
 @router.api_route(METRICS_PATH, include_in_schema=False, methods=READ_METHODS)
 def metrics() -> Response:
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    SettledFilesCollector(registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class SettledFilesCollector(MultiProcessCollector):
+    """The multiprocess collector, minus metric files a worker is still creating.
+
+    A worker creates its file empty and then sizes it; a scrape landing in between (typically
+    while workers start) made prometheus_client raise "unpack_from requires a buffer of at least
+    4 bytes" and /metrics answer 500. Such a file holds no observation yet, so it is skipped; the
+    next scrape reads it whole.
+    """
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        files = sorted(glob.glob(os.path.join(self._path, "*.db")))
+        return self.merge([f for f in files if _settled(f)], accumulate=True)
+
+
+def _settled(path: str) -> bool:
+    try:
+        for key, _value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):
+            json.loads(key)
+    # OSError: gone (a dead worker's file); struct.error: empty; RuntimeError: a length past the
+    # used size; ValueError: a key cut short (JSON or UTF-8).
+    except (OSError, struct.error, RuntimeError, ValueError):
+        return False
+    return True

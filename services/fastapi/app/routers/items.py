@@ -24,6 +24,16 @@ MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]+")
 
 
+def item_pk(segment: str) -> int | None:
+    """The primary key a path segment names: ASCII digits (leading zeros allowed), 1..2^63-1."""
+    digits = segment.lstrip("0")
+    # The length check comes first: int() refuses strings of over 4300 digits (a 500 otherwise).
+    if not _DIGITS.fullmatch(segment) or len(digits) > len(str(MAX_ID)):
+        return None
+    pk = int(digits or "0")
+    return pk if 1 <= pk <= MAX_ID else None
+
+
 def item_out(item: Item) -> ItemOut:
     return ItemOut(id=item.id, name=item.name, category=item.category.slug, price=item.price)
 
@@ -37,9 +47,10 @@ def _with_category() -> Any:
 async def get_item(id_text: Annotated[str, Path(alias="id")], session: SessionDep) -> ItemOut:
     # The route takes any segment (so the metric label is the template whatever the client
     # sends); an id that cannot be a row's key is simply "not found".
-    if not _DIGITS.fullmatch(id_text) or not 1 <= int(id_text) <= MAX_ID:
+    pk = item_pk(id_text)
+    if pk is None:
         raise HTTPException(status_code=404)
-    item = await session.scalar(_with_category().where(Item.id == int(id_text)))
+    item = await session.scalar(_with_category().where(Item.id == pk))
     if item is None:
         raise HTTPException(status_code=404)
     return item_out(item)

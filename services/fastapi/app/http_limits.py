@@ -1,0 +1,123 @@
+"""uvicorn's httptools protocol with the request-read limits uvicorn itself does not have.
+
+uvicorn (with httptools) accepts a request head of any size (a single 64 MiB header grew a
+worker by 64 MB while it was held: an easy OOM kill of a 512Mi pod), any number of header
+fields, and it never times out a request that is still arriving. These are the limits gunicorn
+and nginx apply, the same for both services (services/CONTRACT.md, "Request limits"):
+
+- request line (URL) at most MAX_URL_BYTES, else `414`;
+- at most MAX_HEADER_FIELDS header fields of at most MAX_FIELD_BYTES each, and the whole head
+  at most MAX_HEAD_BYTES, else `431` (counted as bytes arrive, so memory stays bounded);
+- the request (head and body) must arrive within REQUEST_READ_TIMEOUT_S of its first byte or
+  of the connection's opening: an incomplete head gets `408`, an incomplete body closes the
+  connection (the application sees the disconnect and nothing is processed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+REQUEST_READ_TIMEOUT_S = 10.0
+MAX_URL_BYTES = 8190  # gunicorn's limit_request_line maximum
+MAX_HEADER_FIELDS = 100  # gunicorn's limit_request_fields
+MAX_FIELD_BYTES = 8190  # gunicorn's limit_request_field_size
+MAX_HEAD_BYTES = 32768  # nginx's default large_client_header_buffers, 4 x 8k
+
+
+class _Refused(Exception):
+    """Raised from a parser callback; httptools turns it into an HttpParserCallbackError."""
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._reading_head = True
+        self._head_bytes = 0
+        self._header_fields = 0
+        self._refusal_status: int | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_read_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(431)
+                return
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers every parser error with 400; a limit of ours has its own status.
+        if self._refusal_status is not None:
+            self._refuse(self._refusal_status)
+        else:
+            super().send_400_response(msg)
+
+    # Parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading_head = True
+        self._header_fields = 0
+        if self._read_timer is None:
+            self._arm_read_timer()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._refusal_status = 414
+            raise _Refused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_fields += 1
+        if self._header_fields > MAX_HEADER_FIELDS or len(name) + len(value) > MAX_FIELD_BYTES:
+            self._refusal_status = 431
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel_read_timer()
+        self._reading_head = True  # what arrives next is the next request's head
+        self._head_bytes = 0
+        super().on_message_complete()
+
+    # The read deadline
+    def _arm_read_timer(self) -> None:
+        self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
+
+    def _cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        if self._reading_head:
+            self._refuse(408)
+        elif self.cycle is not None and not self.cycle.response_started:
+            # The body is still incomplete and nothing has been answered: drop the connection;
+            # the application's receive() reports the disconnect.
+            self.transport.close()
+
+    def _refuse(self, status: int) -> None:
+        self._cancel_read_timer()
+        if not self.transport.is_closing():
+            self.transport.write(
+                STATUS_LINE[status] + b"content-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            self.transport.close()
