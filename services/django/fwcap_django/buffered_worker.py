@@ -24,6 +24,7 @@ A body declared over the limit is not buffered: the application refuses it unrea
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
@@ -147,17 +148,14 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.enqueue_req(conn)
 
     def _refuse(self, conn: TConn, response: bytes) -> None:
-        try:
+        # The client may be gone or its window full: closing is all that is left then.
+        with contextlib.suppress(OSError):
             conn.sock.send(response)
-        except OSError:
-            pass  # the client is gone or its window is full: closing is all that is left
         self._drop(conn)
 
     def _drop(self, conn: TConn) -> None:
         self._buffering.pop(conn, None)
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
         self.nr_conns -= 1
         conn.close()
