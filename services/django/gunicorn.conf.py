@@ -31,9 +31,10 @@ workers = int(_resolved("WORKERS"))
 # parked in its poller instead of tying up a thread (the sync worker closes each connection).
 # gthread is served by our subclass that reads each request in full before committing a thread
 # to it (fwcap_django/buffered_worker.py): slow or never-ending clients cannot pin the threads.
-worker_class = {"gthread": "fwcap_django.buffered_worker.BufferedThreadWorker"}.get(
-    _resolved("GUNICORN_WORKER_CLASS"), _resolved("GUNICORN_WORKER_CLASS")
-)
+worker_class = {
+    "gthread": "fwcap_django.buffered_worker.BufferedThreadWorker",
+    "gthread-stock": "gthread",  # for the cost comparison in scripts/bench_services.py only
+}.get(_resolved("GUNICORN_WORKER_CLASS"), _resolved("GUNICORN_WORKER_CLASS"))
 threads = int(_resolved("THREADS"))
 keepalive = 5  # seconds an idle client connection stays open for its next request
 timeout = 30  # a worker silent for this long is killed and replaced

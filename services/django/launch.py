@@ -23,7 +23,9 @@ from pathlib import Path
 from fwcap_django import env
 
 SERVICE_DIR = Path(__file__).resolve().parent
-WORKER_CLASSES = ("gthread", "sync")
+# gthread is served by fwcap_django.buffered_worker (gunicorn.conf.py); gthread-stock is
+# gunicorn's own gthread worker, kept selectable only to measure what the buffering costs.
+WORKER_CLASSES = ("gthread", "sync", "gthread-stock")
 USAGE = "usage: python launch.py [migrate | seed]"
 
 
@@ -63,7 +65,7 @@ def server_config(environ: Mapping[str, str]) -> ServerConfig:
     cpu_limit_millicores = env.positive_int(environ, "CPU_LIMIT_MILLICORES", 1000)
     workers = env.positive_int(environ, "WORKERS", derived_workers(cpu_limit_millicores))
     # gunicorn silently switches `sync` to gthread when threads > 1, so sync means one thread.
-    threads = env.threads(environ) if worker_class == "gthread" else 1
+    threads = env.threads(environ) if worker_class.startswith("gthread") else 1
     return ServerConfig(
         host=environ.get("HOST", "").strip() or "0.0.0.0",
         port=port,
@@ -105,9 +107,15 @@ def empty_metrics_dir(path: Path) -> None:
 def manage(argv: Sequence[str]) -> None:
     """Run a Django management command in this process."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fwcap_django.settings")
+    from django.conf import settings
     from django.core.management import execute_from_command_line
     from django.db import OperationalError
 
+    # The serving limits (2 s per statement, 2 s per client wait) are for requests; the seed's
+    # bulk inserts and VACUUM legitimately take longer.
+    options = settings.DATABASES["default"]["OPTIONS"]
+    options.pop("options", None)
+    options["pool"].pop("connection_class", None)
     try:
         execute_from_command_line(["launch.py", *argv])
     except OperationalError as exc:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from fwcap_django.db import DeadlineConnection
+
 # The contract's request body limit (413 above it): Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
 MAX_BODY_BYTES = 65536
 
@@ -85,6 +87,10 @@ def database_settings(url: str, *, pool_size: int) -> dict[str, Any]:
         "OPTIONS": {
             **dict(parse_qsl(parts.query)),
             "connect_timeout": 2,
+            # A query that runs for more than 2 s is cancelled by the server itself (the same
+            # limit as the FastAPI service); a server that does not answer at all is bounded
+            # client-side by fwcap_django.db.DeadlineConnection.
+            "options": "-c statement_timeout=2000",
             # Django turns server-side prepared statements off for the sake of PgBouncer in
             # transaction mode; we talk to PostgreSQL directly, so psycopg's default (prepare a
             # query after 5 runs) is back on, as asyncpg does for the FastAPI service.
@@ -95,6 +101,12 @@ def database_settings(url: str, *, pool_size: int) -> dict[str, Any]:
                 # A thread waits at most 2 s for a connection; when the database is down that
                 # turns into a 503 within 2 s, as /readyz promises.
                 "timeout": 2.0,
+                "connection_class": DeadlineConnection,
+                # After a failed connection attempt psycopg_pool retries with a doubling delay
+                # (1, 2, 4, ... s): after a 40-75 s outage a worker kept answering 503 for up to
+                # 28 s once the database was back. Giving up after 3 s ends that backoff; the
+                # next request that finds the pool empty starts a fresh attempt at once.
+                "reconnect_timeout": 3.0,
             },
         },
     }

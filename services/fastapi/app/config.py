@@ -17,6 +17,7 @@ class Settings:
     db_pool_size: int
     upstream_url: str
     metrics_enabled: bool
+    upstream_client: str  # "aiohttp" (the default) or "httpx", for the comparison benchmark
 
     @property
     def async_database_url(self) -> URL:
@@ -30,6 +31,7 @@ def settings_from_env() -> Settings:
         db_pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
         upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8099"),
         metrics_enabled=os.environ.get("METRICS_ENABLED", "1") != "0",
+        upstream_client=os.environ.get("UPSTREAM_CLIENT", "aiohttp"),
     )
 
 

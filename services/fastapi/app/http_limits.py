@@ -38,6 +38,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = 0
         self._header_fields = 0
+        self._head_completed = False
         self._refusal_status: int | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -49,12 +50,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._reading_head:
+        self._head_completed = False
+        super().data_received(data)
+        # Counted only while no head completed in this read, so a body that arrived with its
+        # head is not taken for head bytes; a head can thus overshoot by one read (<= 256 KiB).
+        if self._reading_head and not self._head_completed:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(431)
-                return
-        super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn answers every parser error with 400; a limit of ours has its own status.
@@ -86,12 +89,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
+        self._head_completed = True
+        self._head_bytes = 0
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._cancel_read_timer()
         self._reading_head = True  # what arrives next is the next request's head
-        self._head_bytes = 0
         super().on_message_complete()
 
     # The read deadline

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -16,8 +15,7 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.exact_paths import ExactPathMiddleware
 from app.routers import health, items, stats, work
-
-UPSTREAM_TIMEOUT_S = 5.0  # the stub's longest contract delay is 2 s; beyond 5 s it is a 502
+from app.upstream import CLIENTS
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -28,13 +26,12 @@ def create_app(settings: Settings) -> FastAPI:
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        async with httpx.AsyncClient(
-            base_url=settings.upstream_url,
-            timeout=UPSTREAM_TIMEOUT_S,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
-        ) as client:
-            app.state.upstream = client
+        client = CLIENTS[settings.upstream_client](settings.upstream_url)
+        app.state.upstream = client
+        try:
             yield
+        finally:
+            await client.aclose()
         await engine.dispose()
 
     app = FastAPI(

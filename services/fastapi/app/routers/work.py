@@ -5,20 +5,20 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from app.config import READ_METHODS
 from app.schemas import CpuOut, QueryInt, UpstreamOut
+from app.upstream import UpstreamClient, UpstreamFailed
 
 router = APIRouter(prefix="/api", tags=["work"])
 
 
-def get_upstream(request: Request) -> httpx.AsyncClient:
+def get_upstream(request: Request) -> UpstreamClient:
     return request.app.state.upstream  # type: ignore[no-any-return]
 
 
-UpstreamDep = Annotated[httpx.AsyncClient, Depends(get_upstream)]
+UpstreamDep = Annotated[UpstreamClient, Depends(get_upstream)]
 
 
 @router.api_route("/upstream", methods=READ_METHODS)
@@ -26,10 +26,8 @@ async def upstream(
     client: UpstreamDep, delay_ms: Annotated[QueryInt, Query(ge=0, le=2000)] = 0
 ) -> UpstreamOut:
     try:
-        response = await client.get("/delay", params={"ms": delay_ms})
-        response.raise_for_status()
-        return UpstreamOut(upstream=response.json())
-    except (httpx.HTTPError, ValueError) as exc:
+        return UpstreamOut(upstream=await client.delay(delay_ms))
+    except UpstreamFailed as exc:
         raise HTTPException(status_code=502) from exc
 
 
