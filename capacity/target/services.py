@@ -18,10 +18,20 @@ from typing import Literal
 from capacity.errors import TargetError
 from capacity.target.process import ManagedProcess, ProcessGroup, log_tail, wait_http_ok
 
-Framework = Literal["django", "fastapi"]
+Framework = Literal["django", "fastapi", "django-lean", "fastapi-lean"]
 LauncherCommand = Literal["migrate", "seed"]
 
+# The two reference services, each written the way its community writes production code.
 FRAMEWORKS: tuple[Framework, ...] = ("django", "fastapi")
+# Every startable service: the reference ones, plus lean variants of each (same contract, same
+# launcher and directory, one environment variable apart) that show how much of a difference is
+# the framework and how much its ORM/serializer layer. Name -> (service directory, extra env).
+VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
+    "django": ("django", {}),
+    "fastapi": ("fastapi", {}),
+    "django-lean": ("django", {"SERVICE_VARIANT": "lean"}),  # plain Django views, no DRF
+    "fastapi-lean": ("fastapi", {"SERVICE_VARIANT": "lean"}),  # raw asyncpg, no ORM
+}
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 STUB_SCRIPT = SERVICES_DIR / "upstream_stub.py"
 LAUNCHER_TIMEOUT_S = 300.0
@@ -45,14 +55,14 @@ class ServiceHandle:
 
 
 def _check_framework(framework: str) -> Framework:
-    if framework not in FRAMEWORKS:
-        raise TargetError(f"unknown framework {framework!r}; expected one of {FRAMEWORKS}")
-    return framework
+    if framework not in VARIANTS:
+        raise TargetError(f"unknown framework {framework!r}; expected one of {', '.join(VARIANTS)}")
+    return framework  # type: ignore[return-value]
 
 
 def service_dir(framework: str) -> Path:
     """Where `launch.py` of `framework` lives (its working directory)."""
-    path = SERVICES_DIR / _check_framework(framework)
+    path = SERVICES_DIR / VARIANTS[_check_framework(framework)][0]
     if not (path / "launch.py").is_file():
         raise TargetError(f"{path}/launch.py does not exist: the {framework} service is missing")
     return path
@@ -127,6 +137,7 @@ def start_service(
         env["WORKERS"] = str(workers)
     if threads is not None:
         env["THREADS"] = str(threads)
+    env.update(VARIANTS[fw][1])
     env.update(extra_env or {})
     proc = group.start(name, [sys.executable, "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn)
     base_url = f"http://127.0.0.1:{port}"

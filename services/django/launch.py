@@ -62,6 +62,7 @@ def server_config(environ: Mapping[str, str]) -> ServerConfig:
             f"GUNICORN_WORKER_CLASS={worker_class!r} is not accepted: use one of "
             + ", ".join(WORKER_CLASSES)
         )
+    env.variant(environ)  # refused here, once, rather than in every worker
     cpu_limit_millicores = env.positive_int(environ, "CPU_LIMIT_MILLICORES", 1000)
     workers = env.positive_int(environ, "WORKERS", derived_workers(cpu_limit_millicores))
     # gunicorn silently switches `sync` to gthread when threads > 1, so sync means one thread.

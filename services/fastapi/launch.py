@@ -69,6 +69,12 @@ def config_from_env(env: Mapping[str, str]) -> LaunchConfig:
     seed = env.get("SEED", "0")
     if seed not in ("0", "1"):
         raise LaunchError(f"SEED={seed!r} is not accepted; expected 0 or 1")
+    for name, accepted in (("SERVICE_VARIANT", ("idiomatic", "lean")),
+                           ("UPSTREAM_CLIENT", ("aiohttp", "httpx"))):  # fmt: skip
+        if env.get(name, accepted[0]) not in accepted:
+            raise LaunchError(
+                f"{name}={env[name]!r} is not accepted; expected one of {', '.join(accepted)}"
+            )
     metrics_enabled = env.get("METRICS_ENABLED", "1")
     if metrics_enabled not in ("0", "1"):
         raise LaunchError(f"METRICS_ENABLED={metrics_enabled!r} is not accepted; expected 0 or 1")

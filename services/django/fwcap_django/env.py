@@ -38,6 +38,18 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw == "1"
 
 
+VARIANTS = ("idiomatic", "lean")
+
+
+def variant(env: Mapping[str, str]) -> str:
+    raw = env.get("SERVICE_VARIANT", "").strip() or "idiomatic"
+    if raw not in VARIANTS:
+        raise ConfigError(
+            f"SERVICE_VARIANT={raw!r} is not accepted: use one of {', '.join(VARIANTS)}"
+        )
+    return raw
+
+
 def threads(env: Mapping[str, str]) -> int:
     return positive_int(env, "THREADS", 4)
 

@@ -49,7 +49,7 @@ def _bad_input_names(detail: Any) -> set[str]:
     return {"body"}
 
 
-def _status_of(exc: Exception) -> int | None:
+def status_of(exc: Exception) -> int | None:
     if isinstance(exc, exceptions.ValidationError):
         return 422
     if isinstance(exc, RequestDataTooBig):
@@ -72,7 +72,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     Returning None lets the exception propagate to Django, which answers via `server_error`.
     """
-    status = _status_of(exc)
+    status = status_of(exc)
     if status is None:
         return None
     fields = _bad_input_names(exc.detail) if isinstance(exc, exceptions.ValidationError) else ()

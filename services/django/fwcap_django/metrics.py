@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import ResolverMatch
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -24,7 +25,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-APP_LABEL = "django"
+APP_LABEL = (
+    "django" if settings.SERVICE_VARIANT == "idiomatic" else f"django-{settings.SERVICE_VARIANT}"
+)
 # Kept equal to services/fastapi's copy by a test, not by a shared import: each service is a
 # standalone container.
 BUCKETS_SECONDS = (

@@ -7,6 +7,8 @@ import os
 from fwcap_django import env
 
 METRICS_ENABLED = env.flag(os.environ, "METRICS_ENABLED", True)
+# "idiomatic" (DRF views) or "lean" (plain Django views, items/lean_views.py)
+SERVICE_VARIANT = env.variant(os.environ)
 THREADS = env.threads(os.environ)
 UPSTREAM_URL = os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8099").rstrip("/")
 

@@ -13,6 +13,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include("items.urls")),
 ]
 
+if settings.SERVICE_VARIANT == "lean":
+    from items import lean_views
+
+    # The same paths (so the same metric route labels), served by plain Django views.
+    urlpatterns = [
+        path("healthz", lean_views.healthz),
+        path("readyz", lean_views.readyz),
+        path("api/items", lean_views.items),
+        path("api/items/<str:id>", lean_views.item_detail),
+        path("api/stats", lean_views.stats),
+        path("api/upstream", lean_views.upstream_view),
+        path("api/cpu", lean_views.cpu),
+    ]
+
 if settings.METRICS_ENABLED:
     from fwcap_django.metrics import MetricsView
 

@@ -132,42 +132,45 @@ class StatsView(APIView):
     http_method_names = ["get", "head"]
 
     def get(self, request: Request) -> Response:
-        orders = (
-            Order.objects.filter(item__category=OuterRef("pk"))
-            .order_by()
-            .values("item__category")
-            .annotate(n=Count("*"))
-            .values("n")
+        return Response(stats_body())
+
+
+def stats_body() -> dict[str, Any]:
+    """The /api/stats answer (shared with the lean variant's plain view)."""
+    orders = (
+        Order.objects.filter(item__category=OuterRef("pk"))
+        .order_by()
+        .values("item__category")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    categories = (
+        Category.objects.annotate(
+            item_count=Count("items"),
+            min_price=Min("items__price"),
+            avg_price=Avg("items__price"),
+            max_price=Max("items__price"),
+            # Bare, not wrapped in Coalesce: Django would then put the whole expression in
+            # GROUP BY and PostgreSQL would run the subquery once per item row instead of
+            # once per category. A category without items gets None, counted as 0 below.
+            order_count=Subquery(orders, output_field=IntegerField()),
         )
-        categories = (
-            Category.objects.annotate(
-                item_count=Count("items"),
-                min_price=Min("items__price"),
-                avg_price=Avg("items__price"),
-                max_price=Max("items__price"),
-                # Bare, not wrapped in Coalesce: Django would then put the whole expression in
-                # GROUP BY and PostgreSQL would run the subquery once per item row instead of
-                # once per category. A category without items gets None, counted as 0 below.
-                order_count=Subquery(orders, output_field=IntegerField()),
-            )
-            .order_by("slug")
-            .values_list("slug", "item_count", "min_price", "avg_price", "max_price", "order_count")
-        )
-        return Response(
+        .order_by("slug")
+        .values_list("slug", "item_count", "min_price", "avg_price", "max_price", "order_count")
+    )
+    return {
+        "categories": [
             {
-                "categories": [
-                    {
-                        "category": slug,
-                        "items": item_count,
-                        "min_price": _price(min_price),
-                        "avg_price": _price(avg_price),
-                        "max_price": _price(max_price),
-                        "orders": order_count or 0,
-                    }
-                    for slug, item_count, min_price, avg_price, max_price, order_count in categories
-                ]
+                "category": slug,
+                "items": item_count,
+                "min_price": _price(min_price),
+                "avg_price": _price(avg_price),
+                "max_price": _price(max_price),
+                "orders": order_count or 0,
             }
-        )
+            for slug, item_count, min_price, avg_price, max_price, order_count in categories
+        ]
+    }
 
 
 class UpstreamView(APIView):

@@ -18,6 +18,11 @@ class Settings:
     upstream_url: str
     metrics_enabled: bool
     upstream_client: str  # "aiohttp" (the default) or "httpx", for the comparison benchmark
+    variant: str  # "idiomatic" (SQLAlchemy ORM) or "lean" (raw asyncpg, app/lean.py)
+
+    @property
+    def app_label(self) -> str:
+        return APP_LABEL if self.variant == "idiomatic" else f"{APP_LABEL}-{self.variant}"
 
     @property
     def async_database_url(self) -> URL:
@@ -32,6 +37,7 @@ def settings_from_env() -> Settings:
         upstream_url=os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8099"),
         metrics_enabled=os.environ.get("METRICS_ENABLED", "1") != "0",
         upstream_client=os.environ.get("UPSTREAM_CLIENT", "aiohttp"),
+        variant=os.environ.get("SERVICE_VARIANT", "idiomatic"),
     )
 
 

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app import metrics
+from app import lean, metrics
 from app.body_limit import BodyLimitMiddleware
-from app.config import APP_LABEL, MAX_BODY_BYTES, Settings, settings_from_env
+from app.config import MAX_BODY_BYTES, Settings, settings_from_env
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.exact_paths import ExactPathMiddleware
@@ -23,16 +23,22 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One engine (connection pool) and one HTTP client per worker process, shared by all
         # requests: connections are reused, never opened per request.
-        engine = make_engine(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
         client = CLIENTS[settings.upstream_client](settings.upstream_url)
         app.state.upstream = client
+        if settings.variant == "lean":
+            app.state.pg = await lean.create_pool(settings)
+        else:
+            engine = make_engine(settings)
+            app.state.engine = engine
+            app.state.sessionmaker = make_sessionmaker(engine)
         try:
             yield
         finally:
             await client.aclose()
-        await engine.dispose()
+            if settings.variant == "lean":
+                await app.state.pg.close()
+            else:
+                await engine.dispose()
 
     app = FastAPI(
         title="fwcap FastAPI service",
@@ -43,7 +49,13 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,  # the contract's document is services/openapi.yaml
     )
     methods_by_path: dict[str, set[str]] = {}
-    for router in (health.router, items.router, stats.router, work.router):
+    # The lean variant's routes come first, so its /readyz is the one matched.
+    routers = (
+        (lean.router, health.router, work.router)
+        if settings.variant == "lean"
+        else (health.router, items.router, stats.router, work.router)
+    )
+    for router in routers:
         app.include_router(router)
         for route in router.routes:
             if isinstance(route, APIRoute):
@@ -55,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.metrics_enabled:
         app.include_router(metrics.router)
         # Added last, so it is the outermost: it also times 404s, 405s and 413s.
-        app.add_middleware(metrics.MetricsMiddleware, app_label=APP_LABEL)
+        app.add_middleware(metrics.MetricsMiddleware, app_label=settings.app_label)
     return app
 
 
