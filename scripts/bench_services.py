@@ -10,12 +10,26 @@ is the server processes' own CPU time over the requests completed - the steadier
 other tenants share the machine.
 
     .venv/bin/python scripts/bench_services.py --suite upstream     # outbound HTTP client, threads
+    .venv/bin/python scripts/bench_services.py --suite efficiency   # reference vs lean variants
     .venv/bin/python scripts/bench_services.py --suite buffering    # Django's buffering worker cost
-    [--rounds 5] [--duration-s 4] [--connections 64]
+    [--rounds 5] [--duration-s 4] [--connections 64] [--techempower-dir /work/scratch/tfb]
+
+`--techempower-dir` (efficiency suite) adds TechEmpower's FastAPI and Django entries, run beside
+ours on the same PostgreSQL, core and load: their `/json` against our `/healthz` (trivial JSON)
+and their `/db` against our `/api/items/42` (one row by id). Their code is not part of this
+project and is never downloaded at run time: bring github.com/TechEmpower/FrameworkBenchmarks into
+a scratch directory yourself and point this at a directory holding
+`frameworks/Python/{fastapi,django}` (with host, port, user and pool size read from PG* and
+TFB_MAX_POOL environment variables: their files hard-code the `tfb-database` host) and two
+virtualenvs made from their requirement files, `venv-fastapi` (requirements-uvicorn.txt) and
+`venv-django` (requirements.txt without mysqlclient, plus gunicorn 23.0.0); docs/benchmarks.md
+records the commit and the exact patch.
 
 Suites:
 - upstream: /api/upstream?delay_ms=50 on FastAPI with aiohttp's and httpx's client, and on
   Django with 4, 8, 16 and 32 gthread threads (the thread-count sweep).
+- efficiency: /healthz (trivial JSON) and /api/items/42 (one row by id) on each reference
+  service and its lean variant (FastAPI on raw asyncpg, Django with plain views).
 - buffering: /healthz and /api/items/42 on Django with the buffering gthread worker (the
   default) and gunicorn's stock gthread worker: what the slow-client protection costs.
 """
@@ -29,6 +43,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,8 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_metrics_overhead import WARMUP_S, _pin_to, machine, measure
 
 from capacity.target.postgres import start_postgres
-from capacity.target.process import ProcessGroup, free_port
+from capacity.target.process import ProcessGroup, free_port, wait_http_ok
 from capacity.target.services import (
+    VARIANTS,
     ServiceHandle,
     run_launcher_command,
     start_service,
@@ -48,9 +64,30 @@ from capacity.target.services import (
 @dataclass(frozen=True)
 class Variant:
     name: str
-    framework: str
+    service: str  # a name in capacity.target.services.VARIANTS, or "techempower-<framework>"
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None
+
+    def path(self, endpoint: str) -> str:
+        return TECHEMPOWER_PATHS.get(endpoint, endpoint) if self.is_techempower else endpoint
+
+    @property
+    def is_techempower(self) -> bool:
+        return self.service.startswith("techempower-")
+
+
+# Our endpoint -> the TechEmpower test of the same kind.
+TECHEMPOWER_PATHS = {"/healthz": "/json", "/api/items/42": "/db"}
+TECHEMPOWER_VARIANTS = (
+    Variant("techempower fastapi", "techempower-fastapi"),
+    Variant("techempower django", "techempower-django"),
+)
+# TechEmpower's schema: one table of 10,000 rows, read by a random id per request.
+WORLD_SQL = (
+    "CREATE TABLE world (id integer PRIMARY KEY, randomnumber integer NOT NULL DEFAULT 0)",
+    "INSERT INTO world SELECT i, 1 + floor(random() * 10000)::int FROM generate_series(1, 10000) i",
+    "VACUUM ANALYZE world",
+)
 
 
 SUITES: dict[str, tuple[tuple[Variant, ...], tuple[str, ...]]] = {
@@ -64,6 +101,15 @@ SUITES: dict[str, tuple[tuple[Variant, ...], tuple[str, ...]]] = {
             Variant("django 32 threads", "django", threads=32),
         ),
         ("/api/upstream?delay_ms=50",),
+    ),
+    "efficiency": (
+        (
+            Variant("fastapi", "fastapi"),
+            Variant("fastapi-lean", "fastapi-lean"),
+            Variant("django", "django"),
+            Variant("django-lean", "django-lean"),
+        ),
+        ("/healthz", "/api/items/42"),
     ),
     "buffering": (
         (
@@ -90,7 +136,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration-s", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--techempower-dir", type=Path)
     args = parser.parse_args(argv)
+    if args.techempower_dir is not None:
+        for sub in ("frameworks/Python/fastapi", "frameworks/Python/django", "venv-fastapi",
+                    "venv-django"):  # fmt: skip
+            if not (args.techempower_dir / sub).is_dir():
+                parser.error(
+                    f"--techempower-dir {args.techempower_dir}: {sub}/ is missing (see --help)"
+                )
     for name in ("duration_s", "rounds", "connections"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be > 0")
@@ -100,6 +154,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     variants, endpoints = SUITES[args.suite]
+    if args.techempower_dir is not None:
+        variants = variants + TECHEMPOWER_VARIANTS
     print(f"machine: {machine()}")
     print(
         f"load: {args.connections} keep-alive connections, {args.duration_s:g} s per run after "
@@ -123,16 +179,27 @@ def run_all(
         postgres = start_postgres(group, work / "postgres")
         stub_url = start_stub(group, free_port())
         urls: dict[str, str] = {}
-        for framework in dict.fromkeys(v.framework for v in variants):
+        for framework in dict.fromkeys(
+            VARIANTS[v.service][0] for v in variants if not v.is_techempower
+        ):
             url = postgres.create_database(f"fwcap_{framework}")
             run_launcher_command(framework, "migrate", {"DATABASE_URL": url})
             run_launcher_command(framework, "seed", {"DATABASE_URL": url})
             urls[framework] = url
         services: dict[str, ServiceHandle] = {}
+        if args.techempower_dir is not None:
+            postgres.create_database("hello_world")
+            for statement in WORLD_SQL:
+                postgres.psql(statement, "hello_world")
         for i, variant in enumerate(variants):
+            if variant.is_techempower:
+                services[variant.name] = start_techempower(
+                    group, variant, args.techempower_dir, postgres, work
+                )
+                continue
             services[variant.name] = start_service(
-                group, variant.framework, name=f"variant-{i}", port=free_port(),
-                database_url=urls[variant.framework], upstream_url=stub_url, workers=1,
+                group, variant.service, name=f"variant-{i}", port=free_port(),
+                database_url=urls[VARIANTS[variant.service][0]], upstream_url=stub_url, workers=1,
                 threads=variant.threads, extra_env=variant.env, preexec_fn=_pin_to({0}),
             )  # fmt: skip
         pin_load = _pin_to({1})
@@ -143,8 +210,9 @@ def run_all(
                 shift = round_ % len(variants)
                 for variant in variants[shift:] + variants[:shift]:
                     rps, cpu_us, errors = measure(
-                        services[variant.name], endpoint, args.connections, args.duration_s
-                    )
+                        services[variant.name], variant.path(endpoint), args.connections,
+                        args.duration_s,
+                    )  # fmt: skip
                     runs.append(Run(variant.name, endpoint, rps, cpu_us, errors))
                     print(
                         f"  {variant.name:24} {endpoint:28} {rps:8.1f} req/s "
@@ -152,6 +220,38 @@ def run_all(
                         flush=True,
                     )
     return runs
+
+
+def start_techempower(
+    group: ProcessGroup, variant: Variant, root: Path, postgres: Any, work: Path
+) -> ServiceHandle:
+    """TechEmpower's entry as its Dockerfile runs it, with one worker, pinned like ours."""
+    framework = variant.service.removeprefix("techempower-")
+    port = free_port()
+    env = {
+        "PGHOST": postgres.host, "PGPORT": str(postgres.port), "PGUSER": "fwcap",
+        "PGPASS": "fwcap", "PGDATABASE": "hello_world", "DJANGO_DB": "postgresql",
+        # Their pool is 1000 // cpu_count() connections (min half of it) per worker: 250 here.
+        "TFB_MAX_POOL": "16",
+    }  # fmt: skip
+    if framework == "fastapi":  # fastapi-uvicorn.dockerfile's CMD
+        argv = [str(root / "venv-fastapi/bin/uvicorn"), "app:app", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", "1", "--log-level", "error",
+                "--no-access-log", "--no-proxy-headers"]  # fmt: skip
+    else:  # django-postgresql.dockerfile's CMD, one worker
+        argv = [str(root / "venv-django/bin/gunicorn"), "hello.wsgi:application",
+                "-c", "gunicorn_conf.py", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+                "--pid", str(work / f"tfb-{framework}.pid")]  # fmt: skip
+    proc = group.start(
+        variant.service, argv, env=env, cwd=root / "frameworks/Python" / framework,
+        preexec_fn=_pin_to({0}),
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    wait_http_ok(base_url + "/json", proc, timeout_s=90)
+    return ServiceHandle(
+        framework=variant.service, name=variant.service, base_url=base_url,  # type: ignore[arg-type]
+        process=proc, port=port, workers=1, multiproc_dir=work,
+    )  # fmt: skip
 
 
 def report(runs: list[Run]) -> None:

@@ -9,8 +9,7 @@ within 5 s.
 
 from __future__ import annotations
 
-import os
-import signal
+import contextlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.services.live_support import error
@@ -35,12 +35,20 @@ ROUND = (("GET", "/readyz"), ("GET", "/readyz"), ("GET", "/api/items/1"), ("GET"
 
 @contextmanager
 def postgres_stopped(postgres: Any) -> Iterator[None]:
-    pgid = os.getpgid(postgres.process.pid)
-    os.killpg(pgid, signal.SIGSTOP)
+    """SIGSTOP the postmaster, then every backend (each runs in its own session: a signal to
+    the postmaster's process group would leave pooled connections answering)."""
+    postmaster = psutil.Process(postgres.process.pid)
+    postmaster.suspend()  # first, so it forks no new backend meanwhile
+    backends = postmaster.children(recursive=True)
+    for backend in backends:
+        backend.suspend()
     try:
         yield
     finally:
-        os.killpg(pgid, signal.SIGCONT)
+        for backend in backends:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                backend.resume()
+        postmaster.resume()
 
 
 def _timed(service: Any, method: str, path: str) -> tuple[str, int, float, Any]:

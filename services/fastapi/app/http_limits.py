@@ -52,8 +52,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         self._head_completed = False
         super().data_received(data)
-        # Counted only while no head completed in this read, so a body that arrived with its
-        # head is not taken for head bytes; a head can thus overshoot by one read (<= 256 KiB).
+        # Counted only when no head and no message ended within this read, so body bytes are
+        # never taken for head bytes; a head can thus overshoot by one read (<= 256 KiB).
         if self._reading_head and not self._head_completed:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
@@ -96,6 +96,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._cancel_read_timer()
         self._reading_head = True  # what arrives next is the next request's head
+        self._head_completed = True  # this read held the end of a message, not only a head
         super().on_message_complete()
 
     # The read deadline

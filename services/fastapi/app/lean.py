@@ -72,7 +72,7 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     try:
         yield conn
     except BaseException as exc:
-        if isinstance(exc, UNREACHABLE | OSError):
+        if isinstance(exc, (*UNREACHABLE, OSError)):
             conn.terminate()  # no reset round trip to a server that did not answer
         raise
     finally:
