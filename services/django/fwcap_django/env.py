@@ -98,10 +98,10 @@ def database_settings(url: str, *, pool_size: int) -> dict[str, Any]:
         "CONN_MAX_AGE": 0,
         "OPTIONS": {
             **dict(parse_qsl(parts.query)),
-            "connect_timeout": 2,
+            "connect_timeout": 2,  # libpq's minimum; a request waits at most the pool timeout
             # A query that runs for more than 2 s is cancelled by the server itself (the same
-            # limit as the FastAPI service); a server that does not answer at all is bounded
-            # client-side by fwcap_django.db.DeadlineConnection.
+            # limit as the FastAPI service), also one whose client gave up; a server that does
+            # not answer at all is bounded client-side (1.5 s) by fwcap_django.db.
             "options": "-c statement_timeout=2000",
             # Django turns server-side prepared statements off for the sake of PgBouncer in
             # transaction mode; we talk to PostgreSQL directly, so psycopg's default (prepare a
@@ -110,9 +110,9 @@ def database_settings(url: str, *, pool_size: int) -> dict[str, Any]:
             "pool": {
                 "min_size": 1,
                 "max_size": pool_size,
-                # A thread waits at most 2 s for a connection; when the database is down that
-                # turns into a 503 within 2 s, as /readyz promises.
-                "timeout": 2.0,
+                # A thread waits at most 1.5 s for a connection; when the database is down that
+                # turns into a 503 within the 2 s /readyz promises.
+                "timeout": 1.5,
                 "connection_class": DeadlineConnection,
                 # After a failed connection attempt psycopg_pool retries with a doubling delay
                 # (1, 2, 4, ... s): after a 40-75 s outage a worker kept answering 503 for up to

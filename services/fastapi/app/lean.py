@@ -20,7 +20,7 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from app.config import READ_METHODS, Settings
-from app.db import COMMAND_TIMEOUT_S, DB_WAIT_S
+from app.db import COMMAND_TIMEOUT_S, DB_WAIT_S, STATEMENT_TIMEOUT_MS
 from app.routers.items import check_item_body, is_storable, item_pk, read_item_body
 from app.schemas import CENT, QueryInt
 
@@ -61,7 +61,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         max_size=settings.db_pool_size,
         timeout=DB_WAIT_S,
         command_timeout=COMMAND_TIMEOUT_S,
-        server_settings={"statement_timeout": str(int(COMMAND_TIMEOUT_S * 1000))},
+        server_settings={"statement_timeout": str(STATEMENT_TIMEOUT_MS)},
     )
 
 

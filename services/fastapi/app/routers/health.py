@@ -6,8 +6,6 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
 
 from app.config import READ_METHODS
-from app.db import discard_connection
-from app.errors import database_unreachable
 from app.schemas import Status
 
 router = APIRouter()
@@ -21,15 +19,10 @@ async def healthz() -> Status:
 @router.api_route("/readyz", methods=READ_METHODS)
 async def readyz(request: Request) -> Status:
     # Each step is bounded (pool wait, connect and command timeouts, all 2 s); a connection
-    # that did not answer is dropped without the ROLLBACK a normal return would send.
+    # that missed its deadline is dropped without a ROLLBACK (app/db.py, _drop_unanswered).
     try:
         async with request.app.state.engine.connect() as conn:
-            try:
-                await conn.execute(text("SELECT 1"))
-            except Exception as exc:
-                if database_unreachable(exc):
-                    await discard_connection(conn)
-                raise
+            await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means "not ready"
         raise HTTPException(status_code=503) from exc
     return Status(status="ready")
