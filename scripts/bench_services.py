@@ -108,6 +108,8 @@ SUITES: dict[str, tuple[tuple[Variant, ...], tuple[str, ...]]] = {
             Variant("fastapi-lean", "fastapi-lean"),
             Variant("django", "django"),
             Variant("django-lean", "django-lean"),
+            # What the slow-client protection costs: gunicorn's own gthread worker.
+            Variant("django stock gthread", "django", {"GUNICORN_WORKER_CLASS": "gthread-stock"}),
         ),
         ("/healthz", "/api/items/42"),
     ),
