@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 OS_PACKAGES_REPORT := prometheus
 OS_PACKAGES_TEST := prometheus chromium
 
-.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean
+.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean requirements
 
 setup: $(VENV)/.synced
 
@@ -30,6 +30,11 @@ report: setup os-deps-report
 
 test: setup os-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The services' requirements.txt (what their images install) are exported from uv.lock; run this
+# after changing the django-service / fastapi-service groups in pyproject.toml (and `uv lock`).
+requirements: setup
+	$(BIN)/python scripts/export_requirements.py
 
 lint: setup
 	$(BIN)/ruff check .
