@@ -151,9 +151,7 @@ def test_the_services_group_adds_only_what_no_service_imports() -> None:
     service_modules = imported_top_modules(ROOT / "services" / "django") | imported_top_modules(
         ROOT / "services" / "fastapi"
     )
-    imported_dists = {
-        canonicalize_name(d) for m in service_modules for d in providers.get(m, [])
-    }
+    imported_dists = {canonicalize_name(d) for m in service_modules for d in providers.get(m, [])}
     extra = [
         item
         for item in pyproject_groups()["services"]
@@ -179,4 +177,3 @@ def _httpcore_sync_source() -> str:
     import httpcore._synchronization as sync
 
     return Path(sync.__file__).read_text(encoding="utf-8")
-
