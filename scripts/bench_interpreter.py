@@ -16,6 +16,8 @@ scripts/bench_metrics_overhead.py):
 2. placement: each service in a cgroup with a 500m CFS quota (the default pod), once pinned to
    CPU 0 (what a cpuset gives, as the kubelet's static CPU manager does for exclusive cores) and
    once free to run on every CPU (the kubelet's default `none` policy); interleaved likewise.
+3. sniffio: FastAPI's /api/upstream (through the upstream stub) with and without `sniffio`
+   installed, the pods' own interpreter on both sides, pinned as in part 1.
 
     .venv/bin/python scripts/bench_interpreter.py                 # both parts, ~15 minutes
     .venv/bin/python scripts/bench_interpreter.py --part placement --rounds 4
@@ -52,9 +54,11 @@ from capacity.target.services import (  # noqa: E402
     ServiceHandle,
     run_launcher_command,
     start_service,
+    start_stub,
 )
 
 DEFAULT_ENDPOINTS = ("/healthz", "/api/items/42")
+UPSTREAM = "/api/upstream"
 DEFAULT_CANDIDATE = "/usr/bin/python3.11"
 QUOTA_MILLICORES = 500
 MEMORY_BYTES = 512 * 1024 * 1024
@@ -83,8 +87,9 @@ def interpreter_build(python: str) -> str:
     ).stdout.strip()
 
 
-def candidate_venv(python: str, cache: Path) -> str:
-    """A venv of `python` holding exactly the lock's versions of both services' packages."""
+def candidate_venv(python: str, cache: Path, without: tuple[str, ...] = ()) -> str:
+    """A venv of `python` holding exactly the lock's versions of both services' packages
+    (less the distributions named in `without`)."""
     version = subprocess.run(
         [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
         capture_output=True,
@@ -92,6 +97,8 @@ def candidate_venv(python: str, cache: Path) -> str:
         check=True,
     ).stdout.strip()
     venv = cache / f"bench-venv-{version}-{hashlib.sha256(python.encode()).hexdigest()[:8]}"
+    if without:
+        venv = venv.with_name(venv.name + "-without-" + "-".join(without))
     marker = venv / ".fwcap-lock-mtime"
     lock_mtime = str((ROOT / "uv.lock").stat().st_mtime_ns)
     venv_python = str(venv / "bin" / "python")
@@ -148,6 +155,8 @@ def candidate_venv(python: str, cache: Path) -> str:
         ],
         check=True,
     )
+    if without:
+        subprocess.run([venv_python, "-m", "pip", "uninstall", "-q", "-y", *without], check=True)
     if sys.version_info[:2] >= (3, 12) and version < "3.12":
         _backport_inspect_markers(venv)
     marker.write_text(lock_mtime)
@@ -241,6 +250,32 @@ def interpreter_part(
     return run_interleaved("interpreter", services, ("local", "pgo-lto"), args)
 
 
+def sniffio_part(
+    args: argparse.Namespace, group: ProcessGroup, urls: dict[str, str], stub_url: str
+) -> list[Run]:
+    """FastAPI's /api/upstream with and without sniffio, the local interpreter on both sides."""
+    pythons = {
+        "with": candidate_venv(sys.executable, args.cache_dir),
+        "without": candidate_venv(sys.executable, args.cache_dir, without=("sniffio",)),
+    }
+    services = {
+        ("fastapi", side): start_service(
+            group,
+            "fastapi",
+            name=f"fastapi-sniffio-{side}",
+            port=free_port(),
+            database_url=urls["fastapi"],
+            upstream_url=stub_url,
+            workers=1,
+            preexec_fn=_pin_to({0}),
+            python=python,
+        )
+        for side, python in pythons.items()
+    }
+    sub = argparse.Namespace(**{**vars(args), "frameworks": ["fastapi"], "endpoints": [UPSTREAM]})
+    return run_interleaved("sniffio", services, ("without", "with"), sub)
+
+
 def placement_part(
     args: argparse.Namespace, group: ProcessGroup, urls: dict[str, str]
 ) -> list[Run]:
@@ -319,7 +354,9 @@ def report(runs: list[Run]) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("interpreter", "placement", "all"), default="all")
+    parser.add_argument(
+        "--part", choices=("interpreter", "placement", "sniffio", "all"), default="all"
+    )
     parser.add_argument(
         "--candidate-python",
         default=DEFAULT_CANDIDATE,
@@ -343,7 +380,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for endpoint in args.endpoints or ():
         if not endpoint.startswith("/"):
             parser.error(f"--endpoint {endpoint!r} must be a path starting with '/'")
-    if args.part != "placement" and not (
+    if args.part in ("interpreter", "all") and not (
         os.path.isfile(args.candidate_python) and os.access(args.candidate_python, os.X_OK)
     ):
         parser.error(f"--candidate-python {args.candidate_python!r} is not an executable file")
@@ -357,7 +394,7 @@ def main(argv: list[str]) -> int:
     print(f"machine: {machine()}")
     print(f"local pods' interpreter: {interpreter_build(sys.executable)}")
     candidate = ""
-    if args.part != "placement":
+    if args.part in ("interpreter", "all"):
         print(f"candidate: {interpreter_build(args.candidate_python)}")
         candidate = candidate_venv(args.candidate_python, args.cache_dir)
     print(
@@ -382,6 +419,8 @@ def main(argv: list[str]) -> int:
                 runs += interpreter_part(args, group, urls, candidate)
             if args.part in ("placement", "all"):
                 runs += placement_part(args, group, urls)
+            if args.part in ("sniffio", "all") and "fastapi" in args.frameworks:
+                runs += sniffio_part(args, group, urls, start_stub(group, free_port()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(runs)
