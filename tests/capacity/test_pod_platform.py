@@ -6,6 +6,7 @@ placement from live processes' affinity masks.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,36 @@ def test_a_pod_interpreter_that_is_not_executable_is_refused_by_name(tmp_path: P
     missing = tmp_path / "python3.12"
     with pytest.raises(TargetError, match=rf"{POD_PYTHON_ENV}=.*python3\.12.*not an executable"):
         pod_python({POD_PYTHON_ENV: str(missing)})
+
+
+@needs_two_cpus
+def test_the_reports_machine_section_names_the_pods_interpreter_and_placement(
+    sleeper: subprocess.Popen[bytes], measurements_file: Path, tmp_path: Path
+) -> None:
+    """platform.json as the local run writes it, then the report rendered from it."""
+    from capacity.commands.report import platform_details
+    from capacity.model import Slo
+    from capacity.plan import Plan
+    from capacity.report import build_report
+    from capacity.target.base import Endpoints, PodInfo, PodShape
+    from capacity.target.local import LocalTarget
+
+    os.sched_setaffinity(sleeper.pid, {1})  # a pod pinned to CPU 1 by its cpuset
+    target = LocalTarget(["fastapi"], 1, PodShape(500, 512 * 2**20), tmp_path / "work")
+    pod = PodInfo("fastapi-0", "fastapi", "http://127.0.0.1:1", sleeper.pid, None, 500, 1, False)
+    target.endpoints = Endpoints({"fastapi": [pod.base_url]}, "", "", "local", [pod])
+    details = platform_details(target, Plan())
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "measurements.jsonl").write_bytes(measurements_file.read_bytes())
+    (run_dir / "platform.json").write_text(json.dumps(details))
+
+    out = build_report(run_dir / "measurements.jsonl", tmp_path / "report", slo=Slo())
+
+    markdown = (out / "report.md").read_text()
+    machine = markdown[markdown.index("## The machine") :]
+    config_args = sysconfig.get_config_var("CONFIG_ARGS")
+    assert "pod_python_config_args" in machine
+    assert config_args in machine or json.dumps(config_args)[1:-1] in machine
+    assert "pod_python_pgo_lto" in machine
+    assert "pinned (cpuset): pods on CPU(s) 1 of" in machine
