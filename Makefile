@@ -32,8 +32,12 @@ test: setup os-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The services' requirements.txt (what their images install) are exported from uv.lock; run this
-# after changing the django-service / fastapi-service groups in pyproject.toml (and `uv lock`).
-requirements: setup
+# after changing the django-service / fastapi-service groups in pyproject.toml. It re-locks first
+# (a no-op when the lock already matches pyproject.toml), then syncs the venv and exports.
+requirements:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	uv lock
+	$(MAKE) setup
 	$(BIN)/python scripts/export_requirements.py
 
 # Pods on another interpreter, e.g. a PGO+LTO CPython 3.12 built like the images' python:3.12-slim

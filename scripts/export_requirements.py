@@ -7,7 +7,7 @@ The lock is the source of truth. `services/<name>/requirements.txt` is what the 
 the `uv sync --frozen` venv) get the same versions. Never edit a requirements.txt by hand: add
 the dependency to the group in pyproject.toml, then run
 
-    make requirements          # = .venv/bin/python scripts/export_requirements.py
+    make requirements          # uv lock, make setup, then this script
 
 `--check` exits 1, naming each stale file, instead of writing (tests/test_dependency_parity.py
 runs the same comparison).

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import export_requirements as export  # noqa: E402
 
-FIX = f"run `{export.FIX_COMMAND}` (after `uv lock` if you changed pyproject.toml)"
+FIX = f"run `{export.FIX_COMMAND}` (it re-locks, syncs the venv and re-exports)"
 # Modules a service imports that are its own code, not a distribution.
 OWN_PACKAGES = {"django": {"fwcap_django", "items"}, "fastapi": {"app"}}
 
@@ -105,7 +105,7 @@ def test_the_lock_was_made_from_the_current_pyproject_groups(group: str) -> None
 
     assert names(group) == locked, (
         f"group {group!r} of pyproject.toml lists {sorted(names(group))} but uv.lock was made "
-        f"from {sorted(locked)}; run `uv lock`, then `{export.FIX_COMMAND}`"
+        f"from {sorted(locked)}; run `{export.FIX_COMMAND}` (it runs `uv lock` first)"
     )
 
 
@@ -122,7 +122,7 @@ def test_the_venv_the_local_pods_run_has_the_image_versions(service: str) -> Non
             wrong.append(f"{name}: image {version}, local venv {installed}")
     assert not wrong, (
         f"the venv local {service} pods run differs from its image: {wrong}; "
-        "run `uv sync --frozen` (make setup) to reinstall the lock"
+        f"run `{export.FIX_COMMAND}` (or `make setup`) to reinstall the lock"
     )
 
 
@@ -141,7 +141,7 @@ def test_every_package_a_service_imports_is_in_its_image(service: str) -> None:
     assert not missing, (
         f"services/{service} imports {missing}, which its requirements.txt does not install; "
         f"add the distribution to the `{export.group_of(service)}` group in pyproject.toml, "
-        f"run `uv lock`, then `{export.FIX_COMMAND}`"
+        f"then run `{export.FIX_COMMAND}`"
     )
 
 
@@ -159,7 +159,7 @@ def test_the_services_group_adds_only_what_no_service_imports() -> None:
     ]
     assert not extra, (
         f"{extra} in the `services` group is imported by a service but installed by no image; "
-        "move it to the `django-service` or `fastapi-service` group, run `uv lock`, then "
+        "move it to the `django-service` or `fastapi-service` group, then run "
         f"`{export.FIX_COMMAND}`"
     )
 
