@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 OS_PACKAGES_REPORT := prometheus
 OS_PACKAGES_TEST := prometheus chromium
 
-.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean
+.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean requirements pod-venv
 
 setup: $(VENV)/.synced
 
@@ -30,6 +30,27 @@ report: setup os-deps-report
 
 test: setup os-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The services' requirements.txt (what their images install) are exported from uv.lock; run this
+# after changing the django-service / fastapi-service groups in pyproject.toml. It re-locks first
+# (a no-op when the lock already matches pyproject.toml), then syncs the venv and exports.
+requirements:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	uv lock
+	$(MAKE) setup
+	$(BIN)/python scripts/export_requirements.py
+
+# Pods on another interpreter, e.g. a PGO+LTO CPython 3.12 built like the images' python:3.12-slim
+# (this venv's may lack PGO/LTO; the report's platform section says which the pods ran):
+#   make pod-venv POD_PYTHON=/opt/python3.12/bin/python3.12
+#   FWCAP_POD_PYTHON=$(CURDIR)/.venv-pods/bin/python make report
+# It installs exactly what the images install (both services' requirements.txt, with hashes).
+POD_VENV := .venv-pods
+pod-venv: setup
+	@test -n "$(POD_PYTHON)" || { echo "POD_PYTHON=/path/to/python3.12 is required"; exit 2; }
+	uv venv --allow-existing --no-managed-python --python "$(POD_PYTHON)" $(POD_VENV)
+	uv pip install --python $(POD_VENV)/bin/python --no-deps --require-hashes --only-binary=:all: \
+		-r services/django/requirements.txt -r services/fastapi/requirements.txt
 
 lint: setup
 	$(BIN)/ruff check .

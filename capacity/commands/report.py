@@ -176,9 +176,14 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def platform_details(target: LocalTarget, plan: Plan) -> dict[str, Any]:
-    from capacity.report.platform import this_machine
+    from capacity.report.platform import cpu_placement, interpreter_build, this_machine
+    from capacity.target.services import pod_python
 
     details = this_machine()
+    # What the pods ran on (issue 16): their interpreter's build and where their CPUs were.
+    details.update(interpreter_build(pod_python()))
+    pods = target.endpoints.pods if target.endpoints is not None else []
+    details["cpu_placement"] = cpu_placement([pod.pid for pod in pods if pod.pid is not None])
     details.update(
         target="local",
         run_id=target.run_id,

@@ -1,8 +1,10 @@
 """Start the two reference services (and the upstream stub) exactly as their containers do.
 
-The one way tests, benchmarks and the local capacity run start a service: `sys.executable
-launch.py` in the service's directory, configured only through the environment variables of
+The one way tests, benchmarks and the local capacity run start a service: `<python> launch.py`
+in the service's directory, configured only through the environment variables of
 services/CONTRACT.md, under a `ProcessGroup` that stops it (and every worker it forks).
+`<python>` is the pod interpreter (`pod_python()`): this venv's unless FWCAP_POD_PYTHON names
+another, e.g. a PGO+LTO build like the images' with the services' requirements.txt installed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,27 @@ SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 STUB_SCRIPT = SERVICES_DIR / "upstream_stub.py"
 LAUNCHER_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 90.0
+POD_PYTHON_ENV = "FWCAP_POD_PYTHON"
+
+
+def pod_python(env: Mapping[str, str] | None = None) -> str:
+    """The interpreter pods run: $FWCAP_POD_PYTHON when set, else this process's own.
+
+    The images run python:3.12-slim, built with PGO and LTO; a non-PGO local build costs more
+    CPU per request (measured in docs/benchmarks.md, stated in the report's platform section),
+    so a user who has a build like the images' can point the pods at it.
+    """
+    env = os.environ if env is None else env
+    chosen = env.get(POD_PYTHON_ENV, "")
+    if not chosen:
+        return sys.executable
+    if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+        raise TargetError(
+            f"{POD_PYTHON_ENV}={chosen!r} is not an executable file; expected the path of a "
+            "Python 3.12 interpreter with the services' requirements.txt installed, or unset it "
+            "to run pods with this venv's interpreter"
+        )
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -68,14 +91,16 @@ def service_dir(framework: str) -> Path:
     return path
 
 
-def run_launcher_command(framework: str, command: LauncherCommand, env: Mapping[str, str]) -> None:
+def run_launcher_command(
+    framework: str, command: LauncherCommand, env: Mapping[str, str], python: str | None = None
+) -> None:
     """Run `python launch.py migrate|seed` to completion; raise with its output if it fails."""
     if command not in ("migrate", "seed"):
         raise TargetError(f"unknown launcher command {command!r}; expected 'migrate' or 'seed'")
     cwd = service_dir(framework)
     try:
         done = subprocess.run(  # fixed argv, no shell
-            [sys.executable, "launch.py", command],
+            [python or pod_python(), "launch.py", command],
             cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
             timeout=LAUNCHER_TIMEOUT_S, start_new_session=True,
         )  # fmt: skip
@@ -114,11 +139,13 @@ def start_service(
     threads: int | None = None,
     extra_env: Mapping[str, str] | None = None,
     preexec_fn: Callable[[], None] | None = None,
+    python: str | None = None,
 ) -> ServiceHandle:
     """Start `framework`'s launcher on 127.0.0.1:`port` and wait until /healthz answers.
 
     `workers`/`threads` left as None let the launcher derive them from the CPU limit, as in a
     pod. `preexec_fn` runs in the child before exec (the local target uses it to enter a cgroup).
+    `python` is the interpreter to run (default `pod_python()`).
     Each service gets a private PROMETHEUS_MULTIPROC_DIR under the group's log dir, so metric
     files never mix between services or runs.
     """
@@ -139,7 +166,9 @@ def start_service(
         env["THREADS"] = str(threads)
     env.update(VARIANTS[fw][1])
     env.update(extra_env or {})
-    proc = group.start(name, [sys.executable, "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn)
+    proc = group.start(
+        name, [python or pod_python(), "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_http_ok(base_url + "/healthz", proc, timeout_s=READY_TIMEOUT_S)
