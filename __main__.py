@@ -34,7 +34,7 @@ services = {
     )
     for framework in settings.frameworks
 }
-locust = Locust("locust", settings, ns, files.locustfile)
+locust = Locust("locust", settings, ns, files)
 monitoring = Monitoring("monitoring", settings, ns, files)
 
 pulumi.export("namespace", ns)
@@ -43,4 +43,7 @@ pulumi.export("upstreamUrl", upstream.url)
 pulumi.export("prometheusUrl", monitoring.prometheus_url)
 pulumi.export("grafanaUrl", monitoring.grafana_url)
 pulumi.export("locustUrl", locust.url)
+# The Locust master's web API asks for these (Basic auth; deploy/locust_plugins/web_auth.py).
+pulumi.export("locustWebUser", locust.web_user)
+pulumi.export("locustWebPassword", locust.web_password)
 pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)

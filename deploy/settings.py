@@ -273,6 +273,51 @@ class Settings(BaseModel):
         "a path to an existing .py file inside the project directory",
     )
 
+    upstream_cpu: str = _setting(
+        "500m",
+        "CPU of the upstream stub pod; it only sleeps, so it must merely never be the bottleneck.",
+        CPU_FORMS,
+    )
+    migration_cpu: str = _setting(
+        "250m",
+        "CPU of each service's migration/seed Job pod (it runs once, next to everything else).",
+        CPU_FORMS,
+    )
+    migration_memory: str = _setting(
+        "256Mi", "Memory of each service's migration/seed Job pod.", MEMORY_FORMS
+    )
+    prometheus_storage: str = _setting(
+        "",
+        "Size of Prometheus' volume (a PVC that outlives the pod); empty keeps the TSDB on an "
+        "emptyDir that a pod restart loses.",
+        "empty, or a memory quantity like 10Gi",
+    )
+    service_pool: str = _setting(
+        "",
+        "Node pool of the services under test: nodes labelled and tainted fwcap.io/pool=<pool>; "
+        "empty runs them anywhere (with anti-affinity from Locust and monitoring).",
+        "empty, or a Kubernetes label value",
+    )
+    load_pool: str = _setting(
+        "",
+        "Node pool of Locust, Prometheus, Grafana and PostgreSQL (label and taint "
+        "fwcap.io/pool=<pool>); empty runs them anywhere.",
+        "empty, or a Kubernetes label value",
+    )
+    cluster_node_type: str = _setting(
+        "",
+        "What the stack's nodes are, for the scheduling check (tests/deploy): 'kind' (one node in "
+        "Docker) or a node type of capacity/catalog/nodes.yaml; empty: not checked.",
+        "empty, 'kind', or a node type name from capacity/catalog/nodes.yaml",
+    )
+    cluster_nodes: int = _setting(
+        1,
+        "How many nodes the stack's cluster has (its node group size), for the scheduling check.",
+        "an integer from 1 to 1000",
+        ge=1,
+        le=1000,
+    )
+
     # -- validators: each raises ValueError; load_settings adds the key and `accepted`.
 
     @field_validator("namespace", "monitoring_namespace")
@@ -302,6 +347,8 @@ class Settings(BaseModel):
         "grafana_cpu",
         "locust_cpu",
         "locust_master_cpu",
+        "upstream_cpu",
+        "migration_cpu",
         mode="before",
     )
     @classmethod
@@ -316,6 +363,7 @@ class Settings(BaseModel):
         "grafana_memory",
         "locust_memory",
         "locust_master_memory",
+        "migration_memory",
         mode="before",
     )
     @classmethod
@@ -380,7 +428,19 @@ class Settings(BaseModel):
             raise ValueError("not an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("prometheus_release_label")
+    @field_validator("prometheus_storage", mode="before")
+    @classmethod
+    def _optional_memory(cls, value: object) -> str:
+        return _memory(value) if value not in ("", None) else ""
+
+    @field_validator("cluster_node_type")
+    @classmethod
+    def _node_type(cls, value: str) -> str:
+        if value and value != "kind" and not _DNS_SUBDOMAIN.match(value):
+            raise ValueError("not 'kind' or a node type name")
+        return value
+
+    @field_validator("prometheus_release_label", "service_pool", "load_pool")
     @classmethod
     def _label_value(cls, value: str) -> str:
         if not _LABEL_VALUE.match(value):

@@ -9,23 +9,27 @@ import pulumi_kubernetes as k8s
 from deploy.service import kit_image
 from deploy.settings import Settings
 from deploy.specs import (
-    COMPONENT,
     KIT_UID,
     UPSTREAM_PORT,
     UPSTREAM_SERVICE,
-    container_security_context,
+    Allow,
+    Placement,
+    cluster_ip_service_spec,
+    container,
+    deployment_spec,
     empty_dir,
-    guaranteed_resources,
-    http_probe,
+    env_vars,
+    http_probes,
     in_cluster_url,
-    labels,
+    meta,
     mount,
-    pod_security_context,
+    network_policy_spec,
+    pod_template,
+    pods,
     selector,
 )
 
-# Sized so the stub is never the bottleneck of an /api/upstream measurement (it only sleeps).
-UPSTREAM_CPU = "500m"
+# It only sleeps: memory stays small whatever the load (CPU is the stack's `upstreamCpu`).
 UPSTREAM_MEMORY = "256Mi"
 
 
@@ -41,79 +45,47 @@ class UpstreamStub(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fwcap:deploy:UpstreamStub", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        name = UPSTREAM_SERVICE
-        meta_labels = labels("upstream-stub", name)
-        match = selector("upstream-stub", name)
+        name = component = UPSTREAM_SERVICE
         image = kit_image("upstream", settings, self)
-
-        container = k8s.core.v1.ContainerArgs(
-            name="upstream-stub",
-            image=image.apply(lambda ref: ref.ref),
-            image_pull_policy=settings.image_pull_policy,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=UPSTREAM_PORT)],
-            env=[k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp")],
-            resources=guaranteed_resources(UPSTREAM_CPU, UPSTREAM_MEMORY),
-            security_context=container_security_context(KIT_UID),
-            readiness_probe=http_probe("/healthz", "http", period_s=5),
-            liveness_probe=http_probe("/healthz", "http", period_s=10),
-            volume_mounts=[mount("tmp", "/tmp")],
+        ports = {"http": UPSTREAM_PORT}
+        stub = container(
+            name,
+            image.apply(lambda ref: ref.ref),
+            pull_policy=settings.image_pull_policy,
+            uid=KIT_UID,
+            cpu=settings.upstream_cpu,
+            memory=UPSTREAM_MEMORY,
+            ports=ports,
+            env=env_vars({"HOME": "/tmp"}),
+            probes=http_probes("/healthz", "http"),
+            mounts=[mount("tmp", "/tmp")],
+        )
+        template = pod_template(
+            component,
+            name,
+            uid=KIT_UID,
+            containers=[stub],
+            volumes=[empty_dir("tmp", "64Mi")],
+            placement=Placement(pool=settings.load_pool),
         )
         k8s.apps.v1.Deployment(
             resource_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=meta_labels),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=match),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pod_security_context(KIT_UID),
-                        containers=[container],
-                        volumes=[empty_dir("tmp", "64Mi")],
-                    ),
-                ),
-            ),
+            metadata=meta(name, namespace, component),
+            spec=deployment_spec(component, name, template),
             opts=child,
         )
         k8s.core.v1.Service(
             f"{resource_name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=meta_labels),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=match,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="http", port=UPSTREAM_PORT, target_port="http", protocol="TCP"
-                    )
-                ],
-            ),
+            metadata=meta(name, namespace, component),
+            spec=cluster_ip_service_spec(component, name, ports),
             opts=child,
         )
+        # Only the services call it; the stub calls nobody.
         k8s.networking.v1.NetworkPolicy(
             f"{resource_name}-policy",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=meta_labels),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=match),
-                policy_types=["Ingress", "Egress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={COMPONENT: "service"}
-                                )
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(
-                                port=UPSTREAM_PORT, protocol="TCP"
-                            )
-                        ],
-                    )
-                ],
-                egress=[],  # the stub calls nobody
+            metadata=meta(name, namespace, component),
+            spec=network_policy_spec(
+                selector(component, name), ingress=[Allow((pods("service"),), (UPSTREAM_PORT,))]
             ),
             opts=child,
         )

@@ -71,7 +71,7 @@ def test_cluster_prometheus_config_passes_promtool(stack: Deployed, tmp_path: Pa
     (account / "ca.crt").write_text("stand-in CA\n")
     text = cluster_config(stack)
     checked, swapped = without_kubernetes_sd(text, account)
-    assert swapped == 3  # services, cadvisor, loadgen: every job uses discovery in-cluster
+    assert swapped == 4  # services, cadvisor, kube-state-metrics, loadgen: all discover in-cluster
     result = promtool_check(checked, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
