@@ -46,7 +46,12 @@ def lint_errors(values: dict[str, Any] | None = None) -> list[str]:
 def test_chart_renders_every_object_for_the_program_values(framework: str) -> None:
     manifests = render_chart(program_values(framework), framework, "fwcap")
     assert kinds(manifests) == [
-        "Deployment", "Job", "NetworkPolicy", "NetworkPolicy", "Service", "ServiceAccount",
+        "Deployment",
+        "Job",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "Service",
+        "ServiceAccount",
     ]  # fmt: skip  (no PodDisruptionBudget: one replica, which a PDB cannot protect)
     deployment = one(manifests, "Deployment")
     assert deployment["metadata"]["name"] == framework
