@@ -1,5 +1,5 @@
 """Monitoring: the bundled Prometheus (least-privilege RBAC: node discovery and the kubelet's
-/metrics/cadvisor through `nodes/metrics`, never `nodes/proxy`), a namespace-scoped
+/metrics/cadvisor through `nodes/metrics`, never the node proxy), a namespace-scoped
 kube-state-metrics for requests and limits, and Grafana (provisioned datasource and dashboards
 from grafana/, generated admin password, no anonymous access) - or, in `existing` mode, only a
 ServiceMonitor for the load generator and dashboard ConfigMaps for a kube-prometheus-stack already
@@ -76,7 +76,7 @@ PROMETHEUS_EMPTYDIR_SIZE = "8Gi"
 PROMETHEUS_CLUSTER_RULES = (
     # kubernetes_sd_configs role: node (the cadvisor job) lists and watches nodes.
     (("nodes",), ("list", "watch")),
-    # The kubelet authorises GET /metrics/cadvisor as `get nodes/metrics` (not nodes/proxy).
+    # The kubelet authorises GET /metrics/cadvisor as `get nodes/metrics` (no node proxy).
     (("nodes/metrics",), ("get",)),
 )
 PROMETHEUS_NAMESPACE_RULES = (
