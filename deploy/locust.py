@@ -23,10 +23,11 @@ from deploy.specs import (
     Allow,
     Placement,
     Probes,
-    cluster_ip_service_spec,
+    add_deployment,
+    add_network_policy,
+    add_service,
     config_map_volume,
     container,
-    deployment_spec,
     empty_dir,
     env_vars,
     exec_probe,
@@ -34,10 +35,8 @@ from deploy.specs import (
     meta,
     monitoring_peers,
     mount,
-    network_policy_spec,
     pod_template,
     pods,
-    selector,
     tcp_probe,
 )
 
@@ -175,44 +174,34 @@ class Locust(pulumi.ComponentResource):
                 placement=placement,
                 annotations=annotations,
             )
-            k8s.apps.v1.Deployment(
-                name,
-                metadata=meta(name, namespace, name),
-                spec=deployment_spec(name, name, template, replicas=replicas),
-                opts=child,
-            )
-        k8s.core.v1.Service(
-            f"{resource_name}-service",
-            metadata=meta(master_name, namespace, master_name),
-            spec=cluster_ip_service_spec(master_name, master_name, master_ports),
-            opts=child,
+            add_deployment(name, namespace, name, name, template, child, replicas=replicas)
+        add_service(
+            f"{resource_name}-service", namespace, master_name, master_name, master_ports, child
         )
         # Master: its workers on the master port, Prometheus on the web port (metrics); the
         # driver comes through a port-forward, which NetworkPolicies do not filter.
-        k8s.networking.v1.NetworkPolicy(
+        add_network_policy(
             f"{resource_name}-master-policy",
-            metadata=meta(master_name, namespace, master_name),
-            spec=network_policy_spec(
-                selector(master_name, master_name),
-                ingress=[
-                    Allow((pods(worker_name),), (LOCUST_MASTER_PORT,)),
-                    Allow(monitoring_peers(settings), (LOCUST_WEB_PORT,)),
-                ],
-            ),
-            opts=child,
+            namespace,
+            master_name,
+            master_name,
+            child,
+            ingress=[
+                Allow((pods(worker_name),), (LOCUST_MASTER_PORT,)),
+                Allow(monitoring_peers(settings), (LOCUST_WEB_PORT,)),
+            ],
         )
         # Workers: nobody calls them; they call the master and the services under test.
-        k8s.networking.v1.NetworkPolicy(
+        add_network_policy(
             f"{resource_name}-worker-policy",
-            metadata=meta(worker_name, namespace, worker_name),
-            spec=network_policy_spec(
-                selector(worker_name, worker_name),
-                egress=[
-                    Allow((pods(master_name),), (LOCUST_MASTER_PORT,)),
-                    Allow((pods("service"),), (SERVICE_PORT,)),
-                ],
-            ),
-            opts=child,
+            namespace,
+            worker_name,
+            worker_name,
+            child,
+            egress=[
+                Allow((pods(master_name),), (LOCUST_MASTER_PORT,)),
+                Allow((pods("service"),), (SERVICE_PORT,)),
+            ],
         )
         self.url = in_cluster_url(LOCUST_SERVICE, settings.namespace, LOCUST_WEB_PORT)
         self.web_user = LOCUST_WEB_USER

@@ -9,7 +9,6 @@ in the cluster. (The services' own ServiceMonitors come with their chart: monito
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import pulumi
@@ -40,10 +39,11 @@ from deploy.specs import (
     Allow,
     Placement,
     Probes,
-    cluster_ip_service_spec,
+    Rules,
+    add_role_binding,
+    add_workload,
     config_map_volume,
     container,
-    deployment_spec,
     empty_dir,
     env_vars,
     http_probe,
@@ -52,7 +52,6 @@ from deploy.specs import (
     labels,
     meta,
     mount,
-    network_policy_spec,
     outside_pods,
     pod_template,
     pods,
@@ -88,15 +87,6 @@ KSM_NAMESPACE_RULES = ((("pods",), ("list", "watch")),)
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _rules(
-    rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
-) -> list[k8s.rbac.v1.PolicyRuleArgs]:
-    return [
-        k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=list(res), verbs=list(verbs))
-        for res, verbs in rules
-    ]
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -140,7 +130,7 @@ class Monitoring(pulumi.ComponentResource):
         self,
         name: str,
         component: str,
-        namespace_rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
+        namespace_rules: Rules,
     ) -> k8s.rbac.v1.SubjectArgs:
         """A service account bound to a Role of this namespace with `namespace_rules`."""
         ns, child = self._namespace, self._child
@@ -153,23 +143,7 @@ class Monitoring(pulumi.ComponentResource):
         subject = k8s.rbac.v1.SubjectArgs(
             kind="ServiceAccount", name=account.metadata.apply(lambda m: str(m.name)), namespace=ns
         )
-        role = k8s.rbac.v1.Role(
-            f"{name}-discovery",
-            metadata=meta(name, ns, component),
-            rules=_rules(namespace_rules),
-            opts=child,
-        )
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-discovery",
-            metadata=meta(name, ns, component),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io",
-                kind="Role",
-                name=role.metadata.apply(lambda m: str(m.name)),
-            ),
-            subjects=[subject],
-            opts=child,
-        )
+        add_role_binding(f"{name}-discovery", ns, component, name, namespace_rules, subject, child)
         return subject
 
     # -- bundled Prometheus ---------------------------------------------------------------
@@ -180,23 +154,10 @@ class Monitoring(pulumi.ComponentResource):
         subject = self._account(name, component, PROMETHEUS_NAMESPACE_RULES)
         # Nodes are cluster-scoped: the one cluster-wide grant, read-only, no proxy.
         cluster_role_name = f"fwcap-prometheus-{settings.namespace}"
-        node_role = k8s.rbac.v1.ClusterRole(
-            f"{name}-nodes",
-            metadata=meta(cluster_role_name, None, component),
-            rules=_rules(PROMETHEUS_CLUSTER_RULES),
-            opts=child,
-        )
-        k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-nodes",
-            metadata=meta(cluster_role_name, None, component),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io",
-                kind="ClusterRole",
-                name=node_role.metadata.apply(lambda m: str(m.name)),
-            ),
-            subjects=[subject],
-            opts=child,
-        )
+        add_role_binding(
+            f"{name}-nodes", None, component, cluster_role_name, PROMETHEUS_CLUSTER_RULES,
+            subject, child,
+        )  # fmt: skip
         config_text = prometheus_config(settings)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -259,17 +220,16 @@ class Monitoring(pulumi.ComponentResource):
             annotations={"fwcap/config-sha256": _sha256(config_text)},
             service_account=subject.name,  # the config reads its token
         )
-        k8s.apps.v1.Deployment(
+        # One TSDB (single_writer): never two Prometheus pods at once.
+        add_workload(
             name,
-            metadata=meta(name, ns, component),
-            # One TSDB: never two Prometheus pods at once.
-            spec=deployment_spec(component, name, template, single_writer=True),
-            opts=child,
-        )
-        self._service(name, component, {"web": PROMETHEUS_PORT})
-        self._policy(
-            name,
+            ns,
             component,
+            name,
+            template,
+            child,
+            single_writer=True,
+            ports={"web": PROMETHEUS_PORT},
             ingress=[Allow((pods("grafana"),), (PROMETHEUS_PORT,))],
             egress=[
                 Allow((pods("service"),), (SERVICE_PORT,)),
@@ -315,15 +275,13 @@ class Monitoring(pulumi.ComponentResource):
             placement=self._placement,
             service_account=subject.name,  # it lists pods through the API server
         )
-        k8s.apps.v1.Deployment(
+        add_workload(
             name,
-            metadata=meta(name, ns, component),
-            spec=deployment_spec(component, name, template),
-            opts=self._child,
-        )
-        self._policy(
-            name,
+            ns,
             component,
+            name,
+            template,
+            self._child,
             ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
             egress=[Allow((outside_pods(),), API_SERVER_PORTS)],
         )
@@ -411,39 +369,19 @@ class Monitoring(pulumi.ComponentResource):
             # The image's files belong to group 0; Grafana's documented setup.
             supplemental_groups=[0],
         )
-        k8s.apps.v1.Deployment(
-            name,
-            metadata=meta(name, ns, component),
-            spec=deployment_spec(component, name, template, single_writer=True),
-            opts=child,
-        )
-        self._service(name, component, {"http": GRAFANA_PORT})
         # Reached only through `kubectl port-forward`; it calls only Prometheus.
-        self._policy(name, component, egress=[Allow((pods("prometheus"),), (PROMETHEUS_PORT,))])
+        add_workload(
+            name,
+            ns,
+            component,
+            name,
+            template,
+            child,
+            single_writer=True,
+            ports={"http": GRAFANA_PORT},
+            egress=[Allow((pods("prometheus"),), (PROMETHEUS_PORT,))],
+        )
         return pulumi.Output.secret(password.result)
-
-    def _service(self, name: str, component: str, ports: dict[str, int]) -> None:
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=meta(name, self._namespace, component),
-            spec=cluster_ip_service_spec(component, name, ports),
-            opts=self._child,
-        )
-
-    def _policy(
-        self,
-        name: str,
-        component: str,
-        *,
-        ingress: Sequence[Allow] = (),
-        egress: Sequence[Allow] = (),
-    ) -> None:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-policy",
-            metadata=meta(name, self._namespace, component),
-            spec=network_policy_spec(selector(component, name), ingress=ingress, egress=egress),
-            opts=self._child,
-        )
 
     # -- existing kube-prometheus-stack ---------------------------------------------------
 

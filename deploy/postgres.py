@@ -20,7 +20,8 @@ from deploy.specs import (
     Allow,
     Placement,
     Probes,
-    cluster_ip_service_spec,
+    add_network_policy,
+    add_service,
     container,
     database_secret_name,
     database_url,
@@ -29,7 +30,6 @@ from deploy.specs import (
     exec_probe,
     meta,
     mount,
-    network_policy_spec,
     pod_template,
     pods,
     postgres_init_sql,
@@ -107,17 +107,16 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         ports = {"postgres": POSTGRES_PORT}
-        k8s.core.v1.Service(
-            f"{resource_name}-service",
-            metadata=meta(POSTGRES_SERVICE, namespace, "postgres"),
-            spec=cluster_ip_service_spec("postgres", name, ports),
-            opts=child,
-        )
-        headless = k8s.core.v1.Service(
+        add_service(f"{resource_name}-service", namespace, "postgres", name, ports, child)
+        headless = add_service(
             f"{resource_name}-headless",
-            metadata=meta("postgres-headless", namespace, "postgres"),
-            spec=cluster_ip_service_spec("postgres", name, ports, headless=True),
-            opts=child,
+            namespace,
+            "postgres",
+            name,
+            ports,
+            child,
+            headless=True,
+            object_name="postgres-headless",
         )
         # Over TCP on purpose: during first-start initialisation the server listens on its
         # socket only, so the pod turns ready once the real server (and the databases) are up.
@@ -176,13 +175,12 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         # Only the services and their migration Jobs; PostgreSQL itself calls nobody.
-        k8s.networking.v1.NetworkPolicy(
+        add_network_policy(
             f"{resource_name}-policy",
-            metadata=meta(name, namespace, "postgres"),
-            spec=network_policy_spec(
-                selector("postgres", name),
-                ingress=[Allow((pods("service", "migration"),), (POSTGRES_PORT,))],
-            ),
-            opts=child,
+            namespace,
+            "postgres",
+            name,
+            child,
+            ingress=[Allow((pods("service", "migration"),), (POSTGRES_PORT,))],
         )
         self.register_outputs({"host": self.host})

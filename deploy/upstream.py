@@ -4,7 +4,6 @@ NetworkPolicy that admits only the services."""
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from deploy.service import kit_image
 from deploy.settings import Settings
@@ -14,19 +13,15 @@ from deploy.specs import (
     UPSTREAM_SERVICE,
     Allow,
     Placement,
-    cluster_ip_service_spec,
+    add_workload,
     container,
-    deployment_spec,
     empty_dir,
     env_vars,
     http_probes,
     in_cluster_url,
-    meta,
     mount,
-    network_policy_spec,
     pod_template,
     pods,
-    selector,
 )
 
 # It only sleeps: memory stays small whatever the load (CPU is the stack's `upstreamCpu`).
@@ -68,26 +63,16 @@ class UpstreamStub(pulumi.ComponentResource):
             volumes=[empty_dir("tmp", "64Mi")],
             placement=Placement(pool=settings.load_pool),
         )
-        k8s.apps.v1.Deployment(
-            resource_name,
-            metadata=meta(name, namespace, component),
-            spec=deployment_spec(component, name, template),
-            opts=child,
-        )
-        k8s.core.v1.Service(
-            f"{resource_name}-service",
-            metadata=meta(name, namespace, component),
-            spec=cluster_ip_service_spec(component, name, ports),
-            opts=child,
-        )
         # Only the services call it; the stub calls nobody.
-        k8s.networking.v1.NetworkPolicy(
-            f"{resource_name}-policy",
-            metadata=meta(name, namespace, component),
-            spec=network_policy_spec(
-                selector(component, name), ingress=[Allow((pods("service"),), (UPSTREAM_PORT,))]
-            ),
-            opts=child,
+        add_workload(
+            resource_name,
+            namespace,
+            component,
+            name,
+            template,
+            child,
+            ports=ports,
+            ingress=[Allow((pods("service"),), (UPSTREAM_PORT,))],
         )
         self.url = in_cluster_url(name, settings.namespace, UPSTREAM_PORT)
         self.register_outputs({"url": self.url})
