@@ -184,9 +184,10 @@ class Settings(BaseModel):
         REGISTRY_FORMS,
     )
     image_tag: str = _setting(
-        "0.1.0",
-        "Tag of the built images; the digest is appended, so pods run exactly what was pushed.",
-        "a Docker tag (letters, digits, '_', '.', '-'; at most 128), never 'latest'",
+        "",
+        "Tag of the built images; empty derives it from the build context's content, so a change "
+        "gets a new tag (immutable repositories refuse a reused one). Pods also pin the digest.",
+        "empty, or a Docker tag (letters, digits, '_', '.', '-'; at most 128), never 'latest'",
     )
     build_platform: str = _setting(
         "linux/amd64",
@@ -318,6 +319,24 @@ class Settings(BaseModel):
         le=1000,
     )
 
+    ecr: bool = _setting(
+        False,
+        "Create the images' ECR repositories (immutable tags) and push with credentials from the "
+        "ECR API; `registry` is then not needed.",
+        "true or false",
+    )
+    ebs_csi_driver: bool = _setting(
+        False,
+        "Install the EBS CSI driver add-on with its IAM role (EKS Pod Identity) and create "
+        "`storageClass` as gp3, for an EKS cluster that lacks them.",
+        "true or false",
+    )
+    eks_cluster_name: str = _setting(
+        "",
+        "The EKS cluster's name, when ebsCsiDriver is true.",
+        "empty, or an EKS cluster name (letters, digits, '-' and '_')",
+    )
+
     # -- validators: each raises ValueError; load_settings adds the key and `accepted`.
 
     @field_validator("namespace", "monitoring_namespace")
@@ -381,7 +400,7 @@ class Settings(BaseModel):
     @field_validator("image_tag")
     @classmethod
     def _image_tag(cls, value: str) -> str:
-        if value == "latest" or not _TAG.match(value):
+        if value and (value == "latest" or not _TAG.match(value)):
             raise ValueError("not a fixed image tag")
         return value
 
@@ -406,6 +425,13 @@ class Settings(BaseModel):
     @classmethod
     def _monitoring_mode(cls, value: str) -> str:
         return _one_of(value, MONITORING_MODES)
+
+    @field_validator("eks_cluster_name")
+    @classmethod
+    def _cluster_name(cls, value: str) -> str:
+        if value and not re.match(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", value):
+            raise ValueError("not an EKS cluster name")
+        return value
 
     @field_validator("storage_class")
     @classmethod
@@ -527,7 +553,18 @@ def load_settings(raw: Mapping[str, object], project_dir: Path) -> Settings:
 def _check_combinations(settings: Settings, project_dir: Path) -> None:
     """Rules that span keys; each message names the key to set and what it accepts."""
     problems: list[str] = []
-    if settings.build_images and not settings.registry:
+    if settings.ecr and not settings.build_images:
+        problems.append(
+            f"{config_key('ecr')} = true needs {config_key('build_images')} = true (the "
+            "repositories are for the images this program builds); accepted: set one of them"
+        )
+    if settings.ebs_csi_driver and not (settings.eks_cluster_name and settings.storage_class):
+        problems.append(
+            f"{config_key('ebs_csi_driver')} = true needs {config_key('eks_cluster_name')} (the "
+            f"cluster to add the driver to) and {config_key('storage_class')} (the gp3 class to "
+            f"create, e.g. gp3); accepted: {accepted('eks_cluster_name')}"
+        )
+    if settings.build_images and not settings.registry and not settings.ecr:
         problems.append(
             f"{config_key('registry')} is required when {config_key('build_images')} is true "
             f"(the built images are pushed there); accepted: {REGISTRY_FORMS}; or set "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
-from deploy.service import kit_image
+from deploy.service import ImageTarget, kit_image
 from deploy.settings import Settings
 from deploy.specs import (
     KIT_UID,
@@ -36,12 +36,13 @@ class UpstreamStub(pulumi.ComponentResource):
         resource_name: str,
         settings: Settings,
         namespace: pulumi.Input[str],
+        target: ImageTarget,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:UpstreamStub", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         name = component = UPSTREAM_SERVICE
-        image = kit_image("upstream", settings, self)
+        image = kit_image("upstream", settings, target, self)
         ports = {"http": UPSTREAM_PORT}
         stub = container(
             name,

@@ -11,7 +11,14 @@ import pytest
 
 from deploy.settings import FRAMEWORKS, ImageRef, load_settings, raw_from_stack_values
 from deploy.specs import database_secret_name, service_chart_values
-from tests.deploy.harness import CHART_DIR, KUBERNETES_VERSION, ROOT, render_chart, stack_values
+from tests.deploy.harness import (
+    CHART_DIR,
+    KUBERNETES_VERSION,
+    MOCK_ECR_REGISTRY,
+    ROOT,
+    render_chart,
+    stack_values,
+)
 
 WARNING = 2  # helm lint severities: 1 info, 2 warning, 3 error; strict lint fails on warnings
 
@@ -19,9 +26,8 @@ WARNING = 2  # helm lint severities: 1 info, 2 warning, 3 error; strict lint fai
 def program_values(framework: str, **stack_changes: Any) -> dict[str, Any]:
     values = {**stack_values(ROOT / "stacks" / "Pulumi.eks.yaml"), **stack_changes}
     settings = load_settings(raw_from_stack_values(values), ROOT)
-    image = ImageRef(
-        f"{settings.registry}/fwcap-{framework}", settings.image_tag, "sha256:" + "e" * 64
-    )
+    # The eks stack's images live in ECR repositories the program creates (deploy/aws.py).
+    image = ImageRef(f"{MOCK_ECR_REGISTRY}/fwcap-{framework}", "0.1.0", "sha256:" + "e" * 64)
     return service_chart_values(settings, framework, image, database_secret_name(framework))
 
 

@@ -12,10 +12,11 @@ import yaml
 
 from capacity.metrics.prometheus_config import render_prometheus_config
 from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+from deploy.service import content_tag, image_build
 from deploy.settings import ImageRef
 from deploy.specs import service_chart_values
 from tests.deploy.conftest import CHART_TYPE, Deployed
-from tests.deploy.harness import MOCK_DIGEST, MOCK_PASSWORD, ROOT
+from tests.deploy.harness import MOCK_DIGEST, MOCK_ECR_REGISTRY, MOCK_ECR_TOKEN, MOCK_PASSWORD, ROOT
 
 NS_TYPE = "kubernetes:core/v1:Namespace"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -62,7 +63,7 @@ def test_namespace_is_configured_and_enforces_the_restricted_profile(case: Deplo
     assert ns.inputs["metadata"]["name"] == _cfg(case, "namespace")
     assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     namespaced = [m for m in case.run.manifests() if m["kind"] not in ("Namespace",)]
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "StorageClass"}
     # Nothing goes into another team's namespace (the dashboards for an existing Grafana too).
     for m in namespaced:
         if m["kind"] in cluster_scoped:
@@ -99,14 +100,22 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
     case: Deployed,
 ) -> None:
     images = {i.name: i.inputs for i in case.run.of_type(IMAGE)}
-    tag = _cfg(case, "imageTag")
     if _cfg(case, "buildImages"):
-        registry = _cfg(case, "registry")
+        if _cfg(case, "ecr"):
+            registry = MOCK_ECR_REGISTRY  # the repositories' URLs (deploy/aws.py)
+            for build in images.values():
+                [creds] = build["registries"]
+                assert creds["address"] == MOCK_ECR_REGISTRY
+                assert creds["username"] == "AWS" and creds["password"] == MOCK_ECR_TOKEN
+        else:
+            registry = _cfg(case, "registry")
+            assert all(not build.get("registries") for build in images.values())
         assert sorted(images) == sorted(
             [f"{fw}-image" for fw in _frameworks(case)] + ["upstream-image"]
         )
         for fw in _frameworks(case):
             build = images[f"{fw}-image"]
+            tag = _cfg(case, "imageTag") or content_tag(image_build(fw))
             assert build["push"] is True
             assert build["tags"] == [f"{registry}/fwcap-{fw}:{tag}"]
             assert build["context"]["location"] == f"services/{fw}"
@@ -120,7 +129,8 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
                 "pullPolicy": _cfg(case, "imagePullPolicy"),
             }
         stub = _container(_workload(case, "upstream-stub"))
-        assert stub["image"] == f"{registry}/fwcap-upstream-stub:{tag}@{MOCK_DIGEST}"
+        stub_tag = _cfg(case, "imageTag") or content_tag(image_build("upstream"))
+        assert stub["image"] == f"{registry}/fwcap-upstream-stub:{stub_tag}@{MOCK_DIGEST}"
     else:
         assert images == {}
         for fw in _frameworks(case):
