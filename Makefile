@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 OS_PACKAGES_REPORT := prometheus
 OS_PACKAGES_TEST := prometheus chromium
 
-.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean requirements pod-venv
+.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean requirements pod-venv kind-up kind-down
 
 setup: $(VENV)/.synced
 
@@ -62,3 +62,13 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The kit on a local kind cluster: registry, cluster, `pulumi up` of the local stack
+# (docs/deploy.md). Needs Docker, kind, kubectl, the Pulumi CLI and PULUMI_CONFIG_PASSPHRASE.
+kind-up: setup
+	scripts/kind-up
+
+kind-down:
+	-pulumi destroy --yes --stack local
+	-kind delete cluster --name fwcap
+	-docker rm -f kind-registry

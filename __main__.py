@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pulumi
 
+from deploy.aws import EbsStorage, EcrRepositories
 from deploy.files import read_kit_files
 from deploy.locust import Locust
 from deploy.monitoring import Monitoring
 from deploy.namespace import KitNamespace
 from deploy.postgres import Postgres
-from deploy.service import FrameworkService
+from deploy.service import IMAGES, FrameworkService, ImageTarget, image_build, registry_target
 from deploy.settings import settings_from_pulumi_config
 from deploy.upstream import UpstreamStub
 
@@ -22,20 +23,30 @@ PROJECT_DIR = Path(__file__).resolve().parent
 settings = settings_from_pulumi_config(PROJECT_DIR)
 files = read_kit_files(PROJECT_DIR, settings)
 
+if settings.ecr:
+    ecr = EcrRepositories("ecr", {name: image_build(name).repository for name in IMAGES})
+    target = ImageTarget(ecr.repositories, [ecr.registry])
+else:
+    target = registry_target(settings)
+# PostgreSQL's volume needs the driver and its StorageClass first.
+storage = [EbsStorage("ebs", settings)] if settings.ebs_csi_driver else []
+
 namespace = KitNamespace("fwcap", settings)
 ns = namespace.name
-postgres = Postgres("postgres", settings, ns)
-upstream = UpstreamStub("upstream-stub", settings, ns)
+postgres = Postgres("postgres", settings, ns, opts=pulumi.ResourceOptions(depends_on=storage))
+upstream = UpstreamStub("upstream-stub", settings, ns, target)
 # After PostgreSQL is ready, so each chart's migration Job finds its database on first try.
 after_postgres = pulumi.ResourceOptions(depends_on=[postgres])
 services = {
     framework: FrameworkService(
-        framework, settings, ns, postgres.database_secrets[framework], opts=after_postgres
+        framework, settings, ns, postgres.database_secrets[framework], target, opts=after_postgres
     )
     for framework in settings.frameworks
 }
-locust = Locust("locust", settings, ns, files.locustfile)
-monitoring = Monitoring("monitoring", settings, ns, files)
+locust = Locust("locust", settings, ns, files)
+monitoring = Monitoring(
+    "monitoring", settings, ns, files, opts=pulumi.ResourceOptions(depends_on=storage)
+)
 
 pulumi.export("namespace", ns)
 pulumi.export("serviceUrls", {framework: svc.url for framework, svc in services.items()})
@@ -43,4 +54,7 @@ pulumi.export("upstreamUrl", upstream.url)
 pulumi.export("prometheusUrl", monitoring.prometheus_url)
 pulumi.export("grafanaUrl", monitoring.grafana_url)
 pulumi.export("locustUrl", locust.url)
+# The Locust master's web API asks for these (Basic auth; deploy/locust_plugins/web_auth.py).
+pulumi.export("locustWebUser", locust.web_user)
+pulumi.export("locustWebPassword", locust.web_password)
 pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)

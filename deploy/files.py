@@ -10,6 +10,8 @@ from capacity.errors import ConfigError
 from deploy.settings import Settings
 
 GRAFANA_DIR = "grafana"
+# Shipped to the Locust master next to the locustfile: Basic auth on its web API.
+LOCUST_WEB_AUTH_PLUGIN = "deploy/locust_plugins/web_auth.py"
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class KitFiles:
     """{file name: text} maps become ConfigMap data as they are."""
 
     locustfile: str
+    locust_web_auth: str  # deploy/locust_plugins/web_auth.py
     dashboards: dict[str, str]
     datasources: dict[str, str]  # grafana/provisioning/datasources/*.yaml
     dashboard_providers: dict[str, str]  # grafana/provisioning/dashboards/*.yaml
@@ -32,6 +35,7 @@ def read_kit_files(project_dir: Path, settings: Settings) -> KitFiles:
     grafana = project_dir / GRAFANA_DIR
     files = KitFiles(
         locustfile=locustfile.read_text(encoding="utf-8"),
+        locust_web_auth=(project_dir / LOCUST_WEB_AUTH_PLUGIN).read_text(encoding="utf-8"),
         dashboards=read_files(grafana / "dashboards", "*.json"),
         datasources=read_files(grafana / "provisioning" / "datasources", "*.yaml"),
         dashboard_providers=read_files(grafana / "provisioning" / "dashboards", "*.yaml"),

@@ -1,6 +1,7 @@
-"""The load generator in the cluster: a Locust master (web API on `web`, which the kit's driver and
-Prometheus use) and configurable workers, running the repository's locustfile from a ConfigMap
-with the same flags the local run uses (capacity/target/local.py)."""
+"""The load generator in the cluster: a Locust master (web API on `web`, behind Basic auth, which
+the kit's driver reaches through a port-forward and Prometheus scrapes) and configurable workers,
+running the repository's locustfile from a ConfigMap with the same flags the local run uses
+(capacity/target/local.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import hashlib
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
+from deploy.files import KitFiles
 from deploy.settings import Settings
 from deploy.specs import (
     LOCUST_IMAGE,
@@ -16,25 +19,49 @@ from deploy.specs import (
     LOCUST_SERVICE,
     LOCUST_UID,
     LOCUST_WEB_PORT,
-    container_security_context,
+    SERVICE_PORT,
+    Allow,
+    Placement,
+    Probes,
+    add_deployment,
+    add_network_policy,
+    add_service,
+    config_map_volume,
+    container,
     empty_dir,
-    guaranteed_resources,
-    http_probe,
+    env_vars,
+    exec_probe,
     in_cluster_url,
-    labels,
+    meta,
+    monitoring_peers,
     mount,
-    pod_security_context,
-    selector,
+    pod_template,
+    pods,
+    tcp_probe,
 )
 
 LOCUSTFILE_DIR = "/etc/fwcap/locust"
 LOCUSTFILE_NAME = "locustfile.py"
+WEB_AUTH_NAME = "web_auth.py"
+LOCUST_WEB_USER = "fwcap"
+# Read by deploy/locust_plugins/web_auth.py, which runs inside the Locust image and so cannot
+# import this module (nor may the program import locust: it monkey-patches the process).
+USER_ENV = "FWCAP_LOCUST_WEB_USER"
+PASSWORD_ENV = "FWCAP_LOCUST_WEB_PASSWORD"
+_LOCUSTFILES = f"{LOCUSTFILE_DIR}/{LOCUSTFILE_NAME},{LOCUSTFILE_DIR}/{WEB_AUTH_NAME}"
 _ENV = {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+# A worker has no port of its own; it is alive while its Python process is (PID 1 in the pod,
+# and /proc/1/cmdline names the worker), and ready once that is so.
+_WORKER_ALIVE = [
+    "python",
+    "-c",
+    "import sys; sys.exit(b'--worker' not in open('/proc/1/cmdline','rb').read())",
+]
 
 
 def master_args() -> list[str]:
     return [
-        "-f", f"{LOCUSTFILE_DIR}/{LOCUSTFILE_NAME}", "--loglevel", "WARNING",
+        "-f", _LOCUSTFILES, "--loglevel", "WARNING",
         "--master", "--class-picker",
         "--web-host", "0.0.0.0", "--web-port", str(LOCUST_WEB_PORT),
         "--master-bind-host", "0.0.0.0", "--master-bind-port", str(LOCUST_MASTER_PORT),
@@ -43,135 +70,140 @@ def master_args() -> list[str]:
 
 def worker_args(namespace: str) -> list[str]:
     return [
-        "-f", f"{LOCUSTFILE_DIR}/{LOCUSTFILE_NAME}", "--loglevel", "WARNING",
+        "-f", _LOCUSTFILES, "--loglevel", "WARNING",
         "--worker", "--master-host", f"{LOCUST_SERVICE}.{namespace}.svc",
         "--master-port", str(LOCUST_MASTER_PORT),
     ]  # fmt: skip
 
 
 class Locust(pulumi.ComponentResource):
+    """`url` is the master's in-cluster web API; `web_password` (a secret) opens it as
+    `web_user`."""
+
     url: str
+    web_user: str
+    web_password: pulumi.Output[str]
 
     def __init__(
         self,
         resource_name: str,
         settings: Settings,
         namespace: pulumi.Input[str],
-        locustfile: str,
+        files: KitFiles,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:Locust", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        code = {LOCUSTFILE_NAME: files.locustfile, WEB_AUTH_NAME: files.locust_web_auth}
         config_map = k8s.core.v1.ConfigMap(
             f"{resource_name}-locustfile",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="locustfile", namespace=namespace, labels=labels("locust", "locustfile")
-            ),
-            data={LOCUSTFILE_NAME: locustfile},
+            metadata=meta("locustfile", namespace, "locust"),
+            data=code,
             opts=child,
         )
-        volume = k8s.core.v1.VolumeArgs(
-            name="locustfile",
-            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=config_map.metadata.apply(lambda m: str(m.name))
-            ),
+        password = random.RandomPassword(
+            f"{resource_name}-web-password", length=24, special=False, opts=child
         )
-        # A new locustfile rolls master and workers together.
-        digest = hashlib.sha256(locustfile.encode()).hexdigest()
-
-        def deployment(
-            name: str,
-            component: str,
-            replicas: int,
-            container: k8s.core.v1.ContainerArgs,
-        ) -> None:
-            k8s.apps.v1.Deployment(
-                name,
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=name, namespace=namespace, labels=labels(component, name)
-                ),
-                spec=k8s.apps.v1.DeploymentSpecArgs(
-                    replicas=replicas,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(component, name)),
-                    template=k8s.core.v1.PodTemplateSpecArgs(
-                        metadata=k8s.meta.v1.ObjectMetaArgs(
-                            labels=labels(component, name),
-                            annotations={"fwcap/locustfile-sha256": digest},
-                        ),
-                        spec=k8s.core.v1.PodSpecArgs(
-                            automount_service_account_token=False,
-                            enable_service_links=False,
-                            security_context=pod_security_context(LOCUST_UID),
-                            containers=[container],
-                            volumes=[volume, empty_dir("tmp", "256Mi")],
-                        ),
-                    ),
-                ),
-                opts=child,
-            )
-
-        env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in _ENV.items()]
+        web_auth = k8s.core.v1.Secret(
+            f"{resource_name}-web-auth",
+            metadata=meta("locust-web-auth", namespace, "locust-master"),
+            type="Opaque",
+            string_data={"user": LOCUST_WEB_USER, "password": password.result},
+            opts=child,
+        )
+        web_auth_name = web_auth.metadata.apply(lambda m: str(m.name))
+        volumes = [
+            config_map_volume("locustfile", config_map.metadata.apply(lambda m: str(m.name))),
+            empty_dir("tmp", "256Mi"),
+        ]
         mounts = [mount("locustfile", LOCUSTFILE_DIR, read_only=True), mount("tmp", "/tmp")]
+        # New code rolls master and workers together.
+        annotations = {"fwcap/locustfile-sha256": hashlib.sha256(repr(code).encode()).hexdigest()}
+        # Locust shares nodes with neither the service under test nor (when pools are set) it.
+        placement = Placement(pool=settings.load_pool, avoid=("service",))
+
         # The container is named "locust" in both: Prometheus labels the loadgen series with it.
-        deployment(
-            LOCUST_SERVICE,
-            "locust-master",
-            1,
-            k8s.core.v1.ContainerArgs(
-                name="locust",
-                image=LOCUST_IMAGE,
-                args=master_args(),
-                env=env,
-                ports=[
-                    k8s.core.v1.ContainerPortArgs(name="web", container_port=LOCUST_WEB_PORT),
-                    k8s.core.v1.ContainerPortArgs(name="master", container_port=LOCUST_MASTER_PORT),
-                ],
-                resources=guaranteed_resources(
-                    settings.locust_master_cpu, settings.locust_master_memory
-                ),
-                security_context=container_security_context(LOCUST_UID),
-                readiness_probe=http_probe("/stats/requests", "web", period_s=5),
-                liveness_probe=http_probe("/stats/requests", "web", period_s=15, failures=4),
-                volume_mounts=mounts,
+        master_name, worker_name = LOCUST_SERVICE, "locust-worker"
+        master_ports = {"web": LOCUST_WEB_PORT, "master": LOCUST_MASTER_PORT}
+        master = container(
+            "locust",
+            LOCUST_IMAGE,
+            uid=LOCUST_UID,
+            cpu=settings.locust_master_cpu,
+            memory=settings.locust_master_memory,
+            args=master_args(),
+            env=env_vars(
+                _ENV,
+                secrets={
+                    USER_ENV: (web_auth_name, "user"),
+                    PASSWORD_ENV: (web_auth_name, "password"),
+                },
             ),
+            ports=master_ports,
+            # TCP, not HTTP: every HTTP path but the metrics asks for the password.
+            probes=Probes(
+                readiness=tcp_probe("web", period_s=5),
+                liveness=tcp_probe("master", period_s=15, failures=4),
+            ),
+            mounts=mounts,
         )
-        deployment(
-            "locust-worker",
-            "locust-worker",
-            settings.locust_workers,
-            k8s.core.v1.ContainerArgs(
-                name="locust",
-                image=LOCUST_IMAGE,
-                args=worker_args(settings.namespace),
-                env=env,
-                resources=guaranteed_resources(settings.locust_cpu, settings.locust_memory),
-                security_context=container_security_context(LOCUST_UID),
-                volume_mounts=mounts,
+        worker = container(
+            "locust",
+            LOCUST_IMAGE,
+            uid=LOCUST_UID,
+            cpu=settings.locust_cpu,
+            memory=settings.locust_memory,
+            args=worker_args(settings.namespace),
+            env=env_vars(_ENV),
+            probes=Probes(
+                readiness=exec_probe(_WORKER_ALIVE, period_s=10, failures=3),
+                liveness=exec_probe(_WORKER_ALIVE, period_s=30, failures=3),
             ),
+            mounts=mounts,
         )
-        k8s.core.v1.Service(
-            f"{resource_name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=LOCUST_SERVICE,
-                namespace=namespace,
-                labels=labels("locust-master", LOCUST_SERVICE),
-            ),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=selector("locust-master", LOCUST_SERVICE),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="web", port=LOCUST_WEB_PORT, target_port="web", protocol="TCP"
-                    ),
-                    k8s.core.v1.ServicePortArgs(
-                        name="master",
-                        port=LOCUST_MASTER_PORT,
-                        target_port="master",
-                        protocol="TCP",
-                    ),
-                ],
-            ),
-            opts=child,
+        for name, replicas, box in (
+            (master_name, 1, master),
+            (worker_name, settings.locust_workers, worker),
+        ):
+            template = pod_template(
+                name,
+                name,
+                uid=LOCUST_UID,
+                containers=[box],
+                volumes=volumes,
+                placement=placement,
+                annotations=annotations,
+            )
+            add_deployment(name, namespace, name, name, template, child, replicas=replicas)
+        add_service(
+            f"{resource_name}-service", namespace, master_name, master_name, master_ports, child
+        )
+        # Master: its workers on the master port, Prometheus on the web port (metrics); the
+        # driver comes through a port-forward, which NetworkPolicies do not filter.
+        add_network_policy(
+            f"{resource_name}-master-policy",
+            namespace,
+            master_name,
+            master_name,
+            child,
+            ingress=[
+                Allow((pods(worker_name),), (LOCUST_MASTER_PORT,)),
+                Allow(monitoring_peers(settings), (LOCUST_WEB_PORT,)),
+            ],
+        )
+        # Workers: nobody calls them; they call the master and the services under test.
+        add_network_policy(
+            f"{resource_name}-worker-policy",
+            namespace,
+            worker_name,
+            worker_name,
+            child,
+            egress=[
+                Allow((pods(master_name),), (LOCUST_MASTER_PORT,)),
+                Allow((pods("service"),), (SERVICE_PORT,)),
+            ],
         )
         self.url = in_cluster_url(LOCUST_SERVICE, settings.namespace, LOCUST_WEB_PORT)
+        self.web_user = LOCUST_WEB_USER
+        self.web_password = pulumi.Output.secret(password.result)
         self.register_outputs({"url": self.url})

@@ -1,8 +1,10 @@
-"""Monitoring: the bundled Prometheus (RBAC for pod discovery and the kubelet's cAdvisor, config
-from the local run's template) and Grafana (provisioned datasource and dashboards from grafana/,
-generated admin password, no anonymous access) - or, in `existing` mode, only a ServiceMonitor for
-the load generator and dashboard ConfigMaps for a kube-prometheus-stack already in the cluster.
-(The services' own ServiceMonitors come with their chart: monitoring.mode=existing.)"""
+"""Monitoring: the bundled Prometheus (least-privilege RBAC: node discovery and the kubelet's
+/metrics/cadvisor through `nodes/metrics`, never the node proxy), a namespace-scoped
+kube-state-metrics for requests and limits, and Grafana (provisioned datasource and dashboards
+from grafana/, generated admin password, no anonymous access) - or, in `existing` mode, only a
+ServiceMonitor for the load generator and dashboard ConfigMaps for a kube-prometheus-stack already
+in the cluster. (The services' own ServiceMonitors come with their chart: monitoring.mode=existing.)
+"""
 
 from __future__ import annotations
 
@@ -16,31 +18,71 @@ import pulumi_random as random
 from deploy.files import KitFiles
 from deploy.settings import Settings
 from deploy.specs import (
+    API_SERVER_PORTS,
     GRAFANA_IMAGE,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
     GRAFANA_UID,
+    KSM_IMAGE,
+    KSM_PORT,
+    KSM_SERVICE,
+    KSM_TELEMETRY_PORT,
+    KSM_UID,
+    KUBELET_PORT,
     LOCUST_SERVICE,
+    LOCUST_WEB_PORT,
     PROMETHEUS_IMAGE,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
     PROMETHEUS_UID,
-    container_security_context,
+    SERVICE_PORT,
+    Allow,
+    Placement,
+    Probes,
+    Rules,
+    add_role_binding,
+    add_workload,
+    config_map_volume,
+    container,
     empty_dir,
-    guaranteed_resources,
+    env_vars,
     http_probe,
+    http_probes,
     in_cluster_url,
     labels,
+    meta,
     mount,
-    pod_security_context,
+    outside_pods,
+    pod_template,
+    pods,
     prometheus_config,
     selector,
+    volume_claim,
 )
 
 GRAFANA_ADMIN_USER = "admin"
 # Where Grafana reads the dashboards ConfigMap; grafana/provisioning/dashboards/*.yaml reads
 # ${FWCAP_DASHBOARDS_DIR}, grafana/provisioning/datasources/*.yaml ${FWCAP_PROMETHEUS_URL}.
 GRAFANA_DASHBOARDS_DIR = "/etc/fwcap/dashboards"
+# kube-state-metrics exports only what the kit's queries read: requests and limits of the pods of
+# this namespace (capacity/metrics/queries.py).
+KSM_METRICS = ("kube_pod_container_resource_limits", "kube_pod_container_resource_requests")
+KSM_CPU, KSM_MEMORY = "50m", "128Mi"
+# Prometheus' own TSDB, whether on a PVC or an emptyDir.
+PROMETHEUS_EMPTYDIR_SIZE = "8Gi"
+
+# What each RBAC rule is for; tests/deploy/test_rbac.py checks the config uses exactly this.
+PROMETHEUS_CLUSTER_RULES = (
+    # kubernetes_sd_configs role: node (the cadvisor job) lists and watches nodes.
+    (("nodes",), ("list", "watch")),
+    # The kubelet authorises GET /metrics/cadvisor as `get nodes/metrics` (no node proxy).
+    (("nodes/metrics",), ("get",)),
+)
+PROMETHEUS_NAMESPACE_RULES = (
+    # kubernetes_sd_configs role: pod (services, loadgen, kube-state-metrics), this namespace.
+    (("pods",), ("list", "watch")),
+)
+KSM_NAMESPACE_RULES = ((("pods",), ("list", "watch")),)
 
 
 def _sha256(text: str) -> str:
@@ -66,6 +108,7 @@ class Monitoring(pulumi.ComponentResource):
         self._settings = settings
         self._namespace = namespace
         self._child = pulumi.ResourceOptions(parent=self)
+        self._placement = Placement(pool=settings.load_pool, avoid=("service",))
         if settings.monitoring_mode == "existing":
             self._existing(files.dashboards)
             self.prometheus_url = settings.existing_prometheus_url
@@ -73,6 +116,7 @@ class Monitoring(pulumi.ComponentResource):
             self.grafana_admin_password = None
         else:
             self._prometheus()
+            self._kube_state_metrics()
             self.grafana_admin_password = self._grafana(files)
             self.prometheus_url = in_cluster_url(
                 PROMETHEUS_SERVICE, settings.namespace, PROMETHEUS_PORT
@@ -82,154 +126,177 @@ class Monitoring(pulumi.ComponentResource):
             {"prometheus_url": self.prometheus_url, "grafana_url": self.grafana_url}
         )
 
-    def _meta(self, name: str, component: str) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(
-            name=name, namespace=self._namespace, labels=labels(component, name)
-        )
-
-    # -- bundled Prometheus ---------------------------------------------------------------
-
-    def _prometheus(self) -> None:
-        settings, ns, child = self._settings, self._namespace, self._child
-        name = PROMETHEUS_SERVICE
+    def _account(
+        self,
+        name: str,
+        component: str,
+        namespace_rules: Rules,
+    ) -> k8s.rbac.v1.SubjectArgs:
+        """A service account bound to a Role of this namespace with `namespace_rules`."""
+        ns, child = self._namespace, self._child
         account = k8s.core.v1.ServiceAccount(
             f"{name}-account",
-            metadata=self._meta(name, "prometheus"),
-            # Prometheus authenticates to the API server (discovery, kubelet proxy) with it.
-            automount_service_account_token=True,
+            metadata=meta(name, ns, component),
+            automount_service_account_token=False,  # only the pod that names it mounts a token
             opts=child,
         )
         subject = k8s.rbac.v1.SubjectArgs(
             kind="ServiceAccount", name=account.metadata.apply(lambda m: str(m.name)), namespace=ns
         )
-        # Nodes are cluster-scoped: cAdvisor is read through /api/v1/nodes/<node>/proxy.
+        add_role_binding(f"{name}-discovery", ns, component, name, namespace_rules, subject, child)
+        return subject
+
+    # -- bundled Prometheus ---------------------------------------------------------------
+
+    def _prometheus(self) -> None:
+        settings, ns, child = self._settings, self._namespace, self._child
+        name = component = PROMETHEUS_SERVICE
+        subject = self._account(name, component, PROMETHEUS_NAMESPACE_RULES)
+        # Nodes are cluster-scoped: the one cluster-wide grant, read-only, no proxy.
         cluster_role_name = f"fwcap-prometheus-{settings.namespace}"
-        node_role = k8s.rbac.v1.ClusterRole(
-            f"{name}-nodes",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=cluster_role_name, labels=labels("prometheus", name)
-            ),
-            rules=[
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=[""],
-                    resources=["nodes", "nodes/proxy", "nodes/metrics"],
-                    verbs=["get", "list", "watch"],
-                )
-            ],
-            opts=child,
-        )
-        k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-nodes",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=cluster_role_name, labels=labels("prometheus", name)
-            ),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io",
-                kind="ClusterRole",
-                name=node_role.metadata.apply(lambda m: str(m.name)),
-            ),
-            subjects=[subject],
-            opts=child,
-        )
-        # Pods are discovered in this namespace only (the config says so), so a Role suffices.
-        pod_role = k8s.rbac.v1.Role(
-            f"{name}-discovery",
-            metadata=self._meta(name, "prometheus"),
-            rules=[
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=[""],
-                    resources=["pods", "endpoints", "services"],
-                    verbs=["get", "list", "watch"],
-                )
-            ],
-            opts=child,
-        )
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-discovery",
-            metadata=self._meta(name, "prometheus"),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io",
-                kind="Role",
-                name=pod_role.metadata.apply(lambda m: str(m.name)),
-            ),
-            subjects=[subject],
-            opts=child,
-        )
+        add_role_binding(
+            f"{name}-nodes", None, component, cluster_role_name, PROMETHEUS_CLUSTER_RULES,
+            subject, child,
+        )  # fmt: skip
         config_text = prometheus_config(settings)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
-            metadata=self._meta("prometheus-config", "prometheus"),
+            metadata=meta("prometheus-config", ns, component),
             data={"prometheus.yml": config_text},
             opts=child,
         )
-        container = k8s.core.v1.ContainerArgs(
-            name="prometheus",
-            image=PROMETHEUS_IMAGE,
+        if settings.prometheus_storage:
+            claim = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-data",
+                metadata=meta("prometheus-data", ns, component),
+                spec=volume_claim(
+                    "prometheus-data", component, settings.prometheus_storage, settings
+                ).spec,
+                # A first `pulumi up` on a WaitForFirstConsumer class would otherwise wait here.
+                opts=pulumi.ResourceOptions(
+                    parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")
+                ),
+            )
+            data = k8s.core.v1.VolumeArgs(
+                name="data",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=claim.metadata.apply(lambda m: str(m.name))
+                ),
+            )
+        else:
+            data = empty_dir("data", PROMETHEUS_EMPTYDIR_SIZE)
+        server = container(
+            "prometheus",
+            PROMETHEUS_IMAGE,
+            uid=PROMETHEUS_UID,
+            cpu=settings.prometheus_cpu,
+            memory=settings.prometheus_memory,
             args=[
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={settings.prometheus_retention}",
                 f"--web.listen-address=:{PROMETHEUS_PORT}",
             ],
-            ports=[k8s.core.v1.ContainerPortArgs(name="web", container_port=PROMETHEUS_PORT)],
-            resources=guaranteed_resources(settings.prometheus_cpu, settings.prometheus_memory),
-            security_context=container_security_context(PROMETHEUS_UID),
-            readiness_probe=http_probe("/-/ready", "web", period_s=5),
-            liveness_probe=http_probe("/-/healthy", "web", period_s=15, failures=4),
-            volume_mounts=[
+            ports={"web": PROMETHEUS_PORT},
+            probes=http_probes("/-/ready", "web", live_path="/-/healthy"),
+            mounts=[
                 mount("config", "/etc/prometheus", read_only=True),
                 mount("data", "/prometheus"),
                 mount("tmp", "/tmp"),
             ],
         )
-        k8s.apps.v1.Deployment(
+        template = pod_template(
+            component,
             name,
-            metadata=self._meta(name, "prometheus"),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                # One TSDB on an emptyDir: never two Prometheus pods at once.
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("prometheus", name)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels("prometheus", name),
-                        # A config change rolls the pod (Prometheus would not reload by itself).
-                        annotations={"fwcap/config-sha256": _sha256(config_text)},
-                    ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=account.metadata.apply(lambda m: str(m.name)),
-                        automount_service_account_token=True,
-                        enable_service_links=False,
-                        security_context=pod_security_context(PROMETHEUS_UID),
-                        containers=[container],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="config",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                    name=config.metadata.apply(lambda m: str(m.name))
-                                ),
-                            ),
-                            empty_dir("data", "8Gi"),
-                            empty_dir("tmp", "64Mi"),
-                        ],
-                    ),
-                ),
-            ),
-            opts=child,
+            uid=PROMETHEUS_UID,
+            containers=[server],
+            volumes=[
+                config_map_volume("config", config.metadata.apply(lambda m: str(m.name))),
+                data,
+                empty_dir("tmp", "64Mi"),
+            ],
+            placement=self._placement,
+            # A config change rolls the pod (Prometheus would not reload by itself).
+            annotations={"fwcap/config-sha256": _sha256(config_text)},
+            service_account=subject.name,  # the config reads its token
         )
-        self._cluster_ip_service(name, "prometheus", "web", PROMETHEUS_PORT)
+        # One TSDB (single_writer): never two Prometheus pods at once.
+        add_workload(
+            name,
+            ns,
+            component,
+            name,
+            template,
+            child,
+            single_writer=True,
+            ports={"web": PROMETHEUS_PORT},
+            ingress=[Allow((pods("grafana"),), (PROMETHEUS_PORT,))],
+            egress=[
+                Allow((pods("service"),), (SERVICE_PORT,)),
+                Allow((pods("locust-master"),), (LOCUST_WEB_PORT,)),
+                Allow((pods("kube-state-metrics"),), (KSM_PORT,)),
+                # The kubelets (cAdvisor) and the API server (discovery) are outside any pod.
+                Allow((outside_pods(),), (KUBELET_PORT, *API_SERVER_PORTS)),
+            ],
+        )
+
+    # -- bundled kube-state-metrics: requests and limits, this namespace only --------------
+
+    def _kube_state_metrics(self) -> None:
+        ns, component = self._namespace, "kube-state-metrics"
+        name = KSM_SERVICE
+        subject = self._account(name, component, KSM_NAMESPACE_RULES)
+        exporter = container(
+            component,
+            KSM_IMAGE,
+            uid=KSM_UID,
+            cpu=KSM_CPU,
+            memory=KSM_MEMORY,
+            args=[
+                f"--namespaces={self._settings.namespace}",
+                "--resources=pods",
+                f"--metric-allowlist={','.join(KSM_METRICS)}",
+                f"--port={KSM_PORT}",
+                f"--telemetry-port={KSM_TELEMETRY_PORT}",
+            ],
+            ports={"http-metrics": KSM_PORT, "telemetry": KSM_TELEMETRY_PORT},
+            probes=Probes(
+                readiness=http_probe("/readyz", "telemetry", period_s=10),
+                liveness=http_probe("/livez", "http-metrics", period_s=15, failures=4),
+            ),
+            mounts=[mount("tmp", "/tmp")],
+        )
+        template = pod_template(
+            component,
+            name,
+            uid=KSM_UID,
+            containers=[exporter],
+            volumes=[empty_dir("tmp", "16Mi")],
+            placement=self._placement,
+            service_account=subject.name,  # it lists pods through the API server
+        )
+        add_workload(
+            name,
+            ns,
+            component,
+            name,
+            template,
+            self._child,
+            ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
+            egress=[Allow((outside_pods(),), API_SERVER_PORTS)],
+        )
 
     # -- bundled Grafana ------------------------------------------------------------------
 
     def _grafana(self, files: KitFiles) -> pulumi.Output[str]:
-        settings, child = self._settings, self._child
-        name = GRAFANA_SERVICE
+        settings, ns, child = self._settings, self._namespace, self._child
+        name = component = GRAFANA_SERVICE
         password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=child
         )
         admin = k8s.core.v1.Secret(
             f"{name}-admin",
-            metadata=self._meta("grafana-admin", "grafana"),
+            metadata=meta("grafana-admin", ns, component),
             type="Opaque",
             string_data={"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result},
             opts=child,
@@ -240,21 +307,12 @@ class Monitoring(pulumi.ComponentResource):
             "providers": ("grafana-dashboard-providers", files.dashboard_providers),
             "dashboards": ("grafana-dashboards", files.dashboards),
         }
-        volume_names: dict[str, pulumi.Output[str]] = {}
+        volumes = [empty_dir("data", "1Gi"), empty_dir("tmp", "64Mi")]
         for key, (cm_name, data) in config_maps.items():
             cm = k8s.core.v1.ConfigMap(
-                cm_name, metadata=self._meta(cm_name, "grafana"), data=data, opts=child
+                cm_name, metadata=meta(cm_name, ns, component), data=data, opts=child
             )
-            volume_names[key] = cm.metadata.apply(lambda m: str(m.name))
-
-        def secret_env(var: str, key: str) -> k8s.core.v1.EnvVarArgs:
-            return k8s.core.v1.EnvVarArgs(
-                name=var,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=admin_name, key=key)
-                ),
-            )
-
+            volumes.append(config_map_volume(key, cm.metadata.apply(lambda m: str(m.name))))
         plain = {
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_AUTH_DISABLE_LOGIN_FORM": "false",
@@ -273,21 +331,22 @@ class Monitoring(pulumi.ComponentResource):
             ),
             "FWCAP_DASHBOARDS_DIR": GRAFANA_DASHBOARDS_DIR,
         }
-        env = [
-            secret_env("GF_SECURITY_ADMIN_USER", "admin-user"),
-            secret_env("GF_SECURITY_ADMIN_PASSWORD", "admin-password"),
-            *(k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in plain.items()),
-        ]
-        container = k8s.core.v1.ContainerArgs(
-            name="grafana",
-            image=GRAFANA_IMAGE,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=GRAFANA_PORT)],
-            env=env,
-            resources=guaranteed_resources(settings.grafana_cpu, settings.grafana_memory),
-            security_context=container_security_context(GRAFANA_UID),
-            readiness_probe=http_probe("/api/health", "http", period_s=5),
-            liveness_probe=http_probe("/api/health", "http", period_s=15, failures=4),
-            volume_mounts=[
+        server = container(
+            "grafana",
+            GRAFANA_IMAGE,
+            uid=GRAFANA_UID,
+            cpu=settings.grafana_cpu,
+            memory=settings.grafana_memory,
+            ports={"http": GRAFANA_PORT},
+            env=env_vars(
+                plain,
+                secrets={
+                    "GF_SECURITY_ADMIN_USER": (admin_name, "admin-user"),
+                    "GF_SECURITY_ADMIN_PASSWORD": (admin_name, "admin-password"),
+                },
+            ),
+            probes=http_probes("/api/health", "http"),
+            mounts=[
                 mount("data", "/var/lib/grafana"),
                 mount("tmp", "/tmp"),
                 mount("datasources", "/etc/grafana/provisioning/datasources", read_only=True),
@@ -299,58 +358,30 @@ class Monitoring(pulumi.ComponentResource):
         content_hash = _sha256(
             repr((files.dashboards, files.datasources, files.dashboard_providers))
         )
-        k8s.apps.v1.Deployment(
+        template = pod_template(
+            component,
             name,
-            metadata=self._meta(name, "grafana"),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("grafana", name)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels("grafana", name),
-                        annotations={"fwcap/provisioning-sha256": content_hash},
-                    ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        # The image's files belong to group 0; Grafana's documented setup.
-                        security_context=pod_security_context(GRAFANA_UID, supplemental_groups=[0]),
-                        containers=[container],
-                        volumes=[
-                            empty_dir("data", "1Gi"),
-                            empty_dir("tmp", "64Mi"),
-                            *(
-                                k8s.core.v1.VolumeArgs(
-                                    name=key,
-                                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=cm),
-                                )
-                                for key, cm in volume_names.items()
-                            ),
-                        ],
-                    ),
-                ),
-            ),
-            opts=child,
+            uid=GRAFANA_UID,
+            containers=[server],
+            volumes=volumes,
+            placement=self._placement,
+            annotations={"fwcap/provisioning-sha256": content_hash},
+            # The image's files belong to group 0; Grafana's documented setup.
+            supplemental_groups=[0],
         )
-        self._cluster_ip_service(name, "grafana", "http", GRAFANA_PORT)
+        # Reached only through `kubectl port-forward`; it calls only Prometheus.
+        add_workload(
+            name,
+            ns,
+            component,
+            name,
+            template,
+            child,
+            single_writer=True,
+            ports={"http": GRAFANA_PORT},
+            egress=[Allow((pods("prometheus"),), (PROMETHEUS_PORT,))],
+        )
         return pulumi.Output.secret(password.result)
-
-    def _cluster_ip_service(self, name: str, component: str, port_name: str, port: int) -> None:
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=self._meta(name, component),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",  # reach it with `kubectl port-forward`, never from outside
-                selector=selector(component, name),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name=port_name, port=port, target_port=port_name, protocol="TCP"
-                    )
-                ],
-            ),
-            opts=self._child,
-        )
 
     # -- existing kube-prometheus-stack ---------------------------------------------------
 
@@ -381,15 +412,18 @@ class Monitoring(pulumi.ComponentResource):
             },
             opts=child,
         )
-        # The kube-prometheus-stack Grafana sidecar loads ConfigMaps labelled grafana_dashboard=1
-        # from its own namespace by default, so the dashboards go there.
+        # The kube-prometheus-stack Grafana sidecar watches ConfigMaps labelled
+        # grafana_dashboard=1 in every namespace by default (sidecar.dashboards.searchNamespace:
+        # ALL), so the dashboards stay in the kit's own namespace: nothing is written into the
+        # monitoring team's namespace. A sidecar limited to its own namespace needs
+        # searchNamespace to include this one (docs/deploy.md).
         for file_name, text in dashboards.items():
             cm_name = f"fwcap-dashboard-{Path(file_name).stem}"
             k8s.core.v1.ConfigMap(
                 cm_name,
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=cm_name,
-                    namespace=settings.monitoring_namespace,
+                    namespace=self._namespace,
                     labels={**labels("dashboard", cm_name), "grafana_dashboard": "1"},
                 ),
                 data={file_name: text},

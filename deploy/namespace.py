@@ -1,4 +1,5 @@
-"""The kit's namespace: every workload in it must meet the restricted Pod Security Standard."""
+"""The kit's namespace: every workload in it must meet the restricted Pod Security Standard, and
+no pod talks to any other unless a NetworkPolicy of the kit allows that one conversation."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from deploy.settings import Settings
-from deploy.specs import NAMESPACE_LABELS
+from deploy.specs import DNS_PEER, NAMESPACE_LABELS, Allow, meta, network_policy_spec
+
+# Selects every pod of the namespace.
+ALL_PODS: dict[str, str] = {}
 
 
 class KitNamespace(pulumi.ComponentResource):
@@ -18,12 +22,31 @@ class KitNamespace(pulumi.ComponentResource):
         self, resource_name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("fwcap:deploy:Namespace", resource_name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
             resource_name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=settings.namespace, labels=dict(NAMESPACE_LABELS)
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.name = namespace.metadata.apply(lambda m: str(m.name))
+        # Default deny, both ways: each component's own policy then allows what it needs.
+        k8s.networking.v1.NetworkPolicy(
+            "default-deny",
+            metadata=meta("default-deny", self.name, "namespace"),
+            spec=network_policy_spec(ALL_PODS),
+            opts=child,
+        )
+        # Every pod may resolve names (and nothing else through this policy).
+        k8s.networking.v1.NetworkPolicy(
+            "allow-dns",
+            metadata=meta("allow-dns", self.name, "namespace"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=ALL_PODS),
+                policy_types=["Egress"],
+                egress=[Allow((DNS_PEER,), (53,), udp_ports=(53,)).egress()],
+            ),
+            opts=child,
+        )
         self.register_outputs({"name": self.name})

@@ -11,23 +11,31 @@ import pulumi_random as random
 
 from deploy.settings import Settings
 from deploy.specs import (
-    COMPONENT,
     DATABASE_URL_KEY,
     POSTGRES_IMAGE,
     POSTGRES_PORT,
     POSTGRES_SERVICE,
     POSTGRES_UID,
     POSTGRES_USER,
-    container_security_context,
+    Allow,
+    Placement,
+    Probes,
+    add_network_policy,
+    add_service,
+    container,
     database_secret_name,
     database_url,
     empty_dir,
-    guaranteed_resources,
-    labels,
+    env_vars,
+    exec_probe,
+    meta,
     mount,
-    pod_security_context,
+    pod_template,
+    pods,
     postgres_init_sql,
+    secret_volume,
     selector,
+    volume_claim,
 )
 
 # The image's own layout for 18+: data under /var/lib/postgresql/<major>/docker, volume above it.
@@ -51,7 +59,6 @@ class Postgres(pulumi.ComponentResource):
         super().__init__("fwcap:deploy:Postgres", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         name = POSTGRES_SERVICE
-        meta_labels = labels("postgres", name)
         self.host = f"{POSTGRES_SERVICE}.{settings.namespace}.svc"
 
         password = random.RandomPassword(
@@ -59,113 +66,81 @@ class Postgres(pulumi.ComponentResource):
         )
         admin = k8s.core.v1.Secret(
             f"{resource_name}-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="postgres-admin", namespace=namespace, labels=meta_labels
-            ),
+            metadata=meta("postgres-admin", namespace, "postgres"),
             type="Opaque",
             string_data={"POSTGRES_PASSWORD": password.result},
             opts=child,
         )
+        admin_name = admin.metadata.apply(lambda m: str(m.name))
+        # Each service logs in as its own role, owner of its own database only: a compromised
+        # service cannot read the other's data or administer the server.
         self.database_secrets = {}
+        role_passwords: dict[str, pulumi.Output[str]] = {}
         for framework in settings.frameworks:
+            role_password = random.RandomPassword(
+                f"{resource_name}-{framework}-password", length=32, special=False, opts=child
+            )
+            role_passwords[framework] = role_password.result
             secret = k8s.core.v1.Secret(
                 f"{resource_name}-db-{framework}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=database_secret_name(framework),
-                    namespace=namespace,
-                    labels=labels("postgres", framework),
-                ),
+                metadata=meta(database_secret_name(framework), namespace, "postgres"),
                 type="Opaque",
                 string_data={
-                    DATABASE_URL_KEY: password.result.apply(
-                        functools.partial(database_url, host=self.host, database=framework)
+                    DATABASE_URL_KEY: role_password.result.apply(
+                        functools.partial(
+                            database_url, user=framework, host=self.host, database=framework
+                        )
                     )
                 },
                 opts=child,
             )
             self.database_secrets[framework] = secret.metadata.apply(lambda m: str(m.name))
 
-        init = k8s.core.v1.ConfigMap(
+        # A Secret, not a ConfigMap: the script carries the roles' passwords.
+        init = k8s.core.v1.Secret(
             f"{resource_name}-init",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="postgres-init", namespace=namespace, labels=meta_labels
-            ),
-            data={"10-databases.sql": postgres_init_sql(settings.frameworks)},
+            metadata=meta("postgres-init", namespace, "postgres"),
+            type="Opaque",
+            string_data={
+                "10-databases.sql": pulumi.Output.all(**role_passwords).apply(postgres_init_sql)
+            },
             opts=child,
         )
-        port = k8s.core.v1.ServicePortArgs(
-            name="postgres", port=POSTGRES_PORT, target_port="postgres", protocol="TCP"
-        )
-        k8s.core.v1.Service(
-            f"{resource_name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=POSTGRES_SERVICE, namespace=namespace, labels=meta_labels
-            ),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP", selector=selector("postgres", name), ports=[port]
-            ),
-            opts=child,
-        )
-        headless = k8s.core.v1.Service(
+        ports = {"postgres": POSTGRES_PORT}
+        add_service(f"{resource_name}-service", namespace, "postgres", name, ports, child)
+        headless = add_service(
             f"{resource_name}-headless",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="postgres-headless", namespace=namespace, labels=meta_labels
-            ),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                cluster_ip="None", selector=selector("postgres", name), ports=[port]
-            ),
-            opts=child,
+            namespace,
+            "postgres",
+            name,
+            ports,
+            child,
+            headless=True,
+            object_name="postgres-headless",
         )
         # Over TCP on purpose: during first-start initialisation the server listens on its
         # socket only, so the pod turns ready once the real server (and the databases) are up.
-        pg_isready = k8s.core.v1.ExecActionArgs(
-            command=[
-                "pg_isready",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(POSTGRES_PORT),
-                "-U",
-                POSTGRES_USER,
-                "-d",
-                "postgres",
-            ]
-        )
-        ready = k8s.core.v1.ProbeArgs(
-            exec_=pg_isready,
-            period_seconds=5,
-            timeout_seconds=3,
-            failure_threshold=6,
-        )
-        container = k8s.core.v1.ContainerArgs(
-            name="postgres",
-            image=POSTGRES_IMAGE,
+        pg_isready = [
+            "pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", POSTGRES_USER,
+            "-d", "postgres",
+        ]  # fmt: skip
+        server = container(
+            "postgres",
+            POSTGRES_IMAGE,
+            uid=POSTGRES_UID,
+            cpu=settings.postgres_cpu,
+            memory=settings.postgres_memory,
             args=["-c", f"max_connections={settings.postgres_max_connections}"],
-            ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=POSTGRES_PORT)],
-            env=[
-                k8s.core.v1.EnvVarArgs(name="POSTGRES_USER", value=POSTGRES_USER),
-                k8s.core.v1.EnvVarArgs(
-                    name="POSTGRES_PASSWORD",
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                            name=admin.metadata.apply(lambda m: str(m.name)),
-                            key="POSTGRES_PASSWORD",
-                        )
-                    ),
-                ),
-                k8s.core.v1.EnvVarArgs(name="PGDATA", value=_PGDATA),
-            ],
-            resources=guaranteed_resources(settings.postgres_cpu, settings.postgres_memory),
-            security_context=container_security_context(POSTGRES_UID),
-            readiness_probe=ready,
-            liveness_probe=k8s.core.v1.ProbeArgs(
-                exec_=pg_isready,
-                period_seconds=10,
-                timeout_seconds=5,
-                failure_threshold=6,
-                initial_delay_seconds=30,
+            ports=ports,
+            env=env_vars(
+                {"POSTGRES_USER": POSTGRES_USER, "PGDATA": _PGDATA},
+                secrets={"POSTGRES_PASSWORD": (admin_name, "POSTGRES_PASSWORD")},
             ),
-            volume_mounts=[
+            probes=Probes(
+                readiness=exec_probe(pg_isready, period_s=5),
+                liveness=exec_probe(pg_isready, period_s=10, initial_delay_s=30),
+            ),
+            mounts=[
                 mount("data", _VOLUME_PATH),
                 mount("init", "/docker-entrypoint-initdb.d", read_only=True),
                 # Read-only root: the server's socket/lock directory and scratch are emptyDirs.
@@ -173,78 +148,39 @@ class Postgres(pulumi.ComponentResource):
                 mount("tmp", "/tmp"),
             ],
         )
+        template = pod_template(
+            "postgres",
+            name,
+            uid=POSTGRES_UID,
+            containers=[server],
+            volumes=[
+                secret_volume("init", init.metadata.apply(lambda m: str(m.name))),
+                empty_dir("run", "16Mi"),
+                empty_dir("tmp", "256Mi"),
+            ],
+            placement=Placement(pool=settings.load_pool),
+        )
         k8s.apps.v1.StatefulSet(
             resource_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=meta_labels),
+            metadata=meta(name, namespace, "postgres"),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=1,
                 service_name=headless.metadata.apply(lambda m: str(m.name)),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("postgres", name)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=meta_labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pod_security_context(POSTGRES_UID),
-                        containers=[container],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="init",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                    name=init.metadata.apply(lambda m: str(m.name))
-                                ),
-                            ),
-                            empty_dir("run", "16Mi"),
-                            empty_dir("tmp", "256Mi"),
-                        ],
-                    ),
-                ),
+                template=template,
                 volume_claim_templates=[
-                    k8s.core.v1.PersistentVolumeClaimArgs(
-                        metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=meta_labels),
-                        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                            access_modes=["ReadWriteOnce"],
-                            storage_class_name=settings.storage_class or None,
-                            resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                                requests={"storage": settings.postgres_storage}
-                            ),
-                        ),
-                    )
+                    volume_claim("data", "postgres", settings.postgres_storage, settings)
                 ],
             ),
             opts=child,
         )
-        k8s.networking.v1.NetworkPolicy(
+        # Only the services and their migration Jobs; PostgreSQL itself calls nobody.
+        add_network_policy(
             f"{resource_name}-policy",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=meta_labels),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("postgres", name)),
-                policy_types=["Ingress", "Egress"],
-                # Only the services and their migration Jobs; PostgreSQL itself calls nobody.
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_expressions=[
-                                        k8s.meta.v1.LabelSelectorRequirementArgs(
-                                            key=COMPONENT,
-                                            operator="In",
-                                            values=["service", "migration"],
-                                        )
-                                    ]
-                                )
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(
-                                port=POSTGRES_PORT, protocol="TCP"
-                            )
-                        ],
-                    )
-                ],
-                egress=[],
-            ),
-            opts=child,
+            namespace,
+            "postgres",
+            name,
+            child,
+            ingress=[Allow((pods("service", "migration"),), (POSTGRES_PORT,))],
         )
         self.register_outputs({"host": self.host})

@@ -3,7 +3,10 @@ charts/fwcap-service Helm chart, installed through helm.v4.Chart from the local 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_docker_build as docker_build
@@ -13,6 +16,10 @@ from deploy.settings import ImageRef, Settings
 from deploy.specs import SERVICE_PORT, in_cluster_url, service_chart_values
 
 CHART_PATH = "./charts/fwcap-service"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+IMAGES = ("django", "fastapi", "upstream")
+# Not part of what an image is built from (bytecode, caches).
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 
 
 @dataclass(frozen=True)
@@ -35,23 +42,61 @@ def image_build(name: str) -> ImageBuild:
     return ImageBuild(name, f"services/{name}", f"services/{name}/Dockerfile", f"fwcap-{name}")
 
 
-def kit_image(name: str, settings: Settings, parent: pulumi.Resource) -> pulumi.Output[ImageRef]:
-    """The image for `name`: built and pushed to the stack's registry, or the configured one."""
+def content_tag(build: ImageBuild, project_dir: Path = PROJECT_DIR) -> str:
+    """`src-<12 hex>`: a hash of every file the build can read (context and Dockerfile), so the
+    same sources give the same tag and any change gives a new one."""
+    digest = hashlib.sha256()
+    context = project_dir / build.context
+    files = sorted(
+        p
+        for p in context.rglob("*")
+        if p.is_file() and not _IGNORED_PARTS & set(p.relative_to(context).parts)
+        and p.suffix != ".pyc"
+    )  # fmt: skip
+    for path in [*files, project_dir / build.dockerfile]:
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "src-" + digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """Where built images go: image name -> repository (host/path), and push credentials."""
+
+    repositories: Mapping[str, pulumi.Input[str]]
+    registries: Sequence[docker_build.RegistryArgs] = field(default_factory=tuple)
+
+
+def registry_target(settings: Settings) -> ImageTarget:
+    """The stack's own registry (kind's localhost:5001, or one Docker is logged in to)."""
+    return ImageTarget(
+        {name: f"{settings.registry}/{image_build(name).repository}" for name in IMAGES}
+    )
+
+
+def kit_image(
+    name: str, settings: Settings, target: ImageTarget, parent: pulumi.Resource
+) -> pulumi.Output[ImageRef]:
+    """The image for `name`: built and pushed to the target, or the configured one."""
     if not settings.build_images:
         return pulumi.Output.from_input(settings.prebuilt_image(name))
     build = image_build(name)
-    repository = f"{settings.registry}/{build.repository}"
+    tag = settings.image_tag or content_tag(build)
+    repository = pulumi.Output.from_input(target.repositories[name])
     image = docker_build.Image(
         f"{name}-image",
-        tags=[f"{repository}:{settings.image_tag}"],
+        tags=[repository.apply(lambda repo: f"{repo}:{tag}")],
         push=True,
+        registries=list(target.registries) or None,
         context=docker_build.BuildContextArgs(location=build.context),
         dockerfile=docker_build.DockerfileArgs(location=build.dockerfile),
         platforms=[docker_build.Platform(settings.build_platform)],
         opts=pulumi.ResourceOptions(parent=parent),
     )
     # The digest pins the pods to exactly what was pushed, whatever the tag later points at.
-    return image.digest.apply(lambda digest: ImageRef(repository, settings.image_tag, digest))
+    return pulumi.Output.all(repository, image.digest).apply(
+        lambda args: ImageRef(str(args[0]), tag, str(args[1]))
+    )
 
 
 class FrameworkService(pulumi.ComponentResource):
@@ -66,10 +111,11 @@ class FrameworkService(pulumi.ComponentResource):
         settings: Settings,
         namespace: pulumi.Input[str],
         database_secret: pulumi.Input[str],
+        target: ImageTarget,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:FrameworkService", framework, None, opts)
-        image = kit_image(framework, settings, self)
+        image = kit_image(framework, settings, target, self)
         self.values = pulumi.Output.all(image, database_secret).apply(
             lambda args: service_chart_values(settings, framework, args[0], args[1])
         )

@@ -184,9 +184,10 @@ class Settings(BaseModel):
         REGISTRY_FORMS,
     )
     image_tag: str = _setting(
-        "0.1.0",
-        "Tag of the built images; the digest is appended, so pods run exactly what was pushed.",
-        "a Docker tag (letters, digits, '_', '.', '-'; at most 128), never 'latest'",
+        "",
+        "Tag of the built images; empty derives it from the build context's content, so a change "
+        "gets a new tag (immutable repositories refuse a reused one). Pods also pin the digest.",
+        "empty, or a Docker tag (letters, digits, '_', '.', '-'; at most 128), never 'latest'",
     )
     build_platform: str = _setting(
         "linux/amd64",
@@ -273,6 +274,69 @@ class Settings(BaseModel):
         "a path to an existing .py file inside the project directory",
     )
 
+    upstream_cpu: str = _setting(
+        "500m",
+        "CPU of the upstream stub pod; it only sleeps, so it must merely never be the bottleneck.",
+        CPU_FORMS,
+    )
+    migration_cpu: str = _setting(
+        "250m",
+        "CPU of each service's migration/seed Job pod (it runs once, next to everything else).",
+        CPU_FORMS,
+    )
+    migration_memory: str = _setting(
+        "256Mi", "Memory of each service's migration/seed Job pod.", MEMORY_FORMS
+    )
+    prometheus_storage: str = _setting(
+        "",
+        "Size of Prometheus' volume (a PVC that outlives the pod); empty keeps the TSDB on an "
+        "emptyDir that a pod restart loses.",
+        "empty, or a memory quantity like 10Gi",
+    )
+    service_pool: str = _setting(
+        "",
+        "Node pool of the services under test: nodes labelled and tainted fwcap.io/pool=<pool>; "
+        "empty runs them anywhere (with anti-affinity from Locust and monitoring).",
+        "empty, or a Kubernetes label value",
+    )
+    load_pool: str = _setting(
+        "",
+        "Node pool of Locust, Prometheus, Grafana and PostgreSQL (label and taint "
+        "fwcap.io/pool=<pool>); empty runs them anywhere.",
+        "empty, or a Kubernetes label value",
+    )
+    cluster_node_type: str = _setting(
+        "",
+        "What the stack's nodes are, for the scheduling check (tests/deploy): 'kind' (one node in "
+        "Docker) or a node type of capacity/catalog/nodes.yaml; empty: not checked.",
+        "empty, 'kind', or a node type name from capacity/catalog/nodes.yaml",
+    )
+    cluster_nodes: int = _setting(
+        1,
+        "How many nodes the stack's cluster has (its node group size), for the scheduling check.",
+        "an integer from 1 to 1000",
+        ge=1,
+        le=1000,
+    )
+
+    ecr: bool = _setting(
+        False,
+        "Create the images' ECR repositories (immutable tags) and push with credentials from the "
+        "ECR API; `registry` is then not needed.",
+        "true or false",
+    )
+    ebs_csi_driver: bool = _setting(
+        False,
+        "Install the EBS CSI driver add-on with its IAM role (EKS Pod Identity) and create "
+        "`storageClass` as gp3, for an EKS cluster that lacks them.",
+        "true or false",
+    )
+    eks_cluster_name: str = _setting(
+        "",
+        "The EKS cluster's name, when ebsCsiDriver is true.",
+        "empty, or an EKS cluster name (letters, digits, '-' and '_')",
+    )
+
     # -- validators: each raises ValueError; load_settings adds the key and `accepted`.
 
     @field_validator("namespace", "monitoring_namespace")
@@ -302,6 +366,8 @@ class Settings(BaseModel):
         "grafana_cpu",
         "locust_cpu",
         "locust_master_cpu",
+        "upstream_cpu",
+        "migration_cpu",
         mode="before",
     )
     @classmethod
@@ -316,6 +382,7 @@ class Settings(BaseModel):
         "grafana_memory",
         "locust_memory",
         "locust_master_memory",
+        "migration_memory",
         mode="before",
     )
     @classmethod
@@ -333,7 +400,7 @@ class Settings(BaseModel):
     @field_validator("image_tag")
     @classmethod
     def _image_tag(cls, value: str) -> str:
-        if value == "latest" or not _TAG.match(value):
+        if value and (value == "latest" or not _TAG.match(value)):
             raise ValueError("not a fixed image tag")
         return value
 
@@ -359,6 +426,13 @@ class Settings(BaseModel):
     def _monitoring_mode(cls, value: str) -> str:
         return _one_of(value, MONITORING_MODES)
 
+    @field_validator("eks_cluster_name")
+    @classmethod
+    def _cluster_name(cls, value: str) -> str:
+        if value and not re.match(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", value):
+            raise ValueError("not an EKS cluster name")
+        return value
+
     @field_validator("storage_class")
     @classmethod
     def _storage_class(cls, value: str) -> str:
@@ -380,7 +454,19 @@ class Settings(BaseModel):
             raise ValueError("not an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("prometheus_release_label")
+    @field_validator("prometheus_storage", mode="before")
+    @classmethod
+    def _optional_memory(cls, value: object) -> str:
+        return _memory(value) if value not in ("", None) else ""
+
+    @field_validator("cluster_node_type")
+    @classmethod
+    def _node_type(cls, value: str) -> str:
+        if value and value != "kind" and not _DNS_SUBDOMAIN.match(value):
+            raise ValueError("not 'kind' or a node type name")
+        return value
+
+    @field_validator("prometheus_release_label", "service_pool", "load_pool")
     @classmethod
     def _label_value(cls, value: str) -> str:
         if not _LABEL_VALUE.match(value):
@@ -467,7 +553,18 @@ def load_settings(raw: Mapping[str, object], project_dir: Path) -> Settings:
 def _check_combinations(settings: Settings, project_dir: Path) -> None:
     """Rules that span keys; each message names the key to set and what it accepts."""
     problems: list[str] = []
-    if settings.build_images and not settings.registry:
+    if settings.ecr and not settings.build_images:
+        problems.append(
+            f"{config_key('ecr')} = true needs {config_key('build_images')} = true (the "
+            "repositories are for the images this program builds); accepted: set one of them"
+        )
+    if settings.ebs_csi_driver and not (settings.eks_cluster_name and settings.storage_class):
+        problems.append(
+            f"{config_key('ebs_csi_driver')} = true needs {config_key('eks_cluster_name')} (the "
+            f"cluster to add the driver to) and {config_key('storage_class')} (the gp3 class to "
+            f"create, e.g. gp3); accepted: {accepted('eks_cluster_name')}"
+        )
+    if settings.build_images and not settings.registry and not settings.ecr:
         problems.append(
             f"{config_key('registry')} is required when {config_key('build_images')} is true "
             f"(the built images are pushed there); accepted: {REGISTRY_FORMS}; or set "

@@ -125,11 +125,22 @@ POD_CPU_CORES = Query(
     f"sum by (pod) (rate(container_cpu_usage_seconds_total{_pod()}[{{w}}]))",
     legend="{{pod}}",
 )
+# Limits come from kube-state-metrics' series, not cAdvisor's container_spec_*: the
+# kube-prometheus-stack drops those by default, while it always runs kube-state-metrics; the
+# bundled monitoring deploys one, and the local pod exporter publishes the same series.
+KSM_LIMITS = "kube_pod_container_resource_limits"
+
+
+def _limit(resource: str) -> str:
+    matcher = 'resource="' + resource + '"'
+    return f"sum by (pod) ({KSM_LIMITS}{_pod(matcher)})"
+
+
 POD_CPU_LIMIT_CORES = Query(
     "pod_cpu_limit_cores",
     "CPU limit per pod",
     Unit.CORES,
-    f"sum by (pod) (container_spec_cpu_quota{_pod()} / container_spec_cpu_period{_pod()})",
+    _limit("cpu"),
     legend="{{pod}} limit",
 )
 POD_MEMORY_WORKING_SET = Query(
@@ -143,7 +154,7 @@ POD_MEMORY_LIMIT = Query(
     "pod_memory_limit_bytes",
     "Memory limit per pod",
     Unit.BYTES,
-    f"sum by (pod) (container_spec_memory_limit_bytes{_pod()})",
+    _limit("memory"),
     legend="{{pod}} limit",
 )
 POD_CPU_THROTTLED_RATIO = Query(

@@ -4,10 +4,13 @@ For every local pod (and every Locust process, container="locust") it publishes
 `container_cpu_usage_seconds_total`, `container_memory_working_set_bytes`,
 `container_cpu_cfs_periods_total`, `container_cpu_cfs_throttled_periods_total`,
 `container_spec_cpu_quota`, `container_spec_cpu_period` and `container_spec_memory_limit_bytes`
-with `namespace`, `pod` and `container` labels, so the PromQL in capacity/metrics/queries.py
-reads local runs and clusters alike. Values come from each pod's cgroup; where cgroups could not
-be used they come from the pod's process tree (psutil), with no quota and no throttling, which is
-what an unlimited container reports. Like cAdvisor, each sample carries the time it was read.
+with `namespace`, `pod` and `container` labels - plus kube-state-metrics'
+`kube_pod_container_resource_limits` (`resource` cpu in cores, memory in bytes; only for a limit
+that is set, as kube-state-metrics does), which the limit queries read - so the PromQL in
+capacity/metrics/queries.py reads local runs and clusters alike. Values come from each pod's
+cgroup; where cgroups could not be used they come from the pod's process tree (psutil), with no
+quota and no throttling, which is what an unlimited container reports. Like cAdvisor, each
+sample carries the time it was read.
 """
 
 from __future__ import annotations
@@ -91,6 +94,19 @@ _FAMILIES = (
     ("container_spec_memory_limit_bytes", "gauge", "Memory limit for the container (0: none)."),
 )
 _LABELS = ("namespace", "pod", "container")
+# kube-state-metrics' name and labels; requests equal limits in the kit, so limits suffice.
+KSM_LIMITS = "kube_pod_container_resource_limits"
+_KSM_LABELS = (*_LABELS, "resource", "unit")
+
+
+def _limits(s: CgroupStats) -> list[tuple[str, str, float]]:
+    """(resource, unit, value) for each limit the container has."""
+    found = []
+    if s.cpu_quota_us > 0 and s.cpu_period_us > 0:
+        found.append(("cpu", "core", s.cpu_quota_us / s.cpu_period_us))
+    if s.memory_limit_bytes > 0:
+        found.append(("memory", "byte", float(s.memory_limit_bytes)))
+    return found
 
 
 def _values(s: CgroupStats) -> tuple[float, ...]:
@@ -137,6 +153,12 @@ class PodMetricsCollector(Collector):
             else GaugeMetricFamily(name, doc, labels=_LABELS)
             for name, kind, doc in _FAMILIES
         ]
+        limits = GaugeMetricFamily(
+            KSM_LIMITS,
+            "The limits of a container, as kube-state-metrics names them.",
+            labels=_KSM_LABELS,
+        )
+        families.append(limits)
         with self._lock:
             for c in self._containers:
                 stats = self.read(c)
@@ -144,8 +166,10 @@ class PodMetricsCollector(Collector):
                     continue
                 ts = time.time()
                 labels = [c.namespace, c.pod, c.container]
-                for family, value in zip(families, _values(stats), strict=True):
+                for family, value in zip(families, _values(stats), strict=False):
                     family.add_metric(labels, value, timestamp=ts)  # type: ignore[attr-defined]
+                for resource, unit, value in _limits(stats):
+                    limits.add_metric([*labels, resource, unit], value, timestamp=ts)
         return families
 
 

@@ -25,6 +25,8 @@ STACKS_DIR = ROOT / "stacks"
 PROJECT_FILE = ROOT / "Pulumi.yaml"
 MOCK_PASSWORD = "mock-password-0123456789abcdef"
 MOCK_DIGEST = "sha256:" + "ab" * 32
+MOCK_ECR_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+MOCK_ECR_TOKEN = "mock-ecr-token"
 KUBERNETES_VERSION = "1.35"  # a current release that kubernetes-validate ships schemas for
 
 # Pulumi's wire marker for a secret value.
@@ -42,6 +44,7 @@ class Registered:
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.registered: list[Registered] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = plain(args.inputs)
@@ -49,13 +52,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = MOCK_PASSWORD
+        if args.typ == "aws:ecr/repository:Repository":
+            outputs["repositoryUrl"] = f"{MOCK_ECR_REGISTRY}/{args.inputs['name']}"
+            outputs["registryId"] = MOCK_ECR_REGISTRY.split(".", 1)[0]
+        if args.typ == "aws:iam/role:Role":
+            outputs["arn"] = f"arn:aws:iam::123456789012:role/{args.name}"
+            outputs["name"] = args.name
         if args.typ == "docker-build:index:Image":
             outputs["digest"] = MOCK_DIGEST
             outputs["ref"] = f"{args.inputs['tags'][0]}@{MOCK_DIGEST}"
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        # A bare dict: this SDK's mocks iterate a tuple's second item, so (result, None) breaks.
+        self.calls.append((args.token, plain(args.args)))
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": MOCK_ECR_TOKEN, "id": "mock"}
+        return {}
 
 
 @dataclass

@@ -11,7 +11,14 @@ import pytest
 
 from deploy.settings import FRAMEWORKS, ImageRef, load_settings, raw_from_stack_values
 from deploy.specs import database_secret_name, service_chart_values
-from tests.deploy.harness import CHART_DIR, KUBERNETES_VERSION, ROOT, render_chart, stack_values
+from tests.deploy.harness import (
+    CHART_DIR,
+    KUBERNETES_VERSION,
+    MOCK_ECR_REGISTRY,
+    ROOT,
+    render_chart,
+    stack_values,
+)
 
 WARNING = 2  # helm lint severities: 1 info, 2 warning, 3 error; strict lint fails on warnings
 
@@ -19,9 +26,8 @@ WARNING = 2  # helm lint severities: 1 info, 2 warning, 3 error; strict lint fai
 def program_values(framework: str, **stack_changes: Any) -> dict[str, Any]:
     values = {**stack_values(ROOT / "stacks" / "Pulumi.eks.yaml"), **stack_changes}
     settings = load_settings(raw_from_stack_values(values), ROOT)
-    image = ImageRef(
-        f"{settings.registry}/fwcap-{framework}", settings.image_tag, "sha256:" + "e" * 64
-    )
+    # The eks stack's images live in ECR repositories the program creates (deploy/aws.py).
+    image = ImageRef(f"{MOCK_ECR_REGISTRY}/fwcap-{framework}", "0.1.0", "sha256:" + "e" * 64)
     return service_chart_values(settings, framework, image, database_secret_name(framework))
 
 
@@ -46,9 +52,13 @@ def lint_errors(values: dict[str, Any] | None = None) -> list[str]:
 def test_chart_renders_every_object_for_the_program_values(framework: str) -> None:
     manifests = render_chart(program_values(framework), framework, "fwcap")
     assert kinds(manifests) == [
-        "Deployment", "Job", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "Service",
+        "Deployment",
+        "Job",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "Service",
         "ServiceAccount",
-    ]  # fmt: skip
+    ]  # fmt: skip  (no PodDisruptionBudget: one replica, which a PDB cannot protect)
     deployment = one(manifests, "Deployment")
     assert deployment["metadata"]["name"] == framework
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -105,7 +115,10 @@ def test_program_job_is_a_plain_object_named_after_the_image() -> None:
     other = program_values("django")
     other["image"]["digest"] = "sha256:" + "f" * 64
     changed = one(render_chart(other, "django", "fwcap"), "Job")
-    assert "annotations" not in first["metadata"]
+    annotations = first["metadata"]["annotations"]
+    assert not [a for a in annotations if a.startswith("helm.sh/hook")]
+    # Pulumi waits for the Job longer than the Job may run.
+    assert int(annotations["pulumi.com/timeoutSeconds"]) > first["spec"]["activeDeadlineSeconds"]
     assert first["metadata"]["name"] == again["metadata"]["name"] != changed["metadata"]["name"]
 
 

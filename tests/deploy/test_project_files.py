@@ -66,12 +66,13 @@ def test_stack_file_is_commented_declared_typed_and_valid(stack_file: Path) -> N
     values = stack_values(stack_file)
     for key, value in values.items():
         namespace, _, name = key.partition(":")
-        assert namespace in ("fwcap", "kubernetes"), key
+        assert namespace in ("fwcap", "kubernetes", "aws"), key
         if namespace == "fwcap":
             assert name in declared, f"{key} is not declared in Pulumi.yaml"
             assert _is_of_declared_type(value, declared[name]["type"]), key
     settings = load_settings(raw_from_stack_values(values), ROOT)
-    assert settings.registry  # both committed stacks build and push images
+    # Both committed stacks build and push images: to their registry, or to ECR repositories.
+    assert settings.build_images and (settings.registry or settings.ecr)
 
 
 def test_at_least_a_local_and_an_eks_stack() -> None:
@@ -80,7 +81,9 @@ def test_at_least_a_local_and_an_eks_stack() -> None:
     local = stack_values(ROOT / "stacks" / "Pulumi.local.yaml")
     assert local["fwcap:registry"] == "localhost:5001"
     eks = (ROOT / "stacks" / "Pulumi.eks.yaml").read_text()
-    assert "t3.medium" in eks and ".dkr.ecr." in eks
+    assert "t3.medium" in eks
+    eks_values = stack_values(ROOT / "stacks" / "Pulumi.eks.yaml")
+    assert eks_values["fwcap:ecr"] is True and eks_values["fwcap:ebsCsiDriver"] is True
 
 
 @pytest.mark.parametrize("name", [*FRAMEWORKS, "upstream"])

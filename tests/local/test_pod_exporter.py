@@ -27,11 +27,23 @@ CADVISOR_SERIES = {
 }
 
 
-def _scrape(address: str) -> dict[tuple[str, str], tuple[float, float | None]]:
+LIMITS = "kube_pod_container_resource_limits"
+
+
+def _scrape(
+    address: str, limits: dict[tuple[str, str, str], float] | None = None
+) -> dict[tuple[str, str], tuple[float, float | None]]:
+    """cAdvisor-named samples by (name, pod); kube-state-metrics' limits go into `limits`, by
+    (pod, resource, unit)."""
     text = httpx.get(f"http://{address}/metrics", timeout=5).text
     out = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
+            if s.name == LIMITS:
+                assert set(s.labels) == {"namespace", "pod", "container", "resource", "unit"}
+                if limits is not None:
+                    limits[(s.labels["pod"], s.labels["resource"], s.labels["unit"])] = s.value
+                continue
             ts = float(s.timestamp) if s.timestamp is not None else None
             out[(s.name, s.labels["pod"])] = (s.value, ts)
             assert set(s.labels) == {"namespace", "pod", "container"}
@@ -59,7 +71,8 @@ def test_cgroup_counters_are_published_under_cadvisor_names_with_read_times(tmp_
     )
     try:
         before = time.time()
-        samples = _scrape(exporter.address)
+        limits: dict[tuple[str, str, str], float] = {}
+        samples = _scrape(exporter.address, limits)
     finally:
         exporter.stop()
     assert {name for name, _pod in samples} == CADVISOR_SERIES
@@ -72,6 +85,11 @@ def test_cgroup_counters_are_published_under_cadvisor_names_with_read_times(tmp_
         "container_spec_cpu_quota": 50_000,
         "container_spec_cpu_period": 100_000,
         "container_spec_memory_limit_bytes": 512 * MIB,
+    }
+    # The same limits under kube-state-metrics' name, which the limit queries read.
+    assert limits == {
+        ("django-0", "cpu", "core"): 0.5,
+        ("django-0", "memory", "byte"): 512 * MIB,
     }
     for _value, ts in samples.values():
         assert ts is not None and before - 1 <= ts <= time.time() + 1  # like cAdvisor
@@ -90,7 +108,8 @@ def test_without_cgroups_a_process_tree_gives_the_same_series_and_no_limits() ->
         time.sleep(0.3)
         first = _scrape(exporter.address)
         time.sleep(1.5)
-        second = _scrape(exporter.address)
+        limits: dict[tuple[str, str, str], float] = {}
+        second = _scrape(exporter.address, limits)
     finally:
         exporter.stop()
         for child in psutil.Process(tree.pid).children(recursive=True):
@@ -105,4 +124,5 @@ def test_without_cgroups_a_process_tree_gives_the_same_series_and_no_limits() ->
     assert second[("container_memory_working_set_bytes", "fastapi-0")][0] > 5 * MIB
     assert second[("container_spec_cpu_quota", "fastapi-0")][0] == 0  # no limit
     assert second[("container_spec_memory_limit_bytes", "fastapi-0")][0] == 0
+    assert limits == {}  # like kube-state-metrics: no limit, no series
     assert second[("container_cpu_cfs_throttled_periods_total", "fastapi-0")][0] == 0

@@ -113,3 +113,51 @@ limits:
   emptyDir:
     sizeLimit: {{ .Values.tmpSizeLimit }}
 {{- end -}}
+
+{{/* Requests = limits of the migration Job: migration.resources, else the service's. */}}
+{{- define "fwcap-service.migrationResources" -}}
+{{- $r := mergeOverwrite (deepCopy .Values.resources) (.Values.migration.resources | default dict) -}}
+requests:
+  cpu: {{ $r.cpu | quote }}
+  memory: {{ $r.memory | quote }}
+limits:
+  cpu: {{ $r.cpu | quote }}
+  memory: {{ $r.memory | quote }}
+{{- end -}}
+
+{{/* Node selector, tolerations, anti-affinity from the noisy components, spread over nodes. */}}
+{{- define "fwcap-service.placement" -}}
+{{- $p := .Values.placement -}}
+{{- with $p.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $p.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $p.avoidComponents }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchExpressions" (list (dict "key" "app.kubernetes.io/component" "operator" "In" "values" $p.avoidComponents))) }}
+affinity:
+  podAntiAffinity:
+    {{- if $p.requireAvoid }}
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - {{- toYaml $term | nindent 8 }}
+    {{- else }}
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          {{- toYaml $term | nindent 10 }}
+    {{- end }}
+{{- end }}
+{{- if $p.spreadAcrossNodes }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "fwcap-service.selectorLabels" . | nindent 8 }}
+        app.kubernetes.io/component: service
+{{- end }}
+{{- end -}}
