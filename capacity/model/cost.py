@@ -559,6 +559,7 @@ class CostEstimate:
     cluster: ClusterCost | None = None
     pod_cpu_use_cores: Figure | None = None
     control_plane_usd_per_million_requests: Figure | None = None
+    pod_idle_cpu_cores: Figure | None = None
 
     @property
     def node_type(self) -> str:
@@ -588,9 +589,12 @@ def estimate_cost(
     headroom: float,
     cpu_seconds_per_request: float | None = None,
     *,
-    idle_cpu_cores: float = 0.0,
+    idle_cpu_cores: float | Figure = 0.0,
     options: CostOptions | None = None,
 ) -> CostEstimate:
+    """`idle_cpu_cores`: a pod's CPU with no traffic; pass the figure (idle_cpu_cores()) to
+    have its derivation published with the estimate."""
+    idle = idle_cpu_cores.number() if isinstance(idle_cpu_cores, Figure) else idle_cpu_cores
     opts = options or CostOptions()
     check_headroom(headroom)
     if target_rps < 0:
@@ -623,7 +627,7 @@ def estimate_cost(
         fit.pod,
         target_rps / pods_value if pods_value else None,
         cpu_seconds_per_request,
-        idle_cpu_cores,
+        idle,
     )
     cluster = price_cluster(
         [(fit.node, [PodGroup("workload", fit.pod, pods_value, use)])], opts, fit
@@ -643,6 +647,7 @@ def estimate_cost(
             cluster.terms["control_plane_usd_month"],
             target_rps,
         ),
+        idle_cpu_cores if isinstance(idle_cpu_cores, Figure) else None,
     )
 
 
