@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from capacity.catalog import NodeType
 from capacity.errors import ConfigError, MeasurementsError
 from capacity.measurements import MeasurementRecord
-from capacity.model.allocatable import NodeAllocatable, Networking, node_allocatable
+from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
 from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
 from capacity.model.cost import (
     CostEstimate,

@@ -26,7 +26,7 @@ from capacity.model import rounding
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.derivation import Figure
 from capacity.model.fit import NodeFit, PodShape
-from capacity.model.placement import PlacedPod, Placement, place
+from capacity.model.placement import Placement, PodBatch, place
 
 HOURS_PER_MONTH = 730
 PURCHASE_OPTIONS = ("on-demand", "spot", "commit-1y")
@@ -414,14 +414,13 @@ def price_pool(
     fit: NodeFit | None = None,
 ) -> PoolCost:
     """A pool of one node type: its pods and add-ons placed, its spare nodes, its terms."""
-    workload = [
-        PlacedPod(g.name, g.pod, g.cpu_use_cores.number()) for g in groups for _ in range(g.count)
-    ]
+    workload = [PodBatch(g.name, g.pod, g.cpu_use_cores.number(), g.count) for g in groups]
     # Add-ons are assumed to use their CPU requests: conservative, none of them is measured.
     extra = [
-        PlacedPod(a.name, PodShape(a.cpu_millicores, a.memory_bytes), a.cpu_millicores / 1000)
+        PodBatch(
+            a.name, PodShape(a.cpu_millicores, a.memory_bytes), a.cpu_millicores / 1000, a.replicas
+        )
         for a in addons
-        for _ in range(a.replicas)
     ]
     alone = place(node, workload, options.zones)
     placement = place(node, workload + extra, options.zones)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from capacity.model import rounding
 from capacity.model.allocatable import NodeAllocatable
@@ -19,17 +19,18 @@ from capacity.model.fit import PodShape
 
 
 @dataclass(frozen=True)
-class PlacedPod:
-    """One pod to place: its workload (or add-on) name, requests, and the CPU it uses."""
+class PodBatch:
+    """`count` identical pods: workload (or add-on) name, requests, the CPU each one uses."""
 
     name: str
     pod: PodShape
     cpu_use_cores: float
+    count: int
 
 
 @dataclass(frozen=True)
 class NodeContent:
-    """`nodes` identical nodes, each holding `pods` (name -> count) that use `cpu_use_cores`."""
+    """`nodes` identical nodes, each holding `pods` (name -> count)."""
 
     nodes: int
     pods: tuple[tuple[str, int], ...]
@@ -60,69 +61,123 @@ def fits_empty(node: NodeAllocatable, pod: PodShape) -> bool:
     )
 
 
-def _pack_zone(node: NodeAllocatable, pods: Sequence[PlacedPod]) -> list[list[PlacedPod]]:
-    cpu_free, mem_free, slots = (
-        node.free_cpu_millicores,
-        node.free_memory_bytes,
-        node.free_pod_slots,
-    )
+@dataclass
+class _Bins:
+    """`n` identical open nodes: what is used on each, and which batches hold how many pods."""
 
-    def share(p: PlacedPod) -> float:
-        return max(p.pod.cpu_millicores / max(cpu_free, 1), p.pod.memory_bytes / max(mem_free, 1))
+    n: int
+    cpu: int
+    memory: int
+    slots: int
+    held: tuple[tuple[int, int], ...]  # (batch index, pods) on each node
 
-    bins: list[list[PlacedPod]] = []
-    used: list[list[int]] = []  # [cpu, memory, pods] per bin
-    for p in sorted(pods, key=share, reverse=True):  # stable: equal shares keep their order
-        for i, u in enumerate(used):
-            if (
-                u[0] + p.pod.cpu_millicores <= cpu_free
-                and u[1] + p.pod.memory_bytes <= mem_free
-                and u[2] + 1 <= slots
-            ):
-                u[0] += p.pod.cpu_millicores
-                u[1] += p.pod.memory_bytes
-                u[2] += 1
-                bins[i].append(p)
-                break
-        else:
-            bins.append([p])
-            used.append([p.pod.cpu_millicores, p.pod.memory_bytes, 1])
+    def plus(self, n: int, index: int, batch: PodBatch, pods: int) -> _Bins:
+        return _Bins(
+            n,
+            self.cpu + pods * batch.pod.cpu_millicores,
+            self.memory + pods * batch.pod.memory_bytes,
+            self.slots + pods,
+            (*self.held, (index, pods)),
+        )
+
+
+def _room(node: NodeAllocatable, bins: _Bins, pod: PodShape) -> int:
+    """How many more of `pod` fit on one of these nodes (NodeResourcesFit and max pods)."""
+    room = node.free_pod_slots - bins.slots
+    if pod.cpu_millicores > 0:
+        room = min(room, (node.free_cpu_millicores - bins.cpu) // pod.cpu_millicores)
+    if pod.memory_bytes > 0:
+        room = min(room, (node.free_memory_bytes - bins.memory) // pod.memory_bytes)
+    return max(0, room)
+
+
+def _pack_zone(node: NodeAllocatable, batches: Sequence[tuple[int, PodBatch]]) -> list[_Bins]:
+    """First-fit decreasing, a batch of identical pods at a time: the same result as placing
+    them one by one, since identical pods fill the first node with room before the next."""
+    cpu_free, mem_free = node.free_cpu_millicores, node.free_memory_bytes
+
+    def share(item: tuple[int, PodBatch]) -> float:
+        pod = item[1].pod
+        return max(pod.cpu_millicores / max(cpu_free, 1), pod.memory_bytes / max(mem_free, 1))
+
+    bins: list[_Bins] = []
+    for index, batch in sorted(batches, key=share, reverse=True):  # stable for equal shares
+        remaining = batch.count
+        i = 0
+        while remaining and i < len(bins):
+            group = bins[i]
+            room = _room(node, group, batch.pod)
+            if room == 0:
+                i += 1
+                continue
+            if remaining >= room * group.n:
+                bins[i] = group.plus(group.n, index, batch, room)
+                remaining -= room * group.n
+                i += 1
+                continue
+            full, rest = divmod(remaining, room)
+            split = []
+            if full:
+                split.append(group.plus(full, index, batch, room))
+            if rest:
+                split.append(group.plus(1, index, batch, rest))
+            untouched = group.n - full - (1 if rest else 0)
+            if untouched:
+                split.append(_Bins(untouched, group.cpu, group.memory, group.slots, group.held))
+            bins[i : i + 1] = split
+            remaining = 0
+        if remaining:
+            empty = _Bins(0, 0, 0, 0, ())
+            room = _room(node, empty, batch.pod)  # >= 1: callers pass only pods that fit
+            full, rest = divmod(remaining, room)
+            if full:
+                bins.append(empty.plus(full, index, batch, room))
+            if rest:
+                bins.append(empty.plus(1, index, batch, rest))
     return bins
 
 
-def place(node: NodeAllocatable, pods: Sequence[PlacedPod], zones: int = 1) -> Placement:
+def place(node: NodeAllocatable, batches: Sequence[PodBatch], zones: int = 1) -> Placement:
     """Pods that fit no empty node are left out and named in `unplaceable`."""
-    fitting = [p for p in pods if fits_empty(node, p.pod)]
-    unplaceable = tuple(dict.fromkeys(p.name for p in pods if not fits_empty(node, p.pod)))
-    per_zone: list[list[PlacedPod]] = [[] for _ in range(zones)]
-    for i, p in enumerate(fitting):
-        per_zone[i % zones].append(p)
+    fitting = [(i, b) for i, b in enumerate(batches) if b.count > 0 and fits_empty(node, b.pod)]
+    unplaceable = tuple(
+        dict.fromkeys(b.name for b in batches if b.count > 0 and not fits_empty(node, b.pod))
+    )
+    # Deal the pods to zones round-robin in order (a topology spread with max skew 1).
+    per_zone: list[list[tuple[int, PodBatch]]] = [[] for _ in range(zones)]
+    offset = 0
+    for index, batch in fitting:
+        base, extra = divmod(batch.count, zones)
+        for z in range(zones):
+            count = base + (1 if (z - offset) % zones < extra else 0)
+            if count:
+                per_zone[z].append((index, replace(batch, count=count)))
+        offset = (offset + extra) % zones
     zone_bins = [_pack_zone(node, z) for z in per_zone]
-    fullest = max((len(b) for b in zone_bins), default=0)
+    fullest = max((sum(b.n for b in bins) for bins in zone_bins), default=0)
     groups: Counter[tuple[tuple[tuple[str, int], ...], tuple[float, ...]]] = Counter()
     for bins in zone_bins:
         for b in bins:
-            names = tuple(sorted(Counter(p.name for p in b).items()))
-            groups[(names, tuple(p.cpu_use_cores for p in b))] += 1
+            names: Counter[str] = Counter()
+            cpu: list[float] = []
+            for index, pods in b.held:
+                names[batches[index].name] += pods
+                cpu.extend([batches[index].cpu_use_cores] * pods)
+            groups[(tuple(sorted(names.items())), tuple(cpu))] += b.n
     contents = tuple(
         NodeContent(count, names, cpu) for (names, cpu), count in sorted(groups.items())
     )
+    total_cpu = sum(b.pod.cpu_millicores * b.count for _, b in fitting)
+    total_mem = sum(b.pod.memory_bytes * b.count for _, b in fitting)
+    total_pods = sum(b.count for _, b in fitting)
     cpu_free, mem_free, slots = (
         node.free_cpu_millicores,
         node.free_memory_bytes,
         node.free_pod_slots,
     )
-    bound = (
-        max(
-            rounding.ceil(sum(p.pod.cpu_millicores for p in fitting) / cpu_free)
-            if cpu_free > 0
-            else 0,
-            rounding.ceil(sum(p.pod.memory_bytes for p in fitting) / mem_free)
-            if mem_free > 0
-            else 0,
-            rounding.ceil(len(fitting) / slots) if slots > 0 else 0,
-        )
-        if fitting
-        else 0
+    bound = max(
+        rounding.ceil(total_cpu / cpu_free) if cpu_free > 0 else 0,
+        rounding.ceil(total_mem / mem_free) if mem_free > 0 else 0,
+        rounding.ceil(total_pods / slots) if slots > 0 else 0,
     )
     return Placement(zones * fullest, contents, bound, unplaceable)
