@@ -340,7 +340,8 @@ def whatif(
                                 "feasible": o.feasible,
                                 "unplaceable": list(o.unplaceable),
                                 "total_nodes": o.total_nodes,
-                                "monthly_usd": o.cost.monthly_usd.to_json(),
+                                "monthly_usd": o.monthly_usd,
+                                "monthly": o.cost.monthly_usd.to_json(),
                                 **{k: o.cost.terms[k].to_json() for k in TERMS},
                                 "survives": o.cost.survives,
                                 "pools": [

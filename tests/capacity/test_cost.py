@@ -181,7 +181,8 @@ def test_purchase_options_discount_the_node_price() -> None:
 
 def test_addons_are_packed_with_the_workload_and_priced() -> None:
     system = _estimate(
-        "e2-standard-2", CostOptions(spare_nodes=0, control_plane="none", addon_profiles=("system",))
+        "e2-standard-2",
+        CostOptions(spare_nodes=0, control_plane="none", addon_profiles=("system",)),
     )
     everything = _estimate(
         "e2-standard-2",
@@ -260,10 +261,10 @@ def test_arm_node_types_are_in_the_catalog_and_say_so() -> None:
 
 def test_stale_prices_are_listed_with_their_age() -> None:
     stale = CATALOG.stale_prices(date(2026, 12, 1))
-    assert any(line.startswith("node type t3.medium: price $0.0416/h as of 2025-01-01") for line in stale)
+    assert any(
+        line.startswith("node type t3.medium: price $0.0416/h as of 2025-01-01") for line in stale
+    )
     assert CATALOG.stale_prices(date(2025, 2, 1)) == []
-
-
 
 
 @settings(max_examples=60, deadline=None)
