@@ -25,7 +25,6 @@ from capacity.model import (
 )
 from capacity.model.allocatable import Networking
 from capacity.model.cost import TERMS
-from capacity.model.derivation import Figure
 from tests.capacity.derivation_check import evaluate
 
 MIB = 2**20
@@ -208,8 +207,8 @@ ADDONS_ALL = ("system", "monitoring", "loadgen")
 
 
 def test_kit_addons_follow_the_deploy_defaults() -> None:
-    from deploy.settings import Settings as DeploySettings
     from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+    from deploy.settings import Settings as DeploySettings
 
     fields = DeploySettings.model_fields
     addons = {a.name: a for a in CATALOG.node("t3.medium").provider.addons}

@@ -147,7 +147,8 @@ def test_chained_figures_copy_their_inputs_from_the_figures_they_name(report_dir
     for cost in results["costs"]:
         fit = fits[(cost["framework"], cost["scenario"], cost["node_type"])]
         if cost["nodes_needed"]["value"] is not None:
-            assert cost["workload_nodes"]["inputs"]["pods_per_node"] == fit["pods_per_node"]["value"]
+            per_node = cost["workload_nodes"]["inputs"]["pods_per_node"]
+            assert per_node == fit["pods_per_node"]["value"]
             total = cost["nodes_needed"]["inputs"]
             assert total["workload_nodes"] == cost["workload_nodes"]["value"]
             assert total["spare_nodes"] == cost["spare_nodes"]["value"]
