@@ -243,7 +243,11 @@ def model(
     cpu_headroom: Annotated[float, typer.Option(help="CPU added to measured use.")] = 0.25,
     memory_buffer: Annotated[float, typer.Option(help="Memory added to peak working set.")] = 0.25,
     node: Annotated[
-        list[str] | None, typer.Option("--node", help="Node type to model (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="Node type to model (repeatable) [every amd64 catalog type; ARM when named].",
+        ),
     ] = None,
     scenario: Annotated[str | None, typer.Option(help="Scenario the summary leads with.")] = None,
     catalog: CatalogOption = None,
@@ -312,7 +316,9 @@ def whatif(
         net = Networking(max_pods_mode, max_pods)  # type: ignore[arg-type]  # checked inside
         workloads, names = load_whatif(plan_file)
         nodes = load_catalog(catalog)
-        candidates = [node_allocatable(nodes.node(n), net) for n in (names or nodes.names)]
+        candidates = [
+            node_allocatable(nodes.node(n), net) for n in (names or nodes.default_candidates)
+        ]
         pinned = [
             node_allocatable(nodes.node(w.node_type), net)
             for w in workloads

@@ -143,6 +143,12 @@ class Catalog:
     def names(self) -> list[str]:
         return [node.name for node in self.node_types]
 
+    @property
+    def default_candidates(self) -> list[str]:
+        """The node types a cost comparison tries unless told otherwise: amd64 only, because
+        the measured capacity comes from amd64 images; ARM types are priced when named."""
+        return [n.name for n in self.node_types if n.arch == "amd64"]
+
     def stale_prices(self, today: date, max_age_days: int = STALE_AFTER_DAYS) -> list[str]:
         """Every dated price older than max_age_days on `today`, one line each."""
         limit = today - timedelta(days=max_age_days)

@@ -105,7 +105,8 @@ def build_report(
     records = read_records(measurements_path)
     digest = hashlib.sha256(measurements_path.read_bytes()).hexdigest()
     catalog = load_catalog(catalog_path)
-    nodes = [catalog.node(n) for n in node_types] if node_types else list(catalog.node_types)
+    names = node_types or catalog.default_candidates  # ARM types only when named
+    nodes = [catalog.node(n) for n in names]
     settings = Settings(
         slo=slo,
         margins=margins or Margins(),
