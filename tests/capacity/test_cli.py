@@ -16,7 +16,7 @@ CAPACITY = Path(sys.executable).with_name("capacity")
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CAPACITY), *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd
+        [str(CAPACITY), *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd
     )
 
 
