@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +18,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from capacity.catalog import load_catalog
+from capacity.catalog import STALE_AFTER_DAYS, load_catalog
 from capacity.errors import ConfigError, KitError, MeasurementsError
-from capacity.model import Margins, Slo, node_allocatable, plan_workloads, pods_per_node
+from capacity.model import (
+    CostOptions,
+    Margins,
+    Slo,
+    node_allocatable,
+    plan_workloads,
+    pods_per_node,
+)
+from capacity.model.allocatable import MAX_PODS_MODES, Networking
+from capacity.model.cost import ADDON_PROFILES, CONTROL_PLANE_CHOICES, PURCHASE_OPTIONS, TERMS
 from capacity.model.fit import NodeFit, PodShape
 from capacity.model.whatif_file import load_whatif
 from capacity.quantity import format_cpu, human_bytes, parse_cpu_millicores, parse_memory_bytes
@@ -39,6 +49,73 @@ err = Console(stderr=True)
 CatalogOption = Annotated[
     Path | None, typer.Option("--catalog", help="Node catalog YAML (default: the built-in one).")
 ]
+
+
+MaxPodsModeOption = Annotated[
+    str,
+    typer.Option(
+        "--max-pods-mode",
+        help=f"Pod networking that sets max pods on EKS: {', '.join(MAX_PODS_MODES)} "
+        "(prefix-delegation: VPC CNI /28 prefixes, 110 below 30 vCPUs).",
+    ),
+]
+MaxPodsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pods",
+        help="Configured max pods per node (GKE 8-256, AKS 10-250); kube-reserved follows.",
+    ),
+]
+SpareNodesOption = Annotated[
+    int, typer.Option("--spare-nodes", help="Empty nodes kept for failures (N+1: 1).")
+]
+ZonesOption = Annotated[
+    int, typer.Option("--zones", help="Zones the pods spread over; nodes rounded per zone.")
+]
+ControlPlaneOption = Annotated[
+    str,
+    typer.Option(
+        "--control-plane",
+        help=f"Control-plane tier: {', '.join(CONTROL_PLANE_CHOICES)} (default: the provider's "
+        "standard tier from the catalog).",
+    ),
+]
+PurchaseOption = Annotated[
+    str, typer.Option("--purchase", help=f"Purchase option: {', '.join(PURCHASE_OPTIONS)}.")
+]
+SpotDiscountOption = Annotated[
+    float | None,
+    typer.Option(
+        "--spot-discount", help="Spot discount you pay, e.g. 0.65 (overrides the assumption)."
+    ),
+]
+AddonsOption = Annotated[
+    str,
+    typer.Option(
+        "--addons",
+        help=f"Add-on profiles packed with the workload: comma list of {', '.join(ADDON_PROFILES)}"
+        ", or none.",
+    ),
+]
+
+
+def cost_options(
+    spare_nodes: int,
+    zones: int,
+    control_plane: str,
+    purchase: str,
+    spot_discount: float | None,
+    addons: str,
+) -> CostOptions:
+    profiles = () if addons.strip() in ("", "none") else tuple(a.strip() for a in addons.split(","))
+    return CostOptions(
+        spare_nodes=spare_nodes,
+        zones=zones,
+        control_plane=control_plane,
+        purchase=purchase,
+        spot_discount=spot_discount,
+        addon_profiles=profiles,
+    )
 
 
 @contextmanager
@@ -98,13 +175,16 @@ def fit(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON with derivations.")] = False,
     catalog: CatalogOption = None,
+    max_pods_mode: MaxPodsModeOption = "default",
+    max_pods: MaxPodsOption = None,
 ) -> None:
     """How many pods of one shape fit on a node: allocatable, max pods, the binding constraint."""
     with kit_errors():
         pod = PodShape(parse_cpu_millicores(cpu), parse_memory_bytes(memory))
         nodes = load_catalog(catalog)
         chosen = [nodes.node(n) for n in node] if node else list(nodes.node_types)
-        fits = [pods_per_node(node_allocatable(n), pod) for n in chosen]
+        net = Networking(max_pods_mode, max_pods)  # type: ignore[arg-type]  # checked inside
+        fits = [pods_per_node(node_allocatable(n, net), pod) for n in chosen]
         if as_json:
             payload = {
                 "pod": {"cpu_millicores": pod.cpu_millicores, "memory_bytes": pod.memory_bytes},
@@ -163,11 +243,23 @@ def model(
     cpu_headroom: Annotated[float, typer.Option(help="CPU added to measured use.")] = 0.25,
     memory_buffer: Annotated[float, typer.Option(help="Memory added to peak working set.")] = 0.25,
     node: Annotated[
-        list[str] | None, typer.Option("--node", help="Node type to model (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="Node type to model (repeatable) [every amd64 catalog type; ARM when named].",
+        ),
     ] = None,
     scenario: Annotated[str | None, typer.Option(help="Scenario the summary leads with.")] = None,
     catalog: CatalogOption = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing report.")] = False,
+    spare_nodes: SpareNodesOption = 1,
+    zones: ZonesOption = 1,
+    control_plane: ControlPlaneOption = "default",
+    purchase: PurchaseOption = "on-demand",
+    spot_discount: SpotDiscountOption = None,
+    addons: AddonsOption = "system,monitoring",
+    max_pods_mode: MaxPodsModeOption = "default",
+    max_pods: MaxPodsOption = None,
 ) -> None:
     """Turn measurements into results.json, report.md and report.html with plots."""
     from capacity.report import build_report  # matplotlib loads only for this command
@@ -193,6 +285,8 @@ def model(
             node_types=node,
             scenario=scenario,
             overwrite=overwrite,
+            cost=cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons),
+            networking=Networking(max_pods_mode, max_pods),  # type: ignore[arg-type]
         )
         out.print(
             f"Report written to {path}/ (report.html, report.md, results.json, plots/)",
@@ -206,16 +300,31 @@ def whatif(
     plan_file: Annotated[Path, typer.Argument(help="What-if YAML: node_types and workloads.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     catalog: CatalogOption = None,
+    spare_nodes: SpareNodesOption = 1,
+    zones: ZonesOption = 1,
+    control_plane: ControlPlaneOption = "default",
+    purchase: PurchaseOption = "on-demand",
+    spot_discount: SpotDiscountOption = None,
+    addons: AddonsOption = "system,monitoring",
+    max_pods_mode: MaxPodsModeOption = "default",
+    max_pods: MaxPodsOption = None,
 ) -> None:
-    """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost."""
+    """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost,
+    priced by the report's own cost model."""
     with kit_errors():
+        options = cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons)
+        net = Networking(max_pods_mode, max_pods)  # type: ignore[arg-type]  # checked inside
         workloads, names = load_whatif(plan_file)
         nodes = load_catalog(catalog)
-        candidates = [node_allocatable(nodes.node(n)) for n in (names or nodes.names)]
-        pinned = [
-            node_allocatable(nodes.node(w.node_type)) for w in workloads if w.node_type is not None
+        candidates = [
+            node_allocatable(nodes.node(n), net) for n in (names or nodes.default_candidates)
         ]
-        plan = plan_workloads(workloads, candidates, pinned)
+        pinned = [
+            node_allocatable(nodes.node(w.node_type), net)
+            for w in workloads
+            if w.node_type is not None
+        ]
+        plan = plan_workloads(workloads, candidates, pinned, options)
         best = plan.cheapest
         if as_json:
             typer.echo(
@@ -238,15 +347,30 @@ def whatif(
                                 "unplaceable": list(o.unplaceable),
                                 "total_nodes": o.total_nodes,
                                 "monthly_usd": o.monthly_usd,
+                                "monthly": o.cost.monthly_usd.to_json(),
+                                **{k: o.cost.terms[k].to_json() for k in TERMS},
+                                "survives": o.cost.survives,
                                 "pools": [
                                     {
                                         "node_type": p.node.node.name,
-                                        "nodes": p.nodes,
-                                        "lower_bound_nodes": p.lower_bound_nodes,
-                                        "pods": dict(p.pods),
-                                        "monthly_usd": p.monthly_usd.to_json(),
+                                        "nodes": p.nodes_total.to_json(),
+                                        "workload_nodes": p.workload_nodes.to_json(),
+                                        "addon_nodes": p.addon_nodes.to_json(),
+                                        "spare_nodes": p.spare_nodes.to_json(),
+                                        "lower_bound_nodes": p.placement.lower_bound_nodes,
+                                        "pods": {g.name: g.count for g in p.groups},
+                                        "addons": [a.name for a in p.addons],
+                                        "placement": [
+                                            {"nodes": c.nodes, "pods": dict(c.pods)}
+                                            for c in p.placement.contents
+                                        ],
+                                        "node_usd_per_hour": p.node_usd_per_hour.to_json(),
+                                        "burst_surplus_vcpu": [
+                                            f.to_json() for f in p.burst_surplus_vcpu
+                                        ],
+                                        "usd_month": p.monthly_usd.to_json(),
                                     }
-                                    for p in o.pools
+                                    for p in o.cost.pools
                                 ],
                             }
                             for o in plan.options
@@ -258,10 +382,22 @@ def whatif(
             )
             return
         table = Table(title="What-if: nodes and monthly cost per candidate node type")
-        for column in ("candidate", "pools (node type: nodes)", "nodes", "USD/month", "note"):
+        for column in (
+            "candidate",
+            "pools (node type: workload + add-on + spare nodes)",
+            "nodes",
+            "burst",
+            "control plane",
+            "USD/month",
+            "note",
+        ):
             table.add_column(column)
         for o in plan.options:
-            pools = "; ".join(f"{p.node.node.name}: {p.nodes}" for p in o.pools)
+            pools = "; ".join(
+                f"{p.node.node.name}: {p.workload_nodes.value} + {p.addon_nodes.value} + "
+                f"{p.spare_nodes.value}"
+                for p in o.cost.pools
+            )
             note = (
                 "cheapest"
                 if o is best
@@ -271,10 +407,56 @@ def whatif(
                 o.candidate or "(pinned only)",
                 pools,
                 str(o.total_nodes),
+                f"{o.cost.terms['burst_usd_month'].number():,.2f}",
+                f"{o.cost.terms['control_plane_usd_month'].number():,.2f}",
                 f"{o.monthly_usd:,.2f}",
                 note,
             )
         out.print(table)
+        if best is not None:
+            out.print(f"Sizing: {best.cost.survives}.", markup=False, highlight=False)
+
+
+catalog_app = typer.Typer(help="The node catalog: prices, dates and sources.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("check")
+def catalog_check(
+    catalog: CatalogOption = None,
+    max_age_days: Annotated[
+        int, typer.Option(help="A price older than this many days is stale.")
+    ] = STALE_AFTER_DAYS,
+    today: Annotated[
+        str | None, typer.Option(help="Check as of this date (YYYY-MM-DD) [today, UTC].")
+    ] = None,
+) -> None:
+    """List every catalog price older than --max-age-days; exit 1 when there is one."""
+    with kit_errors():
+        if today is None:
+            on = datetime.now(UTC).date()
+        else:
+            try:
+                on = date.fromisoformat(today)
+            except ValueError:
+                raise ConfigError(
+                    f"--today {today!r} is not a date; give YYYY-MM-DD, e.g. 2026-12-01"
+                ) from None
+        if max_age_days < 0:
+            raise ConfigError(f"--max-age-days {max_age_days} must be 0 or more (default 180)")
+        nodes = load_catalog(catalog)
+        stale = nodes.stale_prices(on, max_age_days)
+        for line in stale:
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        out.print(
+            f"{len(stale)} price(s) in {nodes.path} older than {max_age_days} days on "
+            f"{on.isoformat()}" + ("; re-check them before budgeting" if stale else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        if stale:
+            raise typer.Exit(1)
 
 
 # ---- More commands -------------------------------------------------------------------------

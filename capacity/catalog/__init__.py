@@ -6,8 +6,9 @@ with pydantic at this boundary and turned into frozen dataclasses the model comp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,10 @@ from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
 
 DEFAULT_CATALOG = Path(__file__).with_name("nodes.yaml")
 ReservationRule = Literal["eks", "gke", "aks"]
+ControlPlaneTier = Literal["standard", "extended", "free"]
+Arch = Literal["amd64", "arm64"]
+AddonProfile = Literal["system", "monitoring", "loadgen"]
+STALE_AFTER_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,45 @@ class MemoryCapacityRule:
 
 
 @dataclass(frozen=True)
+class Addon:
+    """A cluster pod beside the workload (DNS, metrics, the kit's monitoring): packed with it."""
+
+    name: str
+    profile: AddonProfile
+    replicas: int
+    cpu_millicores: int
+    memory_bytes: int
+    source: str
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """The managed control plane's fee per cluster-hour, per support tier."""
+
+    default_tier: ControlPlaneTier
+    usd_per_hour: Mapping[str, float]
+    free_credit_usd_month: float
+    url: str
+    as_of: date
+    note: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.note} ({self.url}, as of {self.as_of.isoformat()})"
+
+
+@dataclass(frozen=True)
+class PurchaseTerms:
+    """Discounts off the on-demand list price; assumptions are marked so in their source."""
+
+    spot_discount: float
+    spot_source: str
+    commit_1y_discount: float
+    commit_1y_source: str
+    as_of: date
+
+
+@dataclass(frozen=True)
 class Provider:
     key: str
     service: str
@@ -50,6 +94,9 @@ class Provider:
     max_pods_source: str
     memory_capacity: MemoryCapacityRule
     daemonsets: tuple[Daemonset, ...]
+    control_plane: ControlPlane | None = None
+    purchase: PurchaseTerms | None = None
+    addons: tuple[Addon, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -75,6 +122,9 @@ class NodeType:
     max_pods_override: int | None = None
     note: str | None = None
     burstable: Burstable | None = None
+    arch: Arch = "amd64"
+    sustained_use_discount: float = 0.0
+    sustained_use_source: str = ""
 
     @property
     def price_source(self) -> str:
@@ -92,6 +142,40 @@ class Catalog:
     @property
     def names(self) -> list[str]:
         return [node.name for node in self.node_types]
+
+    @property
+    def default_candidates(self) -> list[str]:
+        """The node types a cost comparison tries unless told otherwise: amd64 only, because
+        the measured capacity comes from amd64 images; ARM types are priced when named."""
+        return [n.name for n in self.node_types if n.arch == "amd64"]
+
+    def stale_prices(self, today: date, max_age_days: int = STALE_AFTER_DAYS) -> list[str]:
+        """Every dated price older than max_age_days on `today`, one line each."""
+        limit = today - timedelta(days=max_age_days)
+        lines = [
+            f"node type {n.name}: price ${n.usd_per_hour}/h as of {n.price_as_of.isoformat()} "
+            f"({(today - n.price_as_of).days} days old; re-check {n.price_url})"
+            for n in self.node_types
+            if n.price_as_of < limit
+        ]
+        seen: set[str] = set()
+        for n in self.node_types:
+            p = n.provider
+            if p.key in seen:
+                continue
+            seen.add(p.key)
+            if p.control_plane is not None and p.control_plane.as_of < limit:
+                lines.append(
+                    f"provider {p.key}: control-plane fee as of {p.control_plane.as_of} "
+                    f"({(today - p.control_plane.as_of).days} days old; re-check "
+                    f"{p.control_plane.url})"
+                )
+            if p.purchase is not None and p.purchase.as_of < limit:
+                lines.append(
+                    f"provider {p.key}: spot/commitment discounts as of {p.purchase.as_of} "
+                    f"({(today - p.purchase.as_of).days} days old)"
+                )
+        return lines
 
     def node(self, name: str) -> NodeType:
         for node in self.node_types:
@@ -123,6 +207,32 @@ class _MemoryCapacityIn(_Strict):
     source: str
 
 
+class _AddonIn(_Strict):
+    name: str
+    profile: AddonProfile = "system"
+    replicas: int = Field(default=1, ge=1)
+    cpu: str | int | float
+    memory: str | int | float
+    source: str
+
+
+class _ControlPlaneIn(_Strict):
+    default: ControlPlaneTier
+    usd_per_hour: dict[ControlPlaneTier, float]
+    free_credit_usd_month: float = Field(default=0.0, ge=0)
+    url: str = Field(pattern=r"^https://")
+    as_of: date
+    note: str
+
+
+class _PurchaseIn(_Strict):
+    spot_discount: float = Field(ge=0, lt=1)
+    spot_source: str
+    commit_1y_discount: float = Field(ge=0, lt=1)
+    commit_1y_source: str
+    as_of: date
+
+
 class _ProviderIn(_Strict):
     service: str
     region: str
@@ -131,6 +241,9 @@ class _ProviderIn(_Strict):
     max_pods_source: str
     memory_capacity: _MemoryCapacityIn
     daemonsets: list[_DaemonsetIn] = []
+    control_plane: _ControlPlaneIn | None = None
+    purchase: _PurchaseIn | None = None
+    addons: list[_AddonIn] = []
 
 
 class _PriceIn(_Strict):
@@ -156,6 +269,9 @@ class _NodeIn(_Strict):
     max_pods: int | None = Field(default=None, ge=1)
     note: str | None = None
     burstable: _BurstableIn | None = None
+    arch: Arch = "amd64"
+    sustained_use_discount: float = Field(default=0.0, ge=0, lt=1)
+    sustained_use_source: str = ""
 
     @field_validator("memory")
     @classmethod
@@ -167,10 +283,29 @@ class _NodeIn(_Strict):
 class _CatalogIn(_Strict):
     schema_version: Literal[1]
     providers: dict[str, _ProviderIn]
+    kit_addons: list[_AddonIn] = []
     node_types: list[_NodeIn] = Field(min_length=1)
 
 
-def _provider(key: str, raw: _ProviderIn) -> Provider:
+def _addon(raw: _AddonIn) -> Addon:
+    return Addon(
+        raw.name,
+        raw.profile,
+        raw.replicas,
+        parse_cpu_millicores(raw.cpu),
+        parse_memory_bytes(raw.memory),
+        raw.source,
+    )
+
+
+def _provider(key: str, raw: _ProviderIn, kit_addons: tuple[Addon, ...] = ()) -> Provider:
+    cp = raw.control_plane
+    if cp is not None and cp.default not in cp.usd_per_hour:
+        raise ConfigError(
+            f"provider {key!r}: control_plane.default {cp.default!r} has no usd_per_hour entry "
+            f"(tiers given: {', '.join(cp.usd_per_hour)})"
+        )
+    buy = raw.purchase
     return Provider(
         key=key,
         service=raw.service,
@@ -187,6 +322,26 @@ def _provider(key: str, raw: _ProviderIn) -> Provider:
             Daemonset(d.name, parse_cpu_millicores(d.cpu), parse_memory_bytes(d.memory), d.source)
             for d in raw.daemonsets
         ),
+        control_plane=None
+        if cp is None
+        else ControlPlane(
+            cp.default,
+            {str(k): v for k, v in cp.usd_per_hour.items()},
+            cp.free_credit_usd_month,
+            cp.url,
+            cp.as_of,
+            cp.note,
+        ),
+        purchase=None
+        if buy is None
+        else PurchaseTerms(
+            buy.spot_discount,
+            buy.spot_source,
+            buy.commit_1y_discount,
+            buy.commit_1y_source,
+            buy.as_of,
+        ),
+        addons=tuple(_addon(a) for a in raw.addons) + kit_addons,
     )
 
 
@@ -225,6 +380,9 @@ def _node(raw: _NodeIn, providers: dict[str, Provider], path: Path) -> NodeType:
             raw.burstable.surplus_usd_per_vcpu_hour,
             raw.burstable.source,
         ),
+        arch=raw.arch,
+        sustained_use_discount=raw.sustained_use_discount,
+        sustained_use_source=raw.sustained_use_source,
     )
 
 
@@ -243,7 +401,11 @@ def load_catalog(path: Path | None = None) -> Catalog:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"node catalog {source}: field {field!r}: {first['msg']}") from exc
-    providers = {key: _provider(key, raw) for key, raw in parsed.providers.items()}
+    try:
+        kit_addons = tuple(_addon(a) for a in parsed.kit_addons)
+        providers = {key: _provider(key, raw, kit_addons) for key, raw in parsed.providers.items()}
+    except ConfigError as exc:
+        raise ConfigError(f"node catalog {source}: {exc}") from exc
     nodes = tuple(_node(raw, providers, source) for raw in parsed.node_types)
     names = [n.name for n in nodes]
     duplicates = sorted({n for n in names if names.count(n) > 1})

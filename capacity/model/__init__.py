@@ -4,7 +4,8 @@ capacity_at_slo  capacity per pod at the SLO, CPU-seconds per request
 rightsizing      requests = limits from measured use, with the reasoning
 allocatable      node allocatable per provider rule, daemonset overhead
 fit              pods per node (NodeResourcesFit, max pods)
-cost             nodes for a target load, monthly cost, cost per million requests
+placement        pods spread over zones, first-fit decreasing onto nodes
+cost             the one cost model: nodes, spare, add-ons, burst, control plane, per million
 whatif           several workloads packed onto node types or a mix of pools
 claims           the reference article's claims against the measured figures
 analysis         the composition of all of the above for one measurements file
@@ -14,17 +15,29 @@ from capacity.model.allocatable import NodeAllocatable, node_allocatable
 from capacity.model.analysis import Analysis, Series, Settings, analyse
 from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo, judge_step
 from capacity.model.claims import ClaimCheck, check_claims
-from capacity.model.cost import HOURS_PER_MONTH, CostEstimate, cheapest, estimate_cost
+from capacity.model.cost import (
+    HOURS_PER_MONTH,
+    NODES_ONLY,
+    ClusterCost,
+    CostEstimate,
+    CostOptions,
+    cheapest,
+    estimate_cost,
+    price_cluster,
+)
 from capacity.model.derivation import Figure
 from capacity.model.fit import NodeFit, PodShape, pods_per_node
 from capacity.model.rightsizing import Margins, RightSizing, right_size
-from capacity.model.whatif import PlanOption, Pool, WhatIfPlan, Workload, plan_workloads
+from capacity.model.whatif import PlanOption, WhatIfPlan, Workload, plan_workloads
 
 __all__ = [
     "HOURS_PER_MONTH",
+    "NODES_ONLY",
     "Analysis",
     "ClaimCheck",
+    "ClusterCost",
     "CostEstimate",
+    "CostOptions",
     "Figure",
     "Margins",
     "NodeAllocatable",
@@ -32,7 +45,6 @@ __all__ = [
     "PlanOption",
     "PodCapacity",
     "PodShape",
-    "Pool",
     "RightSizing",
     "Series",
     "Settings",
@@ -48,5 +60,6 @@ __all__ = [
     "node_allocatable",
     "plan_workloads",
     "pods_per_node",
+    "price_cluster",
     "right_size",
 ]

@@ -8,18 +8,76 @@ differs per provider is how each term is chosen; each rule below names where it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from capacity.catalog import NodeType
+from capacity.errors import ConfigError
 from capacity.model import rounding
 from capacity.model.derivation import Figure
 from capacity.quantity import GIB, MIB
 
 EKS_SOURCE = (
-    "amazon-eks-ami bootstrap (templates/al2/runtime/bootstrap.sh get_cpu_millicores_to_reserve "
-    "and get_memory_mebibytes_to_reserve; nodeadm on AL2023 computes the same): kube-reserved "
+    "amazon-eks-ami nodeadm on AL2023 (nodeadm/internal/kubelet/config.go, "
+    "https://github.com/awslabs/amazon-eks-ami, as of 2026-12-01; the same rule as AL2's "
+    "bootstrap.sh, removed upstream with AL2's end of support 2025-11-26): kube-reserved "
     "memory = 11 MiB x maxPods + 255 MiB, CPU 6% of the first core, 1% of the second, 0.5% of "
     "cores 3-4, 0.25% above; no system-reserved"
 )
+EKS_PREFIX_SOURCE = (
+    "VPC CNI prefix delegation: each secondary IPv4 slot holds a /28 prefix (16 addresses); EKS "
+    "recommends max pods 110 below 30 vCPUs and 250 above "
+    "(https://docs.aws.amazon.com/eks/latest/userguide/cni-increase-ip-addresses.html, "
+    "max-pods-calculator.sh --cni-prefix-delegation-enabled, as of 2026-12-01)"
+)
+EKS_CUSTOM_NETWORKING_SOURCE = (
+    "VPC CNI custom networking: the primary ENI is not used for pods "
+    "(https://docs.aws.amazon.com/eks/latest/userguide/cni-custom-network.html, "
+    "max-pods-calculator.sh --cni-custom-networking-enabled, as of 2026-12-01)"
+)
+MAX_PODS_RANGES = {
+    "gke": (
+        8,
+        256,
+        "GKE Standard: maximum pods per node is configurable from 8 to 256 "
+        "(https://cloud.google.com/kubernetes-engine/docs/how-to/flexible-pod-cidr)",
+    ),
+    "aks": (
+        10,
+        250,
+        "AKS: --max-pods is configurable from 10 to 250 "
+        "(https://learn.microsoft.com/azure/aks/azure-cni-overlay#maximum-pods-per-node)",
+    ),
+    "eks": (
+        1,
+        250,
+        "EKS: nodeadm's kubelet maxPods can be set explicitly (NodeConfig "
+        "spec.kubelet.config.maxPods); above the network mode's IP limit pods cannot get addresses",
+    ),
+}
+MaxPodsMode = Literal["default", "prefix-delegation", "custom-networking"]
+MAX_PODS_MODES: tuple[MaxPodsMode, ...] = ("default", "prefix-delegation", "custom-networking")
+
+
+@dataclass(frozen=True)
+class Networking:
+    """The cluster's pod networking: which rule sets max pods (and so kube-reserved memory).
+
+    max_pods_mode applies to EKS's VPC CNI (GKE and AKS keep their rule); max_pods sets the
+    configurable maximum on any provider, within the provider's accepted range.
+    """
+
+    max_pods_mode: MaxPodsMode = "default"
+    max_pods: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_pods_mode not in MAX_PODS_MODES:
+            raise ConfigError(
+                f"max pods mode {self.max_pods_mode!r} is not one of {', '.join(MAX_PODS_MODES)}"
+            )
+        if self.max_pods is not None and self.max_pods < 1:
+            raise ConfigError(f"max pods {self.max_pods!r} must be a positive integer")
+
+
 EKS_EVICTION_SOURCE = "amazon-eks-ami kubelet-config.json: evictionHard memory.available < 100Mi"
 GKE_SOURCE = (
     "GKE node sizing, https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes"
@@ -75,7 +133,24 @@ class NodeAllocatable:
         return int(self.max_pods.number() - self.daemonset_pods.number())
 
 
-def max_pods(node: NodeType) -> Figure:
+def max_pods(node: NodeType, networking: Networking | None = None) -> Figure:
+    net = networking or Networking()
+    if net.max_pods is not None:
+        low, high, source = MAX_PODS_RANGES[node.provider.reservation]
+        if not low <= net.max_pods <= high:
+            raise ConfigError(
+                f"max pods {net.max_pods} is outside {node.provider.key}'s accepted range "
+                f"{low}-{high} (node type {node.name}); {source}"
+            )
+        return Figure(
+            "max_pods",
+            net.max_pods,
+            "pods",
+            "max_pods",
+            {"max_pods": net.max_pods},
+            source,
+            "set with --max-pods",
+        )
     if node.max_pods_override is not None:
         return Figure(
             "max_pods",
@@ -96,6 +171,26 @@ def max_pods(node: NodeType) -> Figure:
         )
     enis, ips = node.enis, node.ipv4_per_eni
     assert enis is not None and ips is not None  # the catalog loader guarantees this
+    if net.max_pods_mode == "prefix-delegation":
+        return Figure(
+            "max_pods",
+            min(enis * (ips - 1) * 16 + 2, 110 if node.vcpu < 30 else 250),
+            "pods",
+            "min(enis * (ipv4_per_eni - 1) * 16 + 2, (vcpu < 30) * 110 + (vcpu >= 30) * 250)",
+            {"enis": enis, "ipv4_per_eni": ips, "vcpu": node.vcpu},
+            EKS_PREFIX_SOURCE,
+            "prefix delegation: 16 addresses per slot, capped at EKS's recommended maximum",
+        )
+    if net.max_pods_mode == "custom-networking":
+        return Figure(
+            "max_pods",
+            (enis - 1) * (ips - 1) + 2,
+            "pods",
+            "(enis - 1) * (ipv4_per_eni - 1) + 2",
+            {"enis": enis, "ipv4_per_eni": ips},
+            EKS_CUSTOM_NETWORKING_SOURCE,
+            "custom networking: pods use the secondary ENIs only",
+        )
     return Figure(
         "max_pods",
         enis * (ips - 1) + 2,
@@ -271,8 +366,8 @@ def _aks(node: NodeType, pods: Figure) -> tuple[Figure, Figure, Figure]:
     return cpu, memory, eviction
 
 
-def node_allocatable(node: NodeType) -> NodeAllocatable:
-    pods = max_pods(node)
+def node_allocatable(node: NodeType, networking: Networking | None = None) -> NodeAllocatable:
+    pods = max_pods(node, networking)
     capacity = memory_capacity_bytes(node)
     rule = node.provider.reservation
     if rule == "eks":

@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 from capacity.catalog import NodeType
 from capacity.errors import ConfigError, MeasurementsError
 from capacity.measurements import MeasurementRecord
-from capacity.model.allocatable import NodeAllocatable, node_allocatable
+from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
 from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
-from capacity.model.cost import CostEstimate, cheapest, check_headroom, estimate_cost
+from capacity.model.cost import (
+    CostEstimate,
+    CostOptions,
+    cheapest,
+    check_headroom,
+    estimate_cost,
+    idle_cpu_cores,
+)
 from capacity.model.fit import NodeFit, pods_per_node
 from capacity.model.rightsizing import Margins, RightSizing, right_size
 
@@ -27,6 +34,8 @@ class Settings:
     margins: Margins = field(default_factory=Margins)
     target_rps: float = 1000.0
     headroom: float = 0.2
+    cost: CostOptions = field(default_factory=CostOptions)
+    networking: Networking = field(default_factory=Networking)
 
     def __post_init__(self) -> None:
         check_headroom(self.headroom)
@@ -87,6 +96,8 @@ class Analysis:
                         target,
                         self.settings.headroom,
                         cps.number() if cps.defined else None,
+                        idle_cpu_cores=idle_cpu_cores(cps) if cps.defined else 0.0,
+                        options=self.settings.cost,
                     )
                     for f in series.fits
                 ]
@@ -133,7 +144,7 @@ def analyse(
 ) -> Analysis:
     if not node_types:
         raise ConfigError("no node types to model; the catalog selection is empty")
-    nodes = tuple(node_allocatable(n) for n in node_types)
+    nodes = tuple(node_allocatable(n, settings.networking) for n in node_types)
     series = []
     warnings: list[str] = []
     for (framework, scenario), members in group_series(records).items():
@@ -155,6 +166,8 @@ def analyse(
                         settings.target_rps,
                         settings.headroom,
                         cps.number() if cps.defined else None,
+                        idle_cpu_cores=idle_cpu_cores(cps) if cps.defined else 0.0,
+                        options=settings.cost,
                     )
                     for f in fits
                 )

@@ -1,87 +1,137 @@
-"""Nodes and money for a target load: pods needed, nodes needed, monthly cost, cost per 1M.
+"""Nodes and money for a target load: the one cost model `capacity model`, the report and
+`capacity whatif` all use.
 
 pods = ceil(target / (capacity per pod x (1 - headroom))): headroom is the share of each pod's
-measured capacity held back for spikes and lost pods. nodes = ceil(pods / pods per node).
-A month is 730 hours, the figure the providers' calculators use. On a burstable node (T3)
-the CPU the pods use above the node's baseline is billed as surplus vCPU-hours (Unlimited
-mode, the default): the load's CPU is target x CPU-seconds per request when measured, else
-the pods' CPU requests.
+measured capacity held back for spikes. The pods (and the cluster's add-ons) are spread over
+the zones and packed first-fit decreasing (capacity.model.placement); spare nodes are added so
+the cluster survives losing that many nodes. The month (730 hours, the providers' calculators'
+figure) is the sum of its terms, each a derivation in results.json:
+
+  workload_nodes_usd_month + addons_usd_month + spare_nodes_usd_month
+  + burst_usd_month + control_plane_usd_month
+
+Burst: on a burstable node (T3/T4g Unlimited) the CPU its pods use above the node's baseline
+is billed per vCPU-hour, node by node as the pods landed. A pod uses idle + CPU-seconds per
+request x its share of the load when that was measured, else its CPU request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+from capacity.catalog import Addon, Provider
 from capacity.errors import ConfigError
 from capacity.model import rounding
+from capacity.model.allocatable import NodeAllocatable
 from capacity.model.derivation import Figure
-from capacity.model.fit import NodeFit
+from capacity.model.fit import NodeFit, PodShape
+from capacity.model.placement import Placement, PodBatch, place
 
 HOURS_PER_MONTH = 730
+PURCHASE_OPTIONS = ("on-demand", "spot", "commit-1y")
+CONTROL_PLANE_CHOICES = ("default", "standard", "extended", "free", "none")
+ADDON_PROFILES = ("system", "monitoring", "loadgen")
+TERMS = (
+    "workload_nodes_usd_month",
+    "addons_usd_month",
+    "spare_nodes_usd_month",
+    "burst_usd_month",
+    "control_plane_usd_month",
+)
+MONTHLY_FORMULA = " + ".join(TERMS)
 
 
 @dataclass(frozen=True)
-class CostEstimate:
-    fit: NodeFit
-    target_rps: float
-    pods_needed: Figure
-    nodes_needed: Figure
-    monthly_usd: Figure  # includes burst surplus on burstable nodes
-    usd_per_million_requests: Figure
-    burst_surplus_vcpu_per_node: Figure | None = None
+class CostOptions:
+    """How the cluster is bought and run; the defaults are what a production cluster needs."""
+
+    spare_nodes: int = 1
+    zones: int = 1
+    control_plane: str = "default"  # default: the provider's usual tier (catalog)
+    purchase: str = "on-demand"
+    spot_discount: float | None = None  # overrides the catalog's assumption
+    addon_profiles: tuple[str, ...] = ("system", "monitoring")
+
+    def __post_init__(self) -> None:
+        if self.spare_nodes < 0:
+            raise ConfigError(f"spare nodes {self.spare_nodes!r} must be 0 or more (default 1)")
+        if self.zones < 1:
+            raise ConfigError(f"zones {self.zones!r} must be 1 or more (e.g. 3)")
+        if self.control_plane not in CONTROL_PLANE_CHOICES:
+            raise ConfigError(
+                f"control plane {self.control_plane!r} is not one of "
+                f"{', '.join(CONTROL_PLANE_CHOICES)}"
+            )
+        if self.purchase not in PURCHASE_OPTIONS:
+            raise ConfigError(
+                f"purchase option {self.purchase!r} is not one of {', '.join(PURCHASE_OPTIONS)}"
+            )
+        if self.spot_discount is not None and not 0 <= self.spot_discount < 1:
+            raise ConfigError(
+                f"spot discount {self.spot_discount!r} must be a fraction in [0, 1), e.g. 0.65"
+            )
+        bad = [p for p in self.addon_profiles if p not in ADDON_PROFILES]
+        if bad:
+            raise ConfigError(
+                f"add-on profile(s) {', '.join(map(repr, bad))} not known; accepted: "
+                f"{', '.join(ADDON_PROFILES)} (or none)"
+            )
+
+    def addons(self, provider: Provider) -> tuple[Addon, ...]:
+        return tuple(a for a in provider.addons if a.profile in self.addon_profiles)
+
+
+# Nodes and nothing else: the figure the issue's hand computations call "before fees".
+NODES_ONLY = CostOptions(spare_nodes=0, zones=1, control_plane="none", addon_profiles=())
+
+
+@dataclass(frozen=True)
+class PodGroup:
+    """A workload's pods in one pool, and the CPU one of them uses (a figure)."""
+
+    name: str
+    pod: PodShape
+    count: int
+    cpu_use_cores: Figure
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    node: NodeAllocatable
+    groups: tuple[PodGroup, ...]
+    addons: tuple[Addon, ...]
+    placement: Placement
+    workload_nodes: Figure
+    addon_nodes: Figure
+    spare_nodes: Figure
+    nodes_total: Figure
+    node_usd_per_hour: Figure
+    burst_surplus_vcpu: tuple[Figure, ...]  # one per group of identical nodes
+    terms: Mapping[str, Figure]  # every TERMS entry but the control plane
+    monthly_usd: Figure  # the pool's nodes and burst
 
     @property
-    def node_type(self) -> str:
-        return self.fit.node.node.name
+    def unplaceable(self) -> tuple[str, ...]:
+        return self.placement.unplaceable
+
+
+@dataclass(frozen=True)
+class ClusterCost:
+    pools: tuple[PoolCost, ...]
+    terms: Mapping[str, Figure]  # the TERMS, summed over pools
+    monthly_usd: Figure
+    survives: str
+    options: CostOptions = field(default_factory=CostOptions)
+
+    @property
+    def total_nodes(self) -> int:
+        return sum(int(p.nodes_total.number()) for p in self.pools)
 
 
 def check_headroom(headroom: float) -> None:
     if not 0 <= headroom < 1:
         raise ConfigError(f"headroom {headroom!r} must be a fraction in [0, 1), e.g. 0.2")
-
-
-def _burst_surplus(
-    fit: NodeFit, target_rps: float, pods: int, nodes: int, cpu_seconds_per_request: float | None
-) -> Figure | None:
-    node = fit.node.node
-    burst = node.burstable
-    if burst is None or nodes == 0:
-        return None
-    baseline = burst.baseline_per_vcpu * node.vcpu
-    if cpu_seconds_per_request is not None:
-        load = target_rps * cpu_seconds_per_request
-        return Figure(
-            "burst_surplus_vcpu_per_node",
-            max(0.0, load / nodes - baseline),
-            "vCPU",
-            "max(0, target_rps * cpu_seconds_per_request / nodes_needed"
-            " - baseline_per_vcpu * vcpu)",
-            {
-                "target_rps": target_rps,
-                "cpu_seconds_per_request": cpu_seconds_per_request,
-                "nodes_needed": nodes,
-                "baseline_per_vcpu": burst.baseline_per_vcpu,
-                "vcpu": node.vcpu,
-            },
-            burst.source,
-            "average CPU the load puts on each node above the burstable baseline",
-        )
-    return Figure(
-        "burst_surplus_vcpu_per_node",
-        max(0.0, pods * fit.pod.cpu_millicores / 1000 / nodes - baseline),
-        "vCPU",
-        "max(0, pods_needed * pod_cpu_millicores / 1000 / nodes_needed - baseline_per_vcpu * vcpu)",
-        {
-            "pods_needed": pods,
-            "pod_cpu_millicores": fit.pod.cpu_millicores,
-            "nodes_needed": nodes,
-            "baseline_per_vcpu": burst.baseline_per_vcpu,
-            "vcpu": node.vcpu,
-        },
-        burst.source,
-        "no measured CPU per request: assumes the pods use their CPU requests",
-    )
 
 
 PODS_FOR_LOAD_FORMULA = (
@@ -96,20 +146,461 @@ def pods_for_load(target_rps: float, capacity_per_pod_rps: float, headroom: floa
     return max(pods, int(target_rps > 0))
 
 
+# ---- CPU a pod uses -----------------------------------------------------------------------
+
+
+def idle_cpu_cores(cpu_seconds_per_request: Figure) -> Figure:
+    """The idle use (intercept) of the fitted CPU line, recomputable from the fit's inputs."""
+    inputs = cpu_seconds_per_request.inputs
+    raw_x, raw_y = inputs.get("per_pod_rps"), inputs.get("pod_cpu_cores")
+    if (
+        cpu_seconds_per_request.defined
+        and cpu_seconds_per_request.formula.startswith("lstsq_slope")
+        and isinstance(raw_x, list)
+        and isinstance(raw_y, list)
+        and raw_x
+    ):
+        xs, ys = [float(x) for x in raw_x], [float(y) for y in raw_y]
+        slope = cpu_seconds_per_request.number()
+        value = max(0.0, sum(ys) / len(ys) - slope * sum(xs) / len(xs))
+        return Figure(
+            "pod_idle_cpu_cores",
+            value,
+            "cores",
+            "max(0, sum(pod_cpu_cores) / len(pod_cpu_cores)"
+            " - lstsq_slope(per_pod_rps, pod_cpu_cores) * sum(per_pod_rps) / len(per_pod_rps))",
+            {"per_pod_rps": xs, "pod_cpu_cores": ys},
+            cpu_seconds_per_request.source,
+            "the intercept of cores = idle + slope x req/s: what a pod uses with no traffic",
+        )
+    return Figure(
+        "pod_idle_cpu_cores",
+        0,
+        "cores",
+        "0",
+        {},
+        cpu_seconds_per_request.source,
+        "CPU per request is a ratio at one step, which already includes the idle use",
+    )
+
+
+def pod_cpu_use(
+    pod: PodShape,
+    rps_per_pod: float | None,
+    cpu_seconds_per_request: float | None,
+    idle_cores: float = 0.0,
+) -> Figure:
+    """Cores one pod uses: idle + CPU-seconds per request x its req/s, else its CPU request."""
+    if cpu_seconds_per_request is not None and rps_per_pod is not None:
+        return Figure(
+            "pod_cpu_use_cores",
+            idle_cores + cpu_seconds_per_request * rps_per_pod,
+            "cores",
+            "idle_cpu_cores + cpu_seconds_per_request * rps_per_pod",
+            {
+                "idle_cpu_cores": idle_cores,
+                "cpu_seconds_per_request": cpu_seconds_per_request,
+                "rps_per_pod": rps_per_pod,
+            },
+            "measured CPU line of the pod (capacity at SLO)",
+            "the load spreads evenly over the pods (a Service balances requests)",
+        )
+    return Figure(
+        "pod_cpu_use_cores",
+        pod.cpu_millicores / 1000,
+        "cores",
+        "pod_cpu_millicores / 1000",
+        {"pod_cpu_millicores": pod.cpu_millicores},
+        "the pod's CPU request",
+        "no measured CPU per request: assumes the pod uses its CPU request",
+    )
+
+
+# ---- prices ---------------------------------------------------------------------------------
+
+
+def node_usd_per_hour(node: NodeAllocatable, options: CostOptions) -> Figure:
+    t = node.node
+    price = t.usd_per_hour
+    kind, unit = "node_usd_per_hour", "USD/hour"
+    if options.purchase == "on-demand":
+        if t.sustained_use_discount > 0:
+            return Figure(
+                kind,
+                price * (1 - t.sustained_use_discount),
+                unit,
+                "usd_per_hour * (1 - sustained_use_discount)",
+                {"usd_per_hour": price, "sustained_use_discount": t.sustained_use_discount},
+                f"{t.price_source}; {t.sustained_use_source}",
+                "on-demand, running all month",
+            )
+        return Figure(kind, price, unit, "usd_per_hour", {"usd_per_hour": price}, t.price_source)
+    terms = t.provider.purchase
+    if terms is None:
+        raise ConfigError(
+            f"the catalog gives no spot or commitment terms for provider {t.provider.key!r} "
+            f"(node type {t.name}); use --purchase on-demand or add purchase: to a catalog copy"
+        )
+    if options.purchase == "spot":
+        discount = terms.spot_discount if options.spot_discount is None else options.spot_discount
+        source = (
+            terms.spot_source
+            if options.spot_discount is None
+            else f"--spot-discount {options.spot_discount} (given)"
+        )
+        name = "spot_discount"
+    else:
+        discount, source, name = terms.commit_1y_discount, terms.commit_1y_source, "commit_discount"
+    return Figure(
+        kind,
+        price * (1 - discount),
+        unit,
+        f"usd_per_hour * (1 - {name})",
+        {"usd_per_hour": price, name: discount},
+        f"{t.price_source}; {source}",
+        f"purchase option {options.purchase}",
+    )
+
+
+def control_plane_usd_month(provider: Provider, options: CostOptions) -> Figure:
+    kind, unit = "control_plane_usd_month", "USD/month"
+    if options.control_plane == "none":
+        return Figure(kind, 0, unit, "0", {}, "--control-plane none", "no control-plane fee")
+    cp = provider.control_plane
+    if cp is None:
+        return Figure(
+            kind, 0, unit, "0", {}, f"catalog: no control_plane for provider {provider.key}",
+            "the catalog gives no fee for this provider",
+        )  # fmt: skip
+    tier = cp.default_tier if options.control_plane == "default" else options.control_plane
+    if tier not in cp.usd_per_hour:
+        raise ConfigError(
+            f"--control-plane {tier}: {provider.service} has no such tier; accepted for "
+            f"{provider.key}: {', '.join(cp.usd_per_hour)}, none"
+        )
+    rate = cp.usd_per_hour[tier]
+    if tier == "free" and cp.free_credit_usd_month > 0:
+        return Figure(
+            kind,
+            max(0.0, rate * HOURS_PER_MONTH - cp.free_credit_usd_month),
+            unit,
+            "max(0, control_plane_usd_per_hour * hours_per_month - free_credit_usd_month)",
+            {
+                "control_plane_usd_per_hour": rate,
+                "hours_per_month": HOURS_PER_MONTH,
+                "free_credit_usd_month": cp.free_credit_usd_month,
+            },
+            cp.source,
+            f"{provider.key} tier {tier}: the monthly credit covers one cluster",
+        )
+    return Figure(
+        kind,
+        rate * HOURS_PER_MONTH,
+        unit,
+        "control_plane_usd_per_hour * hours_per_month",
+        {"control_plane_usd_per_hour": rate, "hours_per_month": HOURS_PER_MONTH},
+        cp.source,
+        f"{provider.key} tier {tier}, one cluster",
+    )
+
+
+# ---- one pool, one cluster -------------------------------------------------------------------
+
+
+def _workload_nodes(
+    groups: Sequence[PodGroup], fit: NodeFit | None, options: CostOptions, placement: Placement
+) -> Figure:
+    if fit is not None and len(groups) == 1:
+        pods, per_node = groups[0].count, int(fit.pods_per_node.number())
+        if options.zones == 1:
+            value = rounding.ceil(pods / per_node)
+            figure = Figure(
+                "workload_nodes",
+                value,
+                "nodes",
+                "ceil(pods_needed / pods_per_node)",
+                {"pods_needed": pods, "pods_per_node": per_node},
+                "identical pods fill each node up to pods per node",
+            )
+        else:
+            value = options.zones * rounding.ceil(rounding.ceil(pods / options.zones) / per_node)
+            figure = Figure(
+                "workload_nodes",
+                value,
+                "nodes",
+                "zones * ceil(ceil(pods_needed / zones) / pods_per_node)",
+                {"pods_needed": pods, "pods_per_node": per_node, "zones": options.zones},
+                "pods spread evenly over the zones; every zone gets the fullest zone's nodes",
+            )
+        # The closed form and the packing are two statements of one rule.
+        assert value == placement.nodes, (value, placement)
+        return figure
+    return Figure(
+        "workload_nodes",
+        placement.nodes,
+        "nodes",
+        "nodes_packed",
+        {"nodes_packed": placement.nodes, "lower_bound_nodes": placement.lower_bound_nodes},
+        "first-fit decreasing under NodeResourcesFit (capacity.model.placement)",
+        f"{sum(g.count for g in groups)} pods over {options.zones} zone(s); lower bound "
+        f"{placement.lower_bound_nodes} nodes",
+    )
+
+
+def _burst(node: NodeAllocatable, placement: Placement) -> tuple[tuple[Figure, ...], Figure]:
+    t = node.node
+    burst = t.burstable
+    if burst is None:
+        zero = Figure(
+            "burst_usd_month", 0, "USD/month", "0", {}, t.price_source,
+            f"{t.name} is not burstable: its price covers full use of every vCPU",
+        )  # fmt: skip
+        return (), zero
+    surplus = tuple(
+        Figure(
+            "burst_surplus_vcpu",
+            c.nodes * max(0.0, sum(c.pod_cpu_use_cores) - burst.baseline_per_vcpu * t.vcpu),
+            "vCPU",
+            "nodes * max(0, sum(pod_cpu_cores) - baseline_per_vcpu * vcpu)",
+            {
+                "nodes": c.nodes,
+                "pod_cpu_cores": list(c.pod_cpu_use_cores),
+                "baseline_per_vcpu": burst.baseline_per_vcpu,
+                "vcpu": t.vcpu,
+            },
+            burst.source,
+            "nodes holding " + ", ".join(f"{n} x {name}" for name, n in c.pods),
+        )
+        for c in placement.contents
+    )
+    values = [s.number() for s in surplus]
+    usd = Figure(
+        "burst_usd_month",
+        sum(values) * burst.surplus_usd_per_vcpu_hour * HOURS_PER_MONTH,
+        "USD/month",
+        "sum(burst_surplus_vcpu) * surplus_usd_per_vcpu_hour * hours_per_month",
+        {
+            "burst_surplus_vcpu": values,
+            "surplus_usd_per_vcpu_hour": burst.surplus_usd_per_vcpu_hour,
+            "hours_per_month": HOURS_PER_MONTH,
+        },
+        burst.source,
+        "CPU the placed pods use above each node's baseline, billed per vCPU-hour (Unlimited)",
+    )
+    return surplus, usd
+
+
+def _nodes_usd(kind: str, nodes: Figure, price: Figure, why: str) -> Figure:
+    return Figure(
+        kind,
+        nodes.number() * price.number() * HOURS_PER_MONTH,
+        "USD/month",
+        f"{nodes.kind} * node_usd_per_hour * hours_per_month",
+        {
+            nodes.kind: nodes.value,
+            "node_usd_per_hour": price.value,
+            "hours_per_month": HOURS_PER_MONTH,
+        },
+        price.source,
+        why,
+    )
+
+
+def price_pool(
+    node: NodeAllocatable,
+    groups: Sequence[PodGroup],
+    options: CostOptions,
+    addons: Sequence[Addon] = (),
+    fit: NodeFit | None = None,
+) -> PoolCost:
+    """A pool of one node type: its pods and add-ons placed, its spare nodes, its terms."""
+    workload = [PodBatch(g.name, g.pod, g.cpu_use_cores.number(), g.count) for g in groups]
+    # Add-ons are assumed to use their CPU requests: conservative, none of them is measured.
+    extra = [
+        PodBatch(
+            a.name, PodShape(a.cpu_millicores, a.memory_bytes), a.cpu_millicores / 1000, a.replicas
+        )
+        for a in addons
+    ]
+    alone = place(node, workload, options.zones)
+    placement = place(node, workload + extra, options.zones)
+    workload_nodes = _workload_nodes(groups, fit, options, alone)
+    addon_nodes = Figure(
+        "addon_nodes",
+        placement.nodes - alone.nodes,
+        "nodes",
+        "nodes_with_addons - workload_nodes",
+        {"nodes_with_addons": placement.nodes, "workload_nodes": alone.nodes},
+        "; ".join(f"{a.name}: {a.source}" for a in addons) or "no add-ons",
+        "add-on pods packed first-fit decreasing with the workload's; 0 when they fit in the "
+        "room the workload left"
+        + (f"; fit no node: {', '.join(placement.unplaceable)}" if placement.unplaceable else ""),
+    )
+    spare_value = options.spare_nodes if placement.nodes > 0 else 0
+    spare = Figure(
+        "spare_nodes",
+        spare_value,
+        "nodes",
+        "spare_nodes",
+        {"spare_nodes": spare_value},
+        "--spare-nodes (N+1 by default): empty nodes that take the pods of failed ones",
+    )
+    total = Figure(
+        "nodes_needed",
+        placement.nodes + spare_value,
+        "nodes",
+        "workload_nodes + addon_nodes + spare_nodes",
+        {
+            "workload_nodes": workload_nodes.value,
+            "addon_nodes": addon_nodes.value,
+            "spare_nodes": spare_value,
+        },
+        "the pool's nodes",
+    )
+    price = node_usd_per_hour(node, options)
+    surplus, burst_usd = _burst(node, placement)
+    terms = {
+        "workload_nodes_usd_month": _nodes_usd(
+            "workload_nodes_usd_month", workload_nodes, price, "nodes the workload's pods need"
+        ),
+        "addons_usd_month": _nodes_usd(
+            "addons_usd_month", addon_nodes, price, "nodes added for the cluster's add-ons"
+        ),
+        "spare_nodes_usd_month": _nodes_usd(
+            "spare_nodes_usd_month", spare, price, "nodes held for failures"
+        ),
+        "burst_usd_month": burst_usd,
+    }
+    pool_terms = TERMS[:-1]
+    monthly = Figure(
+        "pool_usd_month",
+        sum(terms[k].number() for k in pool_terms),
+        "USD/month",
+        " + ".join(pool_terms),
+        {k: terms[k].value for k in pool_terms},
+        f"{node.node.name} pool",
+    )
+    return PoolCost(
+        node, tuple(groups), tuple(addons), placement, workload_nodes, addon_nodes, spare,
+        total, price, surplus, terms, monthly,
+    )  # fmt: skip
+
+
+def _summed(kind: str, figures: Sequence[Figure]) -> Figure:
+    if len(figures) == 1:
+        return figures[0]
+    return Figure(
+        kind,
+        sum(f.number() for f in figures),
+        "USD/month",
+        "sum(per_pool)",
+        {"per_pool": [f.number() for f in figures]},
+        "the pools' terms",
+    )
+
+
+def _survives(pools: Sequence[PoolCost], options: CostOptions) -> str:
+    if options.spare_nodes == 0:
+        return "no spare node: losing any node leaves its pods pending (below the target load)"
+    text = (
+        f"survives the loss of any {options.spare_nodes} node(s) per pool: the spare nodes "
+        "take their pods"
+    )
+    if options.zones > 1:
+        per_zone = max(int(p.nodes_total.number()) // options.zones for p in pools)
+        covered = options.spare_nodes >= per_zone
+        text += f"; {options.zones} zones, a zone outage ({per_zone} node(s)) is " + (
+            "covered" if covered else "not covered (raise --spare-nodes to cover it)"
+        )
+    return text
+
+
+def price_cluster(
+    pools: Sequence[tuple[NodeAllocatable, Sequence[PodGroup]]],
+    options: CostOptions,
+    fit: NodeFit | None = None,
+) -> ClusterCost:
+    """The month of a cluster: pools of node types, add-ons in the first, one control plane
+    per provider. `fit` lets a one-workload pool state its nodes in closed form."""
+    if not pools:
+        raise ConfigError("a cluster needs at least one node pool")
+    priced = []
+    for i, (node, groups) in enumerate(pools):
+        addons = options.addons(node.node.provider) if i == 0 else ()
+        priced.append(price_pool(node, groups, options, addons, fit if i == 0 else None))
+    providers = {p.node.node.provider.key: p.node.node.provider for p in priced}
+    terms = {k: _summed(k, [p.terms[k] for p in priced]) for k in TERMS[:-1]}
+    terms["control_plane_usd_month"] = _summed(
+        "control_plane_usd_month", [control_plane_usd_month(p, options) for p in providers.values()]
+    )
+    monthly = Figure(
+        "monthly_usd",
+        sum(terms[k].number() for k in TERMS),
+        "USD/month",
+        MONTHLY_FORMULA,
+        {k: terms[k].value for k in TERMS},
+        "the sum of the month's terms",
+    )
+    return ClusterCost(tuple(priced), terms, monthly, _survives(priced, options), options)
+
+
+# ---- the report's question: one workload at a target load ----------------------------------
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    fit: NodeFit
+    target_rps: float
+    pods_needed: Figure
+    nodes_needed: Figure
+    monthly_usd: Figure  # the sum of the TERMS
+    usd_per_million_requests: Figure
+    cluster: ClusterCost | None = None
+    pod_cpu_use_cores: Figure | None = None
+    control_plane_usd_per_million_requests: Figure | None = None
+    pod_idle_cpu_cores: Figure | None = None
+
+    @property
+    def node_type(self) -> str:
+        return self.fit.node.node.name
+
+    def term(self, kind: str) -> Figure | None:
+        return None if self.cluster is None else self.cluster.terms[kind]
+
+
+def _per_million(kind: str, monthly: Figure, target_rps: float) -> Figure:
+    if target_rps <= 0:
+        return Figure.undefined(kind, "USD", "a target of 0 req/s serves no requests")
+    return Figure(
+        kind,
+        monthly.number() / (target_rps * 3600 * HOURS_PER_MONTH / 1e6),
+        "USD",
+        f"{monthly.kind} / (target_rps * 3600 * hours_per_month / 1000000)",
+        {monthly.kind: monthly.value, "target_rps": target_rps, "hours_per_month": HOURS_PER_MONTH},
+        "the month's cost spread over the requests served at the target rate",
+    )
+
+
 def estimate_cost(
     capacity_per_pod_rps: float,
     fit: NodeFit,
     target_rps: float,
     headroom: float,
     cpu_seconds_per_request: float | None = None,
+    *,
+    idle_cpu_cores: float | Figure = 0.0,
+    options: CostOptions | None = None,
 ) -> CostEstimate:
+    """`idle_cpu_cores`: a pod's CPU with no traffic; pass the figure (idle_cpu_cores()) to
+    have its derivation published with the estimate."""
+    idle = idle_cpu_cores.number() if isinstance(idle_cpu_cores, Figure) else idle_cpu_cores
+    opts = options or CostOptions()
     check_headroom(headroom)
     if target_rps < 0:
         raise ConfigError(f"target load {target_rps!r} req/s must not be negative")
     if capacity_per_pod_rps <= 0:
         raise ConfigError(f"capacity per pod {capacity_per_pod_rps!r} req/s must be positive")
     node = fit.node.node
-    per_pod = fit.pods_per_node.number()
     pods_value = pods_for_load(target_rps, capacity_per_pod_rps, headroom)
     pods = Figure(
         "pods_needed",
@@ -123,75 +614,40 @@ def estimate_cost(
         },
         "capacity at SLO (measured) with the stated headroom",
     )
-    if per_pod <= 0:
+    if fit.pods_per_node.number() <= 0:
         reason = f"no pod of {fit.pod} fits on {node.name} (binding: {', '.join(fit.binding)})"
-        nodes = Figure.undefined("nodes_needed", "nodes", reason)
-        monthly = Figure.undefined("monthly_usd", "USD/month", reason)
-        per_million = Figure.undefined("usd_per_million_requests", "USD", reason)
-        return CostEstimate(fit, target_rps, pods, nodes, monthly, per_million)
-    nodes_value = rounding.ceil(pods_value / per_pod)
-    nodes = Figure(
-        "nodes_needed",
-        nodes_value,
-        "nodes",
-        "ceil(pods_needed / pods_per_node)",
-        {"pods_needed": pods_value, "pods_per_node": int(per_pod)},
-        "identical pods spread over identical nodes",
+        return CostEstimate(
+            fit, target_rps, pods,
+            Figure.undefined("nodes_needed", "nodes", reason),
+            Figure.undefined("monthly_usd", "USD/month", reason),
+            Figure.undefined("usd_per_million_requests", "USD", reason),
+        )  # fmt: skip
+    use = pod_cpu_use(
+        fit.pod,
+        target_rps / pods_value if pods_value else None,
+        cpu_seconds_per_request,
+        idle,
     )
-    surplus = _burst_surplus(fit, target_rps, pods_value, nodes_value, cpu_seconds_per_request)
-    if surplus is None or node.burstable is None:
-        monthly_value = nodes_value * node.usd_per_hour * HOURS_PER_MONTH
-        monthly = Figure(
-            "monthly_usd",
-            monthly_value,
-            "USD/month",
-            "nodes_needed * usd_per_hour * hours_per_month",
-            {
-                "nodes_needed": nodes_value,
-                "usd_per_hour": node.usd_per_hour,
-                "hours_per_month": HOURS_PER_MONTH,
-            },
-            node.price_source,
-        )
-    else:
-        rate = node.burstable.surplus_usd_per_vcpu_hour
-        monthly_value = (
-            nodes_value * (node.usd_per_hour + surplus.number() * rate) * HOURS_PER_MONTH
-        )
-        monthly = Figure(
-            "monthly_usd",
-            monthly_value,
-            "USD/month",
-            "nodes_needed * (usd_per_hour + burst_surplus_vcpu_per_node"
-            " * surplus_usd_per_vcpu_hour) * hours_per_month",
-            {
-                "nodes_needed": nodes_value,
-                "usd_per_hour": node.usd_per_hour,
-                "burst_surplus_vcpu_per_node": surplus.number(),
-                "surplus_usd_per_vcpu_hour": rate,
-                "hours_per_month": HOURS_PER_MONTH,
-            },
-            f"{node.price_source}; {node.burstable.source}",
-            "a burstable node: sustained CPU above its baseline is billed as surplus",
-        )
-    if target_rps > 0:
-        per_million = Figure(
-            "usd_per_million_requests",
-            monthly_value / (target_rps * 3600 * HOURS_PER_MONTH / 1e6),
-            "USD",
-            "monthly_usd / (target_rps * 3600 * hours_per_month / 1000000)",
-            {
-                "monthly_usd": monthly_value,
-                "target_rps": target_rps,
-                "hours_per_month": HOURS_PER_MONTH,
-            },
-            "the month's cost spread over the requests served at the target rate",
-        )
-    else:
-        per_million = Figure.undefined(
-            "usd_per_million_requests", "USD", "a target of 0 req/s serves no requests"
-        )
-    return CostEstimate(fit, target_rps, pods, nodes, monthly, per_million, surplus)
+    cluster = price_cluster(
+        [(fit.node, [PodGroup("workload", fit.pod, pods_value, use)])], opts, fit
+    )
+    pool = cluster.pools[0]
+    return CostEstimate(
+        fit,
+        target_rps,
+        pods,
+        pool.nodes_total,
+        cluster.monthly_usd,
+        _per_million("usd_per_million_requests", cluster.monthly_usd, target_rps),
+        cluster,
+        use,
+        _per_million(
+            "control_plane_usd_per_million_requests",
+            cluster.terms["control_plane_usd_month"],
+            target_rps,
+        ),
+        idle_cpu_cores if isinstance(idle_cpu_cores, Figure) else None,
+    )
 
 
 def cheapest(estimates: Sequence[CostEstimate]) -> CostEstimate | None:

@@ -4,7 +4,7 @@ node_types: [m6i.large, e2-standard-4]   # candidates; default: every catalog no
 workloads:
   - {name: api, cpu: 500m, memory: 512Mi, replicas: 6}
   - {name: web, cpu: 250m, memory: 256Mi, target_rps: 2000, capacity_per_pod_rps: 180,
-     headroom: 0.2}
+     headroom: 0.2, cpu_seconds_per_request: 0.0009, idle_cpu_cores: 0.05}  # measured CPU line
   - {name: batch, cpu: "2", memory: 4Gi, replicas: 2, node_type: c6i.xlarge}  # own pool
 """
 
@@ -31,6 +31,8 @@ class _WorkloadIn(BaseModel):
     capacity_per_pod_rps: float | None = Field(default=None, gt=0)
     headroom: float = Field(default=0.0, ge=0, lt=1)
     node_type: str | None = None
+    cpu_seconds_per_request: float | None = Field(default=None, gt=0)
+    idle_cpu_cores: float = Field(default=0.0, ge=0)
 
 
 class _WhatIfIn(BaseModel):
@@ -54,7 +56,8 @@ def load_whatif(path: Path) -> tuple[list[Workload], list[str] | None]:
         field = ".".join(str(p) for p in first["loc"]) or "file"
         raise ConfigError(
             f"what-if file {path}: {field}: {first['msg']} (expected node_types: [..] and "
-            "workloads: [{name, cpu, memory, replicas | target_rps + capacity_per_pod_rps}])"
+            "workloads: [{name, cpu, memory, replicas | target_rps + capacity_per_pod_rps, "
+            "optional headroom, node_type, cpu_seconds_per_request, idle_cpu_cores}])"
         ) from exc
     workloads = []
     for w in parsed.workloads:
@@ -71,6 +74,8 @@ def load_whatif(path: Path) -> tuple[list[Workload], list[str] | None]:
                 capacity_per_pod_rps=w.capacity_per_pod_rps,
                 headroom=w.headroom,
                 node_type=w.node_type,
+                cpu_seconds_per_request=w.cpu_seconds_per_request,
+                idle_cpu_cores=w.idle_cpu_cores,
             )
         )
     return workloads, parsed.node_types

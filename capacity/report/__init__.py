@@ -19,7 +19,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from capacity.catalog import load_catalog
 from capacity.errors import ConfigError
 from capacity.measurements import read_records
-from capacity.model import Analysis, Margins, Settings, Slo, analyse, check_claims
+from capacity.model import Analysis, CostOptions, Margins, Settings, Slo, analyse, check_claims
+from capacity.model.allocatable import Networking
 from capacity.report.platform import platform_for
 from capacity.report.plots import draw_plots
 from capacity.report.results import build_results, validate_results
@@ -89,20 +90,30 @@ def build_report(
     scenario: str | None = None,
     platform: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    cost: CostOptions | None = None,
+    networking: Networking | None = None,
 ) -> Path:
     """Model the measurements and write results.json, report.md, report.html, plots/*.png.
 
     platform: what the measurement run knows of its machine; when None, a platform.json beside
     the measurements file is used, else the machine the model runs on (and the report says so).
     overwrite: replace the report files in an out_dir that already holds a report.
+    cost, networking: how the cluster is bought and run (capacity.model.cost.CostOptions) and
+    its pod networking; the defaults are a production cluster (N+1, add-ons, control plane).
     """
     measurements_path = Path(measurements_path)
     records = read_records(measurements_path)
     digest = hashlib.sha256(measurements_path.read_bytes()).hexdigest()
     catalog = load_catalog(catalog_path)
-    nodes = [catalog.node(n) for n in node_types] if node_types else list(catalog.node_types)
+    names = node_types or catalog.default_candidates  # ARM types only when named
+    nodes = [catalog.node(n) for n in names]
     settings = Settings(
-        slo=slo, margins=margins or Margins(), target_rps=target_rps, headroom=headroom
+        slo=slo,
+        margins=margins or Margins(),
+        target_rps=target_rps,
+        headroom=headroom,
+        cost=cost or CostOptions(),
+        networking=networking or Networking(),
     )
     analysis = analyse(records, nodes, settings)
     headline = headline_scenario(analysis, scenario)

@@ -19,7 +19,8 @@ import jsonschema
 
 from capacity.errors import ReportError
 from capacity.measurements import MeasurementRecord
-from capacity.model import Analysis, ClaimCheck, NodeAllocatable, Series
+from capacity.model import Analysis, ClaimCheck, CostEstimate, Figure, NodeAllocatable, Series
+from capacity.model.cost import TERMS
 from capacity.quantity import format_cpu, format_memory
 
 RESULTS_SCHEMA_VERSION = 1
@@ -125,6 +126,7 @@ def _node(n: NodeAllocatable) -> dict[str, Any]:
         "price_url": node.price_url,
         "price_as_of": node.price_as_of.isoformat(),
         "note": node.note,
+        "arch": node.arch,
         "burstable": None
         if node.burstable is None
         else {
@@ -160,6 +162,64 @@ def _node(n: NodeAllocatable) -> dict[str, Any]:
     }
 
 
+def _maybe(figure: Figure | None) -> dict[str, Any] | None:
+    return None if figure is None else figure.to_json()
+
+
+def cost_row(framework: str, scenario: str, c: CostEstimate) -> dict[str, Any]:
+    """One framework x scenario x node type: the month as the sum of its terms, each derived."""
+    cluster = c.cluster
+    pool = cluster.pools[0] if cluster is not None else None
+    terms = {k: _maybe(c.term(k)) for k in TERMS}
+    return {
+        "framework": framework,
+        "scenario": scenario,
+        "node_type": c.node_type,
+        "target_rps": c.target_rps,
+        "pods_needed": c.pods_needed.to_json(),
+        "nodes_needed": c.nodes_needed.to_json(),
+        "monthly_usd": c.monthly_usd.to_json(),
+        "usd_per_million_requests": c.usd_per_million_requests.to_json(),
+        **terms,
+        "control_plane_usd_per_million_requests": _maybe(c.control_plane_usd_per_million_requests),
+        "workload_nodes": _maybe(pool.workload_nodes if pool else None),
+        "spare_nodes": _maybe(pool.spare_nodes if pool else None),
+        "node_usd_per_hour": _maybe(pool.node_usd_per_hour if pool else None),
+        "pod_cpu_use_cores": _maybe(c.pod_cpu_use_cores),
+        "pod_idle_cpu_cores": _maybe(c.pod_idle_cpu_cores),
+        "burst_surplus_vcpu": [f.to_json() for f in pool.burst_surplus_vcpu] if pool else [],
+        "addons": {
+            "pods": [
+                {
+                    "name": a.name,
+                    "profile": a.profile,
+                    "replicas": a.replicas,
+                    "cpu_millicores": a.cpu_millicores,
+                    "memory_bytes": a.memory_bytes,
+                    "source": a.source,
+                }
+                for a in (pool.addons if pool else ())
+            ],
+            "nodes": _maybe(pool.addon_nodes if pool else None),
+            "usd_month": terms["addons_usd_month"],
+        },
+        "placement": [
+            {
+                "nodes": content.nodes,
+                "pods": dict(content.pods),
+                "cpu_use_cores": content.cpu_use_cores,
+            }
+            for content in (pool.placement.contents if pool else ())
+        ],
+        "survives": cluster.survives if cluster is not None else None,
+    }
+
+
+def _term_value(c: CostEstimate, kind: str) -> float | None:
+    figure = c.term(kind)
+    return None if figure is None else figure.value
+
+
 def _fits_and_costs(s: Series) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     fits = [
         {
@@ -176,22 +236,7 @@ def _fits_and_costs(s: Series) -> tuple[list[dict[str, Any]], list[dict[str, Any
         }
         for f in s.fits
     ]
-    costs = [
-        {
-            "framework": s.framework,
-            "scenario": s.scenario,
-            "node_type": c.node_type,
-            "target_rps": c.target_rps,
-            "pods_needed": c.pods_needed.to_json(),
-            "nodes_needed": c.nodes_needed.to_json(),
-            "monthly_usd": c.monthly_usd.to_json(),
-            "usd_per_million_requests": c.usd_per_million_requests.to_json(),
-            "burst_surplus_vcpu_per_node": (
-                c.burst_surplus_vcpu_per_node.to_json() if c.burst_surplus_vcpu_per_node else None
-            ),
-        }
-        for c in s.costs
-    ]
+    costs = [cost_row(s.framework, s.scenario, c) for c in s.costs]
     return fits, costs
 
 
@@ -319,6 +364,16 @@ def build_results(
             },
             "target_rps": settings.target_rps,
             "headroom": settings.headroom,
+            "cost_options": {
+                "spare_nodes": settings.cost.spare_nodes,
+                "zones": settings.cost.zones,
+                "control_plane": settings.cost.control_plane,
+                "purchase": settings.cost.purchase,
+                "spot_discount": settings.cost.spot_discount,
+                "addon_profiles": list(settings.cost.addon_profiles),
+                "max_pods_mode": settings.networking.max_pods_mode,
+                "max_pods": settings.networking.max_pods,
+            },
             "cpu_headroom": settings.margins.cpu_headroom,
             "memory_buffer": settings.margins.memory_buffer,
             "headline_scenario": headline_scenario,
@@ -349,6 +404,9 @@ def build_results(
                 "nodes_needed": s.cheapest.nodes_needed.value,
                 "monthly_usd": s.cheapest.monthly_usd.value,
                 "usd_per_million_requests": s.cheapest.usd_per_million_requests.value,
+                "burst_usd_month": _term_value(s.cheapest, "burst_usd_month"),
+                "control_plane_usd_month": _term_value(s.cheapest, "control_plane_usd_month"),
+                "survives": s.cheapest.cluster.survives if s.cheapest.cluster else None,
             }
             for s in analysis.series
             if s.cheapest is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,17 @@ FRAMEWORKS = ("django", "fastapi")
 
 def usd(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
+
+
+def usd_3sig(value: float | None) -> str:
+    """Dollars to 3 significant figures (never fewer than cents): $0.0605 vs $0.0745 must
+    not both print as $0.06."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "$0.00"
+    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
+    return f"${value:,.{decimals}f}"
 
 
 def _value(figure: Mapping[str, Any] | None) -> Any:
@@ -65,7 +77,12 @@ def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                 "cheapest": "n/a" if cheap is None else cheap["node_type"],
                 "nodes": "n/a" if cheap is None else str(cheap["nodes_needed"]),
                 "monthly": "n/a" if cheap is None else usd(cheap["monthly_usd"]),
-                "per_million": "n/a" if cheap is None else usd(cheap["usd_per_million_requests"]),
+                "per_million": "n/a"
+                if cheap is None
+                else usd_3sig(cheap["usd_per_million_requests"]),
+                "control_plane": "n/a" if cheap is None else usd(cheap["control_plane_usd_month"]),
+                "burst": "n/a" if cheap is None else usd(cheap["burst_usd_month"]),
+                "survives": "" if cheap is None else (cheap["survives"] or ""),
             }
         )
     return rows
@@ -112,6 +129,43 @@ def node_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     return rows
 
 
+def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
+    """The month of each framework x node type as the sum of its terms (cheapest first)."""
+    rows = []
+    costs = [
+        c
+        for c in results["costs"]
+        if c["scenario"] == scenario and _value(c["monthly_usd"]) is not None
+    ]
+    for c in sorted(costs, key=lambda c: (c["framework"], _value(c["monthly_usd"]))):
+        addons = c["addons"]
+        rows.append(
+            {
+                "framework": c["framework"],
+                "node_type": c["node_type"],
+                "nodes": (
+                    f"{_value(c['workload_nodes'])} + {_value(addons['nodes'])} add-on + "
+                    f"{_value(c['spare_nodes'])} spare = {_value(c['nodes_needed'])}"
+                ),
+                "placement": "; ".join(
+                    f"{p['nodes']} x ({', '.join(f'{n} {k}' for k, n in p['pods'].items())})"
+                    for p in c["placement"]
+                ),
+                "workload": usd(_value(c["workload_nodes_usd_month"])),
+                "addons": usd(_value(c["addons_usd_month"])),
+                "spare": usd(_value(c["spare_nodes_usd_month"])),
+                "burst": usd(_value(c["burst_usd_month"])),
+                "control_plane": usd(_value(c["control_plane_usd_month"])),
+                "monthly": usd(_value(c["monthly_usd"])),
+                "per_million": usd_3sig(_value(c["usd_per_million_requests"])),
+                "control_plane_per_million": usd_3sig(
+                    _value(c["control_plane_usd_per_million_requests"])
+                ),
+            }
+        )
+    return rows
+
+
 def worked_example(results: Results) -> dict[str, Any] | None:
     """One node's allocatable memory, to show how any figure can be checked by hand."""
     nodes = {n["name"]: n for n in results["nodes"]}
@@ -130,6 +184,8 @@ def template_context(results: Results) -> dict[str, Any]:
         "summary": summary_rows(results, scenario),
         "all_summaries": [row for sc in scenarios for row in summary_rows(results, sc)],
         "nodes": node_rows(results, scenario),
+        "costs": cost_rows(results, scenario),
+        "cost_options": results["inputs"]["cost_options"],
         "example": worked_example(results),
         "scenarios": scenarios,
     }

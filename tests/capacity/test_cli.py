@@ -16,7 +16,7 @@ CAPACITY = Path(sys.executable).with_name("capacity")
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CAPACITY), *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd
+        [str(CAPACITY), *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd
     )
 
 
@@ -46,6 +46,32 @@ def runs(tmp_path_factory: pytest.TempPathFactory, measurements_file: Path) -> d
     commands: dict[str, list[str | Path]] = {
         "fit-json": ["fit", "--cpu", "500m", "--memory", "512Mi", "--node", "t3.medium", "--json"],
         "fit-table": ["fit", "--cpu", "0.5", "--memory", "1Gi"],
+        "fit-prefix": [
+            "fit",
+            "--cpu",
+            "500m",
+            "--memory",
+            "512Mi",
+            "--node",
+            "t3.medium",
+            "--json",
+            "--max-pods-mode",
+            "prefix-delegation",
+        ],
+        "bad-max-pods": [
+            "fit",
+            "--cpu",
+            "500m",
+            "--memory",
+            "512Mi",
+            "--node",
+            "e2-standard-2",
+            "--max-pods",
+            "300",
+        ],
+        "catalog-stale": ["catalog", "check", "--today", "2026-12-01"],
+        "catalog-fresh": ["catalog", "check", "--today", "2025-03-01"],
+        "catalog-bad-date": ["catalog", "check", "--today", "yesterday"],
         "unknown-node": ["fit", "--cpu", "500m", "--memory", "512Mi", "--node", "t2.nano"],
         "bad-cpu": ["fit", "--cpu", "half", "--memory", "512Mi"],
         "bad-memory": ["fit", "--cpu", "500m", "--memory", "512MB"],
@@ -79,6 +105,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory, measurements_file: Path) -> d
     commands["whatif-json"] = ["whatif", root / "whatif" / "plan.yaml", "--json"]
     commands["whatif-table"] = ["whatif", root / "whatif" / "plan.yaml"]
     commands["whatif-bad"] = ["whatif", root / "whatif-bad" / "plan.yaml"]
+    commands["whatif-bad-tier"] = [
+        "whatif",
+        root / "whatif" / "plan.yaml",
+        "--control-plane",
+        "free",
+    ]
+    commands["whatif-bad-purchase"] = [
+        "whatif",
+        root / "whatif" / "plan.yaml",
+        "--purchase",
+        "reserved",
+    ]
     for name in commands:
         (root / name).mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -96,6 +134,32 @@ def test_fit_json_answers_the_node_arithmetic(runs: dict[str, tuple]) -> None:  
     assert node["allocatable_memory_bytes"] == 3404516556
     formula = node["derivations"]["kube_reserved_memory_bytes"]["formula"]
     assert formula == "(11 * max_pods + 255) * mib"
+    # EKS: aws-node 50m, kube-proxy 100m, ebs-csi-node 30m/104Mi, eks-pod-identity-agent slot
+    assert (
+        node["daemonset_pods"],
+        node["daemonset_cpu_millicores"],
+        node["daemonset_memory_bytes"],
+    ) == (4, 180, 104 * 2**20)
+
+
+def test_fit_with_prefix_delegation_raises_max_pods_and_kube_reserved(
+    runs: dict[str, tuple],  # type: ignore[type-arg]
+) -> None:
+    _, result = runs["fit-prefix"]
+    assert result.returncode == 0, result.stderr
+    node = json.loads(result.stdout)["nodes"][0]
+    assert (node["max_pods"], node["pods_per_node"]) == (110, 3)
+    assert node["derivations"]["kube_reserved_memory_bytes"]["value"] == 1465 * 2**20
+
+
+def test_catalog_check_lists_stale_prices_and_fails(runs: dict[str, tuple]) -> None:  # type: ignore[type-arg]
+    _, stale = runs["catalog-stale"]
+    assert stale.returncode == 1, stale.stderr
+    assert "node type t3.medium: price $0.0416/h as of 2025-01-01 (699 days old" in stale.stdout
+    assert "older than 180 days on 2026-12-01" in stale.stdout
+    _, fresh = runs["catalog-fresh"]
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert fresh.stdout.startswith("0 price(s)")
 
 
 def test_fit_table_covers_every_node_type(runs: dict[str, tuple]) -> None:  # type: ignore[type-arg]
@@ -120,6 +184,10 @@ def test_fit_table_covers_every_node_type(runs: dict[str, tuple]) -> None:  # ty
         ("no-file", ["nope.jsonl does not exist"]),
         ("two-slos", ["give one SLO percentile", "--slo-p95-ms", "--slo-p99-ms"]),
         ("whatif-bad", ["plan.yaml", "memory quantity '512MB' is not valid"]),
+        ("bad-max-pods", ["max pods 300 is outside gcp's accepted range 8-256"]),
+        ("catalog-bad-date", ["--today 'yesterday' is not a date", "YYYY-MM-DD"]),
+        ("whatif-bad-tier", ["--control-plane free", "accepted for aws: standard, extended"]),
+        ("whatif-bad-purchase", ["purchase option 'reserved'", "on-demand, spot, commit-1y"]),
     ],
 )
 def test_bad_input_exits_2_naming_the_value_and_leaves_nothing(
@@ -173,3 +241,45 @@ def test_model_command_writes_the_report(measurements_file: Path, tmp_path: Path
     assert (out / "report.md").exists() and (out / "report.html").exists()
     again = run("model", measurements_file, "--out", out)
     assert again.returncode == 1 and "already holds a report" in again.stderr
+
+
+def test_whatif_prices_the_reports_row_to_the_cent(report_dir: Path, tmp_path: Path) -> None:
+    """The same input through `capacity whatif` and through the report: one cost model."""
+    results = json.loads((report_dir / "results.json").read_text())
+    fits = {(f["framework"], f["scenario"], f["node_type"]): f for f in results["fits"]}
+    rows = [
+        c
+        for c in results["costs"]
+        if c["monthly_usd"]["value"] is not None and c["node_type"] in ("t3.medium", "m6i.large")
+    ][:4]
+    assert rows
+    for i, row in enumerate(rows):
+        fit = fits[(row["framework"], row["scenario"], row["node_type"])]
+        pods = row["pods_needed"]["inputs"]
+        use = row["pod_cpu_use_cores"]["inputs"]
+        plan = tmp_path / f"plan{i}.yaml"
+        plan.write_text(
+            json.dumps(
+                {
+                    "node_types": [row["node_type"]],
+                    "workloads": [
+                        {
+                            "name": "w",
+                            "cpu": f"{fit['pod_cpu_millicores']}m",
+                            "memory": fit["pod_memory_bytes"],
+                            "target_rps": pods["target_rps"],
+                            "capacity_per_pod_rps": pods["capacity_per_pod_rps"],
+                            "headroom": pods["headroom"],
+                            "cpu_seconds_per_request": use["cpu_seconds_per_request"],
+                            "idle_cpu_cores": use["idle_cpu_cores"],
+                        }
+                    ],
+                }
+            )
+        )
+        result = run("whatif", plan, "--json")
+        assert result.returncode == 0, result.stderr
+        option = json.loads(result.stdout)["options"][0]
+        assert round(option["monthly_usd"], 2) == round(row["monthly_usd"]["value"], 2), row
+        for term in ("burst_usd_month", "control_plane_usd_month", "spare_nodes_usd_month"):
+            assert round(option[term]["value"], 2) == round(row[term]["value"], 2), term

@@ -7,6 +7,7 @@ import pytest
 from capacity.catalog import load_catalog
 from capacity.errors import ConfigError, MeasurementsError
 from capacity.model import (
+    NODES_ONLY,
     Margins,
     PodShape,
     Settings,
@@ -130,28 +131,33 @@ def test_cost_for_a_target_load_by_hand() -> None:
     # 500m/512Mi on m6i.large: 3 pods/node. 1000 req/s at 125 req/s per pod with 20% headroom:
     # pods = ceil(1000 / (125 * 0.8)) = 10 (not 11: 10.000000000000002 is 10);
     # nodes = ceil(10 / 3) = 4; monthly = 4 * 0.096 * 730 = 280.32;
-    # per million = 280.32 / (1000 * 3600 * 730 / 1e6) = 280.32 / 2628
+    # per million = 280.32 / (1000 * 3600 * 730 / 1e6) = 280.32 / 2628. Nodes only: no spare
+    # node, add-ons or control plane (tests/capacity/test_cost.py covers those).
     fit = pods_per_node(node_allocatable(CATALOG.node("m6i.large")), PodShape(500, 512 * MIB))
-    cost = estimate_cost(125.0, fit, 1000.0, 0.2)
+    cost = estimate_cost(125.0, fit, 1000.0, 0.2, options=NODES_ONLY)
     assert cost.pods_needed.value == 10
     assert cost.nodes_needed.value == 4
     assert cost.monthly_usd.value == pytest.approx(280.32)
     assert cost.usd_per_million_requests.value == pytest.approx(280.32 / 2628.0)
-    assert cost.burst_surplus_vcpu_per_node is None
+    assert cost.term("burst_usd_month") is not None
+    assert cost.term("burst_usd_month").value == 0  # type: ignore[union-attr]
 
 
-def test_burstable_nodes_pay_for_cpu_above_their_baseline() -> None:
-    # t3.medium, same 10 pods on 4 nodes. Measured 2 ms CPU per request: the load is
-    # 1000 * 0.002 = 2 cores, 0.5 per node, baseline 0.2 * 2 = 0.4 -> 0.1 vCPU surplus per node;
-    # monthly = 4 * (0.0416 + 0.1 * 0.05) * 730 = 136.072
+def test_burstable_nodes_pay_for_cpu_above_their_baseline_node_by_node() -> None:
+    # t3.medium, same 10 pods placed 3/3/3/1. Measured 2 ms CPU per request, no idle use:
+    # 100 req/s per pod -> 0.2 cores per pod; a 3-pod node uses 0.6 against a 0.4 baseline
+    # (0.2 x 2 vCPU) -> 0.2 surplus, the 1-pod node none: 3 x 0.2 = 0.6 vCPU;
+    # monthly = 4 x 0.0416 x 730 + 0.6 x 0.05 x 730 = 121.472 + 21.9 = 143.372.
+    # (Averaging the load over the nodes would give 0.1 per node, 136.072: too low.)
     fit = pods_per_node(node_allocatable(CATALOG.node("t3.medium")), PodShape(500, 512 * MIB))
-    cost = estimate_cost(125.0, fit, 1000.0, 0.2, cpu_seconds_per_request=0.002)
-    assert cost.burst_surplus_vcpu_per_node is not None
-    assert cost.burst_surplus_vcpu_per_node.value == pytest.approx(0.1)
-    assert cost.monthly_usd.value == pytest.approx(136.072)
+    cost = estimate_cost(125.0, fit, 1000.0, 0.2, 0.002, options=NODES_ONLY)
+    assert cost.cluster is not None
+    surplus = cost.cluster.pools[0].burst_surplus_vcpu
+    assert sorted(f.number() for f in surplus) == pytest.approx([0.0, 0.6])
+    assert cost.monthly_usd.value == pytest.approx(143.372)
     # without a measured CPU per request the pods are assumed to use their requests:
-    # 10 * 0.5 / 4 = 1.25 per node -> 0.85 surplus -> 4 * (0.0416 + 0.0425) * 730 = 245.572
-    assumed = estimate_cost(125.0, fit, 1000.0, 0.2)
+    # 3 nodes at 1.5 -> 3 x 1.1, one at 0.5 -> 0.1: 3.4 vCPU -> 121.472 + 124.1 = 245.572
+    assumed = estimate_cost(125.0, fit, 1000.0, 0.2, options=NODES_ONLY)
     assert assumed.monthly_usd.value == pytest.approx(245.572)
 
 
@@ -174,12 +180,16 @@ def test_bad_headroom_is_refused() -> None:
 
 def test_whatif_single_workload_matches_pods_per_node() -> None:
     # 7 replicas of 500m/512Mi on t3.medium (3 per node) -> ceil(7/3) = 3 nodes; the
-    # continuous lower bound is ceil(3500m / 1805m) = 2
+    # continuous lower bound is ceil(3500m / 1750m) = 2
     node = node_allocatable(CATALOG.node("t3.medium"))
-    plan = plan_workloads([Workload("api", PodShape(500, 512 * MIB), replicas=7)], [node])
+    plan = plan_workloads(
+        [Workload("api", PodShape(500, 512 * MIB), replicas=7)], [node], options=NODES_ONLY
+    )
     option = plan.options[0]
-    assert option.total_nodes == 3 and option.pools[0].lower_bound_nodes == 2
-    assert option.monthly_usd == pytest.approx(3 * 0.0416 * 730)
+    assert option.total_nodes == 3 and option.cost.pools[0].placement.lower_bound_nodes == 2
+    # replicas without a measured CPU line use their requests: 1.5 cores on a 3-pod node
+    # (1.1 above the 0.4 baseline), 0.5 on the last (0.1): 3 x 0.0416 x 730 + 2.3 x 0.05 x 730
+    assert option.monthly_usd == pytest.approx(3 * 0.0416 * 730 + 2.3 * 0.05 * 730)
 
 
 def test_whatif_mixes_workloads_and_pools_and_names_the_cheapest() -> None:
@@ -197,17 +207,18 @@ def test_whatif_mixes_workloads_and_pools_and_names_the_cheapest() -> None:
     ]
     candidates = [node_allocatable(CATALOG.node(n)) for n in ("t3.medium", "m6i.xlarge")]
     pinned = [node_allocatable(CATALOG.node("c6i.xlarge"))]
-    plan = plan_workloads(workloads, candidates, pinned)
+    plan = plan_workloads(workloads, candidates, pinned, NODES_ONLY)
     assert dict((w.name, r.value) for w, r in plan.replicas) == {
         "fastapi": 6,
         "django": 8,
         "batch": 2,
     }
     for option in plan.options:
-        pools = {p.node.node.name: p for p in option.pools}
-        assert pools["c6i.xlarge"].nodes == 2  # one 2-core pod per 4-vCPU node (3795m free)
+        pools = {p.node.node.name: p for p in option.cost.pools}
+        # one 2-core pod per 4-vCPU node (3740m free after 180m of daemonsets)
+        assert pools["c6i.xlarge"].nodes_total.value == 2
         shared = pools[option.candidate]
-        assert shared.nodes >= shared.lower_bound_nodes
+        assert shared.nodes_total.number() >= shared.placement.lower_bound_nodes
     assert plan.cheapest is plan.options[0]
     assert plan.options[0].monthly_usd <= plan.options[1].monthly_usd
 

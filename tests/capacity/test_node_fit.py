@@ -3,8 +3,9 @@
 Constants used by hand below (from capacity/catalog/nodes.yaml and the provider rules):
   MiB = 1048576, GiB = 1073741824
   EKS: capacity = floor(nominal * 0.925); kube-reserved memory = (11 * maxPods + 255) MiB;
-       CPU 6% / 1% / 0.5% / 0.25% tiers; eviction 100 MiB; daemonsets aws-node 25m +
-       kube-proxy 100m = 125m, no memory, 2 pods; maxPods = ENIs * (IPs - 1) + 2
+       CPU 6% / 1% / 0.5% / 0.25% tiers; eviction 100 MiB; daemonsets aws-node 50m +
+       kube-proxy 100m + ebs-csi-node 30m/104Mi + eks-pod-identity-agent (slot only) = 180m,
+       104 MiB (109051904), 4 pods; maxPods = ENIs * (IPs - 1) + 2
   GKE: capacity = nominal - (nominal // 64 + 16 MiB + 64 MiB above 3 GiB); kube-reserved
        memory brackets of 1000 MiB on the nominal MiB; eviction 100 MiB; daemonsets 218m,
        330 MiB, 4 pods; maxPods 110
@@ -31,29 +32,31 @@ CATALOG = load_catalog()
 # (node, cpu, memory, max_pods, allocatable_cpu_m, allocatable_memory_bytes, pods, binding)
 CASES = [
     # 1. EKS t3.medium, 500m/512Mi. maxPods 3*(6-1)+2 = 17. CPU reserved 60+10 = 70 ->
-    #    1930m; free 1930-125 = 1805 -> floor(1805/500) = 3. Memory: floor(4294967296*0.925)
+    #    1930m; free 1930-180 = 1750 -> floor(1750/500) = 3. Memory: floor(4294967296*0.925)
     #    = 3972844748; reserved (11*17+255) = 442 MiB = 463470592; alloc = 3972844748 -
-    #    463470592 - 104857600 = 3404516556 -> floor(/536870912) = 6. Slots 17-2 = 15. -> 3, cpu
+    #    463470592 - 104857600 = 3404516556; free - 109051904 = 3295464652 ->
+    #    floor(/536870912) = 6. Slots 17-4 = 13. -> 3, cpu
     ("t3.medium", "500m", "512Mi", 17, 1930, 3404516556, 3, ("cpu",)),
-    # 2. EKS t3.medium, 100m/128Mi: cpu floor(1805/100) = 18, memory floor(3404516556/
-    #    134217728) = 25, slots 15 -> 15, max_pods
-    ("t3.medium", "100m", "128Mi", 17, 1930, 3404516556, 15, ("max_pods",)),
+    # 2. EKS t3.medium, 100m/128Mi: cpu floor(1750/100) = 17, memory floor(3295464652/
+    #    134217728) = 24, slots 13 -> 13, max_pods
+    ("t3.medium", "100m", "128Mi", 17, 1930, 3404516556, 13, ("max_pods",)),
     # 3. EKS m5.large, 250m/1Gi: maxPods 3*9+2 = 29; capacity floor(8589934592*0.925) =
     #    7945689497; reserved 574 MiB = 601882624; alloc = 7945689497-601882624-104857600 =
-    #    7238949273 -> floor(/1073741824) = 6; cpu floor(1805/250) = 7; slots 27 -> 6, memory
+    #    7238949273; free 7129897369 -> floor(/1073741824) = 6; cpu floor(1750/250) = 7;
+    #    slots 25 -> 6, memory
     ("m5.large", "250m", "1Gi", 29, 1930, 7238949273, 6, ("memory",)),
     # 4. EKS m6i.xlarge, 1/2Gi: maxPods 4*14+2 = 58; CPU reserved 60+10+10 = 80 -> 3920;
-    #    free 3795 -> 3; capacity floor(17179869184*0.925) = 15891378995; reserved 893 MiB =
-    #    936378368; alloc = 15891378995-936378368-104857600 = 14850143027 -> floor(/2 GiB) =
-    #    6; slots 56 -> 3, cpu
+    #    free 3740 -> 3; capacity floor(17179869184*0.925) = 15891378995; reserved 893 MiB =
+    #    936378368; alloc = 15891378995-936378368-104857600 = 14850143027; free
+    #    14741091123 -> floor(/2 GiB) = 6; slots 54 -> 3, cpu
     ("m6i.xlarge", "1", "2Gi", 58, 3920, 14850143027, 3, ("cpu",)),
     # 5. EKS c6i.large, 200m/700Mi (734003200): maxPods 29; capacity 3972844748; alloc =
-    #    3972844748-601882624-104857600 = 3266104524 -> floor(/734003200) = 4; cpu
-    #    floor(1805/200) = 9 -> 4, memory
+    #    3972844748-601882624-104857600 = 3266104524; free 3157052620 -> floor(/734003200) =
+    #    4; cpu floor(1750/200) = 8 -> 4, memory
     ("c6i.large", "200m", "700Mi", 29, 1930, 3266104524, 4, ("memory",)),
     # 6. EKS t3.large, no CPU request, 256Mi: maxPods 3*11+2 = 35; reserved 640 MiB =
-    #    671088640; alloc = 7945689497-671088640-104857600 = 7169743257 -> floor(/268435456)
-    #    = 26; slots 33; CPU never binds -> 26, memory
+    #    671088640; alloc = 7945689497-671088640-104857600 = 7169743257; free 7060691353 ->
+    #    floor(/268435456) = 26; slots 31; CPU never binds -> 26, memory
     ("t3.large", "0", "256Mi", 35, 1930, 7169743257, 26, ("memory",)),
     # 7. GKE e2-standard-2, 500m/512Mi: CPU reserved floor(60+10) = 70 -> 1930; free
     #    1930-218 = 1712 -> 3. Memory nominal 8192 MiB; kernel 128+16+64 = 208 -> capacity

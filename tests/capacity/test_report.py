@@ -43,7 +43,19 @@ EVERY_KIND = {
     "nodes_needed",
     "monthly_usd",
     "usd_per_million_requests",
-    "burst_surplus_vcpu_per_node",
+    "workload_nodes",
+    "addon_nodes",
+    "spare_nodes",
+    "node_usd_per_hour",
+    "pod_cpu_use_cores",
+    "pod_idle_cpu_cores",
+    "burst_surplus_vcpu",
+    "workload_nodes_usd_month",
+    "addons_usd_month",
+    "spare_nodes_usd_month",
+    "burst_usd_month",
+    "control_plane_usd_month",
+    "control_plane_usd_per_million_requests",
 }
 
 
@@ -135,7 +147,12 @@ def test_chained_figures_copy_their_inputs_from_the_figures_they_name(report_dir
     for cost in results["costs"]:
         fit = fits[(cost["framework"], cost["scenario"], cost["node_type"])]
         if cost["nodes_needed"]["value"] is not None:
-            assert cost["nodes_needed"]["inputs"]["pods_per_node"] == fit["pods_per_node"]["value"]
+            per_node = cost["workload_nodes"]["inputs"]["pods_per_node"]
+            assert per_node == fit["pods_per_node"]["value"]
+            total = cost["nodes_needed"]["inputs"]
+            assert total["workload_nodes"] == cost["workload_nodes"]["value"]
+            assert total["spare_nodes"] == cost["spare_nodes"]["value"]
+            assert total["addon_nodes"] == cost["addons"]["nodes"]["value"]
 
 
 def test_worked_example_in_the_markdown_matches_the_figures(report_dir: Path) -> None:
@@ -231,3 +248,30 @@ def test_a_run_where_one_side_never_met_the_slo_still_reports(tmp_path: Path) ->
     assert "no step of django/mixed met the SLO" in django["capacity_per_pod_rps"]["reason"]
     assert [c["framework"] for c in results["cheapest"]] == ["fastapi"]
     assert "none within SLO" in (out / "report.md").read_text()
+
+
+COST_TERMS = (
+    "workload_nodes_usd_month",
+    "addons_usd_month",
+    "spare_nodes_usd_month",
+    "burst_usd_month",
+    "control_plane_usd_month",
+)
+
+
+def test_every_cost_row_is_the_sum_of_its_terms_and_says_what_it_survives(
+    report_dir: Path,
+) -> None:
+    results = _results(report_dir)
+    priced = [c for c in results["costs"] if c["monthly_usd"]["value"] is not None]
+    assert priced
+    for cost in priced:
+        terms = {k: cost[k]["value"] for k in COST_TERMS}
+        assert cost["monthly_usd"]["value"] == pytest.approx(sum(terms.values()), abs=1e-9)
+        assert cost["monthly_usd"]["inputs"] == terms
+        assert cost["addons"]["usd_month"] == cost["addons_usd_month"]
+        assert cost["spare_nodes"]["value"] == results["inputs"]["cost_options"]["spare_nodes"]
+        assert cost["control_plane_usd_month"]["value"] > 0  # every provider's default tier
+        assert "survives the loss of any 1 node" in cost["survives"]
+    markdown = (report_dir / "report.md").read_text()
+    assert "What the month is made of" in markdown
