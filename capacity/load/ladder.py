@@ -53,7 +53,8 @@ class RateGrid:
         """The highest grid index whose rate is <= `rps` (0 when `rps` is below the grid)."""
         if rps <= self.base_rps:
             return 0
-        k = math.floor(math.log(rps / self.base_rps) / math.log(self.ratio) + 1e-9)
+        # The tolerance absorbs the 3-decimal rounding of rps(), so rps(k) maps back to k.
+        k = math.floor(math.log(rps / self.base_rps) / math.log(self.ratio) + 1e-3)
         return min(self.top_index, max(0, k))
 
 
