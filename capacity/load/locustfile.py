@@ -227,7 +227,8 @@ class PodUser(FastHttpUser):
         env = self.environment
         runner = env.runner
         worker_index = max(0, int(getattr(runner, "worker_index", 0) or 0))
-        current: tuple[float, int] | None = None
+        current: tuple[float, int, str] | None = None
+        hosts = self.hosts
         rng = random.Random()
         start_s = next_s = 0.0
         arrival = 0
@@ -238,8 +239,10 @@ class PodUser(FastHttpUser):
                 current = None
                 gevent.sleep(0.05)
                 continue
-            if current != (rate, seed):
-                current = (rate, seed)
+            if current != (rate, seed, env.host or ""):
+                # A new rate, seed or set of pods starts a new schedule (and its settle period).
+                current = (rate, seed, env.host or "")
+                hosts = [h.strip() for h in current[2].split(",") if h.strip()] or self.hosts
                 rng = random.Random(seed)
                 start_s = time.time()
                 next_s = start_s + rng.expovariate(rate)
@@ -254,7 +257,7 @@ class PodUser(FastHttpUser):
                 key = str(_option(env, "fwcap_key", ""))
                 settle_s = float(_option(env, "fwcap_settle_s", 0.0))
                 cap = max(1, int(_option(env, "fwcap_cap", 1000)))
-                host = self.hosts[arrival % len(self.hosts)] if self.hosts else ""
+                host = hosts[arrival % len(hosts)] if hosts else ""
                 tallied = key if key and next_s >= start_s + settle_s else ""
                 self._dispatch(host, req, next_s, tallied, cap)
             arrival += 1
@@ -265,7 +268,7 @@ class PodUser(FastHttpUser):
         return _tally(self.environment, key) if key else None
 
     def _dispatch(self, host: str, req: Request, intended_s: float, key: str, cap: int) -> None:
-        method, path, name, _body = req
+        method, _path, name, _body = req
         tally = self._tally(key)
         if tally is not None:
             tally.scheduled += 1
