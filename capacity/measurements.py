@@ -42,6 +42,7 @@ class MeasurementRecord(BaseModel):
     achieved_rps: float = Field(ge=0, description="requests/s completed OK (client side, total)")
     requests: int = Field(ge=0, description="arrivals scheduled in the measuring window")
     dropped: int = Field(ge=0, description="arrivals not sent: the in-flight cap was reached")
+    slo_latency_ms: float = Field(gt=0, description="the latency the over-SLO share counts above")
     over_slo_ratio: float = Field(ge=0, le=1, description="late, failed or dropped / requests")
     over_slo_lower: float = Field(ge=0, le=1, description="95% Wilson lower bound of the share")
     over_slo_upper: float = Field(ge=0, le=1, description="95% Wilson upper bound of the share")

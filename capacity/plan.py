@@ -46,7 +46,7 @@ QUICK_PRESET: dict[str, Any] = {
     "step_duration_s": 6.0,
     "settle_s": 1.5,
     "warmup_s": 4.0,
-    "max_probes": 8,
+    "max_probes": 6,
 }
 
 

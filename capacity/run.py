@@ -400,6 +400,7 @@ class CapacityRun:
             achieved_rps=client.achieved_rps if client is not None else 0.0,
             requests=counts.requests,
             dropped=client.dropped if client is not None else 0,
+            slo_latency_ms=self.slo.latency_ms,
             over_slo_ratio=verdict.ratio if counts.requests else 1.0,
             over_slo_lower=verdict.lower,
             over_slo_upper=verdict.upper,

@@ -68,7 +68,11 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     z2 = z * z
     centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Exact ends at 0 and n (the formula leaves rounding dust there), and the bounds always
+    # contain the estimate.
+    lower = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
+    upper = 1.0 if successes == trials else min(1.0, max(p, centre + half))
+    return lower, upper
 
 
 @dataclass(frozen=True)

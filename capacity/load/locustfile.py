@@ -12,8 +12,8 @@ Scenarios (user class -> requests):
   stats     Stats     GET /api/stats (a join and a group-by over all orders)
   upstream  Upstream  GET /api/upstream?delay_ms=D (D = --fwcap-upstream-delay-ms, default 50)
   cpu       Cpu       GET /api/cpu?n=N (N = --fwcap-cpu-n, default 2000)
-  mixed     Mixed     the above with weights db-read 40, list 20, write 10, stats 5,
-                      upstream 15, cpu 10 (out of 100)
+  mixed     Mixed     the above with weights db-read 44, list 20, write 10, upstream 15,
+                      cpu 9, stats 2 (out of 100; see MIXED_WEIGHTS)
 
 Open model (as wrk2 and k6's arrival-rate executors): each worker runs one user whose task is a
 scheduler. Arrivals follow a Poisson process at --fwcap-offered-rps (total), drawn from
@@ -348,9 +348,11 @@ class Cpu(PodUser):
 
 
 # The headline mix (weights out of 100): reads dominate, as in most CRUD APIs; writes, outbound
-# calls, an aggregation and some CPU-bound work make up the rest.
-MIXED_WEIGHTS = {"db_read": 40, "list_items": 20, "write": 10, "stats": 5, "upstream": 15,
-                 "cpu": 10}  # fmt: skip
+# calls, some CPU-bound work and a rare aggregation make up the rest. The aggregation is 2%, not
+# more: it is slow on its own (a join over every order), and a p95 SLO over a mix in which 5% of
+# requests are slow at any load would measure that endpoint, not the pod's capacity.
+MIXED_WEIGHTS = {"db_read": 44, "list_items": 20, "write": 10, "upstream": 15, "cpu": 9,
+                 "stats": 2}  # fmt: skip
 
 
 class Mixed(PodUser):

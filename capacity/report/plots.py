@@ -64,8 +64,8 @@ def _knee(results: Results, scenario: str, path: Path) -> None:
         for st in steps:
             over.errorbar(
                 st["offered_rps"], st["over_slo_ratio"],
-                yerr=[[st["over_slo_ratio"] - st["over_slo_lower"]],
-                      [st["over_slo_upper"] - st["over_slo_ratio"]]],
+                yerr=[[max(0.0, st["over_slo_ratio"] - st["over_slo_lower"])],
+                      [max(0.0, st["over_slo_upper"] - st["over_slo_ratio"])]],
                 fmt="o" if st["decision"] == "pass" else "x", color=colour, capsize=3,
             )  # fmt: skip
         lo, hi = s["capacity_interval_rps"]

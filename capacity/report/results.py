@@ -66,6 +66,7 @@ def _step(verdict_record: MeasurementRecord, valid: bool, reasons: Sequence[str]
         "per_pod_rps": r.achieved_rps / r.pods,
         "requests": r.requests,
         "dropped": r.dropped,
+        "slo_latency_ms": r.slo_latency_ms,
         "over_slo_ratio": r.over_slo_ratio,
         "over_slo_lower": r.over_slo_lower,
         "over_slo_upper": r.over_slo_upper,
