@@ -32,6 +32,7 @@ from capacity.metrics.client import PromQuery, StepMetrics, connect, read_step
 from capacity.model import Slo
 from capacity.plan import Plan
 from capacity.target.base import Endpoints
+from capacity.target.hostcpu import HostSample
 
 Phase = Literal["warm-up", "step", "scenario-done"]
 # A warm-up offers far more than any pod serves; the in-flight cap turns it into a saturating
@@ -64,16 +65,6 @@ class RunResult:
     records: list[MeasurementRecord] = field(default_factory=list)
     # (framework, scenario) -> why its search ended
     endings: dict[tuple[str, str], str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class HostSample:
-    """Cumulative CPU counters read at one instant (local target only)."""
-
-    wall_s: float  # when it was read
-    busy_s: float  # CPU-seconds busy on the cores not given to the pods
-    total_s: float  # CPU-seconds elapsed on those cores
-    postgres_s: float | None  # PostgreSQL's cumulative CPU-seconds
 
 
 def plan_slo(plan: Plan) -> Slo:

@@ -188,6 +188,8 @@ def platform_details(target: LocalTarget, plan: Plan) -> dict[str, Any]:
         limits_note=target.cgroup_warning or "pods ran in cgroups with CFS quota and memory limit",
         locust_workers=plan.locust_workers,
         scrape_interval_s=plan.scrape_interval_s,
+        pod_cpus=sorted(target.core_split.pod_cpus) if target.core_split else None,
+        other_cpus=sorted(target.core_split.other_cpus) if target.core_split else None,
     )
     return details
 
@@ -224,7 +226,7 @@ def measure_locally(
                 )
             run = CapacityRun(
                 plan, endpoints, measurements_path=measurements, run_id=run_id,
-                check_pods=target.check_pods,
+                check_pods=target.check_pods, host_cpu=target.host_sampler(),
             )  # fmt: skip
             with ProgressView(console) as view:
                 run.on_progress = view

@@ -2,8 +2,8 @@
 
 It knows only what docs/capacity-model.md says a formula may contain: numbers, input names,
 + - * / // %, comparisons (true = 1), parentheses, and the functions min, max, floor, ceil
-(with a 1e-12 relative tolerance), sum, len, lstsq_slope, sqrt and median. Recomputing a figure with it
-uses the figure's recorded inputs and nothing else.
+(with a 1e-12 relative tolerance), sum, len, lstsq_slope, sqrt and median. Recomputing a
+figure with it uses the figure's recorded inputs and nothing else.
 """
 
 from __future__ import annotations

@@ -67,8 +67,9 @@ def test_measurements_at_one_rate_are_pooled_before_deciding() -> None:
     records = [
         synthetic.record("fastapi", "db-read", 0, synthetic.GRID.rps(48)),
         synthetic.record("fastapi", "db-read", 1, rate, over_slo_ratio=0.03),
-        synthetic.record("fastapi", "db-read", 2, rate, over_slo_ratio=0.08, decision="fail",
-                         attempt=2),  # fmt: skip
+        synthetic.record(
+            "fastapi", "db-read", 2, rate, over_slo_ratio=0.08, decision="fail", attempt=2
+        ),
     ]
     result = capacity_at_slo(records, Slo(100), "x")
     assert result.interval_per_pod_rps == (synthetic.GRID.rps(48), rate)
@@ -111,7 +112,7 @@ def test_no_passing_rate_is_an_answer_with_a_reason() -> None:
 
 
 def test_a_model_run_at_another_slo_than_measured_is_refused() -> None:
-    with pytest.raises(ConfigError, match="counted requests over 100 ms.*--slo-p95-ms 100"):
+    with pytest.raises(ConfigError, match=r"counted requests over 100 ms.*--slo-p95-ms 100"):
         analyse(synthetic.run(), CATALOG.node_types, Settings(slo=Slo(50)))
 
 

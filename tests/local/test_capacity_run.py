@@ -98,8 +98,8 @@ class FakeMaster:
         if key.endswith("warm-up"):
             ok = round(min(rate, capacity) * ((last or 0) - (first or 0)))
             return ClientStep(key, n, ok, 0, n - ok, 0, first, last, {5: ok})
-        share = self.flat_share if self.flat_share is not None else (
-            0.01 if rate <= capacity else 0.3
+        share = (
+            self.flat_share if self.flat_share is not None else (0.01 if rate <= capacity else 0.3)
         )
         over = round(share * n)
         return ClientStep(key, n, n, 0, 0, 0, first, last, {5: n - over, 500: over})
@@ -167,9 +167,7 @@ def _run(tmp_path: Path, capacity: Mapping[str, float], **plan_values: Any):  # 
 def test_each_framework_is_bracketed_to_one_grid_step_and_confirmed_a_b_b_a(
     tmp_path: Path,
 ) -> None:
-    plan, _master, result, records, on_disk = _run(
-        tmp_path, {"django": 95.0, "fastapi": 150.0}
-    )
+    plan, _master, result, records, on_disk = _run(tmp_path, {"django": 95.0, "fastapi": 150.0})
     grid = plan_grid(plan)
     for fw, capacity in (("django", 95.0), ("fastapi", 150.0)):
         mine = [r for r in records if r.framework == fw]

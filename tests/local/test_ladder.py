@@ -27,7 +27,7 @@ def test_the_grid_is_absolute_and_geometric() -> None:
         assert GRID.index_at_or_below(GRID.rps(k) * 1.07) == k
     assert GRID.index_at_or_below(3.0) == 0
     assert GRID.index_at_or_below(1e9) == 60
-    with pytest.raises(ValueError, match="outside 0..60"):
+    with pytest.raises(ValueError, match=r"outside 0\.\.60"):
         GRID.rps(61)
     with pytest.raises(ValueError, match="ratio > 1"):
         RateGrid(10.0, 1.0)
