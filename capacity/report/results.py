@@ -385,6 +385,7 @@ def build_results(
                 "id": c.id,
                 "claim": c.claim,
                 "quote": c.quote,
+                "conditions": c.conditions,
                 "measured": c.measured,
                 "rule": c.rule,
                 "verdict": c.verdict,

@@ -279,7 +279,12 @@ def test_claims_table_has_a_verdict_per_claim() -> None:
     assert "ratio 2.33" in claims["django-4-workers"].measured
     # upstream CPU per request (median of the passing steps, idle included): about half
     assert claims["io-cpu-40-percent"].verdict == "supported"
-    assert claims["fastapi-1-worker-5000"].verdict == "not supported"
+    # 500m pods and no I/O-free scenario: not the claim's conditions, so not judged.
+    assert claims["fastapi-1-worker-5000"].verdict == "not measured by this run"
+    assert "--cpu 1 --workers 1" in claims["fastapi-1-worker-5000"].measured
+    assert all(c.conditions for c in claims.values()), "every claim states its conditions"
+    assert "100 concurrent users" in claims["latency-light-load"].conditions
+    assert "Django needs 2.3 workers" in claims["django-4-workers"].measured
     assert {c.verdict for c in claims.values()} <= {
         "supported",
         "not supported",
