@@ -29,9 +29,13 @@ class ClientStep:
     first_intended_s: float | None  # wall clock of the first / last arrival in the window
     last_intended_s: float | None
     latency_ms: Mapping[int, int] = field(default_factory=dict)  # ms (rounded up) -> OK count
+    # The measured time; pooled windows add up (the untallied gap between them does not count).
+    pooled_window_s: float | None = None
 
     @property
     def window_s(self) -> float:
+        if self.pooled_window_s is not None:
+            return self.pooled_window_s
         if self.first_intended_s is None or self.last_intended_s is None:
             return 0.0
         # n arrivals span n - 1 gaps; add one mean gap so the window covers all n.
@@ -77,6 +81,7 @@ class ClientStep:
             first_intended_s=min(firsts) if firsts else None,
             last_intended_s=max(lasts) if lasts else None,
             latency_ms=hist,
+            pooled_window_s=self.window_s + other.window_s,
         )
 
 

@@ -157,4 +157,7 @@ def test_client_step_counts_late_failed_dropped_and_unfinished_requests_as_over_
     assert step.error_ratio == pytest.approx(8 / 110)
     pooled = step + step
     assert isinstance(pooled, ClientStep) and pooled.counts(100.0) == StepCounts(220, 30)
+    # Two windows of the same rate: the same rates, over twice the time (not the span).
+    assert pooled.window_s == pytest.approx(2 * step.window_s)
+    assert pooled.achieved_rps == pytest.approx(step.achieved_rps)
     assert percentile_ms({}, 0.95) is None
