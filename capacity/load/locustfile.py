@@ -170,6 +170,9 @@ class Dropped(Exception):
 Request = tuple[str, str, str, dict[str, Any] | None]  # method, path, name, JSON body
 
 
+_scheduler_owner: Any = None
+
+
 class PodUser(FastHttpUser):
     """One per worker: a scheduler that sends each arrival in its own greenlet."""
 
@@ -222,8 +225,22 @@ class PodUser(FastHttpUser):
 
     # -- the scheduler -------------------------------------------------------------------------
 
+    def on_stop(self) -> None:
+        global _scheduler_owner
+        if _scheduler_owner is self:
+            _scheduler_owner = None
+
     @task
     def schedule(self) -> None:
+        # One scheduler per worker, whatever the user count: the rate is the worker's share of
+        # the step's arrivals, not per user (extra users idle).
+        global _scheduler_owner
+        owner = _scheduler_owner
+        alive = owner is not None and not getattr(getattr(owner, "_greenlet", None), "dead", True)
+        if alive and owner is not self:
+            gevent.sleep(0.5)
+            return
+        _scheduler_owner = self
         env = self.environment
         runner = env.runner
         worker_index = max(0, int(getattr(runner, "worker_index", 0) or 0))

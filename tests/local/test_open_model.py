@@ -93,20 +93,20 @@ def server() -> Iterator[StallingServer]:
 
 def _run_open(
     master: LocustMaster, host: str, *, key: str, rps: float, seconds: float, seed: int = 7,
-    cap: int = 1000, scenario: str = "db-read", during: object = None,
+    cap: int = 1000, scenario: str = "db-read", during: object = None, users: int = 1,
 ) -> ClientStep:  # fmt: skip
     options: dict[str, str | int | float] = {
         "fwcap_framework": "fastapi", "fwcap_scenario": scenario, "fwcap_step": 0,
         "fwcap_offered_rps": rps, "fwcap_seed": seed, "fwcap_key": key, "fwcap_cap": cap,
         "fwcap_settle_s": 0.0, "fwcap_workers": 1,
     }  # fmt: skip
-    master.swarm(scenario=scenario, users=1, spawn_rate=1, host=host, options=options)
+    master.swarm(scenario=scenario, users=users, spawn_rate=users, host=host, options=options)
     try:
         if callable(during):
             during()
         time.sleep(seconds)
         # End the step: a new key tallies nothing under the old one.
-        master.swarm(scenario=scenario, users=1, spawn_rate=1, host=host,
+        master.swarm(scenario=scenario, users=users, spawn_rate=users, host=host,
                      options={**options, "fwcap_offered_rps": 0.0, "fwcap_key": ""})  # fmt: skip
         deadline = time.monotonic() + 15
         step = master.client_step(key)
@@ -202,3 +202,10 @@ def test_arrivals_beyond_the_in_flight_cap_are_dropped_and_count_as_failures(
     assert step.counts(100.0).over_slo >= step.dropped
     locust = master.stats()
     assert locust.num_failures >= step.dropped
+
+
+def test_extra_users_on_a_worker_do_not_multiply_the_rate(
+    master: LocustMaster, server: StallingServer
+) -> None:
+    step = _run_open(master, server.url, key="users-3", rps=40.0, seconds=4.0, users=3)
+    assert step.offered_rps == pytest.approx(40.0, rel=0.25), step
