@@ -82,7 +82,7 @@ class Plan(BaseModel):
         0.6, gt=0, le=2, description="the search starts at this share of the warm-up ceiling"
     )
     stride: int = Field(4, ge=1, le=20, description="grid steps per climb/descend move")
-    max_probes: int = Field(12, ge=2, le=100, description="most steps per framework x scenario")
+    max_probes: int = Field(10, ge=2, le=100, description="most steps per framework x scenario")
     cap_s: float = Field(
         2.0, ge=1, le=60, description="in-flight cap = offered req/s x this (at least min_cap)"
     )
