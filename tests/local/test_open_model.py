@@ -170,6 +170,7 @@ def test_a_2s_stall_mid_step_shows_in_the_open_models_p95_and_hides_in_a_closed_
     # The same stall against closed users offering the same 40 req/s: 4 users, 10 req/s each.
     stall_in_the_middle()
     closed_p95 = _closed_loop_p95_ms(server.url, users=4, rps_per_user=10.0, seconds=8.0)
+    print(f"2 s stall: open-model client p95 {p95:.0f} ms, closed-loop p95 {closed_p95:.0f} ms")
     assert closed_p95 < 100, f"closed-loop p95 {closed_p95} ms (expected the stall hidden)"
 
 
