@@ -171,7 +171,9 @@ def test_a_2s_stall_mid_step_shows_in_the_open_models_p95_and_hides_in_a_closed_
     stall_in_the_middle()
     closed_p95 = _closed_loop_p95_ms(server.url, users=4, rps_per_user=10.0, seconds=8.0)
     print(f"2 s stall: open-model client p95 {p95:.0f} ms, closed-loop p95 {closed_p95:.0f} ms")
-    assert closed_p95 < 100, f"closed-loop p95 {closed_p95} ms (expected the stall hidden)"
+    # Only the few requests in flight at the stall saw it: the closed loop's p95 stays far
+    # under the stall (the bound leaves room for a busy machine's own noise).
+    assert closed_p95 < min(400.0, p95 / 4), f"closed-loop p95 {closed_p95} ms saw the stall"
 
 
 def test_arrivals_follow_the_rate_and_one_seed_is_one_request_sequence(
