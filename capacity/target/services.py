@@ -58,7 +58,9 @@ def service_dir(framework: str) -> Path:
     return path
 
 
-def run_launcher_command(framework: str, command: LauncherCommand, env: Mapping[str, str]) -> None:
+def run_launcher_command(
+    framework: str, command: LauncherCommand, env: Mapping[str, str]
+) -> None:
     """Run `python launch.py migrate|seed` to completion; raise with its output if it fails."""
     if command not in ("migrate", "seed"):
         raise TargetError(f"unknown launcher command {command!r}; expected 'migrate' or 'seed'")
@@ -128,7 +130,9 @@ def start_service(
     if threads is not None:
         env["THREADS"] = str(threads)
     env.update(extra_env or {})
-    proc = group.start(name, [sys.executable, "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn)
+    proc = group.start(
+        name, [sys.executable, "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_http_ok(base_url + "/healthz", proc, timeout_s=READY_TIMEOUT_S)
