@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from capacity.errors import MeasurementsError
 
-SCHEMA_VERSION = 1
+# 2: the open-model fields (client latency, over-SLO share, grid index, attempt, decision).
+SCHEMA_VERSION = 2
 
 
 class MeasurementRecord(BaseModel):
@@ -25,18 +26,43 @@ class MeasurementRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: int = Field(ge=1, description="record format version; this kit writes 1")
+    schema_version: int = Field(ge=2, description="record format version; this kit writes 2")
     run_id: str = Field(min_length=1, description="identifies one measurement run")
     target: Literal["local", "kube"] = Field(description="where the pods ran")
     framework: Literal["django", "fastapi"]
     scenario: str = Field(min_length=1, description="the request mix, e.g. db-read")
     step: int = Field(ge=0, description="0-based index of the load step")
-    offered_rps: float = Field(ge=0, description="requests/s the generator aimed at (total)")
-    achieved_rps: float = Field(ge=0, description="requests/s completed (total, all pods)")
-    latency_p50_ms: float | None = Field(ge=0, description="None when no request completed")
+    offered_rps: float = Field(ge=0, description="the grid rate offered, req/s (total)")
+    grid_index: int = Field(ge=0, description="k of the rate grid r_k = base x ratio^k")
+    attempt: int = Field(
+        ge=1, description="1 for the first measurement at this rate, 2 for a rerun"
+    )
+    purpose: str = Field(description="climb, descend, bisect, confirm-pass or confirm-fail")
+    seed: int = Field(description="seed of the arrival sequence (the same for both frameworks)")
+    achieved_rps: float = Field(ge=0, description="requests/s completed OK (client side, total)")
+    requests: int = Field(ge=0, description="arrivals scheduled in the measuring window")
+    dropped: int = Field(ge=0, description="arrivals not sent: the in-flight cap was reached")
+    slo_latency_ms: float = Field(gt=0, description="the latency the over-SLO share counts above")
+    over_slo_ratio: float = Field(ge=0, le=1, description="late, failed or dropped / requests")
+    over_slo_lower: float = Field(ge=0, le=1, description="95% Wilson lower bound of the share")
+    over_slo_upper: float = Field(ge=0, le=1, description="95% Wilson upper bound of the share")
+    decision: Literal["pass", "fail"] = Field(description="this step's verdict at the SLO")
+    extended: bool = Field(description="True when the first window was undecided and extended")
+    client_latency_p50_ms: float | None = Field(ge=0, description="from the intended send time")
+    client_latency_p95_ms: float | None = Field(ge=0)
+    client_latency_p99_ms: float | None = Field(ge=0)
+    latency_p50_ms: float | None = Field(ge=0, description="server histogram (cross-check)")
     latency_p95_ms: float | None = Field(ge=0)
     latency_p99_ms: float | None = Field(ge=0)
-    error_ratio: float = Field(ge=0, le=1, description="failed / all requests, 0..1")
+    error_ratio: float = Field(ge=0, le=1, description="failed or dropped / all requests, 0..1")
+    cpu_seconds_per_request: float | None = Field(
+        ge=0, description="pod CPU-seconds over requests served, both counters over the window"
+    )
+    host_cpu_ratio: float | None = Field(
+        default=None, ge=0, le=1, description="busy share of the cores not given to the pods"
+    )
+    postgres_cpu_cores: float | None = Field(default=None, ge=0, description="PostgreSQL's CPU")
+    contended: bool = Field(default=False, description="the non-pod cores were saturated")
     pods: int = Field(ge=1)
     pod_cpu_cores: float = Field(ge=0, description="mean CPU cores used per pod over the step")
     pod_cpu_cores_max: float = Field(ge=0, description="highest per-pod CPU cores in the step")
@@ -102,6 +128,12 @@ def _parse_line(path: Path, number: int, line: str) -> MeasurementRecord:
         raise MeasurementsError(
             f"{where}: written by a newer kit (schema_version {version}); "
             f"this kit reads {SCHEMA_VERSION}"
+        )
+    if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION:
+        raise MeasurementsError(
+            f"{where}: written by an older kit (schema_version {version}, closed-loop load "
+            f"without client-side latency); this kit reads {SCHEMA_VERSION}: re-run "
+            "`capacity report` to measure with the open load model"
         )
     try:
         return MeasurementRecord.model_validate(raw)

@@ -4,10 +4,12 @@
 If the local target isolates pods the way a cluster does (each pod held to its own CPU quota,
 load spread evenly, the generator never the bottleneck), doubling the pods doubles the capacity
 at the SLO. Per framework this starts one local target with 2 pods of a small shape and runs the
-real capacity run on the db-read scenario with a fine ladder around the knee, alternately
-against 1 pod (the second idles) and against both, for a few rounds. Capacity at the SLO uses
-the capacity model's own rule. Each round's ratio compares two runs made minutes apart, so slow
-drifts of a shared machine cancel out; the script prints every round and the median.
+real capacity run (open arrivals, search on the shared rate grid, confirmation) on the
+db-read scenario, alternately against 1 pod (the second idles) and against both, for a few
+rounds. Capacity at the SLO is the capacity model's point estimate (the geometric midpoint of
+the confirmed interval, one 8% grid step wide). Each round's ratio compares two runs made
+minutes apart, so slow drifts of a shared machine cancel out; the script prints every round
+and the median.
 
     .venv/bin/python scripts/bench_scaling.py                        # both frameworks, 250m pods
     .venv/bin/python scripts/bench_scaling.py --frameworks django --rounds 5
@@ -40,8 +42,6 @@ from capacity.target.base import Endpoints
 from capacity.target.local import LocalTarget
 
 TOLERANCE = 0.15
-# 5% steps around the warm-up ceiling: the knee is found to within about 5%.
-FINE_LADDER = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3]
 
 
 def cpu_model() -> str:
@@ -72,8 +72,9 @@ def one_run(
     records = read_records(path)
     for r in records:
         print(
-            f"      step {r.step:2} offered {r.offered_rps:7.1f} achieved {r.achieved_rps:7.1f} "
-            f"p95 {r.latency_p95_ms or 0:6.1f} ms gen {r.generator_cpu_ratio:.0%}  {r.note or ''}",
+            f"      step {r.step:2} r{r.grid_index} offered {r.offered_rps:7.1f} achieved "
+            f"{r.achieved_rps:7.1f} client p95 {r.client_latency_p95_ms or 0:6.0f} ms over SLO "
+            f"{r.over_slo_ratio:5.1%} {r.decision} gen {r.generator_cpu_ratio:.0%}",
             flush=True,
         )
     figure = capacity_at_slo(records, plan_slo(plan), path.stem).capacity_per_pod_rps
@@ -85,8 +86,7 @@ def bench(framework: str, args: argparse.Namespace, out: Path) -> dict[str, obje
         cli={
             "frameworks": [framework], "scenarios": [args.scenario], "cpu": args.cpu,
             "memory": args.memory, "replicas": 2, "step_duration_s": args.step_duration,
-            "warmup_s": 8, "ladder": FINE_LADDER, "max_steps": 16, "stop_after_failures": 2,
-            "slo_p95_ms": args.slo_p95_ms,
+            "warmup_s": 5, "max_probes": 12, "slo_p95_ms": args.slo_p95_ms,
         }
     )  # fmt: skip
     rounds: list[dict[str, object]] = []

@@ -102,9 +102,11 @@ def step_line(p: Progress) -> str:
     if r is None:
         return ""
     return (
-        f"{r.framework:8} {r.scenario:9} step {r.step:2}  offered {r.offered_rps:8.1f}  "
-        f"achieved {r.achieved_rps:8.1f} req/s  p95 {_fmt(r.latency_p95_ms, ' ms', 1):>9}  "
-        f"cpu {r.pod_cpu_cores:.2f}  gen {r.generator_cpu_ratio:.0%}  {r.note or ''}"
+        f"{r.framework:8} {r.scenario:9} step {r.step:2}  r{r.grid_index:<3} "
+        f"offered {r.offered_rps:8.1f}  achieved {r.achieved_rps:8.1f} req/s  "
+        f"client p95 {_fmt(r.client_latency_p95_ms, ' ms'):>8}  over SLO "
+        f"{r.over_slo_ratio:6.1%}  {r.decision:4}  cpu {r.pod_cpu_cores:.2f}  "
+        f"gen {r.generator_cpu_ratio:.0%}  {r.note or ''}"
     )
 
 
@@ -151,7 +153,7 @@ class ProgressView:
             last = (
                 "-"
                 if r is None
-                else f"{r.achieved_rps:.0f} req/s, p95 {_fmt(r.latency_p95_ms, ' ms')}"
+                else f"{r.achieved_rps:.0f} req/s, p95 {_fmt(r.client_latency_p95_ms, ' ms')}"
             )
             table.add_row(
                 p.framework,
@@ -191,6 +193,8 @@ def platform_details(target: LocalTarget, plan: Plan) -> dict[str, Any]:
         limits_note=target.cgroup_warning or "pods ran in cgroups with CFS quota and memory limit",
         locust_workers=plan.locust_workers,
         scrape_interval_s=plan.scrape_interval_s,
+        pod_cpus=sorted(target.core_split.pod_cpus) if target.core_split else None,
+        other_cpus=sorted(target.core_split.other_cpus) if target.core_split else None,
     )
     return details
 
@@ -227,7 +231,7 @@ def measure_locally(
                 )
             run = CapacityRun(
                 plan, endpoints, measurements_path=measurements, run_id=run_id,
-                check_pods=target.check_pods,
+                check_pods=target.check_pods, host_cpu=target.host_sampler(),
             )  # fmt: skip
             with ProgressView(console) as view:
                 run.on_progress = view
@@ -266,7 +270,7 @@ def report(
         str | None,
         typer.Option(
             help="Comma-separated scenarios: db-read, list, write, stats, upstream, "
-            "cpu, mixed [default: db-read,write,stats,upstream,cpu]."
+            "cpu, mixed [default: mixed,db-read,upstream]."
         ),
     ] = None,
     cpu: Annotated[str | None, typer.Option(help="CPU limit per pod: 500m, 0.5, 1 [500m].")] = None,
@@ -280,8 +284,10 @@ def report(
     threads: Annotated[int | None, typer.Option(help="Threads per Django worker [4].")] = None,
     slo_p95_ms: Annotated[float | None, typer.Option(help="p95 latency SLO, ms [100].")] = None,
     error_budget: Annotated[float | None, typer.Option(help="Error ratio budget [0.01].")] = None,
-    step_duration: Annotated[float | None, typer.Option(help="Seconds per load step [7].")] = None,
-    warmup: Annotated[float | None, typer.Option(help="Warm-up seconds per scenario [5].")] = None,
+    step_duration: Annotated[
+        float | None, typer.Option(help="Seconds per load step, 2 s settle included [8].")
+    ] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warm-up seconds per search [5].")] = None,
     locust_workers: Annotated[int | None, typer.Option(help="Locust worker processes [1].")] = None,
     prometheus_port: Annotated[int | None, typer.Option(help="Pin Prometheus' port.")] = None,
     locust_port: Annotated[int | None, typer.Option(help="Pin the Locust web port.")] = None,
@@ -292,7 +298,7 @@ def report(
         Path | None, typer.Option("--out", help="Output dir [reports/<timestamp>].")
     ] = None,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Short smoke run: db-read, few short steps.")
+        bool, typer.Option("--quick", help="Short smoke run: mixed only, fewer, shorter steps.")
     ] = False,
 ) -> None:
     """Measure both frameworks here (real pods in cgroups, real load), then write the report."""

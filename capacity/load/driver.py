@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from capacity.errors import TargetError
+from capacity.load.client_stats import ClientStep, parse_client_step
 from capacity.load.scenarios import SCENARIO_CLASSES
 
 
@@ -101,6 +102,22 @@ class LocustMaster:
                 f"Locust master at {self.url} did not answer /stats/requests: {e}"
             ) from e
         return parse_stats(r.json())
+
+    def client_step(self, key: str) -> ClientStep:
+        """The workers' tally of one step key, as last reported to the master."""
+        try:
+            r = self._client.get(f"{self.url}/fwcap/steps", params={"key": key})
+            r.raise_for_status()
+            payload = r.json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise TargetError(
+                f"Locust master at {self.url} did not answer /fwcap/steps: {e}; is it running "
+                "capacity/load/locustfile.py?"
+            ) from e
+        entry = payload.get(key) if isinstance(payload, dict) else None
+        if not isinstance(entry, dict):
+            raise TargetError(f"Locust master /fwcap/steps has no entry for key {key!r}")
+        return parse_client_step(key, entry)
 
     def wait_ready(self, workers: int, timeout_s: float = 60.0) -> None:
         """Until `workers` workers are connected (the master accepts /swarm before that)."""

@@ -1,8 +1,8 @@
-"""fwcap load profiles: one Locust user class per scenario, paced to a fixed request rate.
+"""fwcap load profiles: an open arrival model inside Locust, one user class per scenario.
 
-Self-contained (imports only Locust and the standard library) because it also ships in a
-ConfigMap to the in-cluster Locust master and workers. The kit's driver talks to the master's
-web API only; it selects a scenario with `user_classes`, the pods with `host` and the pace with
+Self-contained (imports only Locust, gevent and the standard library) because it also ships in
+a ConfigMap to the in-cluster Locust master and workers. The kit's driver talks to the master's
+web API only; it selects a scenario with `user_classes`, the pods with `host` and the step with
 the `fwcap_*` arguments below, which the master forwards to its workers on every /swarm.
 
 Scenarios (user class -> requests):
@@ -12,33 +12,44 @@ Scenarios (user class -> requests):
   stats     Stats     GET /api/stats (a join and a group-by over all orders)
   upstream  Upstream  GET /api/upstream?delay_ms=D (D = --fwcap-upstream-delay-ms, default 50)
   cpu       Cpu       GET /api/cpu?n=N (N = --fwcap-cpu-n, default 2000)
-  mixed     Mixed     the above with weights db-read 40, list 20, write 10, stats 5,
-                      upstream 15, cpu 10 (out of 100)
+  mixed     Mixed     the above with weights db-read 44, list 20, write 10, upstream 15,
+                      cpu 9, stats 2 (out of 100; see MIXED_WEIGHTS)
 
-Pacing: every user runs one request per task and starts its tasks 1/fwcap_user_rps seconds
-apart (Locust's constant_pacing, read live so a new step needs no restart), so the offered rate
-is users x fwcap_user_rps. A slow response delays the user (closed loop), which is why the
-driver checks achieved against offered. fwcap_user_rps = 0 means no pause (the warm-up).
+Open model (as wrk2 and k6's arrival-rate executors): each worker runs one user whose task is a
+scheduler. Arrivals follow a Poisson process at --fwcap-offered-rps (total), drawn from
+random.Random(--fwcap-seed), and each request's content is drawn from the same stream, so one
+seed is one request sequence, whatever the framework. Every worker draws the whole sequence and
+sends arrival i when i mod workers is its index, so the sequence does not depend on the worker
+count either. Arrival i goes to pod i mod pods. Each request runs in its own greenlet, up to
+--fwcap-cap in flight (per worker); an arrival beyond the cap is dropped and counted as a
+failure. Latency is timed from the arrival's *intended* send time, never from the late one, so
+a stalled server cannot hide its stall (coordinated omission).
 
-Pods: `host` may carry several comma-separated base URLs (local pods); user i of a worker talks
-to pod (i + worker index) mod n for its whole life, as a kept-alive connection through a
-Kubernetes Service stays on one pod. In a cluster `host` is the one Service URL.
+Step tallies: requests whose intended time falls after --fwcap-settle-s from the schedule's
+start are tallied under --fwcap-key (an empty key tallies nothing). A new key alone does not
+restart the schedule (a step is extended by switching keys); a new rate or seed does. Workers
+send their tallies with every report (once a second); the master sums them and serves them as
+JSON at /fwcap/steps?key=K: scheduled, ok, failed, dropped, in_flight, first/last intended time
+and a histogram of OK latencies in whole milliseconds (rounded up).
 
-The master serves its state for Prometheus at /export/prometheus on its web port:
+The master also serves its state for Prometheus at /export/prometheus on its web port:
 fwcap_loadgen_offered_rps, fwcap_loadgen_step, fwcap_loadgen_users, fwcap_loadgen_current_rps
 and fwcap_loadgen_fail_ratio, labelled {framework, scenario}.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 import random
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response
-from locust import FastHttpUser, events, task
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
+import gevent
+import locust.runners
+from flask import Response, jsonify, request
+from locust import FastHttpUser, constant, events, task
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 SCENARIO_CLASSES = {
     "db-read": "DbRead",
@@ -51,6 +62,9 @@ SCENARIO_CLASSES = {
 }
 ITEMS = 10_000
 CATEGORIES = 50
+# Workers report every second (Locust's default is 3 s) so a step's tally is complete soon
+# after the step ends.
+locust.runners.WORKER_REPORT_INTERVAL = 1.0
 
 
 @events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
@@ -62,11 +76,17 @@ def _add_arguments(parser: Any) -> None:
         "--fwcap-step", type=int, default=-1, help="current step, 0-based (-1: warm-up)"
     )
     parser.add_argument(
-        "--fwcap-offered-rps", type=float, default=0.0, help="offered req/s (export)"
+        "--fwcap-offered-rps", type=float, default=0.0, help="arrival rate, req/s (total)"
+    )
+    parser.add_argument("--fwcap-seed", type=int, default=1, help="seed of the arrival sequence")
+    parser.add_argument("--fwcap-key", type=str, default="", help="tally key ('' = none)")
+    parser.add_argument(
+        "--fwcap-cap", type=int, default=1000, help="most requests in flight per worker"
     )
     parser.add_argument(
-        "--fwcap-user-rps", type=float, default=0.0, help="req/s per user; 0: no pause"
+        "--fwcap-settle-s", type=float, default=0.0, help="untallied start of a schedule, s"
     )
+    parser.add_argument("--fwcap-workers", type=int, default=1, help="Locust worker count")
     parser.add_argument("--fwcap-upstream-delay-ms", type=int, default=50, help="upstream delay")
     parser.add_argument("--fwcap-cpu-n", type=int, default=2000, help="hash rounds of /api/cpu")
 
@@ -79,132 +99,283 @@ def _option(environment: Any, name: str, default: Any) -> Any:
     )
 
 
-_user_seq = itertools.count()
+# -- tallies ------------------------------------------------------------------------------------
 
 
-@events.test_start.add_listener  # type: ignore[untyped-decorator]
-def _reset_user_sequence(**_kwargs: Any) -> None:
-    global _user_seq
-    _user_seq = itertools.count()
+@dataclass
+class Tally:
+    scheduled: int = 0
+    ok: int = 0
+    failed: int = 0
+    dropped: int = 0
+    started: int = 0
+    finished: int = 0
+    first_intended_s: float | None = None
+    last_intended_s: float | None = None
+    latency_ms: dict[int, int] = field(default_factory=dict)
+
+    def merge(self, raw: dict[str, Any]) -> None:
+        for name in ("scheduled", "ok", "failed", "dropped", "started", "finished"):
+            setattr(self, name, getattr(self, name) + int(raw.get(name, 0)))
+        for name, pick in (("first_intended_s", min), ("last_intended_s", max)):
+            value, mine = raw.get(name), getattr(self, name)
+            if value is not None:
+                setattr(self, name, value if mine is None else pick(mine, value))
+        for ms, n in raw.get("latency_ms", {}).items():
+            self.latency_ms[int(ms)] = self.latency_ms.get(int(ms), 0) + int(n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheduled": self.scheduled,
+            "ok": self.ok,
+            "failed": self.failed,
+            "dropped": self.dropped,
+            "started": self.started,
+            "finished": self.finished,
+            "in_flight": self.started - self.finished,
+            "first_intended_s": self.first_intended_s,
+            "last_intended_s": self.last_intended_s,
+            "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
+        }
 
 
-def paced(user: Any) -> float:
-    """Seconds to wait so that this user's task starts are 1/fwcap_user_rps apart."""
-    rate = float(_option(user.environment, "fwcap_user_rps", 0.0) or 0.0)
-    now = time.monotonic()
-    if rate <= 0:
-        user._fwcap_next_start = now
-        return 0.0
-    period = 1.0 / rate
-    last = getattr(user, "_fwcap_next_start", None)
-    # First wait: a random phase, so users spawned together do not fire in lockstep.
-    due = now + random.random() * period if last is None else last + period
-    start = max(due, now)
-    user._fwcap_next_start = start
-    return start - now
+_unreported: dict[str, Tally] = {}  # worker: since the last report
+_totals: dict[str, Tally] = {}  # master (or a standalone runner): everything received
+
+
+def _tally(environment: Any, key: str) -> Tally:
+    store = _unreported if isinstance(environment.runner, WorkerRunner) else _totals
+    return store.setdefault(key, Tally())
+
+
+@events.report_to_master.add_listener  # type: ignore[untyped-decorator]
+def _send_tallies(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    data["fwcap_tallies"] = {k: t.to_json() for k, t in _unreported.items()}
+    _unreported.clear()
+
+
+@events.worker_report.add_listener  # type: ignore[untyped-decorator]
+def _receive_tallies(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    for key, raw in (data.get("fwcap_tallies") or {}).items():
+        _totals.setdefault(key, Tally()).merge(raw)
+
+
+# -- the open arrival model ---------------------------------------------------------------------
+
+
+class Dropped(Exception):
+    """An arrival found the in-flight cap reached: it is never sent and counts as a failure."""
+
+
+Request = tuple[str, str, str, dict[str, Any] | None]  # method, path, name, JSON body
+
+
+_scheduler_owner: Any = None
 
 
 class PodUser(FastHttpUser):
+    """One per worker: a scheduler that sends each arrival in its own greenlet."""
+
     abstract = True
-    wait_time = paced
+    wait_time = constant(0)
     network_timeout = 10.0
     connection_timeout = 5.0
+    # The pool must never be what limits requests in flight: --fwcap-cap is.
+    concurrency = 4000
 
     def __init__(self, environment: Any) -> None:
-        hosts = [h.strip() for h in (environment.host or self.host or "").split(",") if h.strip()]
-        if hosts:
-            worker_index = max(0, int(getattr(environment.runner, "worker_index", 0) or 0))
-            self.host = hosts[(next(_user_seq) + worker_index) % len(hosts)]
+        self.hosts = [
+            h.strip() for h in (environment.host or self.host or "").split(",") if h.strip()
+        ]
+        if self.hosts:
+            self.host = self.hosts[0]
         super().__init__(environment)
+        self.in_flight = 0
 
-    def db_read(self) -> None:
-        self.client.get(f"/api/items/{random.randint(1, ITEMS)}", name="/api/items/{id}")
+    # -- what a scenario sends (drawn from the seeded stream) ----------------------------------
 
-    def list_items(self) -> None:
-        self.client.get(
-            f"/api/items?limit=20&offset={random.randint(0, ITEMS - 20)}", name="/api/items"
-        )
+    def pick(self, rng: random.Random) -> Request:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def write(self) -> None:
+    def db_read(self, rng: random.Random) -> Request:
+        return "GET", f"/api/items/{rng.randint(1, ITEMS)}", "/api/items/{id}", None
+
+    def list_items(self, rng: random.Random) -> Request:
+        offset = rng.randint(0, ITEMS - 20)
+        return "GET", f"/api/items?limit=20&offset={offset}", "/api/items", None
+
+    def write(self, rng: random.Random) -> Request:
         body = {
-            "name": f"load-{random.getrandbits(32):08x}",
-            "price": f"{random.randint(0, 99_999) / 100:.2f}",
-            "category": f"category-{random.randint(1, CATEGORIES):02d}",
+            "name": f"load-{rng.getrandbits(32):08x}",
+            "price": f"{rng.randint(0, 99_999) / 100:.2f}",
+            "category": f"category-{rng.randint(1, CATEGORIES):02d}",
         }
-        self.client.post("/api/items", json=body, name="/api/items [POST]")
+        return "POST", "/api/items", "/api/items [POST]", body
 
-    def stats(self) -> None:
-        self.client.get("/api/stats")
+    def stats(self, rng: random.Random) -> Request:
+        return "GET", "/api/stats", "/api/stats", None
 
-    def upstream(self) -> None:
+    def upstream(self, rng: random.Random) -> Request:
         delay_ms = _option(self.environment, "fwcap_upstream_delay_ms", 50)
-        self.client.get(f"/api/upstream?delay_ms={delay_ms}", name="/api/upstream")
+        return "GET", f"/api/upstream?delay_ms={delay_ms}", "/api/upstream", None
 
-    def cpu(self) -> None:
+    def cpu(self, rng: random.Random) -> Request:
         n = _option(self.environment, "fwcap_cpu_n", 2000)
-        self.client.get(f"/api/cpu?n={n}", name="/api/cpu")
+        return "GET", f"/api/cpu?n={n}", "/api/cpu", None
+
+    # -- the scheduler -------------------------------------------------------------------------
+
+    def on_stop(self) -> None:
+        global _scheduler_owner
+        if _scheduler_owner is self:
+            _scheduler_owner = None
+
+    @task
+    def schedule(self) -> None:
+        # One scheduler per worker, whatever the user count: the rate is the worker's share of
+        # the step's arrivals, not per user (extra users idle).
+        global _scheduler_owner
+        owner = _scheduler_owner
+        alive = owner is not None and not getattr(getattr(owner, "_greenlet", None), "dead", True)
+        if alive and owner is not self:
+            gevent.sleep(0.5)
+            return
+        _scheduler_owner = self
+        env = self.environment
+        runner = env.runner
+        worker_index = max(0, int(getattr(runner, "worker_index", 0) or 0))
+        current: tuple[float, int, str] | None = None
+        hosts = self.hosts
+        rng = random.Random()
+        start_s = next_s = 0.0
+        arrival = 0
+        while True:
+            rate = float(_option(env, "fwcap_offered_rps", 0.0) or 0.0)
+            seed = int(_option(env, "fwcap_seed", 1))
+            if rate <= 0:
+                current = None
+                gevent.sleep(0.05)
+                continue
+            if current != (rate, seed, env.host or ""):
+                # A new rate, seed or set of pods starts a new schedule (and its settle period).
+                current = (rate, seed, env.host or "")
+                hosts = [h.strip() for h in current[2].split(",") if h.strip()] or self.hosts
+                rng = random.Random(seed)
+                start_s = time.time()
+                next_s = start_s + rng.expovariate(rate)
+                arrival = 0
+            now = time.time()
+            if next_s > now:
+                gevent.sleep(min(next_s - now, 0.05))
+                continue
+            req = self.pick(rng)
+            workers = max(1, int(_option(env, "fwcap_workers", 1)))
+            if arrival % workers == worker_index:
+                key = str(_option(env, "fwcap_key", ""))
+                settle_s = float(_option(env, "fwcap_settle_s", 0.0))
+                cap = max(1, int(_option(env, "fwcap_cap", 1000)))
+                host = hosts[arrival % len(hosts)] if hosts else ""
+                tallied = key if key and next_s >= start_s + settle_s else ""
+                self._dispatch(host, req, next_s, tallied, cap)
+            arrival += 1
+            next_s += rng.expovariate(rate)
+
+    def _tally(self, key: str) -> Tally | None:
+        # Looked up at every event: a worker's report hands its tallies over and starts anew.
+        return _tally(self.environment, key) if key else None
+
+    def _dispatch(self, host: str, req: Request, intended_s: float, key: str, cap: int) -> None:
+        method, _path, name, _body = req
+        tally = self._tally(key)
+        if tally is not None:
+            tally.scheduled += 1
+            if tally.first_intended_s is None:
+                tally.first_intended_s = intended_s
+            tally.last_intended_s = intended_s
+        if self.in_flight >= cap:
+            if tally is not None:
+                tally.dropped += 1
+            self.environment.events.request.fire(
+                request_type=method, name=name, response_time=0, response_length=0,
+                response=None, context={}, exception=Dropped(f"in-flight cap {cap} reached"),
+            )  # fmt: skip
+            return
+        self.in_flight += 1
+        if tally is not None:
+            tally.started += 1
+        gevent.spawn(self._send, host, req, intended_s, key)
+
+    def _send(self, host: str, req: Request, intended_s: float, key: str) -> None:
+        method, path, name, body = req
+        ok = False
+        try:
+            with self.client.request(
+                method, host + path, name=name, json=body, catch_response=True
+            ) as resp:
+                # Time from the intended send, so waiting for the server is never hidden.
+                elapsed_ms = (time.time() - intended_s) * 1000.0
+                resp.request_meta["response_time"] = elapsed_ms
+                status = resp.status_code or 0
+                ok = 200 <= status < 400
+                if ok:
+                    resp.success()
+                else:
+                    resp.failure(f"HTTP {status}")
+        finally:
+            self.in_flight -= 1
+            tally = self._tally(key)
+            if tally is not None:
+                tally.finished += 1
+                if ok:
+                    tally.ok += 1
+                    ms = max(0, math.ceil((time.time() - intended_s) * 1000.0))
+                    tally.latency_ms[ms] = tally.latency_ms.get(ms, 0) + 1
+                else:
+                    tally.failed += 1
 
 
 class DbRead(PodUser):
-    @task
-    def request(self) -> None:
-        self.db_read()
+    def pick(self, rng: random.Random) -> Request:
+        return self.db_read(rng)
 
 
 class List(PodUser):
-    @task
-    def request(self) -> None:
-        self.list_items()
+    def pick(self, rng: random.Random) -> Request:
+        return self.list_items(rng)
 
 
 class Write(PodUser):
-    @task
-    def request(self) -> None:
-        self.write()
+    def pick(self, rng: random.Random) -> Request:
+        return self.write(rng)
 
 
 class Stats(PodUser):
-    @task
-    def request(self) -> None:
-        self.stats()
+    def pick(self, rng: random.Random) -> Request:
+        return self.stats(rng)
 
 
 class Upstream(PodUser):
-    @task
-    def request(self) -> None:
-        self.upstream()
+    def pick(self, rng: random.Random) -> Request:
+        return self.upstream(rng)
 
 
 class Cpu(PodUser):
-    @task
-    def request(self) -> None:
-        self.cpu()
+    def pick(self, rng: random.Random) -> Request:
+        return self.cpu(rng)
+
+
+# The headline mix (weights out of 100): reads dominate, as in most CRUD APIs; writes, outbound
+# calls, some CPU-bound work and a rare aggregation make up the rest. The aggregation is 2%, not
+# more: it is slow on its own (a join over every order), and a p95 SLO over a mix in which 5% of
+# requests are slow at any load would measure that endpoint, not the pod's capacity.
+MIXED_WEIGHTS = {"db_read": 44, "list_items": 20, "write": 10, "upstream": 15, "cpu": 9,
+                 "stats": 2}  # fmt: skip
 
 
 class Mixed(PodUser):
-    @task(40)
-    def mixed_db_read(self) -> None:
-        self.db_read()
-
-    @task(20)
-    def mixed_list(self) -> None:
-        self.list_items()
-
-    @task(10)
-    def mixed_write(self) -> None:
-        self.write()
-
-    @task(5)
-    def mixed_stats(self) -> None:
-        self.stats()
-
-    @task(15)
-    def mixed_upstream(self) -> None:
-        self.upstream()
-
-    @task(10)
-    def mixed_cpu(self) -> None:
-        self.cpu()
+    def pick(self, rng: random.Random) -> Request:
+        (choice,) = rng.choices(list(MIXED_WEIGHTS), weights=list(MIXED_WEIGHTS.values()))
+        return getattr(self, choice)(rng)  # type: ignore[no-any-return]
 
 
 def _label(value: str) -> str:
@@ -262,3 +433,9 @@ def _serve_exposition(environment: Any, **_kwargs: Any) -> None:
     @environment.web_ui.app.route("/export/prometheus")  # type: ignore[untyped-decorator]
     def export_prometheus() -> Response:
         return Response(exposition(environment), mimetype="text/plain; version=0.0.4")
+
+    @environment.web_ui.app.route("/fwcap/steps")  # type: ignore[untyped-decorator]
+    def fwcap_steps() -> Response:
+        keys = request.args.getlist("key") or list(_totals)
+        return jsonify({k: _totals[k].to_json() if k in _totals else Tally().to_json()
+                        for k in keys})  # fmt: skip

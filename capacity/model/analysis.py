@@ -144,6 +144,13 @@ def analyse(
 ) -> Analysis:
     if not node_types:
         raise ConfigError("no node types to model; the catalog selection is empty")
+    measured_at = sorted({r.slo_latency_ms for r in records})
+    if any(ms != settings.slo.latency_ms for ms in measured_at):
+        raise ConfigError(
+            f"the measurements counted requests over {', '.join(f'{m:g}' for m in measured_at)} "
+            f"ms, but the SLO asked for is {settings.slo.latency_ms:g} ms; use --slo-p95-ms "
+            f"{measured_at[0]:g} or measure again with the SLO you want"
+        )
     nodes = tuple(node_allocatable(n, settings.networking) for n in node_types)
     series = []
     warnings: list[str] = []

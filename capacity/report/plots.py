@@ -1,7 +1,7 @@
 """The report's plots, drawn with matplotlib's Agg backend from results.json alone.
 
-knee-<scenario>.png    latency and achieved vs offered req/s per step (the knee)
-cpu-per-request.png    pod CPU vs per-pod req/s with the fit; CPU ms per request
+knee-<scenario>.png    client p95 and share over the SLO vs offered req/s, both frameworks
+cpu-per-request.png    CPU ms per request by step, and its median per scenario
 pods-per-node.png      right-sized pods per node, per node type and framework
 cost-vs-target.png     monthly cost vs target req/s on the cheapest node type
 """
@@ -39,80 +39,57 @@ def _series(results: Results, scenario: str) -> list[Mapping[str, Any]]:
 
 
 def _knee(results: Results, scenario: str, path: Path) -> None:
+    """Client p95 and the share over the SLO against the shared grid rates, both frameworks."""
     slo = results["inputs"]["slo"]
-    key = f"latency_{slo['percentile']}_ms"
-    fig, (lat, thr) = plt.subplots(1, 2, figsize=(10, 4))
-    top = 0.0
+    allowed = slo["allowed_over_slo_ratio"]
+    fig, (lat, over) = plt.subplots(1, 2, figsize=(11, 4.2))
     for s in _series(results, scenario):
         colour = COLOURS.get(s["framework"], "grey")
-        steps = s["steps"]
-        offered = [st["offered_rps"] for st in steps]
-        top = max([top, *offered])
-        points = [(st["offered_rps"], st[key]) for st in steps if st[key] is not None]
-        if points:
-            lat.plot(
-                *zip(*points, strict=True),
-                "o-",
-                color=colour,
-                label=f"{s['framework']} {slo['percentile']}",
-            )
-        p99 = [
-            (st["offered_rps"], st["latency_p99_ms"])
-            for st in steps
-            if st["latency_p99_ms"] is not None
-        ]
-        if p99 and slo["percentile"] != "p99":
-            lat.plot(
-                *zip(*p99, strict=True),
-                "--",
-                color=colour,
-                alpha=0.5,
-                label=f"{s['framework']} p99",
-            )
-        thr.plot(
-            offered, [st["achieved_rps"] for st in steps], "o-", color=colour, label=s["framework"]
-        )
-        invalid = [(st["offered_rps"], st["achieved_rps"]) for st in steps if not st["valid"]]
-        if invalid:
-            thr.plot(*zip(*invalid, strict=True), "x", color="#c62828", markersize=9)
-        if s["capacity_step"] is not None:
-            cap = next(st for st in steps if st["step"] == s["capacity_step"])
-            thr.annotate(
-                f"{s['framework']}: {cap['achieved_rps']:,.0f} req/s at SLO",
-                (cap["offered_rps"], cap["achieved_rps"]),
-                textcoords="offset points",
-                xytext=(12, -14),
-                fontsize=8,
-                color=colour,
-                ha="left",
-                arrowprops={"arrowstyle": "-", "color": colour, "alpha": 0.6},
-            )
-            lat.axvline(cap["offered_rps"], color=colour, linestyle=":", alpha=0.7)
-    lat.axhline(
-        slo["latency_ms"],
-        color="#c62828",
-        linewidth=1,
-        label=f"SLO {slo['percentile']} {slo['latency_ms']:g} ms",
-    )
-    lat.set(xlabel="offered req/s", ylabel="latency (ms)", title=f"{scenario}: latency per step")
+        fw = s["framework"]
+        steps = sorted(s["steps"], key=lambda st: (st["offered_rps"], st["step"]))
+        client = [(st["offered_rps"], st["client_latency_p95_ms"], st["decision"]) for st in steps
+                  if st["client_latency_p95_ms"] is not None]  # fmt: skip
+        if client:
+            xs, ys, _ = zip(*client, strict=True)
+            lat.plot(xs, ys, "-", color=colour, alpha=0.6, label=f"{fw} client p95")
+            for mark, kind in (("o", "pass"), ("x", "fail")):
+                pts = [(x, y) for x, y, d in client if d == kind]
+                if pts:
+                    lat.plot(*zip(*pts, strict=True), mark, color=colour, markersize=7)
+        server = [(st["offered_rps"], st["latency_p95_ms"]) for st in steps
+                  if st["latency_p95_ms"] is not None]  # fmt: skip
+        if server:
+            lat.plot(*zip(*server, strict=True), ":", color=colour, alpha=0.5,
+                     label=f"{fw} server p95 (cross-check)")  # fmt: skip
+        for st in steps:
+            over.errorbar(
+                st["offered_rps"], st["over_slo_ratio"],
+                yerr=[[max(0.0, st["over_slo_ratio"] - st["over_slo_lower"])],
+                      [max(0.0, st["over_slo_upper"] - st["over_slo_ratio"])]],
+                fmt="o" if st["decision"] == "pass" else "x", color=colour, capsize=3,
+            )  # fmt: skip
+        lo, hi = s["capacity_interval_rps"]
+        pods = s["tested_shape"]["pods"]
+        if lo is not None:
+            right = (hi if hi is not None else lo) * pods
+            for ax in (lat, over):
+                ax.axvspan(lo * pods, right, color=colour, alpha=0.15)
+            lat.annotate(
+                f"{fw}: [{lo:,.0f}, {'-' if hi is None else f'{hi:,.0f}'}) req/s/pod",
+                (lo * pods, slo["latency_ms"]), textcoords="offset points", xytext=(4, 8),
+                fontsize=8, color=colour,
+            )  # fmt: skip
+    lat.axhline(slo["latency_ms"], color="#c62828", linewidth=1,
+                label=f"SLO {slo['percentile']} {slo['latency_ms']:g} ms")  # fmt: skip
+    lat.set(xlabel="offered req/s (shared grid)", ylabel="latency (ms)",
+            title=f"{scenario}: client p95 vs offered (o pass, x fail)")  # fmt: skip
     lat.set_yscale("log")
-    lat.legend(fontsize=8)
-    line = [0, top or 1]
-    thr.plot(line, line, color="grey", linewidth=0.8, label="achieved = offered")
-    thr.plot(
-        line,
-        [v * slo["min_achieved_ratio"] for v in line],
-        color="grey",
-        linewidth=0.8,
-        linestyle="--",
-        label=f"{slo['min_achieved_ratio']:.0%} of offered",
-    )
-    thr.set(
-        xlabel="offered req/s",
-        ylabel="achieved req/s",
-        title=f"{scenario}: achieved vs offered (x: step not valid)",
-    )
-    thr.legend(fontsize=8)
+    lat.legend(fontsize=7)
+    over.axhline(allowed, color="#c62828", linewidth=1, label=f"allowed {allowed:.0%}")
+    over.set(xlabel="offered req/s (shared grid)", ylabel="share over the SLO",
+             title="late, failed or dropped (95% Wilson bounds)")  # fmt: skip
+    over.set_ylim(0, 0.3)
+    over.legend(fontsize=7)
     _save(fig, path)
 
 
@@ -120,40 +97,21 @@ def _cpu(results: Results, headline: str, path: Path) -> None:
     fig, (scatter, bars) = plt.subplots(1, 2, figsize=(10, 4))
     for s in _series(results, headline):
         colour = COLOURS.get(s["framework"], "grey")
-        steps = s["steps"]
+        steps = [st for st in s["steps"] if st["cpu_seconds_per_request"] is not None]
         scatter.plot(
             [st["per_pod_rps"] for st in steps],
-            [st["pod_cpu_cores"] for st in steps],
-            "o",
-            color=colour,
-            alpha=0.35,
-        )
-        valid = [st for st in steps if st["valid"]]
-        scatter.plot(
-            [st["per_pod_rps"] for st in valid],
-            [st["pod_cpu_cores"] for st in valid],
-            "o",
-            color=colour,
-            label=f"{s['framework']} (valid steps)",
-        )
-        fit = s["cpu_seconds_per_request"]
-        if fit["value"] is not None and valid:
-            xs = [st["per_pod_rps"] for st in valid]
-            ys = [st["pod_cpu_cores"] for st in valid]
-            mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-            slope = fit["value"]
-            intercept = mean_y - slope * mean_x if len(set(xs)) > 1 else 0.0
-            span = [0.0, max(xs)]
-            scatter.plot(
-                span,
-                [intercept + slope * x for x in span],
-                "-",
-                color=colour,
-                label=f"{s['framework']}: {slope * 1000:.2f} ms CPU/request",
-            )
-    scatter.set(
-        xlabel="req/s per pod", ylabel="CPU cores per pod", title=f"{headline}: CPU use vs load"
-    )
+            [st["cpu_seconds_per_request"] * 1000 for st in steps],
+            "o", color=colour, alpha=0.35,
+        )  # fmt: skip
+        median = s["cpu_seconds_per_request"]["value"]
+        if median is not None:
+            used = s["cpu_seconds_per_request"]["inputs"].get("per_step", [])
+            scatter.axhline(
+                median * 1000, color=colour,
+                label=f"{s['framework']}: median {median * 1000:.2f} ms over {len(used)} steps",
+            )  # fmt: skip
+    scatter.set(xlabel="req/s per pod", ylabel="CPU ms per request",
+                title=f"{headline}: CPU per request by step")  # fmt: skip
     scatter.legend(fontsize=8)
     scenarios = sorted({s["scenario"] for s in results["series"]})
     width = 0.38
@@ -244,8 +202,9 @@ def draw_plots(results: Results, plots_dir: Path) -> list[dict[str, str]]:
             {
                 "file": f"plots/{name}",
                 "title": f"The knee: {scenario}",
-                "caption": "Latency and achieved vs offered requests/s per load step; the dotted "
-                "line marks the last step within the SLO.",
+                "caption": "Client-side p95 (from the intended send time) and the share of "
+                "requests over the SLO against the offered rate of the shared grid, both "
+                "frameworks; the shaded band is each capacity interval [last pass, first fail).",
             }
         )
     drawers = [
@@ -253,7 +212,7 @@ def draw_plots(results: Results, plots_dir: Path) -> list[dict[str, str]]:
             "cpu-per-request.png",
             "CPU per request",
             _cpu,
-            "Pod CPU against per-pod load with the least-squares fit, and CPU ms per request.",
+            "Pod CPU-seconds over requests served per step, and the median per scenario.",
         ),
         (
             "pods-per-node.png",

@@ -51,6 +51,19 @@ def _cheapest(results: Results, framework: str, scenario: str) -> Mapping[str, A
     return found
 
 
+def interval_text(s: Mapping[str, Any]) -> str:
+    """[last pass, first fail) per pod, with whether it was confirmed and what the knee was."""
+    lo, hi = s["capacity_interval_rps"]
+    if lo is None:
+        return "no rate met the SLO"
+    text = f"[{lo:,.1f}, {'not reached' if hi is None else f'{hi:,.1f}'})"
+    if not s["capacity_confirmed"]:
+        text += " not confirmed"
+    if s["knee"] == "database":
+        text += ", database-bound (not the pod's limit)"
+    return text
+
+
 def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     rows = []
     for framework in FRAMEWORKS:
@@ -68,6 +81,7 @@ def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                 "tested": f"{s['tested_shape']['cpu']} CPU / {s['tested_shape']['memory']}, "
                 f"{s['tested_shape']['workers']} worker(s)",
                 "capacity": "none within SLO" if capacity is None else f"{capacity:,.1f} req/s",
+                "interval": interval_text(s),
                 "cpu_ms": "n/a" if cpu is None else f"{cpu * 1000:.2f} ms",
                 "recommended": "n/a"
                 if rec is None

@@ -41,6 +41,14 @@ from capacity.target.cgroups import (
     PodCgroup,
     new_manager,
 )
+from capacity.target.hostcpu import (
+    CoreSplit,
+    HostSample,
+    host_sampler,
+    pin_tree,
+    process_tree_cpu_s,
+    split_cores,
+)
 from capacity.target.pod_exporter import ExportedContainer, PodExporter, start_pod_exporter
 from capacity.target.postgres import start_postgres
 from capacity.target.process import (
@@ -159,6 +167,8 @@ class LocalTarget:
         self.endpoints: Endpoints | None = None
         self._pod_processes: dict[str, ManagedProcess] = {}
         self._helpers: dict[str, ManagedProcess] = {}
+        self.core_split: CoreSplit | None = None
+        self._support_cgroups: dict[str, PodCgroup] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -229,6 +239,8 @@ class LocalTarget:
             )
         wait_for_targets(prometheus_url, ["services", "cadvisor", "loadgen"], timeout_s=30)
         self._log(f"Prometheus {prometheus_url}, Locust {locust_url}")
+        self._support_cgroups = support_cgroups
+        self._pin(pods)
         return Endpoints(
             service_urls={
                 fw: [p.base_url for p in pods if p.framework == fw] for fw in self.frameworks
@@ -430,6 +442,40 @@ class LocalTarget:
             raise TargetError(f"Prometheus did not start: {e}") from e
         return url
 
+    def _pin(self, pods: list[PodInfo]) -> None:
+        """The pods on their own core(s), everything else the kit started on the others."""
+        needed = self.replicas * self.shape.cpu_millicores / 1000
+        self.core_split = split_cores(os.sched_getaffinity(0), needed)
+        if self.core_split is None:
+            self._log("one usable core: the pods share it with PostgreSQL, Locust and Prometheus")
+            return
+        for p in pods:
+            if p.pid is not None:
+                pin_tree(p.pid, self.core_split.pod_cpus)
+        for proc in self._helpers.values():
+            pin_tree(proc.pid, self.core_split.other_cpus)
+        self._log(
+            f"pods pinned to CPU(s) {sorted(self.core_split.pod_cpus)}; PostgreSQL, the stub, "
+            f"Locust and Prometheus to CPU(s) {sorted(self.core_split.other_cpus)}"
+        )
+
+    def host_sampler(self) -> Callable[[], HostSample | None] | None:
+        """Reads the non-pod cores' and PostgreSQL's CPU (None when nothing is isolated)."""
+        if self.core_split is None:
+            return None
+        pg_cgroup = self._support_cgroups.get("postgres")
+        pg = self._helpers.get("postgres")
+
+        def postgres_cpu_s() -> float | None:
+            if pg_cgroup is not None:
+                try:
+                    return pg_cgroup.read().cpu_usage_seconds
+                except (OSError, ValueError):
+                    pass
+            return process_tree_cpu_s(pg.pid) if pg is not None else None
+
+        return host_sampler(self.core_split.other_cpus, postgres_cpu_s)
+
     # -- while running -----------------------------------------------------------------------
 
     def check_pods(self) -> None:
@@ -459,4 +505,6 @@ class LocalTarget:
             "cgroup_dirs": sorted(set(cgroup_dirs)),
             "processes": {p.name: p.pid for p in self.group.processes},
             "pods": [asdict(p) for p in (self.endpoints.pods if self.endpoints else [])],
+            "pod_cpus": sorted(self.core_split.pod_cpus) if self.core_split else None,
+            "other_cpus": sorted(self.core_split.other_cpus) if self.core_split else None,
         }

@@ -2,8 +2,8 @@
 
 It knows only what docs/capacity-model.md says a formula may contain: numbers, input names,
 + - * / // %, comparisons (true = 1), parentheses, and the functions min, max, floor, ceil
-(with a 1e-12 relative tolerance), sum, len and lstsq_slope. Recomputing a figure with it
-uses the figure's recorded inputs and nothing else.
+(with a 1e-12 relative tolerance), sum, len, lstsq_slope, sqrt and median. Recomputing a
+figure with it uses the figure's recorded inputs and nothing else.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import statistics
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -39,6 +40,8 @@ _FUNCTIONS: dict[str, Any] = {
     "sum": sum,
     "len": len,
     "lstsq_slope": _slope,
+    "sqrt": math.sqrt,
+    "median": lambda xs: statistics.median(xs),
     "ceil": lambda x: math.ceil(x - abs(x) * 1e-12),
     "floor": lambda x: math.floor(x + abs(x) * 1e-12),
 }

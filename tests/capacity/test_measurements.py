@@ -34,9 +34,9 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     assert len(read_records(path)) == 1
 
 
-def test_schema_version_is_one() -> None:
-    assert SCHEMA_VERSION == 1
-    assert synthetic.record("fastapi", "mixed", 1, 40.0).schema_version == 1
+def test_schema_version_is_two() -> None:
+    assert SCHEMA_VERSION == 2
+    assert synthetic.record("fastapi", "mixed", 1, 40.0).schema_version == 2
 
 
 @pytest.mark.parametrize(
@@ -54,8 +54,12 @@ def test_schema_version_is_one() -> None:
         (_line(error_ratio=1.5) + "\n", "field 'error_ratio'"),
         (_line(surprise=1) + "\n", "field 'surprise'"),
         (
-            _line(schema_version=2) + "\n",
-            "written by a newer kit (schema_version 2); this kit reads 1",
+            _line(schema_version=1) + "\n",
+            "written by an older kit (schema_version 1, closed-loop load",
+        ),
+        (
+            _line(schema_version=3) + "\n",
+            "written by a newer kit (schema_version 3); this kit reads 2",
         ),
         (_line(ended_at="2026-11-20T09:00:00Z") + "\n", "is before started_at"),
     ],

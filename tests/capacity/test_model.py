@@ -36,68 +36,106 @@ def _series(framework: str, scenario: str, **overrides_by_step: dict[str, object
     ]
 
 
-def test_capacity_is_the_highest_step_within_the_slo() -> None:
-    # fastapi/db-read: max_rps = (0.5 - 0.003) / 0.0016 = 310.6; p95 = 6 * 2.2 / (1 - rho):
-    # 200 req/s -> rho 0.644, p95 37 ms; 260 -> rho 0.837, p95 81 ms; 320 -> over the knee.
+def test_capacity_is_an_interval_on_the_grid_with_its_geometric_midpoint() -> None:
+    # fastapi/db-read: max_rps = (0.5 - 0.003) / 0.0016 = 310.6; 253 req/s has 1.5% of
+    # requests over 100 ms, 319 req/s is past the knee.
     result = capacity_at_slo(_series("fastapi", "db-read"), Slo(100), "fastapi/db-read")
+    assert result.interval_per_pod_rps == (253.269, 319.046)
+    assert result.capacity_per_pod_rps.value == pytest.approx((253.269 * 319.046) ** 0.5)
+    assert result.capacity_per_pod_rps.formula == "sqrt(lo_rps * hi_rps) / pods"
     assert result.capacity_step is not None and result.capacity_step.record.step == 6
-    assert result.capacity_per_pod_rps.value == pytest.approx(260.0)
     assert [v.valid for v in result.steps] == [True] * 7 + [False]
-    assert "p95" in result.steps[-1].reasons[0]
+    assert "over 100 ms" in result.steps[-1].reasons[0]
+    # Measured once at each end and three grid steps apart: not confirmed, and it says so.
+    assert not result.confirmed
+    assert any("not confirmed" in w for w in result.warnings)
 
 
-def test_a_tighter_slo_moves_capacity_down() -> None:
-    # p95 <= 40 ms: 200 req/s (37 ms) passes, 260 (81 ms) fails
-    result = capacity_at_slo(_series("fastapi", "db-read"), Slo(40), "x")
-    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+def test_a_confirmed_interval_is_one_grid_step_with_both_ends_measured_twice() -> None:
+    lo, hi = synthetic.GRID.rps(51), synthetic.GRID.rps(52)
+    records = [
+        synthetic.record("fastapi", "db-read", i, offered, attempt=a)
+        for i, (offered, a) in enumerate([(lo, 1), (hi, 1), (lo, 2), (hi, 2)])
+    ]
+    result = capacity_at_slo(records, Slo(100), "x")
+    assert result.confirmed and result.interval_per_pod_rps == (lo, hi)
+    assert not result.warnings
+
+
+def test_measurements_at_one_rate_are_pooled_before_deciding() -> None:
+    # Two runs at 253 req/s: 3% and 8% over the SLO. Pooled 5.5% > 5%: the rate fails.
+    rate = synthetic.GRID.rps(51)
+    records = [
+        synthetic.record("fastapi", "db-read", 0, synthetic.GRID.rps(48)),
+        synthetic.record("fastapi", "db-read", 1, rate, over_slo_ratio=0.03),
+        synthetic.record(
+            "fastapi", "db-read", 2, rate, over_slo_ratio=0.08, decision="fail", attempt=2
+        ),
+    ]
+    result = capacity_at_slo(records, Slo(100), "x")
+    assert result.interval_per_pod_rps == (synthetic.GRID.rps(48), rate)
 
 
 def test_a_saturated_generator_step_never_counts_as_capacity() -> None:
-    records = _series("fastapi", "db-read", **{"6": {"generator_saturated": True}})
+    records = _series(
+        "fastapi", "db-read", **{"6": {"generator_saturated": True, "decision": "fail"}}
+    )
     result = capacity_at_slo(records, Slo(100), "x")
-    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+    assert result.interval_per_pod_rps == (201.053, 253.269)
     assert any("generator saturated" in r for r in result.steps[6].reasons)
 
 
-def test_errors_over_budget_and_shortfall_invalidate_a_step() -> None:
-    # step 6 (260 req/s) over the error budget, step 3 (120 req/s) short of 95% of offered:
-    # capacity is step 5 (200 req/s), with a warning that a step below it failed
+def test_errors_over_budget_fail_a_step_and_a_fail_below_the_interval_is_flagged() -> None:
     records = _series(
-        "fastapi",
-        "db-read",
-        **{"6": {"error_ratio": 0.05}, "3": {"achieved_rps": 100.0}},
-    )
+        "fastapi", "db-read",
+        **{"6": {"error_ratio": 0.05, "decision": "fail"},
+           "3": {"over_slo_ratio": 0.2, "decision": "fail"}},
+    )  # fmt: skip
     result = capacity_at_slo(records, Slo(100), "x")
-    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+    # The lowest failing rate is step 3 (117 req/s): the interval sits below it.
+    assert result.interval_per_pod_rps == (79.841, 117.312)
     assert any("errors" in r for r in result.steps[6].reasons)
-    assert any("95% of offered" in r for r in result.steps[3].reasons)
-    assert any("step(s) 3 failed below the capacity step 5" in w for w in result.warnings)
 
 
-def test_the_percentile_is_configurable() -> None:
-    # p99 = 1.6 * p95: at 200 req/s p99 = 59 ms, at 260 p99 = 130 ms
+def test_the_allowed_share_follows_the_percentile() -> None:
+    # p99: at most 1% over 100 ms; 253 req/s has 1.5%, so the interval moves down a rate.
     result = capacity_at_slo(_series("fastapi", "db-read"), Slo(100, "p99"), "x")
-    assert result.capacity_per_pod_rps.value == pytest.approx(200.0)
+    assert result.interval_per_pod_rps == (201.053, 253.269)
 
 
-def test_no_valid_step_is_an_answer_with_a_reason() -> None:
-    result = capacity_at_slo(_series("django", "mixed"), Slo(1), "django/mixed")
+def test_no_passing_rate_is_an_answer_with_a_reason() -> None:
+    records = [r.model_copy(update={"over_slo_ratio": 0.5, "decision": "fail"})
+               for r in _series("django", "mixed")]  # fmt: skip
+    result = capacity_at_slo(records, Slo(100), "django/mixed")
     assert result.capacity_per_pod_rps.value is None
-    assert "no step of django/mixed met the SLO" in (result.capacity_per_pod_rps.reason or "")
-    assert right_size(_series("django", "mixed"), result, Margins(), "x") is None
+    assert "no grid rate of django/mixed met the SLO" in (result.capacity_per_pod_rps.reason or "")
+    assert right_size(records, result, Margins(), "x") is None
 
 
-def test_cpu_seconds_per_request_is_the_fitted_slope() -> None:
-    # the synthetic pod uses idle + 0.0016 s x req/s below its limit
+def test_a_model_run_at_another_slo_than_measured_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"counted requests over 100 ms.*--slo-p95-ms 100"):
+        analyse(synthetic.run(), CATALOG.node_types, Settings(slo=Slo(50)))
+
+
+def test_cpu_seconds_per_request_is_the_median_of_the_steps_used() -> None:
     result = capacity_at_slo(_series("fastapi", "db-read"), Slo(100), "x")
-    assert result.cpu_seconds_per_request.value == pytest.approx(0.0016, rel=1e-3)
-    assert result.cpu_seconds_per_request.formula.startswith("lstsq_slope")
+    used = [v.record.cpu_seconds_per_request for v in result.steps[:7]]
+    assert result.cpu_seconds_per_request.value == pytest.approx(sorted(used)[3])
+    assert result.cpu_seconds_per_request.formula == "median(per_step)"
+    assert "spread" in result.cpu_seconds_per_request.explanation
 
 
-def test_cpu_per_request_with_one_valid_step_is_the_ratio() -> None:
-    result = capacity_at_slo(_series("fastapi", "db-read")[:1], Slo(100), "x")
-    record = result.steps[0].record
-    assert result.cpu_seconds_per_request.value == pytest.approx(record.pod_cpu_cores / 20.0)
+def test_a_knee_where_the_database_saturates_is_not_the_pods() -> None:
+    records = _series(
+        "fastapi", "db-read",
+        **{"7": {"pod_cpu_cores": 0.2, "pod_cpu_throttled_ratio": 0.0,
+                 "postgres_cpu_cores": 0.97}},
+    )  # fmt: skip
+    result = capacity_at_slo(records, Slo(100), "x")
+    assert result.database_bound is not None and "database" in result.database_bound
+    assert any("not the pod's" in w for w in result.warnings)
+    plain = capacity_at_slo(_series("fastapi", "db-read"), Slo(100), "x")
+    assert plain.database_bound is None
 
 
 def test_right_sizing_covers_measured_use_with_headroom_and_keeps_the_tested_limit() -> None:
@@ -246,12 +284,18 @@ def test_claims_table_has_a_verdict_per_claim() -> None:
     analysis = analyse(synthetic.run(), CATALOG.node_types, Settings())
     claims = {c.id: c for c in check_claims(analysis, "mixed")}
     assert claims["latency-10k-users"].verdict == "not measured by this run"
-    # synthetic fastapi/mixed: 200 req/s vs django 80 per worker -> 2.5x, short of 3.6x
+    # synthetic mixed, point estimates: fastapi sqrt(201.053 x 253.269) = 225.7 req/s, django
+    # sqrt(79.841 x 117.312) = 96.8 per worker -> 2.33x, short of 3.6x
     assert claims["django-4-workers"].verdict == "not supported"
-    assert "ratio 2.50" in claims["django-4-workers"].measured
-    # upstream CPU: 1.1 ms vs 2.1 ms = 52% <= 66%
+    assert "ratio 2.33" in claims["django-4-workers"].measured
+    # upstream CPU per request (median of the passing steps, idle included): about half
     assert claims["io-cpu-40-percent"].verdict == "supported"
-    assert claims["fastapi-1-worker-5000"].verdict == "not supported"
+    # 500m pods and no I/O-free scenario: not the claim's conditions, so not judged.
+    assert claims["fastapi-1-worker-5000"].verdict == "not measured by this run"
+    assert "--cpu 1 --workers 1" in claims["fastapi-1-worker-5000"].measured
+    assert all(c.conditions for c in claims.values()), "every claim states its conditions"
+    assert "100 concurrent users" in claims["latency-light-load"].conditions
+    assert "Django needs 2.3 workers" in claims["django-4-workers"].measured
     assert {c.verdict for c in claims.values()} <= {
         "supported",
         "not supported",

@@ -1,6 +1,7 @@
-"""The run's orchestration on fakes: a fake clock, a fake Locust master and a fake Prometheus
-whose pods serve up to a set capacity. Proves the ladder, early stop, re-basing, numbering and
-that every step reaches the JSONL the moment it is measured."""
+"""The run's orchestration on fakes: a fake clock, a fake Locust master whose pods serve up to a
+set capacity, and a fake Prometheus. Proves the search on the shared grid, the A B B A
+confirmation, the extension of an undecided step, the seeds, and that every step reaches the
+JSONL the moment it is measured."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Any
 
 import pytest
 
+from capacity.load.client_stats import ClientStep
 from capacity.load.driver import LocustStats
 from capacity.measurements import read_records
 from capacity.plan import build_plan
-from capacity.run import CapacityRun, Progress
+from capacity.run import CapacityRun, Progress, frameworks_order, plan_grid, step_seed
 from capacity.target.base import Endpoints, PodInfo
+
+URLS = {"django": "http://127.0.0.1:1", "fastapi": "http://127.0.0.1:2"}
 
 
 @dataclass
@@ -34,53 +38,82 @@ class FakeClock:
 
 @dataclass
 class FakeMaster:
-    """Remembers what was offered when; pods serve at most `capacity_rps` in total."""
+    """Pods that meet the SLO up to `capacity_rps[framework]`; `flat_share` pins the share over
+    the SLO at every rate instead (e.g. exactly 5%: never decided by the bound)."""
 
     clock: FakeClock
-    swarms: list[tuple[float, str, int, Mapping[str, Any]]] = field(default_factory=list)
+    capacity_rps: Mapping[str, float]
+    flat_share: float | None = None
+    swarms: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     stops: int = 0
 
     def swarm(
         self, *, scenario: str, users: int, spawn_rate: float, host: str,
         options: Mapping[str, Any],
     ) -> None:  # fmt: skip
-        self.swarms.append((self.clock.now, host, users, dict(options)))
+        self.swarms.append((self.clock.now, host, dict(options)))
 
     def stop(self) -> None:
         self.stops += 1
-        self.swarms.append((self.clock.now, "", 0, {"fwcap_user_rps": 0.0, "stopped": True}))
-
-    def reset_stats(self) -> None:
-        pass
+        self.swarms.append((self.clock.now, "", {"fwcap_offered_rps": 0.0, "fwcap_key": ""}))
 
     def stats(self) -> LocustStats:
         return LocustStats("running", 1, 100, 0, 1.0, 5.0, ())
 
+    def framework_of(self, host: str) -> str:
+        return next(fw for fw, url in URLS.items() if url == host)
+
     def offered_at(self, t: float) -> tuple[float, bool]:
-        """(offered req/s, full throttle?) in force at time t."""
         offered, warmup = 0.0, False
-        for start, _host, _users, options in self.swarms:
+        for start, _host, options in self.swarms:
             if start <= t:
-                warmup = options.get("fwcap_step") == -1
                 offered = float(options.get("fwcap_offered_rps", 0.0))
-                if options.get("stopped"):
-                    offered, warmup = 0.0, False
+                warmup = options.get("fwcap_step") == -1
         return offered, warmup
+
+    def client_step(self, key: str) -> ClientStep:
+        """Arrivals tallied under `key`: the rate x the time the key was on, after the settle."""
+        n = ok = 0
+        first = last = None
+        schedule_start, current = 0.0, None
+        host = ""
+        for i, (start, h, options) in enumerate(self.swarms):
+            end = self.swarms[i + 1][0] if i + 1 < len(self.swarms) else self.clock.now
+            rate = float(options.get("fwcap_offered_rps", 0.0))
+            identity = (rate, options.get("fwcap_seed"), h)
+            if identity != current:
+                schedule_start, current = start, identity
+            if options.get("fwcap_key") != key or rate <= 0:
+                continue
+            host = h
+            begin = max(start, schedule_start + float(options["fwcap_settle_s"]))
+            if end <= begin:
+                continue
+            count = round(rate * (end - begin))
+            n += count
+            first = begin if first is None else first
+            last = end
+        capacity = self.capacity_rps[self.framework_of(host)] if host else 0.0
+        rate = n / (last - first) if first is not None and last is not None and last > first else 0
+        if key.endswith("warm-up"):
+            ok = round(min(rate, capacity) * ((last or 0) - (first or 0)))
+            return ClientStep(key, n, ok, 0, n - ok, 0, first, last, {5: ok})
+        share = (
+            self.flat_share if self.flat_share is not None else (0.01 if rate <= capacity else 0.3)
+        )
+        over = round(share * n)
+        return ClientStep(key, n, n, 0, 0, 0, first, last, {5: n - over, 500: over})
 
 
 @dataclass
 class FakeProm:
     master: FakeMaster
-    capacity_rps: float
-    warmup_rps: float
 
     def custom_query(self, query: str, params: dict[str, Any] | None = None, timeout: Any = None):  # type: ignore[no-untyped-def]
         t = float((params or {})["time"])
-        offered, warmup = self.master.offered_at(t - 0.01)
-        achieved = self.warmup_rps if warmup else min(offered, self.capacity_rps)
-        overloaded = offered > self.capacity_rps
+        offered, _warm = self.master.offered_at(t - 0.01)
         if "histogram_quantile" in query:
-            value = 0.4 if overloaded else 0.02
+            value = 0.02
         elif 'container="locust"' in query:
             value = 0.1
         elif "count by" in query:
@@ -90,29 +123,31 @@ class FakeProm:
         elif "5.." in query:
             value = 0.0
         elif "container_cpu_usage_seconds_total" in query:
-            value = achieved * 0.002
+            value = offered * 0.002
         elif "max_over_time" in query:
             value = 80 * 2**20
         elif "throttled" in query:
             value = 0.0
         else:
-            value = achieved
+            value = offered
         return [{"metric": {}, "value": [t, str(value)]}]
 
 
 def _endpoints() -> Endpoints:
-    pod = PodInfo("django-0", "django", "http://127.0.0.1:1", 1, "fwcap/x/django-0", 500,
-                  512 * 2**20, True)  # fmt: skip
-    return Endpoints({"django": [pod.base_url]}, "http://prom", "http://locust", "local", [pod])
+    pods = [
+        PodInfo(f"{fw}-0", fw, url, 1, f"fwcap/x/{fw}-0", 500, 512 * 2**20, True)
+        for fw, url in URLS.items()
+    ]
+    return Endpoints({fw: [url] for fw, url in URLS.items()}, "http://prom", "http://locust",
+                     "local", pods)  # fmt: skip
 
 
-def _run(tmp_path: Path, capacity: float, warmup: float, **plan_values: Any):  # type: ignore[no-untyped-def]
-    plan = build_plan(cli={"frameworks": ["django"], "scenarios": ["db-read"], **plan_values})
+def _run(tmp_path: Path, capacity: Mapping[str, float], **plan_values: Any):  # type: ignore[no-untyped-def]
+    plan = build_plan(cli={"scenarios": ["db-read"], **plan_values})
     clock = FakeClock()
-    master = FakeMaster(clock)
-    seen_on_disk: list[int] = []
+    master = FakeMaster(clock, capacity)
     path = tmp_path / "m.jsonl"
-
+    seen_on_disk: list[int] = []
     reported: list[object] = []
 
     def progress(p: Progress) -> None:
@@ -122,55 +157,76 @@ def _run(tmp_path: Path, capacity: float, warmup: float, **plan_values: Any):  #
 
     run = CapacityRun(
         plan, _endpoints(), measurements_path=path, run_id="r", check_pods=lambda: None,
-        on_progress=progress, prom=FakeProm(master, capacity, warmup), master=master,  # type: ignore[arg-type]
+        on_progress=progress, prom=FakeProm(master), master=master,  # type: ignore[arg-type]
         clock=clock,
     )  # fmt: skip
     result = run.run()
     return plan, master, result, read_records(path), seen_on_disk
 
 
-def test_the_ladder_climbs_from_the_warm_up_ceiling_and_stops_at_the_first_failure(
+def test_each_framework_is_bracketed_to_one_grid_step_and_confirmed_a_b_b_a(
     tmp_path: Path,
 ) -> None:
-    plan, master, result, records, on_disk = _run(tmp_path, capacity=95, warmup=100)
-    assert [round(r.offered_rps) for r in records] == [60, 80, 90, 100]  # 0.6 .. 1.0 x 100
-    assert [r.step for r in records] == [0, 1, 2, 3]
-    assert [r.note.endswith("meets the SLO") for r in records] == [True, True, True, False]
-    assert "p95 400.0 ms > SLO 100 ms" in (records[-1].note or "")
-    assert result.endings[("django", "db-read")].startswith("stopped after step 3")
+    plan, _master, result, records, on_disk = _run(tmp_path, {"django": 95.0, "fastapi": 150.0})
+    grid = plan_grid(plan)
+    for fw, capacity in (("django", 95.0), ("fastapi", 150.0)):
+        mine = [r for r in records if r.framework == fw]
+        passed = {r.offered_rps for r in mine if r.decision == "pass"}
+        failed = {r.offered_rps for r in mine if r.decision == "fail"}
+        lo, hi = max(passed), min(failed)
+        assert lo <= capacity < hi
+        assert grid.index_at_or_below(hi) - grid.index_at_or_below(lo) == 1, (lo, hi)
+        # Both ends measured twice: the confirmation re-runs them.
+        assert [r.offered_rps for r in mine].count(lo) == 2
+        assert [r.offered_rps for r in mine].count(hi) == 2
+        assert result.endings[(fw, "db-read")].endswith("confirmed")
+        assert [r.step for r in mine] == list(range(len(mine)))
+    # Every offered rate is a rate of the one grid.
+    assert all(r.offered_rps == grid.rps(r.grid_index) for r in records)
+    # The confirmations interleave: django (first), fastapi, fastapi, django.
+    confirms = [(r.framework, r.purpose) for r in records if r.purpose.startswith("confirm")]
+    assert confirms == [("django", "confirm-pass"), ("fastapi", "confirm-pass"),
+                        ("fastapi", "confirm-fail"), ("django", "confirm-fail")]  # fmt: skip
     assert result.records == records
-    assert on_disk == [1, 2, 3, 4], "each step is on disk when it is reported"
-    # The window of each record is the step minus the settle period, at the step's end.
-    assert all(r.duration_s == pytest.approx(plan.step_duration_s) for r in records)
-    assert master.stops >= 2  # after the warm-up (fresh, even user split) and at the end
+    assert on_disk == list(range(1, len(records) + 1)), "each step is on disk when reported"
 
 
-def test_a_ladder_that_starts_too_high_is_halved_and_climbs_again(tmp_path: Path) -> None:
-    _plan, _master, _result, records, _ = _run(tmp_path, capacity=40, warmup=100)
-    offered = [round(r.offered_rps) for r in records]
-    assert offered[0] == 60 and offered[1] == 30, offered  # 0.6 x 100 failed; 0.6 x 50 passes
-    assert [r.step for r in records] == list(range(len(records))), "numbered without gaps"
-    assert any(r.note.endswith("meets the SLO") for r in records)
-    assert (
-        records[-1].offered_rps
-        > 40
-        >= max(r.offered_rps for r in records if r.note.endswith("meets the SLO"))
-    )
+def test_both_frameworks_get_the_same_arrival_sequence_at_the_same_rate_and_run() -> None:
+    assert step_seed(1, "mixed", 40, 1) == step_seed(1, "mixed", 40, 1)
+    seeds = {step_seed(1, "mixed", k, a) for k in range(30, 40) for a in (1, 2)}
+    assert len(seeds) == 20, "another rate or run draws another sequence"
+    assert step_seed(2, "mixed", 40, 1) != step_seed(1, "mixed", 40, 1)
 
 
-def test_explicit_steps_run_as_given_until_the_slo_breaks_twice(tmp_path: Path) -> None:
-    _plan, _master, _result, records, _ = _run(
-        tmp_path, capacity=35, warmup=100, steps_rps=[10, 20, 30, 40, 50, 60],
-        stop_after_failures=2,
-    )  # fmt: skip
-    assert [r.offered_rps for r in records] == [10, 20, 30, 40, 50]
-    assert all(r.workers == 1 and r.threads == 4 and r.limits_enforced for r in records)
+def test_the_first_framework_alternates_from_scenario_to_scenario() -> None:
+    assert frameworks_order(["django", "fastapi"], 0) == ["django", "fastapi"]
+    assert frameworks_order(["django", "fastapi"], 1) == ["fastapi", "django"]
 
 
-def test_users_are_a_multiple_of_the_pods_and_pace_the_offered_rate(tmp_path: Path) -> None:
-    _plan, master, _result, records, _ = _run(tmp_path, capacity=1000, warmup=200, max_steps=2)
-    steps = [(u, o) for _t, _h, u, o in master.swarms if o.get("fwcap_step", -1) >= 0]
-    for users, options in steps:
-        assert options["fwcap_user_rps"] <= 4.0
-        assert users * options["fwcap_user_rps"] == pytest.approx(options["fwcap_offered_rps"])
-    assert len(records) == 2
+def test_seeds_in_the_records_match_for_both_frameworks(tmp_path: Path) -> None:
+    _plan, _master, _result, records, _ = _run(tmp_path, {"django": 95.0, "fastapi": 95.0})
+    by = {(r.framework, r.grid_index, r.attempt): r.seed for r in records}
+    shared = [k for k in by if k[0] == "django" and ("fastapi", *k[1:]) in by]
+    assert shared, "equal capacities must share measured rates"
+    assert all(by[k] == by[("fastapi", *k[1:])] for k in shared)
+
+
+def test_an_undecided_step_is_extended_once_and_pooled(tmp_path: Path) -> None:
+    plan = build_plan(cli={"scenarios": ["db-read"], "frameworks": ["django"]})
+    clock = FakeClock()
+    # Every rate is exactly at 5% over the SLO: never decided by the bound.
+    master = FakeMaster(clock, {"django": 95.0}, flat_share=0.05)
+    path = tmp_path / "m.jsonl"
+    CapacityRun(
+        plan, _endpoints(), measurements_path=path, run_id="r", check_pods=lambda: None,
+        prom=FakeProm(master), master=master, clock=clock,  # type: ignore[arg-type]
+    ).run()  # fmt: skip
+    records = read_records(path)
+    assert records and all(r.extended for r in records)
+    keys = [o.get("fwcap_key") for _t, _h, o in master.swarms if o.get("fwcap_key")]
+    assert any(k.endswith("+") for k in keys), "the extension is tallied under its own key"
+    first = records[0]
+    window = plan.step_duration_s - plan.settle_s
+    assert first.requests == pytest.approx(first.offered_rps * 2 * window, rel=0.05)
+    # At exactly 5% the estimate decides: pass (<= 5%).
+    assert first.decision == "pass"

@@ -48,10 +48,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             "frameworks": list(FRAMEWORKS),
             "scenarios": ["db-read"],
             "step_duration_s": 6,
-            "warmup_s": 5,
-            "ladder": [0.4, 0.7, 1.0],
-            "max_steps": 3,
-            "stop_after_failures": 3,  # keep all three steps even if one misses the SLO
+            "warmup_s": 4,
+            "max_probes": 3,  # a short search: enough steps to check each against raw data
         }
     )
     out = tmp_path_factory.mktemp("e2e")
@@ -91,17 +89,19 @@ def _slope(samples: list[tuple[float, float]]) -> float:
 
 
 def _window(run: Run, r: MeasurementRecord) -> tuple[float, float]:
-    end = r.ended_at.timestamp()
-    return end, int(r.duration_s - run.plan.settle_s)
+    """The measuring window the run queried: duration_s ends at ended_at (settle excluded)."""
+    return r.ended_at.timestamp(), round(r.duration_s)
 
 
 def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
     assert run.records_on_disk == run.result.records
     for fw in FRAMEWORKS:
         steps = [r for r in run.records_on_disk if r.framework == fw]
-        assert [r.step for r in steps] == list(range(len(steps))) and len(steps) == 3
-        assert [r.offered_rps for r in steps] == sorted(r.offered_rps for r in steps)
+        assert [r.step for r in steps] == list(range(len(steps)))
+        assert 1 <= len(steps) <= run.plan.max_probes
         for r in steps:
+            assert r.requests > 0 and r.client_latency_p95_ms is not None
+            assert 0 <= r.over_slo_lower <= r.over_slo_ratio <= r.over_slo_upper <= 1
             assert r.pods == 1 and r.pod_cpu_limit_millicores == 500
             assert r.pod_memory_limit_bytes == 512 * 2**20
             assert r.limits_enforced is run.limits_enforced
@@ -121,7 +121,13 @@ def test_recorded_requests_per_second_match_raw_counter_samples(run: Run, framew
         series = [s for s in _raw(run, selector, window, end) if len(s) >= 2]
         assert series, f"no raw samples for step {r.step}"
         raw_rps = sum(_slope(s) for s in series)
-        assert r.achieved_rps == pytest.approx(raw_rps, rel=TOLERANCE), (r.step, raw_rps)
+        # The client counts completions of the window's arrivals, the server what it finished
+        # in the window: the same when the pod keeps up (a passing step).
+        if r.decision == "pass":
+            assert r.achieved_rps == pytest.approx(raw_rps, rel=TOLERANCE), (r.step, raw_rps)
+        # CPU per request: the pod's CPU over the same window's served requests.
+        assert r.cpu_seconds_per_request is not None
+        assert r.cpu_seconds_per_request == pytest.approx(r.pod_cpu_cores / raw_rps, rel=0.15)
         # And the generator really offered it, when the pod kept up (a looser bound: a busy
         # shared machine can delay the generator itself).
         if r.latency_p95_ms is not None and r.latency_p95_ms < 50 and not r.generator_saturated:
@@ -181,6 +187,7 @@ def test_the_records_feed_the_capacity_model(run: Run, tmp_path: Path) -> None:
     series = {(s["framework"], s["scenario"]): s for s in results["series"]}
     assert set(series) == {(fw, "db-read") for fw in FRAMEWORKS}
     for s in series.values():
-        assert len(s["steps"]) == 3
+        assert 1 <= len(s["steps"]) <= run.plan.max_probes
         assert s["capacity_per_pod_rps"]["kind"] == "capacity_per_pod_rps"
+        assert len(s["capacity_interval_rps"]) == 2
     assert results["limits_enforced"]["all"] is run.limits_enforced

@@ -28,7 +28,7 @@ def test_sources_override_in_order(tmp_path: Path) -> None:
     assert plan.step_duration_s == 12
     assert plan.cpu_millicores == 1000  # flag beats file; None means "not given"
     assert plan.memory_bytes == 512 * 2**20
-    assert plan.ladder == [0.5, 0.8, 1.0, 1.2]  # from --quick
+    assert plan.max_probes == 6  # from --quick
     assert build_plan(quick=True).scenarios == list(QUICK_SCENARIOS)
 
 
@@ -68,7 +68,7 @@ def test_bad_values_name_the_option_the_value_and_what_is_accepted(
         ("scenarios: [db-read\n", "not valid YAML"),
         ("- db-read\n", "must be a mapping"),
         ("scenaros: [db-read]\n", "unknown key(s) scenaros"),
-        ("ladder: [0.5, 0.4]\n", "must increase"),
+        ("grid_ratio: 1.0\n", "greater than 1"),
     ],
 )
 def test_bad_plan_files_are_reported_with_the_file(tmp_path: Path, text: str, needle: str) -> None:
