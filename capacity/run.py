@@ -11,13 +11,13 @@ end, so the new load cannot leak into it.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster, LocustStats
@@ -104,7 +104,7 @@ class CapacityRun:
         master: LocustMaster | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.clock: Clock = clock or time  # type: ignore[assignment]
+        self.clock: Clock = clock or interrupts.CLOCK
         self.plan = plan
         self.endpoints = endpoints
         self.measurements_path = measurements_path

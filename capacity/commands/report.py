@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from capacity.errors import ConfigError, KitError, TargetError
-from capacity.interrupts import Interrupted, interrupts_raise, signals_deferred
+from capacity.interrupts import Interrupted, cancellation, signals_deferred
 from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, Progress, RunResult, plan_slo
 from capacity.target.local import LocalTarget, find_prometheus, new_run_id
@@ -302,10 +302,13 @@ def report(
     }  # fmt: skip
     out_dir = out or default_out_dir()
     measurements = out_dir / MEASUREMENTS_FILE
-    with interrupts_raise():
+    # Signals only set `cancel`; the run raises Interrupted at its next wait, and each
+    # `cancel.check()` below catches a signal that arrived after the last wait of a stage.
+    with cancellation() as cancel:
         try:
             the_plan = build_plan(cli=cli, plan_file=plan, quick=quick)
             preflight(the_plan, out_dir)
+            cancel.check()
         except Interrupted as e:
             err.print("interrupted before the run started; nothing was started")
             raise typer.Exit(128 + e.signum) from None
@@ -327,6 +330,7 @@ def report(
         )
         try:
             result = measure_locally(the_plan, out_dir, console)
+            cancel.check()
         except Interrupted as e:
             kept = _count_lines(measurements)
             err.print(
@@ -354,6 +358,7 @@ def report(
             from capacity.report import build_report  # matplotlib loads only here
 
             path = build_report(measurements, out_dir, slo=plan_slo(the_plan))
+            cancel.check()
         except Interrupted as e:
             err.print(f"interrupted while writing the report; measurements kept in {measurements}")
             raise typer.Exit(128 + e.signum) from None
