@@ -2,7 +2,7 @@
 #   make report   - install what is needed, then measure both frameworks here (capacity report)
 #   make test     - install what is needed, then run the whole test suite
 # and for developers:
-#   make test-fast - every test that starts no server (no `live` mark), in well under a minute
+#   make test-fast - every test that starts no server and installs nothing (no `live` or `slow` mark)
 #   make lint      - the format and lint gate (ruff format --check, ruff check); CI runs it
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
@@ -38,7 +38,7 @@ test: setup os-deps-test
 	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: setup os-deps-test
-	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not live" $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not live and not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff format --check .

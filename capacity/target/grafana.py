@@ -10,12 +10,21 @@ from __future__ import annotations
 import secrets
 import shutil
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from capacity.errors import TargetError
 from capacity.target.process import ProcessGroup, free_port, wait_http_ok
 
-GRAFANA_DIR = Path(__file__).resolve().parents[2] / "grafana"
+
+def _grafana_dir() -> Path:
+    """The kit's provisioning and dashboards: a wheel carries a copy inside the package (see
+    pyproject's force-include); a checkout reads grafana/, the same files the cluster gets."""
+    packaged = Path(str(resources.files("capacity"))) / "grafana"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "grafana"
+
+
+GRAFANA_DIR = _grafana_dir()
 PROVISIONING_DIR = GRAFANA_DIR / "provisioning"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 HOME_DASHBOARD = DASHBOARDS_DIR / "framework-comparison.json"
