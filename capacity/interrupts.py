@@ -169,3 +169,13 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def wait_for_signal() -> int:
+    """Block until SIGINT or SIGTERM and return it: here a signal means "I am done looking",
+    not "abort" (`capacity report --keep-up`), so the enclosing run is not cancelled by it."""
+    with cancellation() as token:
+        while token.signum is None:
+            with contextlib.suppress(Interrupted):
+                token.wait(3600.0)
+        return token.signum
