@@ -69,9 +69,7 @@ def _render(results: Mapping[str, Any], out: Path) -> None:
         + base64.b64encode((out / p["file"]).read_bytes()).decode("ascii")
         for p in results["plots"]
     }
-    html = Environment(
-        loader=TEMPLATES, undefined=StrictUndefined, autoescape=True
-    )
+    html = Environment(loader=TEMPLATES, undefined=StrictUndefined, autoescape=True)
     (out / "report.html").write_text(
         html.get_template("report.html.j2").render(images=images, **context), encoding="utf-8"
     )
