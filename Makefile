@@ -1,6 +1,9 @@
 # Two commands do all the set-up on a fresh machine:
 #   make report   - install what is needed, then measure both frameworks here (capacity report)
 #   make test     - install what is needed, then run the whole test suite
+# and for developers:
+#   make test-fast - every test that starts no server and installs nothing (no `live` or `slow` mark)
+#   make lint      - the format and lint gate (ruff format --check, ruff check); CI runs it
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
 PYTHON ?= python3
@@ -9,8 +12,11 @@ BIN := $(VENV)/bin
 # Debian packages the kit runs for real: Prometheus + promtool; Chromium renders the HTML report in tests.
 OS_PACKAGES_REPORT := prometheus
 OS_PACKAGES_TEST := prometheus chromium
+# Independent tests run side by side, one worker per core; tests that share a session's servers or
+# a module's fixture stay on one worker (see tests/conftest.py). PYTEST_PARALLEL= runs serially.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
-.PHONY: setup os-deps-report os-deps-test report test check lint typecheck clean requirements pod-venv kind-up kind-down
+.PHONY: setup os-deps-report os-deps-test report test test-fast check lint typecheck clean requirements pod-venv kind-up kind-down
 
 setup: $(VENV)/.synced
 
@@ -29,7 +35,10 @@ report: setup os-deps-report
 	$(BIN)/capacity report $(ARGS)
 
 test: setup os-deps-test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+test-fast: setup os-deps-test
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not live and not slow" $(PYTEST_ARGS)
 
 # The services' requirements.txt (what their images install) are exported from uv.lock; run this
 # after changing the django-service / fastapi-service groups in pyproject.toml. It re-locks first
@@ -53,6 +62,7 @@ pod-venv: setup
 		-r services/django/requirements.txt -r services/fastapi/requirements.txt
 
 lint: setup
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
 typecheck: setup

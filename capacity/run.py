@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.load.client_stats import ClientStep
 from capacity.load.driver import LocustMaster, LocustStats
@@ -121,7 +121,7 @@ class CapacityRun:
         clock: Clock | None = None,
         host_cpu: Callable[[], HostSample | None] | None = None,
     ) -> None:
-        self.clock: Clock = clock or time  # type: ignore[assignment]
+        self.clock: Clock = clock or interrupts.CLOCK
         self.plan = plan
         self.endpoints = endpoints
         self.measurements_path = measurements_path

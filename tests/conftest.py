@@ -4,16 +4,17 @@ One real PostgreSQL (one database per framework, migrated and seeded through eac
 upstream stub, and each framework's service started through its launcher on loopback with two
 worker processes (so metrics must be summed across processes). Services start lazily, the first
 time a test asks for them, so `-k fastapi` never starts Django. Everything is owned by one
-`ProcessGroup` and stopped at the end of the session, also on Ctrl-C and SIGTERM.
+`ProcessGroup` and stopped at the end of the session, also on Ctrl-C and SIGTERM. Under
+pytest-xdist every test that uses them runs on one worker, so they start once per run.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,11 @@ from capacity.target.services import (
 )
 
 SERVICE_WORKERS = 2
-# Set by tests/services/test_no_leftovers.py in a child pytest: once both services are up (at
-# the call of a test that uses them), write this file and wait to be interrupted.
-HOLD_ENV = "FWCAP_TEST_HOLD_FILE"
+# Tests that share one session's servers run on one xdist worker, so the servers start once.
+LIVE_SERVICES_GROUP = "live-services"
+# Shared by every xdist worker so all of them draw the same random instants
+# (tests/local/test_interrupts.py); the controller draws it, the workers inherit it.
+INTERRUPT_SEED_ENV = "FWCAP_INTERRUPT_SEED"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,20 +45,37 @@ def pytest_configure(config: pytest.Config) -> None:
     # interrupt as Ctrl-C so the session fixtures still stop every server they started.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    if not os.environ.get(INTERRUPT_SEED_ENV):
+        os.environ[INTERRUPT_SEED_ENV] = str(random.SystemRandom().randrange(10**6))
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    hold_file = os.environ.get(HOLD_ENV)
-    pool = getattr(item, "funcargs", {}).get("live_services")
-    if hold_file and isinstance(pool, ServicePool) and set(pool.services) == set(FRAMEWORKS):
-        Path(hold_file).write_text(str(os.getpid()))
-        time.sleep(600)  # the parent test interrupts us long before this ends
-    return (yield)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep tests that share an expensive fixture on one xdist worker (`--dist loadgroup`).
+
+    Session servers (`live_services`) are grouped together; a module whose tests share a
+    module-scoped fixture (one real run, one batch of CLI calls) stays whole. Every other test
+    is spread over the workers one by one.
+    """
+    for item in items:
+        fixtureinfo = getattr(item, "_fixtureinfo", None)
+        if fixtureinfo is None:
+            continue
+        names = set(fixtureinfo.names_closure)
+        if names & {"live_services", "service", "postgres", "upstream_url"}:
+            item.add_marker(pytest.mark.xdist_group(LIVE_SERVICES_GROUP))
+            continue
+        scopes = {
+            d.scope
+            for name in names
+            for d in fixtureinfo.name2fixturedefs.get(name, ())
+            if d.baseid  # fixtures of our own test files and conftests, not pytest's
+        }
+        if "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,11 @@ from rich.table import Table
 from rich.text import Text
 
 from capacity.errors import ConfigError, KitError, TargetError
-from capacity.interrupts import Interrupted, interrupts_raise, signals_deferred
+from capacity.interrupts import Interrupted, cancellation, signals_deferred, wait_for_signal
 from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, Progress, RunResult, plan_slo
+from capacity.target.base import Endpoints
+from capacity.target.grafana import dashboards_url
 from capacity.target.local import LocalTarget, find_prometheus, new_run_id
 from capacity.target.process import port_is_free
 from capacity.target.services import service_dir
@@ -200,9 +202,18 @@ def platform_details(target: LocalTarget, plan: Plan) -> dict[str, Any]:
 
 
 def measure_locally(
-    plan: Plan, out_dir: Path, console: Console, *, run_id: str | None = None
+    plan: Plan,
+    out_dir: Path,
+    console: Console,
+    *,
+    run_id: str | None = None,
+    keep_up: bool = False,
 ) -> RunResult:
-    """Start the local target, run the plan, stop everything; returns what was measured."""
+    """Start the local target, run the plan, stop everything; returns what was measured.
+
+    With `keep_up`, everything (Grafana, Prometheus, the pods) stays up after the last step
+    until Ctrl-C, so the dashboards can be looked at; then everything stops as usual.
+    """
     run_id = run_id or new_run_id()
     measurements = out_dir / MEASUREMENTS_FILE
     workdir = Path(tempfile.mkdtemp(prefix=f"fwcap-{run_id}-"))
@@ -235,10 +246,25 @@ def measure_locally(
             )  # fmt: skip
             with ProgressView(console) as view:
                 run.on_progress = view
-                return run.run()
+                result = run.run()
+            if keep_up:
+                _hold(console, endpoints)
+            return result
     finally:
         with signals_deferred():
             _keep_logs(workdir, out_dir)
+
+
+def _hold(console: Console, endpoints: Endpoints) -> None:
+    where = f"Prometheus {endpoints.prometheus_url}"
+    if endpoints.grafana_url:
+        where = f"Grafana {dashboards_url(endpoints.grafana_url)}, " + where
+    console.print(
+        f"measured; --keep-up: {where} stay up until Ctrl-C, then everything stops and the "
+        "report is written",
+        markup=False,
+    )
+    wait_for_signal()
 
 
 def _keep_logs(workdir: Path, out_dir: Path) -> None:
@@ -300,6 +326,14 @@ def report(
     quick: Annotated[
         bool, typer.Option("--quick", help="Short smoke run: mixed only, fewer, shorter steps.")
     ] = False,
+    keep_up: Annotated[
+        bool,
+        typer.Option(
+            "--keep-up",
+            help="After the last step keep Grafana (when installed) and Prometheus up until "
+            "Ctrl-C, then write the report.",
+        ),
+    ] = False,
 ) -> None:
     """Measure both frameworks here (real pods in cgroups, real load), then write the report."""
     console = Console(highlight=False, soft_wrap=True)
@@ -313,10 +347,13 @@ def report(
     }  # fmt: skip
     out_dir = out or default_out_dir()
     measurements = out_dir / MEASUREMENTS_FILE
-    with interrupts_raise():
+    # Signals only set `cancel`; the run raises Interrupted at its next wait, and each
+    # `cancel.check()` below catches a signal that arrived after the last wait of a stage.
+    with cancellation() as cancel:
         try:
             the_plan = build_plan(cli=cli, plan_file=plan, quick=quick)
             preflight(the_plan, out_dir)
+            cancel.check()
         except Interrupted as e:
             err.print("interrupted before the run started; nothing was started")
             raise typer.Exit(128 + e.signum) from None
@@ -337,7 +374,8 @@ def report(
             markup=False,
         )
         try:
-            result = measure_locally(the_plan, out_dir, console)
+            result = measure_locally(the_plan, out_dir, console, keep_up=keep_up)
+            cancel.check()
         except Interrupted as e:
             kept = _count_lines(measurements)
             err.print(
@@ -365,6 +403,7 @@ def report(
             from capacity.report import build_report  # matplotlib loads only here
 
             path = build_report(measurements, out_dir, slo=plan_slo(the_plan))
+            cancel.check()
         except Interrupted as e:
             err.print(f"interrupted while writing the report; measurements kept in {measurements}")
             raise typer.Exit(128 + e.signum) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.load.client_stats import ClientStep, parse_client_step
 from capacity.load.scenarios import SCENARIO_CLASSES
@@ -131,7 +132,7 @@ class LocustMaster:
                 last = f"{len(s.workers)} of {workers} workers connected"
             except TargetError as e:
                 last = str(e)
-            time.sleep(0.3)
+            interrupts.sleep(0.3)
         raise TargetError(f"Locust master at {self.url} not ready in {timeout_s:.0f}s: {last}")
 
     def swarm(

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 from prometheus_api_client import PrometheusConnect
 
+from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.metrics import queries as q
 
@@ -129,7 +130,7 @@ def wait_for_targets(prom_url: str, expected_jobs: Sequence[str], timeout_s: flo
             last = "; ".join(down) or f"jobs up: {sorted(j for j in jobs if j)}"
         except (httpx.HTTPError, KeyError, ValueError) as e:
             last = str(e)
-        time.sleep(0.3)
+        interrupts.sleep(0.3)
     raise TargetError(
         f"Prometheus at {prom_url} did not scrape every target in {timeout_s:.0f}s: {last}"
     )

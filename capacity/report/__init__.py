@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from capacity.catalog import load_catalog
 from capacity.errors import ConfigError
@@ -29,7 +29,8 @@ from capacity.report.writer import write_atomically
 
 __all__ = ["build_report", "headline_scenario"]
 
-TEMPLATES = Path(__file__).with_name("templates")
+# Package data, read through importlib.resources (works from a wheel as from a checkout).
+TEMPLATES = PackageLoader("capacity.report", "templates")
 
 
 def headline_scenario(analysis: Analysis, wanted: str | None) -> str:
@@ -56,7 +57,7 @@ def headline_scenario(analysis: Analysis, wanted: str | None) -> str:
 def _render(results: Mapping[str, Any], out: Path) -> None:
     context = template_context(results)
     markdown = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=TEMPLATES,
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -69,9 +70,7 @@ def _render(results: Mapping[str, Any], out: Path) -> None:
         + base64.b64encode((out / p["file"]).read_bytes()).decode("ascii")
         for p in results["plots"]
     }
-    html = Environment(
-        loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=True
-    )
+    html = Environment(loader=TEMPLATES, undefined=StrictUndefined, autoescape=True)
     (out / "report.html").write_text(
         html.get_template("report.html.j2").render(images=images, **context), encoding="utf-8"
     )

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from capacity.model.cost import TERMS
 from capacity.quantity import format_cpu, format_memory
 
 RESULTS_SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
+# Package data (capacity/schemas/), so an installed kit validates with the same schema.
+SCHEMA_PATH = resources.files("capacity") / "schemas" / "results.schema.json"
 
 
 @cache

@@ -60,6 +60,7 @@ class Endpoints:
     locust_url: str
     namespace: str
     pods: list[PodInfo] = field(default_factory=list)
+    grafana_url: str | None = None  # the kit's dashboards, when a Grafana is running
 
     def pods_of(self, framework: str) -> list[PodInfo]:
         return [p for p in self.pods if p.framework == framework]

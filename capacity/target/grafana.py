@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from capacity.errors import TargetError
-from capacity.target.process import ProcessGroup, free_port, wait_http_ok
+from capacity.target.process import ProcessError, ProcessGroup, free_port, wait_http_ok
 
-GRAFANA_DIR = Path(__file__).resolve().parents[2] / "grafana"
+
+def _grafana_dir() -> Path:
+    """The kit's provisioning and dashboards: a wheel carries a copy inside the package (see
+    pyproject's force-include); a checkout reads grafana/, the same files the cluster gets."""
+    packaged = Path(str(resources.files("capacity"))) / "grafana"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "grafana"
+
+
+GRAFANA_DIR = _grafana_dir()
 PROVISIONING_DIR = GRAFANA_DIR / "provisioning"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 HOME_DASHBOARD = DASHBOARDS_DIR / "framework-comparison.json"
@@ -93,3 +103,30 @@ def start_grafana(
     url = f"http://127.0.0.1:{port}"
     wait_http_ok(f"{url}/api/health", proc, timeout_s=timeout_s)
     return url
+
+
+GRAFANA_MISSING_HINT = (
+    "Grafana: no `grafana-server` (or `grafana`) binary on PATH, so no live dashboards; install "
+    "Grafana from grafana.com/grafana/download (it is not on PyPI or in Debian) to get them. The "
+    "report's plots show the same panels as static images."
+)
+
+
+def local_grafana(
+    group: ProcessGroup, workdir: Path, prometheus_url: str, log: Callable[[str], None]
+) -> str | None:
+    """The local run's hook: start Grafana if installed and say where it is, or say in one
+    line how to get it and what the report shows instead. Returns its URL or None."""
+    try:
+        url = start_grafana(group, workdir, prometheus_url)
+    except ProcessError as e:
+        raise TargetError(f"Grafana did not start: {e}") from e
+    if url is None:
+        log(GRAFANA_MISSING_HINT)
+    else:
+        log(f"Grafana {url} (dashboards: {dashboards_url(url)}; anonymous read-only viewer)")
+    return url
+
+
+def dashboards_url(grafana_url: str) -> str:
+    return f"{grafana_url.rstrip('/')}/dashboards/f/?tag=fwcap"

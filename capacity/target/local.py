@@ -41,6 +41,7 @@ from capacity.target.cgroups import (
     PodCgroup,
     new_manager,
 )
+from capacity.target.grafana import local_grafana
 from capacity.target.hostcpu import (
     CoreSplit,
     HostSample,
@@ -238,6 +239,7 @@ class LocalTarget:
                 ExportedContainer(LOCAL_NAMESPACE, name, "locust", cg, self._helpers[name].pid)
             )
         wait_for_targets(prometheus_url, ["services", "cadvisor", "loadgen"], timeout_s=30)
+        grafana_url = local_grafana(self.group, self.workdir, prometheus_url, self._log)
         self._log(f"Prometheus {prometheus_url}, Locust {locust_url}")
         self._support_cgroups = support_cgroups
         self._pin(pods)
@@ -249,6 +251,7 @@ class LocalTarget:
             locust_url=locust_url,
             namespace=LOCAL_NAMESPACE,
             pods=pods,
+            grafana_url=grafana_url,
         )
 
     def _pod_names(self) -> list[tuple[str, str]]:

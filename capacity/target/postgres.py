@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from capacity import interrupts
 from capacity.target.process import ManagedProcess, ProcessError, ProcessGroup, free_port, log_tail
 
 PG_USER = "fwcap"
@@ -126,6 +127,7 @@ def start_postgres(
         user=user,
         timeout=120,
     )
+    interrupts.checkpoint()  # Ctrl-C in a terminal also reaches initdb: report it as such
     if init.returncode != 0:
         raise ProcessError(f"initdb failed (exit {init.returncode}):\n{init.stderr or init.stdout}")
     port = port or free_port()
@@ -162,7 +164,7 @@ def start_postgres(
         )
         if ready.returncode == 0:
             return pg
-        time.sleep(0.2)
+        interrupts.sleep(0.2)
     raise ProcessError(f"PostgreSQL did not accept connections in 60s:\n{log_tail(proc.log_path)}")
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from capacity import interrupts
+
 
 class ProcessError(RuntimeError):
     """A managed process failed to start or died; the message includes its log tail."""
@@ -113,6 +115,7 @@ class ProcessGroup:
         cwd: Path | None = None,
         preexec_fn: Callable[[], None] | None = None,
     ) -> ManagedProcess:
+        interrupts.checkpoint()  # after Ctrl-C, start nothing new
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         user_preexec = preexec_fn
@@ -144,17 +147,11 @@ class ProcessGroup:
         return [p for p in self.processes if not p.alive()]
 
     def stop_all(self) -> None:
-        # Ignore further Ctrl-C while cleaning up, so a second press cannot leave orphans.
-        previous = None
-        with contextlib.suppress(ValueError):  # not in the main thread
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        # No Ctrl-C may cut the clean-up short, so a second press cannot leave orphans.
+        with interrupts.signals_deferred():
             for proc in reversed(self.processes):
                 proc.stop()
             self.processes.clear()
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
 
     def __enter__(self) -> ProcessGroup:
         return self
@@ -179,7 +176,7 @@ def wait_http_ok(
             last_error = f"HTTP {r.status_code}"
         except httpx.HTTPError as e:
             last_error = str(e) or type(e).__name__
-        time.sleep(interval_s)
+        interrupts.sleep(interval_s)
     detail = f"\n{proc.describe_exit()}" if proc is not None and not proc.alive() else ""
     log = f"\nlog tail ({proc.log_path}):\n{log_tail(proc.log_path)}" if proc else ""
     raise ProcessError(

@@ -1,26 +1,46 @@
 """The `capacity` command, run as a user runs it: answers on stdout, bad input named on
-stderr with a non-zero exit, no traceback, and no report directory left behind."""
+stderr with a non-zero exit, no traceback, and no report directory left behind.
+
+The commands run in-process through typer's CliRunner (the same parsing, exit codes and
+output streams as the installed script, without a Python start-up per call); the installed
+script itself is run by tests/capacity/test_packaging.py and the signal tests.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-CAPACITY = Path(sys.executable).with_name("capacity")
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CAPACITY), *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd
-    )
+from capacity.cli import app
 
 
-def assert_refused(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+@dataclass(frozen=True)
+class CliResult:
+    """What a user sees: the exit code and both streams (a traceback lands on stderr)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> CliResult:
+    assert cwd is None, "in-process runs share the test's working directory"
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=True)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # An uncaught exception: the installed script would print its traceback on stderr.
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception)
+        )
+    return CliResult(result.exit_code, result.stdout, stderr)
+
+
+def assert_refused(result: CliResult, *needles: str) -> None:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     flat = " ".join(result.stderr.split())
@@ -40,8 +60,8 @@ WHATIF = (
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, measurements_file: Path) -> dict[str, tuple]:  # type: ignore[type-arg]
-    """Every quick command of this module at once, each in a fresh process (side by side keeps
-    the suite fast), with the directory each one must leave as it found it."""
+    """Every quick command of this module, with the directory each one must leave as it found
+    it."""
     root = tmp_path_factory.mktemp("cli")
     commands: dict[str, list[str | Path]] = {
         "fit-json": ["fit", "--cpu", "500m", "--memory", "512Mi", "--node", "t3.medium", "--json"],
@@ -119,9 +139,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, measurements_file: Path) -> d
     ]
     for name in commands:
         (root / name).mkdir(exist_ok=True)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run, *args) for name, args in commands.items()}
-        return {name: (root / name, future.result()) for name, future in futures.items()}
+    # One after the other: CliRunner swaps sys.stdout, which threads would share.
+    return {name: (root / name, run(*args)) for name, args in commands.items()}
 
 
 def test_fit_json_answers_the_node_arithmetic(runs: dict[str, tuple]) -> None:  # type: ignore[type-arg]

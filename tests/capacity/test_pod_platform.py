@@ -46,7 +46,7 @@ def test_a_pgo_lto_build_is_recognised_from_its_config_args(tmp_path: Path) -> N
         "#!/bin/sh\n"
         'echo \'{"version": "3.12.11", "implementation": "cpython", "config_args": '
         '"--enable-loadable-sqlite-extensions --enable-optimizations '
-        '--enable-option-checking=fatal --enable-shared --with-lto --with-ensurepip"}\'\n'
+        "--enable-option-checking=fatal --enable-shared --with-lto --with-ensurepip\"}'\n"
     )
     fake.chmod(0o755)
     build = interpreter_build(str(fake))

@@ -17,7 +17,7 @@ from capacity.model import Slo
 from capacity.report import build_report
 from tests.capacity.derivation_check import evaluate, figures, mismatches
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
+SCHEMA = Path(__file__).resolve().parents[2] / "capacity" / "schemas" / "results.schema.json"
 EVERY_KIND = {
     "usd_per_hour",
     "max_pods",

@@ -197,3 +197,26 @@ def test_variable_queries_list_the_live_values(live: LiveRun) -> None:
     assert run_variable("framework") == set(FRAMEWORKS)
     pods = run_variable("pod")
     assert pods == {p.name for p in live.endpoints.pods}, pods
+
+
+def test_the_local_runs_grafana_shows_the_runs_data(live: LiveRun) -> None:
+    grafana_url = live.endpoints.grafana_url
+    if grafana_url is None:
+        pytest.skip(
+            "no grafana-server / grafana binary on PATH: Grafana is not on PyPI, in Debian or "
+            "on npm, so it cannot be installed here; test_grafana_local_run.py checks the wiring"
+        )
+    found = httpx.get(f"{grafana_url}/api/search", params={"tag": "fwcap"}, timeout=10).json()
+    assert {d["uid"] for d in found} == {"fwcap-framework-comparison", "fwcap-capacity-run"}
+    # Every panel query, through Grafana's own datasource, as its dashboards would ask.
+    for target in TARGETS:
+        r = httpx.get(
+            f"{grafana_url}/api/datasources/proxy/uid/fwcap-prometheus/api/v1/query_range",
+            params={
+                "query": substitute(target.expr), "start": live.start_s, "end": live.end_s,
+                "step": "1s",
+            },
+            timeout=30.0,
+        )  # fmt: skip
+        assert r.status_code == 200, f"{target.label}: {r.text}"
+        assert _with_data(r.json()["data"]["result"]), f"{target.label}: no data via Grafana"

@@ -128,3 +128,36 @@ def cgroups_of_run(run_id: str) -> list[Path]:
     if memory.is_dir():
         found += [p for p in memory.glob(f"**/fwcap/{run_id}") if p.is_dir()]
     return sorted(set(found))
+
+
+@dataclass(frozen=True)
+class InProcessRun:
+    """`capacity report` run in this process through typer's CliRunner: the same parsing,
+    exit code and messages as the installed command, without a Python start-up. For runs that
+    end before anything starts (refused input); the signal tests need a real child process."""
+
+    returncode: int
+    output: str
+    out_dir: Path
+    marker: str
+
+
+def run_cli_in_process(
+    args: Sequence[str], out_dir: Path, *, env: dict[str, str] | None = None
+) -> InProcessRun:
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from capacity.cli import app
+
+    marker = uuid.uuid4().hex
+    # CliRunner sets these in os.environ for the call: any process started would carry MARK.
+    runner = CliRunner(env={MARK: marker, "COLUMNS": "200", **(env or {})})
+    result = runner.invoke(app, ["report", "--out", str(out_dir), *args])
+    output = result.stdout + result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        output += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception)
+        )
+    return InProcessRun(result.exit_code, output, out_dir, marker)

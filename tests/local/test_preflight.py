@@ -1,6 +1,7 @@
 """Acceptance 5: a missing Prometheus, a busy port, an unwritable output directory and an
 invalid option each stop `capacity report` with a clear error and a non-zero exit, before any
-process starts or any request is sent.
+process starts or any request is sent. Run in-process (tests/local/cli_harness.py): nothing
+here gets as far as starting a process, which `_assert_nothing_started` checks.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.cli_harness import CliRun, processes_with_marker, start_cli
+from tests.local.cli_harness import InProcessRun, processes_with_marker, run_cli_in_process
 
 
-def _run(args: list[str], out: Path, env: dict[str, str] | None = None) -> CliRun:
-    run = start_cli(args, out, env=env)
-    run.finish(timeout_s=60)
-    return run
+def _run(args: list[str], out: Path, env: dict[str, str] | None = None) -> InProcessRun:
+    return run_cli_in_process(args, out, env=env)
 
 
-def _assert_nothing_started(run: CliRun) -> None:
+def _assert_nothing_started(run: InProcessRun) -> None:
     assert not processes_with_marker(run.marker)
     assert not (run.out_dir / "run.json").exists(), "no run may begin"
     assert not (run.out_dir / "measurements.jsonl").exists()
@@ -38,7 +37,7 @@ def test_missing_prometheus_binary_says_how_to_install_it(tmp_path: Path) -> Non
         if found:
             (bin_dir / tool).symlink_to(found)
     run = _run(["--quick"], tmp_path / "out", env={"PATH": str(bin_dir)})
-    assert run.popen.returncode == 1, run.output
+    assert run.returncode == 1, run.output
     assert "`prometheus` binary is not on PATH" in run.output
     assert "apt-get install prometheus" in run.output and "make report" in run.output
     _assert_nothing_started(run)
@@ -55,7 +54,7 @@ def busy_port() -> Iterator[int]:
 @pytest.mark.parametrize("flag", ["--prometheus-port", "--locust-port"])
 def test_a_pinned_busy_port_is_refused(tmp_path: Path, busy_port: int, flag: str) -> None:
     run = _run(["--quick", flag, str(busy_port)], tmp_path / "out")
-    assert run.popen.returncode == 2, run.output
+    assert run.returncode == 2, run.output
     assert f"{flag} {busy_port}: the port is already in use" in run.output
     _assert_nothing_started(run)
 
@@ -64,7 +63,7 @@ def test_an_output_path_under_a_file_is_refused(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     run = _run(["--quick"], blocker / "report")
-    assert run.popen.returncode == 2, run.output
+    assert run.returncode == 2, run.output
     assert f"--out {blocker / 'report'} is not writable" in run.output
     _assert_nothing_started(run)
 
@@ -90,7 +89,7 @@ def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_an_unwritable_output_directory_is_refused(unwritable_dir: Path) -> None:
     run = _run(["--quick"], unwritable_dir / "report")
-    assert run.popen.returncode == 2, run.output
+    assert run.returncode == 2, run.output
     assert "is not writable" in run.output and "choose a directory you can write to" in run.output
     _assert_nothing_started(run)
 
@@ -99,7 +98,7 @@ def test_an_output_directory_with_an_earlier_run_is_refused(tmp_path: Path) -> N
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "measurements.jsonl").write_text("{}\n")
     run = _run(["--quick"], tmp_path / "out")
-    assert run.popen.returncode == 2, run.output
+    assert run.returncode == 2, run.output
     assert "already holds measurements.jsonl" in run.output
     assert (tmp_path / "out" / "measurements.jsonl").read_text() == "{}\n", "never overwritten"
 
@@ -118,7 +117,7 @@ def test_an_invalid_option_is_refused_before_anything_starts(
     tmp_path: Path, args: list[str], needles: list[str]
 ) -> None:
     run = _run(args, tmp_path / "out")
-    assert run.popen.returncode == 2, run.output
+    assert run.returncode == 2, run.output
     for needle in needles:
         assert needle in run.output
     _assert_nothing_started(run)
@@ -128,6 +127,6 @@ def test_a_bad_plan_file_is_refused(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text("scenarios: [db-read]\nstep_duration_s: 1\n")
     run = _run(["--plan", str(plan)], tmp_path / "out")
-    assert run.popen.returncode == 2, run.output
+    assert run.returncode == 2, run.output
     assert f"step_duration_s (plan file {plan})" in run.output
     _assert_nothing_started(run)

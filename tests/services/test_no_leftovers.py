@@ -19,7 +19,8 @@ import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HOLD_ENV = "FWCAP_TEST_HOLD_FILE"  # see tests/conftest.py
+HOLD_ENV = "FWCAP_TEST_HOLD_FILE"  # see tests/services/hold_services.py
+HOLD_TEST = "tests/services/hold_services.py"
 # A cheap test that needs both services, so PostgreSQL, the stub, gunicorn and uvicorn all
 # run; the normal run adds a contract row per framework.
 BOTH_SERVICES_TEST = (
@@ -102,7 +103,7 @@ def test_no_server_or_database_survives_a_finished_or_an_interrupted_run(
         finished_dir, finished_tag, [BOTH_SERVICES_TEST, *CONTRACT_ROWS]
     )
     interrupted, interrupted_out = start_child(
-        interrupted_dir, interrupted_tag, CONTRACT_ROWS, hold_file=hold_file
+        interrupted_dir, interrupted_tag, [*CONTRACT_ROWS, HOLD_TEST], hold_file=hold_file
     )
     try:
         deadline = time.monotonic() + 240
