@@ -9,6 +9,7 @@ object), instead of a stack trace with an HTTP body.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,21 +81,24 @@ def load_kube(kubeconfig: Path | None, context: str | None) -> KubeAccess:
 def explain(e: ApiException, action: str, namespace: str | None = None) -> TargetError:
     """One line for a refused API call: `action` is e.g. "patch deployments/django"."""
     where = f" in namespace {namespace}" if namespace else ""
-    if e.status == 403:
+    # A refused WebSocket upgrade (port-forward) arrives as status 0, the code in its reason.
+    handshake = re.search(r"Handshake status (\d{3})", str(e.reason or ""))
+    status = int(handshake.group(1)) if e.status == 0 and handshake else e.status
+    if status == 403:
         return TargetError(
             f"forbidden: the kubeconfig's user may not {action}{where} (RBAC); grant it, e.g. "
             f"`kubectl create rolebinding fwcap-edit --clusterrole=edit --user=<you> -n "
             f"{namespace or '<namespace>'}` (node and daemonset reads need a ClusterRole)"
         )
-    if e.status == 404:
+    if status == 404:
         return TargetError(
             f"not found: {action}{where}: the object does not exist; was the stack deployed "
             "(`pulumi up`) to this cluster and namespace?"
         )
-    if e.status == 401:
+    if status == 401:
         return TargetError(f"unauthorized: the API server refused the kubeconfig's credentials "
                            f"to {action}{where}; log in again (e.g. refresh the cloud token)")  # fmt: skip
-    return TargetError(f"Kubernetes API error {e.status} {e.reason} on {action}{where}")
+    return TargetError(f"Kubernetes API error {status} {e.reason} on {action}{where}")
 
 
 def api_call(action: str, namespace: str | None, fn: Callable[[], T]) -> T:

@@ -37,6 +37,14 @@ class ScrapeTarget:
     url: str
     up: bool
     error: str
+    pod: str = ""
+    scrape_interval: str = ""  # as Prometheus reports it, e.g. "5s"
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host:port of the scraped endpoint (a service pod's own HTTP port)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 def _path(target: Mapping[str, Any]) -> str:
@@ -81,6 +89,8 @@ def classify(
                 up=t.get("health") == "up",
                 error=str(t.get("lastError") or ("not scraped yet" if t.get("health") != "up"
                                                  else "")),  # fmt: skip
+                pod=str((t.get("labels") or {}).get("pod", "")),
+                scrape_interval=str(t.get("scrapeInterval", "")),
             )
         )
     return out
