@@ -58,10 +58,15 @@ class ClusterRow:
 def _cluster_provider() -> Provider:
     # NodeAllocatable needs a NodeType; the reservation fields are unused for measured nodes.
     return Provider(
-        key="cluster", service="this cluster", region="", reservation="eks", max_pods=None,
+        key="cluster",
+        service="this cluster",
+        region="",
+        reservation="eks",
+        max_pods=None,
         max_pods_source=API_SOURCE,
-        memory_capacity=MemoryCapacityRule("fraction", 0.0, API_SOURCE), daemonsets=(),
-    )  # fmt: skip
+        memory_capacity=MemoryCapacityRule("fraction", 0.0, API_SOURCE),
+        daemonsets=(),
+    )
 
 
 def _figure(kind: str, value: int, unit: str) -> Figure:
@@ -71,23 +76,28 @@ def _figure(kind: str, value: int, unit: str) -> Figure:
 def measured_allocatable(node: ClusterNode, node_type: NodeType | None) -> NodeAllocatable:
     """A NodeAllocatable whose figures are the API's values (so fit.py's rule applies as is)."""
     nt = node_type or NodeType(
-        name=node.instance_type or "(unlabelled)", provider=_cluster_provider(),
+        name=node.instance_type or "(unlabelled)",
+        provider=_cluster_provider(),
         vcpu=rounding.ceil(node.capacity_cpu_millicores / 1000),
-        memory_bytes=node.capacity_memory_bytes, usd_per_hour=0.0, price_url="",
+        memory_bytes=node.capacity_memory_bytes,
+        usd_per_hour=0.0,
+        price_url="",
         price_as_of=date(1970, 1, 1),
-    )  # fmt: skip
+    )
     return NodeAllocatable(
         node=nt,
         max_pods=_figure("max_pods", node.max_pods, "pods"),
         memory_capacity_bytes=_figure("memory_capacity_bytes", node.capacity_memory_bytes, "bytes"),
         kube_reserved_cpu_millicores=_figure(
             "kube_reserved_cpu_millicores",
-            node.capacity_cpu_millicores - node.allocatable_cpu_millicores, "millicores",
-        ),  # fmt: skip
+            node.capacity_cpu_millicores - node.allocatable_cpu_millicores,
+            "millicores",
+        ),
         kube_reserved_memory_bytes=_figure(
             "kube_reserved_memory_bytes",
-            node.capacity_memory_bytes - node.allocatable_memory_bytes, "bytes",
-        ),  # fmt: skip
+            node.capacity_memory_bytes - node.allocatable_memory_bytes,
+            "bytes",
+        ),
         eviction_memory_bytes=_figure("eviction_memory_bytes", 0, "bytes"),
         allocatable_cpu_millicores=_figure(
             "allocatable_cpu_millicores", node.allocatable_cpu_millicores, "millicores"
@@ -107,8 +117,15 @@ def measured_allocatable(node: ClusterNode, node_type: NodeType | None) -> NodeA
 
 
 def _shape_key(n: ClusterNode) -> tuple[object, ...]:
-    return (n.instance_type, n.allocatable_cpu_millicores, n.allocatable_memory_bytes,
-            n.max_pods, n.daemonset_pods, n.daemonset_cpu_millicores, n.daemonset_memory_bytes)  # fmt: skip
+    return (
+        n.instance_type,
+        n.allocatable_cpu_millicores,
+        n.allocatable_memory_bytes,
+        n.max_pods,
+        n.daemonset_pods,
+        n.daemonset_cpu_millicores,
+        n.daemonset_memory_bytes,
+    )
 
 
 def size_cluster(

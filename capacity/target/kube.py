@@ -31,12 +31,7 @@ from capacity.plan import Plan
 from capacity.target.base import Endpoints, PodInfo
 from capacity.target.cluster.kubeapi import KubeAccess, api_call, load_kube
 from capacity.target.cluster.portforward import PortForward, RetryingPrometheus
-from capacity.target.cluster.profile import (
-    DEFAULT_CADVISOR_REFRESH_S,
-    ClusterTiming,
-    cluster_plan,
-    measure_refresh,
-)
+from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
 from capacity.target.cluster.scale import COMPONENT, NAME, Scaler, pod_problem, selector_string
 from capacity.target.cluster.scrape import wait_for_kit_targets
 from capacity.target.cluster.stack import StackOutputs
@@ -179,17 +174,23 @@ class KubeTarget:
         self._fit_plan(prometheus_url, [t.scrape_interval for t in targets])
         infos = [
             PodInfo(
-                name=p.metadata.name, framework=fw, base_url=self._pod_url(p), pid=None,
-                cgroup=None, cpu_limit_millicores=plan.cpu_millicores,
-                memory_limit_bytes=plan.memory_bytes, limits_enforced=True,
-            )  # fmt: skip
+                name=p.metadata.name,
+                framework=fw,
+                base_url=self._pod_url(p),
+                pid=None,
+                cgroup=None,
+                cpu_limit_millicores=plan.cpu_millicores,
+                memory_limit_bytes=plan.memory_bytes,
+                limits_enforced=True,
+            )
             for fw, group in pods.items()
             for p in group
         ]
         self._restarts = {p.metadata.name: _restarts(p) for g in pods.values() for p in g}
         return Endpoints(
-            service_urls={fw: [i.base_url for i in infos if i.framework == fw]
-                          for fw in plan.frameworks},  # fmt: skip
+            service_urls={
+                fw: [i.base_url for i in infos if i.framework == fw] for fw in plan.frameworks
+            },
             prometheus_url=prometheus_url,
             locust_url=locust_url,
             namespace=ns,
@@ -206,21 +207,11 @@ class KubeTarget:
         return pf.url
 
     def _fit_plan(self, prometheus_url: str, intervals: Sequence[str]) -> None:
-        from capacity.target.cluster.profile import scrape_interval_of
-
-        scrape = scrape_interval_of([{"scrapeInterval": i} for i in intervals]) or 5.0
-        measured = measure_refresh(RetryingPrometheus(connect(prometheus_url)), self.namespace)
-        self.timing = ClusterTiming(
-            cadvisor_refresh_s=measured or DEFAULT_CADVISOR_REFRESH_S,
-            scrape_interval_s=scrape,
-            measured=measured is not None,
+        prom = RetryingPrometheus(connect(prometheus_url))
+        self.timing, self.effective_plan = fit_to_prometheus(
+            self.plan, prom, self.namespace, intervals, step_given=self.step_given
         )
-        self.effective_plan = cluster_plan(self.plan, self.timing, step_given=self.step_given)
-        self.log(
-            f"cAdvisor refresh {self.timing.cadvisor_refresh_s:.0f} s "
-            f"({'measured' if measured else 'assumed'}), scrape {scrape:g} s: steps of "
-            f"{self.effective_plan.step_duration_s:g} s"
-        )
+        self.log(describe_timing(self.timing, self.effective_plan))
 
     def _pods_of(self, fw: str) -> list[Any]:
         assert self.access is not None
@@ -228,10 +219,11 @@ class KubeTarget:
         labels = selector_string({COMPONENT: SERVICE_COMPONENT, NAME: fw})
         return list(
             api_call(
-                "list pods", self.namespace,
+                "list pods",
+                self.namespace,
                 lambda: core.list_namespaced_pod(self.namespace, label_selector=labels),
             ).items
-        )  # fmt: skip
+        )
 
     def _service_pods(self) -> dict[str, list[Any]]:
         return {fw: [p for p in self._pods_of(fw) if _ready(p)] for fw in self.plan.frameworks}
@@ -252,10 +244,11 @@ class KubeTarget:
         assert self.access is not None
         core = client.CoreV1Api(self.access.api)
         labels = selector_string({COMPONENT: LOCUST_WORKER[0], NAME: LOCUST_WORKER[1]})
-        worker_pods = api_call(
-            "list pods", self.namespace,
+        worker_pods: list[Any] = api_call(
+            "list pods",
+            self.namespace,
             lambda: core.list_namespaced_pod(self.namespace, label_selector=labels),
-        ).items  # fmt: skip
+        ).items
         measured = {p.spec.node_name for g in pods.values() for p in g}
         self.worker_nodes_shared = sorted(
             {p.spec.node_name for p in worker_pods if p.spec.node_name in measured}
@@ -305,8 +298,11 @@ def make_target(
 
     if options.url_mode and options.prometheus_url and options.locust_url:
         return UrlTarget(
-            plan.frameworks, plan.pod_shape(), prometheus_url=options.prometheus_url,
-            locust_url=options.locust_url, namespace=options.namespace or "",
-            locust_workers=plan.locust_workers, pods_per_framework=plan.replicas, log=log,
-        )  # fmt: skip
+            plan,
+            step_given=step_given,
+            prometheus_url=options.prometheus_url,
+            locust_url=options.locust_url,
+            namespace=options.namespace or "",
+            log=log,
+        )
     return KubeTarget(plan, options, outputs, step_given=step_given, log=log)

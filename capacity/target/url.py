@@ -11,12 +11,16 @@ sends load to (a pod's IP from inside the cluster, 127.0.0.1 for the local stack
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
 
 from capacity.errors import ConfigError, TargetError
 from capacity.load.driver import LocustMaster
-from capacity.target.base import Endpoints, PodInfo, PodShape
+from capacity.metrics.client import connect
+from capacity.plan import Plan
+from capacity.target.base import Endpoints, PodInfo
+from capacity.target.cluster.portforward import RetryingPrometheus
+from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
 from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
 
 CHECK_EVERY_S = 5.0  # check_pods runs every 0.25 s in the run loop; Prometheus needs less
@@ -35,24 +39,24 @@ class UrlTarget:
 
     def __init__(
         self,
-        frameworks: Sequence[str],
-        shape: PodShape,
+        plan: Plan,
         *,
+        step_given: bool = False,
         prometheus_url: str,
         locust_url: str,
         namespace: str,
-        locust_workers: int = 1,
-        pods_per_framework: int | None = None,
         timeout_s: float = 60.0,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.frameworks = list(frameworks)
-        self.shape = shape
+        self.plan = plan
+        self.step_given = step_given
+        self.frameworks = list(plan.frameworks)
+        self.shape = plan.pod_shape()
+        self.effective_plan: Plan | None = None
+        self.timing: ClusterTiming | None = None
         self.prometheus_url = check_url("--prometheus-url", prometheus_url)
         self.locust_url = check_url("--locust-url", locust_url)
         self.namespace = namespace
-        self.locust_workers = locust_workers
-        self.pods_per_framework = pods_per_framework
         self.timeout_s = timeout_s
         self._log = log or (lambda _m: None)
         self.targets: list[ScrapeTarget] = []
@@ -62,19 +66,33 @@ class UrlTarget:
     def __enter__(self) -> Endpoints:
         master = LocustMaster(self.locust_url)
         try:
-            master.wait_ready(self.locust_workers, timeout_s=self.timeout_s)
+            master.wait_ready(self.plan.locust_workers, timeout_s=self.timeout_s)
         finally:
             master.close()
-        want = {fw: self.pods_per_framework or 1 for fw in self.frameworks}
+        want = {fw: self.plan.replicas for fw in self.frameworks}
         self.targets = wait_for_kit_targets(
             self.prometheus_url, self.namespace, self.frameworks, want, timeout_s=self.timeout_s
         )
+        prom = RetryingPrometheus(connect(self.prometheus_url))
+        self.timing, self.effective_plan = fit_to_prometheus(
+            self.plan,
+            prom,
+            self.namespace,
+            [t.scrape_interval for t in self.targets],
+            step_given=self.step_given,
+        )
+        self._log(describe_timing(self.timing, self.effective_plan))
         pods = [
             PodInfo(
-                name=t.pod or t.base_url, framework=t.role.split(":", 1)[1], base_url=t.base_url,
-                pid=None, cgroup=None, cpu_limit_millicores=self.shape.cpu_millicores,
-                memory_limit_bytes=self.shape.memory_bytes, limits_enforced=True,
-            )  # fmt: skip
+                name=t.pod or t.base_url,
+                framework=t.role.split(":", 1)[1],
+                base_url=t.base_url,
+                pid=None,
+                cgroup=None,
+                cpu_limit_millicores=self.shape.cpu_millicores,
+                memory_limit_bytes=self.shape.memory_bytes,
+                limits_enforced=True,
+            )
             for t in self.targets
             if t.up and t.role.startswith("service:")
         ]
@@ -83,8 +101,9 @@ class UrlTarget:
             + ", ".join(f"{p.name} ({p.base_url})" for p in pods)
         )
         return Endpoints(
-            service_urls={fw: [p.base_url for p in pods if p.framework == fw]
-                          for fw in self.frameworks},  # fmt: skip
+            service_urls={
+                fw: [p.base_url for p in pods if p.framework == fw] for fw in self.frameworks
+            },
             prometheus_url=self.prometheus_url,
             locust_url=self.locust_url,
             namespace=self.namespace,
@@ -105,8 +124,10 @@ class UrlTarget:
         if now - self._checked_s < CHECK_EVERY_S:
             return
         self._checked_s = now
-        want = {fw: len([t for t in self.targets if t.role == f"service:{fw}" and t.up])
-                for fw in self.frameworks}  # fmt: skip
+        want = {
+            fw: len([t for t in self.targets if t.role == f"service:{fw}" and t.up])
+            for fw in self.frameworks
+        }
         try:
             wait_for_kit_targets(
                 self.prometheus_url, self.namespace, self.frameworks, want, timeout_s=0

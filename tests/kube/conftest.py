@@ -37,17 +37,26 @@ class PromStandIn:
             def log_message(self, *a: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.queries.append(self.path)
-                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-                    {"metric": {"app": "django"}, "value": [1_700_000_000.0, "123.5"]}]}}).encode()  # fmt: skip
+                body = json.dumps(
+                    {
+                        "status": "success",
+                        "data": {
+                            "resultType": "vector",
+                            "result": [
+                                {"metric": {"app": "django"}, "value": [1_700_000_000.0, "123.5"]}
+                            ],
+                        },
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = do_GET  # noqa: N815 - prometheus-api-client may POST long queries
+            do_POST = do_GET
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -35,7 +35,10 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 RESOURCES = {
     "deployments": ("/apis/apps/v1", "Deployment", "apps/v1", True),
     "horizontalpodautoscalers": (
-        "/apis/autoscaling/v2", "HorizontalPodAutoscaler", "autoscaling/v2", True,
+        "/apis/autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "autoscaling/v2",
+        True,
     ),
     "pods": ("/api/v1", "Pod", "v1", True),
     "services": ("/api/v1", "Service", "v1", True),
@@ -70,9 +73,14 @@ def selects(selector: str | None, labels: dict[str, str]) -> bool:
 
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
     return {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code,
-    }  # fmt: skip
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 class FakeKube:
@@ -106,12 +114,20 @@ class FakeKube:
         self._thread.join(timeout=5)
 
     def write_kubeconfig(self, path: Path, context: str = "fake") -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "tester", "user": {"token": "fake-token"}}],
-            "contexts": [{"name": context, "context": {"cluster": "fake", "user": "tester"}}],
-        }))  # fmt: skip
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": context,
+                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "users": [{"name": "tester", "user": {"token": "fake-token"}}],
+                    "contexts": [
+                        {"name": context, "context": {"cluster": "fake", "user": "tester"}}
+                    ],
+                }
+            )
+        )
         return path
 
     # -- objects ---------------------------------------------------------------------------
@@ -139,27 +155,44 @@ class FakeKube:
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
         want = d["spec"].get("replicas", 1)
         labels = d["spec"]["selector"]["matchLabels"]
-        mine = sorted(k for k, p in self.store["pods"].items()
-                      if k[0] == ns and selects(",".join(f"{a}={b}" for a, b in labels.items()),
-                                                p["metadata"].get("labels", {})))  # fmt: skip
+        mine = sorted(
+            k
+            for k, p in self.store["pods"].items()
+            if k[0] == ns
+            and selects(
+                ",".join(f"{a}={b}" for a, b in labels.items()), p["metadata"].get("labels", {})
+            )
+        )
         for key in mine[want:]:
             del self.store["pods"][key]
         ready = name not in self.never_ready
         for i in range(len(mine), want):
-            self.add(pod(f"{name}-{self._rv}-{i}", ns, labels, ready=ready,
-                         owner=("ReplicaSet", f"{name}-rs"),
-                         containers=d["spec"]["template"]["spec"]["containers"]))  # fmt: skip
+            self.add(
+                pod(
+                    f"{name}-{self._rv}-{i}",
+                    ns,
+                    labels,
+                    ready=ready,
+                    owner=("ReplicaSet", f"{name}-rs"),
+                    containers=d["spec"]["template"]["spec"]["containers"],
+                )
+            )
         n_ready = want if ready else 0
         d["status"] = {
-            "observedGeneration": d["metadata"]["generation"], "replicas": want,
-            "updatedReplicas": want, "readyReplicas": n_ready, "availableReplicas": n_ready,
-        }  # fmt: skip
+            "observedGeneration": d["metadata"]["generation"],
+            "replicas": want,
+            "updatedReplicas": want,
+            "readyReplicas": n_ready,
+            "availableReplicas": n_ready,
+        }
         if not n_ready:
             d["status"].pop("readyReplicas")  # the API omits zero counts
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def handle(self, verb: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def handle(
+        self, verb: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
         m = _PATH.match(path)
         if m is None or m["plural"] not in RESOURCES:
             return 404, status_body(404, "NotFound", f"the server could not find {path}")
@@ -169,17 +202,27 @@ class FakeKube:
         self.requests.append((action, plural + (f"/{name}" if name else "")))
         if (action, plural) in self.forbidden:
             user = "system:serviceaccount:default:tester"
-            return 403, status_body(403, "Forbidden",
+            return 403, status_body(
+                403,
+                "Forbidden",
                 f'{plural} is forbidden: User "{user}" cannot {action} resource "{plural}" '
                 f'in API group "{prefix.split("/")[2] if prefix.startswith("/apis") else ""}"'
-                + (f' in the namespace "{ns}"' if ns else ""))  # fmt: skip
+                + (f' in the namespace "{ns}"' if ns else ""),
+            )
         with self.lock:
             if action == "list":
                 selector = (query.get("labelSelector") or [""])[0]
-                items = [o for (ons, _), o in self.store[plural].items()
-                         if (not ns or ons == ns) and selects(selector, o["metadata"].get("labels", {}))]  # fmt: skip
-                return 200, {"kind": f"{kind}List", "apiVersion": api_version,
-                             "metadata": {"resourceVersion": str(self._rv)}, "items": items}  # fmt: skip
+                items = [
+                    o
+                    for (ons, _), o in self.store[plural].items()
+                    if (not ns or ons == ns) and selects(selector, o["metadata"].get("labels", {}))
+                ]
+                return 200, {
+                    "kind": f"{kind}List",
+                    "apiVersion": api_version,
+                    "metadata": {"resourceVersion": str(self._rv)},
+                    "items": items,
+                }
             obj = self.store[plural].get((ns, name or ""))
             if obj is None:
                 return 404, status_body(404, "NotFound", f'{plural} "{name}" not found')
@@ -209,14 +252,17 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
-            if url.path.endswith("/portforward") and self.headers.get("Upgrade", "").lower() == "websocket":
+            if (
+                url.path.endswith("/portforward")
+                and self.headers.get("Upgrade", "").lower() == "websocket"
+            ):
                 self._portforward(url.path, parse_qs(url.query))
                 return
             self._answer(*kube.handle("GET", url.path, parse_qs(url.query), None))
 
-        def do_PATCH(self) -> None:  # noqa: N802
+        def do_PATCH(self) -> None:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"null")
@@ -334,86 +380,149 @@ def _parse(buf: bytes) -> tuple[int, bytes, int] | None:
 # -- object builders (every one passes kubernetes-validate in FakeKube.add) -----------------
 
 
-def deployment(name: str, ns: str, labels: dict[str, str], replicas: int,
-               cpu: str = "500m", memory: str = "512Mi") -> dict[str, Any]:  # fmt: skip
+def deployment(
+    name: str,
+    ns: str,
+    labels: dict[str, str],
+    replicas: int,
+    cpu: str = "500m",
+    memory: str = "512Mi",
+) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": dict(labels)},
             "template": {
                 "metadata": {"labels": dict(labels)},
-                "spec": {"containers": [{
-                    "name": labels.get("app.kubernetes.io/name", name), "image": "fwcap/x:1",
-                    "resources": {"requests": {"cpu": cpu, "memory": memory},
-                                  "limits": {"cpu": cpu, "memory": memory}},
-                }]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": labels.get("app.kubernetes.io/name", name),
+                            "image": "fwcap/x:1",
+                            "resources": {
+                                "requests": {"cpu": cpu, "memory": memory},
+                                "limits": {"cpu": cpu, "memory": memory},
+                            },
+                        }
+                    ]
+                },
             },
         },
-    }  # fmt: skip
+    }
 
 
 def hpa(name: str, ns: str, target: str, min_replicas: int, max_replicas: int) -> dict[str, Any]:
     return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": name, "namespace": ns},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-            "minReplicas": min_replicas, "maxReplicas": max_replicas,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
-def pod(name: str, ns: str, labels: dict[str, str], *, ready: bool = True,
-        owner: tuple[str, str] = ("ReplicaSet", "rs"), node: str = "node-a",
-        containers: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+def pod(
+    name: str,
+    ns: str,
+    labels: dict[str, str],
+    *,
+    ready: bool = True,
+    owner: tuple[str, str] = ("ReplicaSet", "rs"),
+    node: str = "node-a",
+    containers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     containers = containers or [{"name": "c", "image": "x:1"}]
     statuses = [
-        {"name": c["name"], "image": c["image"], "imageID": "", "ready": ready,
-         "restartCount": 0,
-         "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}} if ready else
-                  {"waiting": {"reason": "ImagePullBackOff",
-                               "message": f'Back-off pulling image "{c["image"]}"'}}}
+        {
+            "name": c["name"],
+            "image": c["image"],
+            "imageID": "",
+            "ready": ready,
+            "restartCount": 0,
+            "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+            if ready
+            else {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{c["image"]}"',
+                }
+            },
+        }
         for c in containers
-    ]  # fmt: skip
+    ]
     return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": dict(labels),
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner[0],
-                                          "name": owner[1], "uid": f"uid-{owner[1]}"}]},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": dict(labels),
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": owner[0],
+                    "name": owner[1],
+                    "uid": f"uid-{owner[1]}",
+                }
+            ],
+        },
         "spec": {"nodeName": node, "containers": copy.deepcopy(containers)},
         "status": {
             "phase": "Running" if ready else "Pending",
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
             "containerStatuses": statuses,
         },
-    }  # fmt: skip
+    }
 
 
-def node(name: str, *, cpu: str, memory: str, alloc_cpu: str, alloc_memory: str, pods: int,
-         instance_type: str | None, zone: str | None, unschedulable: bool = False) -> dict[str, Any]:  # fmt: skip
+def node(
+    name: str,
+    *,
+    cpu: str,
+    memory: str,
+    alloc_cpu: str,
+    alloc_memory: str,
+    pods: int,
+    instance_type: str | None,
+    zone: str | None,
+    unschedulable: bool = False,
+) -> dict[str, Any]:
     labels = {"kubernetes.io/hostname": name}
     if instance_type:
         labels["node.kubernetes.io/instance-type"] = instance_type
     if zone:
         labels["topology.kubernetes.io/zone"] = zone
     return {
-        "apiVersion": "v1", "kind": "Node",
+        "apiVersion": "v1",
+        "kind": "Node",
         "metadata": {"name": name, "labels": labels},
         "spec": {"unschedulable": unschedulable},
         "status": {
             "capacity": {"cpu": cpu, "memory": memory, "pods": str(pods)},
             "allocatable": {"cpu": alloc_cpu, "memory": alloc_memory, "pods": str(pods)},
         },
-    }  # fmt: skip
+    }
 
 
 def service(name: str, ns: str, selector: dict[str, str], port: int) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": name, "namespace": ns},
         "spec": {"selector": dict(selector), "ports": [{"name": "web", "port": port}]},
-    }  # fmt: skip
+    }

@@ -55,7 +55,8 @@ def test_forbidden_port_forward_is_reported_before_any_load(
     kube: FakeKube, access: KubeAccess, prom_standin: PromStandIn
 ) -> None:
     kube.forbidden.add(("create", "pods/portforward"))
-    with pytest.raises(TargetError, match="forbidden: .* may not create pods/prometheus-0/portforward in namespace fwcap"):
+    refused = r"forbidden: .* may not create pods/prometheus-0/portforward in namespace fwcap"
+    with pytest.raises(TargetError, match=refused):
         PortForward(access.api, NS, "prometheus", 9090).__enter__()
 
 

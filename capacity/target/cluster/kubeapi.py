@@ -59,18 +59,20 @@ def load_kube(kubeconfig: Path | None, context: str | None) -> KubeAccess:
     """An API client for `context` in the kubeconfig; errors name the file and the contexts."""
     path = kubeconfig_path(kubeconfig)
     try:
-        contexts, current = config.list_kube_config_contexts(config_file=str(path))
+        listed = config.list_kube_config_contexts  # untyped in the client
+        contexts, current = listed(config_file=str(path))  # type: ignore[no-untyped-call]
     except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
         raise ConfigError(f"kubeconfig {path} cannot be read: {e}") from e
     names = [c["name"] for c in contexts or []]
     if context is not None and context not in names:
         raise ConfigError(
-            f"--context {context}: not in kubeconfig {path} (contexts: {', '.join(names) or 'none'})"
+            f"--context {context}: not in kubeconfig {path} "
+            f"(contexts: {', '.join(names) or 'none'})"
         )
     chosen = context or (current or {}).get("name")
     configuration = client.Configuration()
     try:
-        config.load_kube_config(
+        config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=str(path), context=chosen, client_configuration=configuration
         )
     except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
@@ -96,12 +98,14 @@ def explain(e: ApiException, action: str, namespace: str | None = None) -> Targe
             "(`pulumi up`) to this cluster and namespace?"
         )
     if status == 401:
-        return TargetError(f"unauthorized: the API server refused the kubeconfig's credentials "
-                           f"to {action}{where}; log in again (e.g. refresh the cloud token)")  # fmt: skip
+        return TargetError(
+            f"unauthorized: the API server refused the kubeconfig's credentials "
+            f"to {action}{where}; log in again (e.g. refresh the cloud token)"
+        )
     return TargetError(f"Kubernetes API error {status} {e.reason} on {action}{where}")
 
 
-def api_call(action: str, namespace: str | None, fn: Callable[[], T]) -> T:
+def api_call[T](action: str, namespace: str | None, fn: Callable[[], T]) -> T:
     """Run one API call; ApiException and connection failures become a TargetError."""
     try:
         return fn()

@@ -68,8 +68,11 @@ def pod_requests(pod: Any) -> tuple[int, int]:
 def read_cluster_nodes(api: client.ApiClient) -> list[ClusterNode]:
     """Every node with its allocatable, instance type, zone and its daemonset pods' requests."""
     core = client.CoreV1Api(api)
-    nodes = api_call("list nodes", None, core.list_node).items
-    pods = api_call("list pods (all namespaces)", None, core.list_pod_for_all_namespaces).items
+    # The client's models type every field Optional; the API always sets these, so read as Any.
+    nodes: list[Any] = api_call("list nodes", None, core.list_node).items
+    pods: list[Any] = api_call(
+        "list pods (all namespaces)", None, core.list_pod_for_all_namespaces
+    ).items
     per_node: dict[str, list[tuple[int, int]]] = {}
     for pod in pods:
         owners = pod.metadata.owner_references or []

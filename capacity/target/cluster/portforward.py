@@ -31,15 +31,17 @@ T = TypeVar("T")
 def ready_pod_of_service(api: client.ApiClient, namespace: str, service: str) -> str:
     """A ready pod behind `service` (port-forwards go to pods, as kubectl's do)."""
     core = client.CoreV1Api(api)
-    svc = api_call(
-        f"get services/{service}", namespace,
+    svc: Any = api_call(
+        f"get services/{service}",
+        namespace,
         lambda: core.read_namespaced_service(service, namespace),
-    )  # fmt: skip
+    )
     labels = selector_string(svc.spec.selector or {})
-    pods = api_call(
-        "list pods", namespace,
+    pods: list[Any] = api_call(
+        "list pods",
+        namespace,
         lambda: core.list_namespaced_pod(namespace, label_selector=labels),
-    ).items  # fmt: skip
+    ).items
     for p in pods:
         conditions = (p.status.conditions or []) if p.status else []
         if any(c.type == "Ready" and c.status == "True" for c in conditions):
@@ -88,8 +90,11 @@ class PortForward:
         self._probe(pod)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
-        accept = threading.Thread(target=self._accept_loop, daemon=True,
-                                  name=f"port-forward {self.service}:{self.remote_port}")  # fmt: skip
+        accept = threading.Thread(
+            target=self._accept_loop,
+            daemon=True,
+            name=f"port-forward {self.service}:{self.remote_port}",
+        )
         accept.start()
         self._threads.append(accept)
         return self
@@ -107,12 +112,15 @@ class PortForward:
 
     def _open(self, pod: str) -> Any:
         return api_call(
-            f"create pods/{pod}/portforward", self.namespace,
+            f"create pods/{pod}/portforward",
+            self.namespace,
             lambda: portforward(
-                self.core.connect_get_namespaced_pod_portforward, pod, self.namespace,
+                self.core.connect_get_namespaced_pod_portforward,
+                pod,
+                self.namespace,
                 ports=str(self.remote_port),
             ),
-        )  # fmt: skip
+        )
 
     def _probe(self, pod: str) -> None:
         """Open and close one tunnel, so RBAC or a missing pod is reported up front."""
@@ -178,8 +186,14 @@ def _pump(a: socket.socket, b: Any, stop: threading.Event) -> None:
                 return
 
 
-def retrying(action: str, fn: Callable[[], T], *, attempts: int = 4, delay_s: float = 0.5,
-             retry_on: tuple[type[BaseException], ...] = (Exception,)) -> T:  # fmt: skip
+def retrying[T](
+    action: str,
+    fn: Callable[[], T],
+    *,
+    attempts: int = 4,
+    delay_s: float = 0.5,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+) -> T:
     """`fn()` again after a dropped connection; the last failure is raised as is."""
     for attempt in range(1, attempts + 1):
         try:

@@ -60,40 +60,72 @@ def cluster_plan(plan: Plan, timing: ClusterTiming, *, step_given: bool) -> Plan
     wait = timing.query_wait_s
     warmup = max(plan.warmup_s, plan.settle_s + 2 * wait + 1)
     values = plan.model_dump() | {
-        "step_duration_s": step, "scrape_interval_s": wait, "warmup_s": warmup,
-    }  # fmt: skip
+        "step_duration_s": step,
+        "scrape_interval_s": wait,
+        "warmup_s": warmup,
+    }
     try:
         return Plan.model_validate(values)
     except ValueError as e:
         raise ConfigError(f"the cluster profile made an invalid plan: {e}") from e
 
 
-def refresh_from_changes(changes: Sequence[float], window_s: float) -> float | None:
-    """cAdvisor's refresh from `changes(counter[window])` per series: window / median changes."""
-    counts = sorted(c for c in changes if c > 0)
-    if not counts:
+def refresh_from_counts(series: Sequence[tuple[float, float]], scrape_s: float) -> float | None:
+    """cAdvisor's refresh from (samples, changes) per counter series over one window.
+
+    n samples a scrape apart span (n - 1) scrapes; a counter that changed c times in that span
+    was refreshed every (n - 1) * scrape / c seconds. The median over series is taken.
+    """
+    ratios = sorted((n - 1) * scrape_s / c for n, c in series if c > 0 and n > 1)
+    if not ratios:
         return None
-    median = counts[len(counts) // 2]
-    return window_s / median
+    return ratios[len(ratios) // 2]
 
 
-def measure_refresh(prom: Any, namespace: str, window_s: int = 120) -> float | None:
-    """The refresh seen in the last `window_s` of the namespace's CPU counters, if there are any."""
-    expr = (
-        f'changes(container_cpu_usage_seconds_total{{namespace="{namespace}", '
-        f'container!="", container!="POD"}}[{window_s}s])'
+def measure_refresh(
+    prom: Any, namespace: str, scrape_s: float, window_s: int = 120
+) -> float | None:
+    """The refresh seen in the namespace's CPU counters (None when there are no data yet)."""
+    selector = (
+        f'container_cpu_usage_seconds_total{{namespace="{namespace}", container!="", '
+        f'container!="POD"}}[{window_s}s]'
     )
+
+    def per_series(expr: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for series in prom.custom_query(expr):
+            key = repr(sorted(series.get("metric", {}).items()))
+            out[key] = float(series["value"][1])
+        return out
+
     try:
-        result = prom.custom_query(expr)
+        samples = per_series(f"count_over_time({selector})")
+        changes = per_series(f"changes({selector})")
     except Exception:  # no data is the answer "not measurable", never a failed run
         return None
-    values = []
-    for series in result:
-        try:
-            values.append(float(series["value"][1]))
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
-    return refresh_from_changes(values, window_s)
+    return refresh_from_counts(
+        [(samples[k], changes[k]) for k in samples if k in changes], scrape_s
+    )
+
+
+def fit_to_prometheus(
+    plan: Plan,
+    prom: Any,
+    namespace: str,
+    scrape_intervals: Sequence[str],
+    *,
+    step_given: bool,
+) -> tuple[ClusterTiming, Plan]:
+    """Measure the refresh (before any load) and return the timing and the fitted plan."""
+    scrape = scrape_interval_of([{"scrapeInterval": i} for i in scrape_intervals])
+    scrape = scrape or float(plan.scrape_interval_s)
+    measured = measure_refresh(prom, namespace, scrape)
+    timing = ClusterTiming(
+        cadvisor_refresh_s=measured if measured is not None else DEFAULT_CADVISOR_REFRESH_S,
+        scrape_interval_s=scrape,
+        measured=measured is not None,
+    )
+    return timing, cluster_plan(plan, timing, step_given=step_given)
 
 
 def scrape_interval_of(targets: Sequence[dict[str, Any]]) -> float | None:
@@ -106,3 +138,12 @@ def scrape_interval_of(targets: Sequence[dict[str, Any]]) -> float | None:
         if scale and number.replace(".", "", 1).isdigit():
             seconds.append(float(number) * scale)
     return max(seconds, default=None)
+
+
+def describe_timing(timing: ClusterTiming, plan: Plan) -> str:
+    how = "measured" if timing.measured else "assumed: no data yet"
+    return (
+        f"cAdvisor refresh {timing.cadvisor_refresh_s:.1f} s ({how}), scrape every "
+        f"{timing.scrape_interval_s:g} s: steps of {plan.step_duration_s:g} s, reading each "
+        f"{plan.scrape_interval_s} s after it ends"
+    )

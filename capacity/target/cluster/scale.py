@@ -76,10 +76,11 @@ class Scaler:
     def find(self, component: str, name: str) -> str:
         """The Deployment labelled with `component` and `name` (the deploy/ labels)."""
         labels = selector_string({COMPONENT: component, NAME: name})
-        found = api_call(
-            "list deployments", self.namespace,
+        found: Any = api_call(
+            "list deployments",
+            self.namespace,
             lambda: self.apps.list_namespaced_deployment(self.namespace, label_selector=labels),
-        )  # fmt: skip
+        )
         names = [d.metadata.name for d in found.items]
         if not names:
             raise TargetError(
@@ -91,10 +92,11 @@ class Scaler:
         return str(names[0])
 
     def _hpa_for(self, deployment: str) -> Any | None:
-        hpas = api_call(
-            "list horizontalpodautoscalers", self.namespace,
+        hpas: Any = api_call(
+            "list horizontalpodautoscalers",
+            self.namespace,
             lambda: self.autoscaling.list_namespaced_horizontal_pod_autoscaler(self.namespace),
-        )  # fmt: skip
+        )
         for h in hpas.items:
             ref = h.spec.scale_target_ref
             if ref.kind == "Deployment" and ref.name == deployment:
@@ -104,10 +106,11 @@ class Scaler:
     def _remember(self, deployment: str) -> None:
         if deployment in self.originals:
             return
-        d = api_call(
-            f"get deployments/{deployment}", self.namespace,
+        d: Any = api_call(
+            f"get deployments/{deployment}",
+            self.namespace,
             lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
-        )  # fmt: skip
+        )
         hpa = self._hpa_for(deployment)
         self.originals[deployment] = Original(
             deployment=deployment,
@@ -120,19 +123,21 @@ class Scaler:
     def _patch_hpa(self, name: str, min_replicas: int | None, max_replicas: int | None) -> None:
         body = {"spec": {"minReplicas": min_replicas, "maxReplicas": max_replicas}}
         api_call(
-            f"patch horizontalpodautoscalers/{name}", self.namespace,
+            f"patch horizontalpodautoscalers/{name}",
+            self.namespace,
             lambda: self.autoscaling.patch_namespaced_horizontal_pod_autoscaler(
                 name, self.namespace, body
             ),
-        )  # fmt: skip
+        )
 
     def _patch_replicas(self, deployment: str, replicas: int) -> None:
         api_call(
-            f"patch deployments/{deployment}", self.namespace,
+            f"patch deployments/{deployment}",
+            self.namespace,
             lambda: self.apps.patch_namespaced_deployment(
                 deployment, self.namespace, {"spec": {"replicas": replicas}}
             ),
-        )  # fmt: skip
+        )
 
     def scale(self, deployment: str, replicas: int, *, timeout_s: float = 180.0) -> None:
         """Scale to `replicas` (HPA pinned), then wait until that many pods are ready."""
@@ -149,17 +154,22 @@ class Scaler:
     def wait_ready(self, deployment: str, replicas: int, *, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
-            d = api_call(
-                f"get deployments/{deployment}", self.namespace,
+            d: Any = api_call(
+                f"get deployments/{deployment}",
+                self.namespace,
                 lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
-            )  # fmt: skip
+            )
             st = d.status
             ready = (st.ready_replicas or 0) if st else 0
             updated = (st.updated_replicas or 0) if st else 0
             total = (st.replicas or 0) if st else 0
             observed = (st.observed_generation or 0) if st else 0
-            if (observed >= (d.metadata.generation or 0) and ready == replicas
-                    and updated >= replicas and total == replicas):  # fmt: skip
+            if (
+                observed >= (d.metadata.generation or 0)
+                and ready == replicas
+                and updated >= replicas
+                and total == replicas
+            ):
                 return
             if time.monotonic() >= deadline:
                 raise TargetError(
@@ -170,13 +180,12 @@ class Scaler:
 
     def _describe_pods(self, d: Any) -> str:
         labels = selector_string(d.spec.selector.match_labels or {})
-        pods = api_call(
-            "list pods", self.namespace,
+        pods: Any = api_call(
+            "list pods",
+            self.namespace,
             lambda: self.core.list_namespaced_pod(self.namespace, label_selector=labels),
-        )  # fmt: skip
-        problems = [
-            f"{p.metadata.name}: {pod_problem(p)}" for p in pods.items if not _pod_ready(p)
-        ]
+        )
+        problems = [f"{p.metadata.name}: {pod_problem(p)}" for p in pods.items if not _pod_ready(p)]
         return "; ".join(problems) or "no pod was created (check the ReplicaSet's events)"
 
     def restore(self) -> list[str]:
@@ -193,8 +202,12 @@ class Scaler:
             except TargetError as e:
                 problems.append(
                     f"{original.deployment} (restore by hand: replicas {original.replicas}"
-                    + (f", HPA {original.hpa} min {original.hpa_min_replicas} max "
-                       f"{original.hpa_max_replicas}" if original.hpa else "")  # fmt: skip
+                    + (
+                        f", HPA {original.hpa} min {original.hpa_min_replicas} max "
+                        f"{original.hpa_max_replicas}"
+                        if original.hpa
+                        else ""
+                    )
                     + f"): {e}"
                 )
         self.originals.clear()

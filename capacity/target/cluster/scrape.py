@@ -87,8 +87,9 @@ def classify(
                 job=str((t.get("labels") or {}).get("job", "")),
                 url=str(t.get("scrapeUrl", "")),
                 up=t.get("health") == "up",
-                error=str(t.get("lastError") or ("not scraped yet" if t.get("health") != "up"
-                                                 else "")),  # fmt: skip
+                error=str(
+                    t.get("lastError") or ("not scraped yet" if t.get("health") != "up" else "")
+                ),
                 pod=str((t.get("labels") or {}).get("pod", "")),
                 scrape_interval=str(t.get("scrapeInterval", "")),
             )
@@ -97,7 +98,7 @@ def classify(
 
 
 def missing_roles(
-    targets: Sequence[ScrapeTarget], frameworks: Sequence[str], pods: Mapping[str, int]
+    targets: Sequence[ScrapeTarget], frameworks: Sequence[str], pods: Mapping[Any, int]
 ) -> list[str]:
     """What is not scraped yet: each framework's pods (all of them), cAdvisor, the load gen."""
     up = Counter(t.role for t in targets if t.up)
@@ -118,7 +119,7 @@ def wait_for_kit_targets(
     prom_url: str,
     namespace: str,
     frameworks: Sequence[str],
-    pods: Mapping[str, int],
+    pods: Mapping[Any, int],
     *,
     timeout_s: float = 60.0,
     get: Callable[[str], Any] | None = None,

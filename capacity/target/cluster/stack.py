@@ -2,7 +2,8 @@
 
 The stack's config file (stacks/Pulumi.<name>.yaml, per Pulumi.yaml's stackConfigDir) is checked
 first, so a misspelt stack name fails at once, without Pulumi or a cluster. The outputs come from
-the Pulumi automation API when the `pulumi` CLI is on PATH (the automation API drives that CLI);
+the Pulumi automation API (a LocalWorkspace on the project, whose Pulumi.yaml sets
+stackConfigDir) when the `pulumi` CLI is on PATH (the automation API drives that CLI);
 otherwise the error says what is missing and which flags work without Pulumi.
 """
 
@@ -33,10 +34,10 @@ class _Outputs(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     namespace: str = Field(min_length=1)
-    serviceUrls: dict[str, str] = Field(min_length=1)  # noqa: N815 - the output's own name
-    prometheusUrl: str = Field(min_length=1)  # noqa: N815
-    locustUrl: str = Field(min_length=1)  # noqa: N815
-    grafanaUrl: str | None = None  # noqa: N815
+    serviceUrls: dict[str, str] = Field(min_length=1)
+    prometheusUrl: str = Field(min_length=1)
+    locustUrl: str = Field(min_length=1)
+    grafanaUrl: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,10 @@ def find_stack(name: str, project_dir: Path | None = None) -> StackFile:
     short = name.split("/")[-1]  # "org/project/dev" names the same config file as "dev"
     path = config_dir / f"Pulumi.{short}.yaml"
     if not path.is_file():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-                       for p in config_dir.glob("Pulumi.*.yaml"))  # fmt: skip
+        known = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            for p in config_dir.glob("Pulumi.*.yaml")
+        )
         raise ConfigError(
             f"--stack {name}: no such stack; {path} does not exist "
             f"(stacks here: {', '.join(known) or 'none'}; create one with `pulumi stack init`)"
@@ -125,15 +128,8 @@ def automation_outputs(stack: StackFile) -> Mapping[str, Any]:
     from pulumi import automation as auto  # loads grpc; only when it is needed
 
     try:
-        settings = auto.ProjectSettings(
-            name="fwcap", runtime="python",
-            stack_config_dir=str(stack.path.parent.relative_to(stack.project_dir)),
-        )  # fmt: skip
-        selected = auto.select_stack(
-            stack_name=stack.name,
-            work_dir=str(stack.project_dir),
-            opts=auto.LocalWorkspaceOptions(project_settings=settings),
-        )
+        # The workspace reads Pulumi.yaml in work_dir, whose stackConfigDir the CLI honours.
+        selected = auto.select_stack(stack_name=stack.name, work_dir=str(stack.project_dir))
         return {k: v.value for k, v in selected.outputs().items()}
     except auto.StackNotFoundError as e:
         raise ConfigError(
@@ -147,9 +143,7 @@ def automation_outputs(stack: StackFile) -> Mapping[str, Any]:
         ) from e
 
 
-def read_stack_outputs(
-    stack: StackFile, reader: OutputReader = automation_outputs
-) -> StackOutputs:
+def read_stack_outputs(stack: StackFile, reader: OutputReader = automation_outputs) -> StackOutputs:
     raw = dict(reader(stack))
     if not raw:
         raise ConfigError(
