@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -23,6 +24,8 @@ from kubernetes.config.config_exception import ConfigException
 from capacity.errors import ConfigError, TargetError
 
 T = TypeVar("T")
+# What the client's kubeconfig loader raises for a file that is not a usable kubeconfig.
+UNREADABLE = (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ def load_kube(kubeconfig: Path | None, context: str | None) -> KubeAccess:
     try:
         listed = config.list_kube_config_contexts  # untyped in the client
         contexts, current = listed(config_file=str(path))  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
-        raise ConfigError(f"kubeconfig {path} cannot be read: {e}") from e
+    except (*UNREADABLE, yaml.YAMLError) as e:
+        raise ConfigError(f"kubeconfig {path} cannot be read: {' '.join(str(e).split())}") from e
     names = [c["name"] for c in contexts or []]
     if context is not None and context not in names:
         raise ConfigError(
@@ -75,8 +78,8 @@ def load_kube(kubeconfig: Path | None, context: str | None) -> KubeAccess:
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=str(path), context=chosen, client_configuration=configuration
         )
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as e:
-        raise ConfigError(f"kubeconfig {path}, context {chosen}: {e}") from e
+    except (*UNREADABLE, yaml.YAMLError) as e:
+        raise ConfigError(f"kubeconfig {path}, context {chosen}: {' '.join(str(e).split())}") from e
     return KubeAccess(client.ApiClient(configuration), chosen, configuration.host)
 
 
