@@ -155,7 +155,7 @@ class FakeKube:
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
         want = d["spec"].get("replicas", 1)
         labels = d["spec"]["selector"]["matchLabels"]
-        mine = sorted(
+        mine = sorted(  # by name, which embeds a rising number: a scale-down drops the newest
             k
             for k, p in self.store["pods"].items()
             if k[0] == ns
@@ -177,7 +177,12 @@ class FakeKube:
                     containers=d["spec"]["template"]["spec"]["containers"],
                 )
             )
-        n_ready = want if ready else 0
+        owned = [
+            p
+            for (ons, _), p in self.store["pods"].items()
+            if ons == ns and p["metadata"]["ownerReferences"][0]["name"] == f"{name}-rs"
+        ]
+        n_ready = sum(p["status"]["conditions"][0]["status"] == "True" for p in owned)
         d["status"] = {
             "observedGeneration": d["metadata"]["generation"],
             "replicas": want,
@@ -402,6 +407,7 @@ def deployment(
                         {
                             "name": labels.get("app.kubernetes.io/name", name),
                             "image": "fwcap/x:1",
+                            "ports": [{"name": "http", "containerPort": 8000}],
                             "resources": {
                                 "requests": {"cpu": cpu, "memory": memory},
                                 "limits": {"cpu": cpu, "memory": memory},
@@ -484,6 +490,7 @@ def pod(
         "spec": {"nodeName": node, "containers": copy.deepcopy(containers)},
         "status": {
             "phase": "Running" if ready else "Pending",
+            "podIP": f"10.244.0.{sum(map(ord, name)) % 250 + 2}",
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
             "containerStatuses": statuses,
         },

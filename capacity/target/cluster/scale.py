@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,27 +190,39 @@ class Scaler:
         return "; ".join(problems) or "no pod was created (check the ReplicaSet's events)"
 
     def restore(self) -> list[str]:
-        """Put every touched Deployment and HPA back; returns what could not be restored."""
+        """Put every touched Deployment and HPA back; returns what could not be restored.
+
+        Each write is tried on its own: a refused Deployment patch must not leave its HPA pinned.
+        """
         problems: list[str] = []
         for original in reversed(list(self.originals.values())):
-            try:
-                self._patch_replicas(original.deployment, original.replicas)
-                if original.hpa is not None:
-                    self._patch_hpa(
-                        original.hpa, original.hpa_min_replicas, original.hpa_max_replicas
-                    )
-                self._log(f"restored deployment {original.deployment} to {original.replicas}")
-            except TargetError as e:
-                problems.append(
-                    f"{original.deployment} (restore by hand: replicas {original.replicas}"
-                    + (
-                        f", HPA {original.hpa} min {original.hpa_min_replicas} max "
-                        f"{original.hpa_max_replicas}"
-                        if original.hpa
-                        else ""
-                    )
-                    + f"): {e}"
+            writes: list[tuple[str, str, Callable[[], None]]] = [
+                (
+                    f"deployments/{original.deployment}",
+                    f"replicas {original.replicas}",
+                    partial(self._patch_replicas, original.deployment, original.replicas),
                 )
+            ]
+            if original.hpa is not None:
+                writes.append(
+                    (
+                        f"horizontalpodautoscalers/{original.hpa}",
+                        f"minReplicas {original.hpa_min_replicas}, "
+                        f"maxReplicas {original.hpa_max_replicas}",
+                        partial(
+                            self._patch_hpa,
+                            original.hpa,
+                            original.hpa_min_replicas,
+                            original.hpa_max_replicas,
+                        ),
+                    )
+                )
+            for what, value, write in writes:
+                try:
+                    write()
+                    self._log(f"restored {what}: {value}")
+                except TargetError as e:
+                    problems.append(f"{what} (restore by hand: {value}): {e}")
         self.originals.clear()
         return problems
 
