@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,11 +26,23 @@ def labels(component: str, name: str) -> dict[str, str]:
     return {"app.kubernetes.io/component": component, "app.kubernetes.io/name": name}
 
 
-class PromStandIn:
-    """A loopback HTTP server answering /api/v1/query like Prometheus, counting queries."""
+class StandIn:
+    """A loopback HTTP server answering JSON by path (a pod's port behind a port-forward).
 
-    def __init__(self) -> None:
+    By default it answers /api/v1/query like Prometheus; tests add routes such as
+    /api/v1/targets or Locust's /stats/requests. Every request path is recorded.
+    """
+
+    def __init__(self, routes: dict[str, Callable[[], Any]] | None = None) -> None:
         self.queries: list[str] = []
+        vector = {"metric": {"app": "django"}, "value": [1_700_000_000.0, "123.5"]}
+        self.routes: dict[str, Callable[[], Any]] = {
+            "/api/v1/query": lambda: {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [vector]},
+            },
+            **(routes or {}),
+        }
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,24 +53,18 @@ class PromStandIn:
 
             def do_GET(self) -> None:
                 outer.queries.append(self.path)
-                body = json.dumps(
-                    {
-                        "status": "success",
-                        "data": {
-                            "resultType": "vector",
-                            "result": [
-                                {"metric": {"app": "django"}, "value": [1_700_000_000.0, "123.5"]}
-                            ],
-                        },
-                    }
-                ).encode()
-                self.send_response(200)
+                route = outer.routes.get(urlsplit(self.path).path)
+                body = json.dumps(route() if route else {"error": "no route"}).encode()
+                self.send_response(200 if route else 404)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = do_GET
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(length)
+                self.do_GET()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -70,6 +78,9 @@ class PromStandIn:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+PromStandIn = StandIn
 
 
 @pytest.fixture
@@ -96,7 +107,7 @@ def access(kubeconfig: Path) -> KubeAccess:
 
 @pytest.fixture
 def prom_standin(kube: FakeKube) -> Iterator[PromStandIn]:
-    s = PromStandIn()
+    s = StandIn()
     kube.backends[("prometheus-0", 9090)] = s.address
     yield s
     s.close()

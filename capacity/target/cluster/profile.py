@@ -3,8 +3,8 @@
 A kubelet's cAdvisor refreshes container CPU and memory every 10 s (its housekeeping interval),
 whatever Prometheus' scrape interval; a rate over a 5 s window of such data is noise or empty.
 So in cluster mode a step's measuring window (step minus settle) spans at least
-`SAMPLES_PER_WINDOW` cAdvisor refreshes, and the run waits a refresh plus a scrape before
-reading a finished step. The refresh is 10 s unless measured from the data (`changes()` of
+`SAMPLES_PER_WINDOW` cAdvisor refreshes, and the run waits one refresh (or scrape, if longer)
+before reading a finished step. The refresh is 10 s unless measured from the data (`changes()` of
 the pods' CPU counters), which the target does once Prometheus is reachable, before any load.
 """
 
@@ -39,8 +39,9 @@ class ClusterTiming:
 
     @property
     def query_wait_s(self) -> int:
-        """The plan's scrape_interval_s: what the run waits before reading a finished step."""
-        return min(MAX_SCRAPE_WAIT_S, math.ceil(self.cadvisor_refresh_s + self.scrape_interval_s))
+        """The plan's scrape_interval_s: the run reads a finished step this long (+0.7 s) after
+        its end, by when a refresh taken before the end has been scraped."""
+        return min(MAX_SCRAPE_WAIT_S, math.ceil(self.sample_interval_s))
 
 
 def cluster_plan(plan: Plan, timing: ClusterTiming, *, step_given: bool) -> Plan:
