@@ -37,13 +37,21 @@ def step_given(step_duration: float | None, plan_file: Path | None) -> bool:
 
 def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
     """Checks in order of cost, none of which sends load or changes the cluster."""
-    for flag, url in (("--prometheus-url", options.prometheus_url),
-                      ("--locust-url", options.locust_url)):  # fmt: skip
+    for flag, url in (
+        ("--prometheus-url", options.prometheus_url),
+        ("--locust-url", options.locust_url),
+    ):
         if url is not None:
             check_url(flag, url)
     if options.url_mode:
-        missing = [f for f, v in (("--prometheus-url", options.prometheus_url),
-                                  ("--locust-url", options.locust_url)) if v is None]  # fmt: skip
+        missing = [
+            f
+            for f, v in (
+                ("--prometheus-url", options.prometheus_url),
+                ("--locust-url", options.locust_url),
+            )
+            if v is None
+        ]
         if missing:
             raise ConfigError(
                 f"{' and '.join(missing)} missing: without --stack (or --kubeconfig/--context) "
@@ -56,9 +64,14 @@ def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
             )
         return None
     stack_file = find_stack(options.stack) if options.stack is not None else None
-    load_kube(
-        options.kubeconfig, options.context or (stack_file.kube_context if stack_file else None)
-    )
+    if options.context is None and stack_file is not None and stack_file.kube_context:
+        load_kube(
+            options.kubeconfig,
+            stack_file.kube_context,
+            f"the kubernetes:context of {stack_file.path.name},",
+        )
+    else:
+        load_kube(options.kubeconfig, options.context)
     if stack_file is None:
         if options.namespace is None:
             raise ConfigError("--namespace missing: give --stack NAME or --namespace NS")
@@ -136,10 +149,14 @@ def measure_cluster(
         )
         _save_nodes(target, out_dir, log)
         run = CapacityRun(
-            fitted, endpoints, measurements_path=out_dir / "measurements.jsonl", run_id=run_id,
-            check_pods=target.check_pods, target_kind="kube",
+            fitted,
+            endpoints,
+            measurements_path=out_dir / "measurements.jsonl",
+            run_id=run_id,
+            check_pods=target.check_pods,
+            target_kind="kube",
             prom=RetryingPrometheus(connect(endpoints.prometheus_url)),
-        )  # fmt: skip
+        )
         with progress(console) as view:
             run.on_progress = view
             return run.run(), fitted
@@ -163,28 +180,53 @@ def write_this_cluster(
     settings = Settings(slo=plan_slo(plan))
     analysis = analyse(read_records(measurements), catalog.node_types, settings)
     table = Table(title=f"This cluster: {len(nodes)} node(s), target {settings.target_rps:g} req/s")
-    columns = ("series", "instance type", "nodes now", "zones", "pods/node", "binding",
-               "pods needed", "nodes needed", "USD/month")  # fmt: skip
+    columns = (
+        "series",
+        "instance type",
+        "nodes now",
+        "zones",
+        "pods/node",
+        "binding",
+        "pods needed",
+        "nodes needed",
+        "USD/month",
+    )
     for c in columns:
         table.add_column(c)
-    lines = ["# This cluster", "", f"Target load {settings.target_rps:g} req/s, headroom "
-             f"{settings.headroom:.0%}; nodes and daemonset requests read from the API.", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]  # fmt: skip
+    lines = [
+        "# This cluster",
+        "",
+        f"Target load {settings.target_rps:g} req/s, headroom "
+        f"{settings.headroom:.0%}; nodes and daemonset requests read from the API.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     for s in analysis.series:
         if s.sizing is None or not s.capacity.capacity_per_pod_rps.defined:
             continue
         per_pod = s.capacity.capacity_per_pod_rps.number()
         if per_pod <= 0:
             continue
-        for row in size_cluster(nodes, s.sizing.shape, capacity_per_pod_rps=per_pod,
-                                target_rps=settings.target_rps, headroom=settings.headroom,
-                                catalog=catalog):  # fmt: skip
+        for row in size_cluster(
+            nodes,
+            s.sizing.shape,
+            capacity_per_pod_rps=per_pod,
+            target_rps=settings.target_rps,
+            headroom=settings.headroom,
+            catalog=catalog,
+        ):
             cells = [
-                s.name, row.instance_type, str(row.nodes), ", ".join(row.zones) or "-",
-                str(row.fit.pods_per_node.value), ", ".join(row.fit.binding),
-                str(row.pods_needed), "-" if row.nodes_needed is None else str(row.nodes_needed),
+                s.name,
+                row.instance_type,
+                str(row.nodes),
+                ", ".join(row.zones) or "-",
+                str(row.fit.pods_per_node.value),
+                ", ".join(row.fit.binding),
+                str(row.pods_needed),
+                "-" if row.nodes_needed is None else str(row.nodes_needed),
                 "not in catalog" if row.monthly_usd is None else f"{row.monthly_usd:,.2f}",
-            ]  # fmt: skip
+            ]
             table.add_row(*cells)
             lines.append("| " + " | ".join(cells) + " |")
     path = out_dir / THIS_CLUSTER_FILE

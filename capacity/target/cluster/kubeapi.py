@@ -58,7 +58,9 @@ def kubeconfig_path(given: Path | None) -> Path:
     )
 
 
-def load_kube(kubeconfig: Path | None, context: str | None) -> KubeAccess:
+def load_kube(
+    kubeconfig: Path | None, context: str | None, context_from: str = "--context"
+) -> KubeAccess:
     """An API client for `context` in the kubeconfig; errors name the file and the contexts."""
     path = kubeconfig_path(kubeconfig)
     try:
@@ -69,7 +71,7 @@ def load_kube(kubeconfig: Path | None, context: str | None) -> KubeAccess:
     names = [c["name"] for c in contexts or []]
     if context is not None and context not in names:
         raise ConfigError(
-            f"--context {context}: not in kubeconfig {path} "
+            f"{context_from} {context}: not in kubeconfig {path} "
             f"(contexts: {', '.join(names) or 'none'})"
         )
     chosen = context or (current or {}).get("name")
