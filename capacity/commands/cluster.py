@@ -100,7 +100,7 @@ def platform_details(target: Any, plan: Plan) -> dict[str, Any]:
             cluster=access.server if access else None,
             context=access.context if access else None,
             namespace=target.namespace,
-            load_generator_shares_node_with=target.worker_nodes_shared,
+            load_generator_shares_node_with=", ".join(target.worker_nodes_shared) or "none",
         )
     return details
 
