@@ -62,12 +62,16 @@ class ClusterOptions:
         return self.stack is None and self.kubeconfig is None and self.context is None
 
 
-def service_of(url: str) -> tuple[str, int]:
-    """`http://prometheus.fwcap.svc:9090` -> ("prometheus", 9090): what to port-forward to."""
+def service_of(url: str, namespace: str) -> tuple[str, str, int]:
+    """`http://prometheus.fwcap.svc:9090` -> ("prometheus", "fwcap", 9090): the Service to
+    port-forward to; a bare `http://prometheus:9090` is in `namespace`. An existing
+    kube-prometheus-stack lives in its own namespace, which its URL names."""
     parts = urlsplit(url)
     if not parts.hostname:
         raise TargetError(f"stack output URL {url!r} has no host")
-    return parts.hostname.split(".")[0], parts.port or (443 if parts.scheme == "https" else 80)
+    labels = parts.hostname.split(".")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return labels[0], labels[1] if len(labels) > 1 else namespace, port
 
 
 def _ready(pod: Any) -> bool:
@@ -199,11 +203,11 @@ class KubeTarget:
 
     def _forward(self, in_cluster_url: str) -> str:
         assert self.access is not None
-        service, port = service_of(in_cluster_url)
-        pf = PortForward(self.access.api, self.namespace, service, port)
+        service, namespace, port = service_of(in_cluster_url, self.namespace)
+        pf = PortForward(self.access.api, namespace, service, port)
         pf.__enter__()
         self._forwards.append(pf)
-        self.log(f"port-forward {pf.url} -> service {service}:{port}")
+        self.log(f"port-forward {pf.url} -> service {namespace}/{service}:{port}")
         return pf.url
 
     def _fit_plan(self, prometheus_url: str, intervals: Sequence[str]) -> None:

@@ -21,7 +21,7 @@ from capacity.interrupts import Interrupted, interrupts_raise
 from capacity.plan import build_plan
 from capacity.target.cluster.kubeapi import KubeAccess
 from capacity.target.cluster.stack import StackOutputs
-from capacity.target.kube import ClusterOptions, KubeTarget
+from capacity.target.kube import ClusterOptions, KubeTarget, service_of
 from tests.kube.conftest import NS, StandIn, labels
 from tests.kube.fake_api import FakeKube, pod, service
 from tests.kube.test_scale import hpa_bounds, replicas
@@ -210,3 +210,21 @@ def test_a_missing_deployment_changes_nothing(
     with pytest.raises(TargetError, match="name=fastapi"):
         target.__enter__()
     assert not [r for r in kube.requests if r[0] == "patch"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://prometheus.fwcap.svc:9090", ("prometheus", "fwcap", 9090)),
+        (
+            "http://kps-prometheus.monitoring.svc.cluster.local:9090",
+            ("kps-prometheus", "monitoring", 9090),
+        ),
+        ("http://locust-master:8089", ("locust-master", "fwcap", 8089)),
+        ("https://prometheus.obs.svc", ("prometheus", "obs", 443)),
+    ],
+)
+def test_in_cluster_urls_name_the_service_and_its_namespace(
+    url: str, expected: tuple[str, str, int]
+) -> None:
+    assert service_of(url, "fwcap") == expected
