@@ -19,10 +19,11 @@ from rich.table import Table
 from capacity.errors import ConfigError
 from capacity.plan import Plan, read_plan_file
 from capacity.run import CapacityRun, RunResult
-from capacity.target.cluster.kubeapi import load_kube
+from capacity.target.cluster.options import ClusterOptions
 from capacity.target.cluster.stack import StackOutputs, find_stack, read_stack_outputs
-from capacity.target.kube import ClusterOptions, KubeTarget, make_target
 from capacity.target.url import UrlTarget, check_url
+
+# The kubernetes client (seconds to import) loads only once a cluster flag is given.
 
 CLUSTER_NODES_FILE = "cluster-nodes.json"
 THIS_CLUSTER_FILE = "this-cluster.md"
@@ -63,6 +64,8 @@ def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
                 "namespace label of the services' series (`local` for the embedded run)"
             )
         return None
+    from capacity.target.cluster.kubeapi import load_kube
+
     stack_file = find_stack(options.stack) if options.stack is not None else None
     if options.context is None and stack_file is not None and stack_file.kube_context:
         load_kube(
@@ -80,6 +83,8 @@ def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
 
 
 def platform_details(target: Any, plan: Plan) -> dict[str, Any]:
+    from capacity.target.kube import KubeTarget
+
     details: dict[str, Any] = {
         "target": "kube",
         "mode": "url" if isinstance(target, UrlTarget) else "kubernetes",
@@ -107,6 +112,8 @@ def platform_details(target: Any, plan: Plan) -> dict[str, Any]:
 
 def _save_nodes(target: Any, out_dir: Path, log: Any) -> None:
     """The nodes and daemonset requests, read once per run for the "this cluster" table."""
+    from capacity.target.kube import KubeTarget
+
     if not isinstance(target, KubeTarget) or target.access is None:
         return
     from dataclasses import asdict
@@ -136,7 +143,8 @@ def measure_cluster(
     """The local run's pipeline on a cluster or URL target; returns what was measured and the
     plan as fitted to the cluster's timing."""
     from capacity.metrics.client import connect
-    from capacity.target.cluster.portforward import RetryingPrometheus
+    from capacity.target.cluster.retry import RetryingPrometheus
+    from capacity.target.kube import make_target
 
     def log(msg: str) -> None:
         console.print(f"[dim]{msg}[/dim]", highlight=False)

@@ -34,7 +34,7 @@ from capacity.errors import ConfigError, KitError, TargetError
 from capacity.interrupts import Interrupted, interrupts_raise, signals_deferred
 from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, Progress, RunResult, plan_slo
-from capacity.target.kube import ClusterOptions
+from capacity.target.cluster.options import ClusterOptions
 from capacity.target.local import LocalTarget, find_prometheus, new_run_id
 from capacity.target.process import port_is_free
 from capacity.target.services import service_dir

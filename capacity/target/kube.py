@@ -16,7 +16,6 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +29,10 @@ from capacity.metrics.client import connect
 from capacity.plan import Plan
 from capacity.target.base import Endpoints, PodInfo
 from capacity.target.cluster.kubeapi import KubeAccess, api_call, load_kube
-from capacity.target.cluster.portforward import PortForward, RetryingPrometheus
+from capacity.target.cluster.options import ClusterOptions
+from capacity.target.cluster.portforward import PortForward
 from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
+from capacity.target.cluster.retry import RetryingPrometheus
 from capacity.target.cluster.scale import COMPONENT, NAME, Scaler, pod_problem, selector_string
 from capacity.target.cluster.scrape import wait_for_kit_targets
 from capacity.target.cluster.stack import StackOutputs
@@ -39,27 +40,6 @@ from capacity.target.cluster.stack import StackOutputs
 SERVICE_COMPONENT = "service"
 LOCUST_WORKER = ("locust-worker", "locust-worker")  # (component, name) labels in deploy/locust.py
 CHECK_EVERY_S = 5.0  # the run loop calls check_pods every 0.25 s; the API needs far less
-
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """The cluster flags of `capacity report`; all None means the local (embedded) run."""
-
-    stack: str | None = None
-    kubeconfig: Path | None = None
-    context: str | None = None
-    namespace: str | None = None
-    prometheus_url: str | None = None
-    locust_url: str | None = None
-
-    @property
-    def given(self) -> bool:
-        return any(v is not None for v in vars(self).values())
-
-    @property
-    def url_mode(self) -> bool:
-        """Prometheus and Locust by URL, no Kubernetes API at all."""
-        return self.stack is None and self.kubeconfig is None and self.context is None
 
 
 def service_of(url: str, namespace: str) -> tuple[str, str, int]:

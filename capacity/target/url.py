@@ -19,8 +19,8 @@ from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
 from capacity.plan import Plan
 from capacity.target.base import Endpoints, PodInfo
-from capacity.target.cluster.portforward import RetryingPrometheus
 from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
+from capacity.target.cluster.retry import RetryingPrometheus
 from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
 
 CHECK_EVERY_S = 5.0  # check_pods runs every 0.25 s in the run loop; Prometheus needs less

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import urllib3
 import yaml
@@ -23,7 +22,6 @@ from kubernetes.config.config_exception import ConfigException
 
 from capacity.errors import ConfigError, TargetError
 
-T = TypeVar("T")
 # What the client's kubeconfig loader raises for a file that is not a usable kubeconfig.
 UNREADABLE = (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError)
 

@@ -14,18 +14,18 @@ import contextlib
 import select
 import socket
 import threading
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client
 from kubernetes.stream import portforward
 
 from capacity.errors import TargetError
 from capacity.target.cluster.kubeapi import api_call
+from capacity.target.cluster.retry import RetryingPrometheus, retrying
 from capacity.target.cluster.scale import selector_string
 
-T = TypeVar("T")
+__all__ = ["PortForward", "RetryingPrometheus", "ready_pod_of_service", "retrying"]
 
 
 def ready_pod_of_service(api: client.ApiClient, namespace: str, service: str) -> str:
@@ -184,46 +184,3 @@ def _pump(a: socket.socket, b: Any, stop: threading.Event) -> None:
                 dst.sendall(data)
             except OSError:
                 return
-
-
-def retrying[T](
-    action: str,
-    fn: Callable[[], T],
-    *,
-    attempts: int = 4,
-    delay_s: float = 0.5,
-    retry_on: tuple[type[BaseException], ...] = (Exception,),
-) -> T:
-    """`fn()` again after a dropped connection; the last failure is raised as is."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except retry_on:
-            if attempt == attempts:
-                raise
-            time.sleep(delay_s * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class RetryingPrometheus:
-    """A PromQuery whose queries survive a dropped port-forward (queries are at fixed times)."""
-
-    def __init__(self, inner: Any, attempts: int = 4) -> None:
-        self.inner = inner
-        self.attempts = attempts
-        self.retries = 0
-
-    def custom_query(
-        self, query: str, params: dict[str, Any] | None = None, timeout: int | None = None
-    ) -> list[dict[str, Any]]:
-        calls = 0
-
-        def once() -> list[dict[str, Any]]:
-            nonlocal calls
-            calls += 1
-            if calls > 1:
-                self.retries += 1
-            result: list[dict[str, Any]] = self.inner.custom_query(query, params=params)
-            return result
-
-        return retrying(f"query {query}", once, attempts=self.attempts)
