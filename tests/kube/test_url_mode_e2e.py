@@ -10,7 +10,9 @@ the test recomputes each recorded step from raw Prometheus samples (no rate(), n
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,7 +65,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     out = tmp / "report"
     work = Path(tempfile.mkdtemp(prefix="fwcap-url-e2e-"))
     stack = LocalTarget(plan.frameworks, 1, plan.pod_shape(), work, scrape_interval_s=1)
-    with stack as endpoints:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)  # after the stack stopped
+        endpoints = cleanup.enter_context(stack)
         cli = subprocess.run(
             [
                 str(Path(sys.executable).with_name("capacity")),
