@@ -130,7 +130,7 @@ class CapacityRun:
         self.target_kind = target_kind
         self.on_progress = on_progress or (lambda _p: None)
         self.prom: PromQuery = prom or connect(endpoints.prometheus_url)
-        self.master = master or LocustMaster(endpoints.locust_url)
+        self.master = master or LocustMaster(endpoints.locust_url, auth=endpoints.locust_auth)
         self.host_cpu = host_cpu or (lambda: None)
         self.slo = plan_slo(plan)
         self.grid = plan_grid(plan)

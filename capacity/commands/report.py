@@ -24,16 +24,24 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from capacity.commands.cluster import (
+    cluster_preflight,
+    measure_cluster,
+    step_given,
+    write_this_cluster,
+)
 from capacity.errors import ConfigError, KitError, TargetError
 from capacity.interrupts import Interrupted, cancellation, signals_deferred, wait_for_signal
 from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, Progress, RunResult, plan_slo
 from capacity.target.base import Endpoints
+from capacity.target.cluster.options import ClusterOptions
 from capacity.target.grafana import dashboards_url
 from capacity.target.local import LocalTarget, find_prometheus, new_run_id
 from capacity.target.process import port_is_free
 from capacity.target.services import service_dir
 
+CLUSTER_PANEL = "Cluster (instead of the local run; docs/cluster-mode.md)"
 MEASUREMENTS_FILE = "measurements.jsonl"
 RUN_FILE = "run.json"
 PLATFORM_FILE = "platform.json"
@@ -334,8 +342,55 @@ def report(
             "Ctrl-C, then write the report.",
         ),
     ] = False,
+    # Cluster mode (capacity/commands/cluster.py); none given: the local run.
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure the pods this Pulumi stack deployed (reads its outputs; "
+            "scales, port-forwards, restores).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(
+            help="Kubeconfig (default: $KUBECONFIG, else ~/.kube/config).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            help="Kubeconfig context (default: the stack's kubernetes:context, else current).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            help="Namespace of the kit (default: the stack's output).",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
+    prometheus_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this Prometheus instead of a port-forward.", rich_help_panel=CLUSTER_PANEL
+        ),
+    ] = None,
+    locust_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this Locust master (web API) instead of a port-forward.",
+            rich_help_panel=CLUSTER_PANEL,
+        ),
+    ] = None,
 ) -> None:
-    """Measure both frameworks here (real pods in cgroups, real load), then write the report."""
+    """Measure both frameworks here (real pods in cgroups, real load), then write the report.
+
+    With --stack (or --prometheus-url, --locust-url and --namespace) the same pipeline measures
+    a deployed cluster instead: docs/cluster-mode.md.
+    """
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     cli: dict[str, Any] = {
@@ -347,12 +402,18 @@ def report(
     }  # fmt: skip
     out_dir = out or default_out_dir()
     measurements = out_dir / MEASUREMENTS_FILE
+    cluster = ClusterOptions(stack, kubeconfig, context, namespace, prometheus_url, locust_url)
+    outputs = None
     # Signals only set `cancel`; the run raises Interrupted at its next wait, and each
     # `cancel.check()` below catches a signal that arrived after the last wait of a stage.
     with cancellation() as cancel:
         try:
             the_plan = build_plan(cli=cli, plan_file=plan, quick=quick)
-            preflight(the_plan, out_dir)
+            if cluster.given:
+                outputs = cluster_preflight(cluster)
+                check_out_dir(out_dir)
+            else:
+                preflight(the_plan, out_dir)
             cancel.check()
         except Interrupted as e:
             err.print("interrupted before the run started; nothing was started")
@@ -374,7 +435,13 @@ def report(
             markup=False,
         )
         try:
-            result = measure_locally(the_plan, out_dir, console, keep_up=keep_up)
+            if cluster.given:
+                result, the_plan = measure_cluster(
+                    the_plan, cluster, outputs, out_dir, console, run_id=new_run_id(),
+                    step_given=step_given(step_duration, plan), progress=ProgressView,
+                )  # fmt: skip
+            else:
+                result = measure_locally(the_plan, out_dir, console, keep_up=keep_up)
             cancel.check()
         except Interrupted as e:
             kept = _count_lines(measurements)
@@ -403,6 +470,8 @@ def report(
             from capacity.report import build_report  # matplotlib loads only here
 
             path = build_report(measurements, out_dir, slo=plan_slo(the_plan))
+            if cluster.given:
+                write_this_cluster(measurements, out_dir, the_plan, console)
             cancel.check()
         except Interrupted as e:
             err.print(f"interrupted while writing the report; measurements kept in {measurements}")

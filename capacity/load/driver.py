@@ -78,9 +78,13 @@ def parse_stats(payload: Mapping[str, object]) -> LocustStats:
 class LocustMaster:
     """HTTP client of one Locust master's web UI/API."""
 
-    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, url: str, client: httpx.Client | None = None, auth: tuple[str, str] | None = None
+    ) -> None:
+        """`auth`: Basic credentials of a master behind deploy/locust_plugins/web_auth.py (a
+        `user:password@` in `url` works too: httpx sends it as Basic auth)."""
         self.url = url.rstrip("/")
-        self._client = client or httpx.Client(timeout=10.0)
+        self._client = client or httpx.Client(timeout=10.0, auth=auth)
 
     def close(self) -> None:
         self._client.close()

@@ -61,6 +61,7 @@ class Endpoints:
     namespace: str
     pods: list[PodInfo] = field(default_factory=list)
     grafana_url: str | None = None  # the kit's dashboards, when a Grafana is running
+    locust_auth: tuple[str, str] | None = None  # Basic auth of the in-cluster master's web API
 
     def pods_of(self, framework: str) -> list[PodInfo]:
         return [p for p in self.pods if p.framework == framework]

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from capacity.errors import TargetError
+from capacity.load.driver import LocustMaster
 from capacity.target.process import free_port
 from deploy.files import LOCUST_WEB_AUTH_PLUGIN
 from deploy.locust import PASSWORD_ENV, USER_ENV, master_args
@@ -102,6 +104,20 @@ def test_the_right_credentials_open_the_api(master: str) -> None:
     response = httpx.get(master + "/stats/requests", auth=(USER, PASSWORD), timeout=5)
     assert response.status_code == 200
     assert "stats" in response.json()
+
+
+def test_the_kits_driver_opens_the_api_with_the_stacks_credentials(master: str) -> None:
+    """`capacity report --stack` drives this master through capacity.load.driver.LocustMaster
+    with the stack's locustWebUser/locustWebPassword outputs; without them it is refused."""
+    with_auth = LocustMaster(master, auth=(USER, PASSWORD))
+    without = LocustMaster(master)
+    try:
+        assert with_auth.stats().state == "ready"
+        with pytest.raises(TargetError, match="401"):
+            without.stats()
+    finally:
+        with_auth.close()
+        without.close()
 
 
 def test_prometheus_scrapes_the_load_gauges_without_credentials(master: str) -> None:

@@ -1,0 +1,235 @@
+"""Scales each framework's Deployment to the pods a plan needs, and puts everything back.
+
+The first touch of a Deployment records its replicas and, when a HorizontalPodAutoscaler
+targets it, the HPA's min/max; the HPA is pinned to the measured count (min = max) so it cannot
+undo the scaling mid-step. `restore()` writes every recorded value back, last touched first;
+the target calls it on success, on failure and on Ctrl-C (signals deferred meanwhile).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from kubernetes import client
+
+from capacity import interrupts
+from capacity.errors import TargetError
+from capacity.target.cluster.kubeapi import api_call
+
+COMPONENT = "app.kubernetes.io/component"
+NAME = "app.kubernetes.io/name"
+
+
+@dataclass(frozen=True)
+class Original:
+    """What a Deployment (and its HPA) looked like before the kit scaled it."""
+
+    deployment: str
+    replicas: int
+    hpa: str | None = None
+    hpa_min_replicas: int | None = None
+    hpa_max_replicas: int | None = None
+
+
+def selector_string(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def pod_problem(pod: Any) -> str:
+    """Why a pod is not ready, from its status: the waiting reason, or its phase."""
+    status = pod.status
+    for cs in (status.container_statuses or []) if status else []:
+        waiting = cs.state.waiting if cs.state else None
+        if waiting is not None:
+            return f"{waiting.reason}" + (f": {waiting.message}" if waiting.message else "")
+        if not cs.ready:
+            return f"container {cs.name} not ready (restarts {cs.restart_count})"
+    for cond in (status.conditions or []) if status else []:
+        if cond.type == "PodScheduled" and cond.status != "True":
+            return f"unschedulable: {cond.message or cond.reason}"
+    return f"phase {status.phase if status else 'unknown'}"
+
+
+class Scaler:
+    """Scale Deployments in one namespace; remembers what to restore."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        *,
+        poll_s: float = 0.5,
+        log: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = interrupts.sleep,
+    ) -> None:
+        self.apps = client.AppsV1Api(api)
+        self.core = client.CoreV1Api(api)
+        self.autoscaling = client.AutoscalingV2Api(api)
+        self.namespace = namespace
+        self.poll_s = poll_s
+        self._log = log or (lambda _m: None)
+        self._sleep = sleep
+        self.originals: dict[str, Original] = {}  # insertion order = touch order
+
+    def find(self, component: str, name: str) -> str:
+        """The Deployment labelled with `component` and `name` (the deploy/ labels)."""
+        labels = selector_string({COMPONENT: component, NAME: name})
+        found: Any = api_call(
+            "list deployments",
+            self.namespace,
+            lambda: self.apps.list_namespaced_deployment(self.namespace, label_selector=labels),
+        )
+        names = [d.metadata.name for d in found.items]
+        if not names:
+            raise TargetError(
+                f"no Deployment labelled {labels} in namespace {self.namespace}: is the stack "
+                "deployed there (`pulumi up`), and is --namespace right?"
+            )
+        if len(names) > 1:
+            raise TargetError(f"several Deployments labelled {labels}: {', '.join(names)}")
+        return str(names[0])
+
+    def _hpa_for(self, deployment: str) -> Any | None:
+        hpas: Any = api_call(
+            "list horizontalpodautoscalers",
+            self.namespace,
+            lambda: self.autoscaling.list_namespaced_horizontal_pod_autoscaler(self.namespace),
+        )
+        for h in hpas.items:
+            ref = h.spec.scale_target_ref
+            if ref.kind == "Deployment" and ref.name == deployment:
+                return h
+        return None
+
+    def _remember(self, deployment: str) -> None:
+        if deployment in self.originals:
+            return
+        d: Any = api_call(
+            f"get deployments/{deployment}",
+            self.namespace,
+            lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
+        )
+        hpa = self._hpa_for(deployment)
+        self.originals[deployment] = Original(
+            deployment=deployment,
+            replicas=int(d.spec.replicas if d.spec.replicas is not None else 1),
+            hpa=hpa.metadata.name if hpa else None,
+            hpa_min_replicas=hpa.spec.min_replicas if hpa else None,
+            hpa_max_replicas=hpa.spec.max_replicas if hpa else None,
+        )
+
+    def _patch_hpa(self, name: str, min_replicas: int | None, max_replicas: int | None) -> None:
+        body = {"spec": {"minReplicas": min_replicas, "maxReplicas": max_replicas}}
+        api_call(
+            f"patch horizontalpodautoscalers/{name}",
+            self.namespace,
+            lambda: self.autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+                name, self.namespace, body
+            ),
+        )
+
+    def _patch_replicas(self, deployment: str, replicas: int) -> None:
+        api_call(
+            f"patch deployments/{deployment}",
+            self.namespace,
+            lambda: self.apps.patch_namespaced_deployment(
+                deployment, self.namespace, {"spec": {"replicas": replicas}}
+            ),
+        )
+
+    def scale(self, deployment: str, replicas: int, *, timeout_s: float = 180.0) -> None:
+        """Scale to `replicas` (HPA pinned), then wait until that many pods are ready."""
+        if replicas < 0:
+            raise TargetError(f"replicas must be 0 or more, got {replicas}")
+        self._remember(deployment)
+        original = self.originals[deployment]
+        if original.hpa is not None:
+            self._patch_hpa(original.hpa, max(1, replicas), max(1, replicas))
+        self._log(f"scaling deployment {deployment} to {replicas} pod(s)")
+        self._patch_replicas(deployment, replicas)
+        self.wait_ready(deployment, replicas, timeout_s=timeout_s)
+
+    def wait_ready(self, deployment: str, replicas: int, *, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            d: Any = api_call(
+                f"get deployments/{deployment}",
+                self.namespace,
+                lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
+            )
+            st = d.status
+            ready = (st.ready_replicas or 0) if st else 0
+            updated = (st.updated_replicas or 0) if st else 0
+            total = (st.replicas or 0) if st else 0
+            observed = (st.observed_generation or 0) if st else 0
+            if (
+                observed >= (d.metadata.generation or 0)
+                and ready == replicas
+                and updated >= replicas
+                and total == replicas
+            ):
+                return
+            if time.monotonic() >= deadline:
+                raise TargetError(
+                    f"deployment {deployment}: {ready} of {replicas} pod(s) ready after "
+                    f"{timeout_s:.0f}s; {self._describe_pods(d)}"
+                )
+            self._sleep(self.poll_s)
+
+    def _describe_pods(self, d: Any) -> str:
+        labels = selector_string(d.spec.selector.match_labels or {})
+        pods: Any = api_call(
+            "list pods",
+            self.namespace,
+            lambda: self.core.list_namespaced_pod(self.namespace, label_selector=labels),
+        )
+        problems = [f"{p.metadata.name}: {pod_problem(p)}" for p in pods.items if not _pod_ready(p)]
+        return "; ".join(problems) or "no pod was created (check the ReplicaSet's events)"
+
+    def restore(self) -> list[str]:
+        """Put every touched Deployment and HPA back; returns what could not be restored.
+
+        Each write is tried on its own: a refused Deployment patch must not leave its HPA pinned.
+        """
+        problems: list[str] = []
+        for original in reversed(list(self.originals.values())):
+            writes: list[tuple[str, str, Callable[[], None]]] = [
+                (
+                    f"deployments/{original.deployment}",
+                    f"replicas {original.replicas}",
+                    partial(self._patch_replicas, original.deployment, original.replicas),
+                )
+            ]
+            if original.hpa is not None:
+                writes.append(
+                    (
+                        f"horizontalpodautoscalers/{original.hpa}",
+                        f"minReplicas {original.hpa_min_replicas}, "
+                        f"maxReplicas {original.hpa_max_replicas}",
+                        partial(
+                            self._patch_hpa,
+                            original.hpa,
+                            original.hpa_min_replicas,
+                            original.hpa_max_replicas,
+                        ),
+                    )
+                )
+            for what, value, write in writes:
+                try:
+                    write()
+                    self._log(f"restored {what}: {value}")
+                except TargetError as e:
+                    problems.append(f"{what} (restore by hand: {value}): {e}")
+        self.originals.clear()
+        return problems
+
+
+def _pod_ready(pod: Any) -> bool:
+    for cond in (pod.status.conditions or []) if pod.status else []:
+        if cond.type == "Ready":
+            return bool(cond.status == "True")
+    return False

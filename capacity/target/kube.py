@@ -1,0 +1,323 @@
+"""The cluster target: the pods `pulumi up` deployed, reached through the Kubernetes API.
+
+Entering `KubeTarget` (before any load): reads the stack's outputs (namespace, in-cluster URLs),
+scales each framework's Deployment to the plan's pods with its HPA pinned, and the Locust workers
+to the plan's workers; waits until they are ready; opens port-forwards to the in-cluster
+Prometheus and Locust master (unless their URLs are given); waits until Prometheus scrapes every
+measured pod, cAdvisor and the load generator (by labels); and fits the plan to the cAdvisor
+refresh it measures. Leaving it (success, error, Ctrl-C) closes the port-forwards and restores
+every Deployment's replicas and HPA. The run loop sees the same `Endpoints` as for local pods;
+the service URLs are the pods' own IPs, which the in-cluster Locust master reaches directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from kubernetes import client
+
+from capacity.errors import TargetError
+from capacity.interrupts import signals_deferred
+from capacity.load.driver import LocustMaster
+from capacity.metrics.client import connect
+from capacity.plan import Plan
+from capacity.target.base import Endpoints, PodInfo
+from capacity.target.cluster.kubeapi import KubeAccess, api_call, load_kube
+from capacity.target.cluster.kubeapi import explain as api_call_error
+from capacity.target.cluster.options import ClusterOptions
+from capacity.target.cluster.portforward import PortForward
+from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
+from capacity.target.cluster.retry import RetryingPrometheus
+from capacity.target.cluster.scale import COMPONENT, NAME, Scaler, pod_problem, selector_string
+from capacity.target.cluster.scrape import wait_for_kit_targets
+from capacity.target.cluster.stack import StackOutputs
+
+SERVICE_COMPONENT = "service"
+# deploy/locust.py's Secret holding the master's web API credentials (keys `user`, `password`).
+LOCUST_WEB_AUTH_SECRET = "locust-web-auth"
+LOCUST_WORKER = ("locust-worker", "locust-worker")  # (component, name) labels in deploy/locust.py
+CHECK_EVERY_S = 5.0  # the run loop calls check_pods every 0.25 s; the API needs far less
+
+
+def service_of(url: str, namespace: str) -> tuple[str, str, int]:
+    """`http://prometheus.fwcap.svc:9090` -> ("prometheus", "fwcap", 9090): the Service to
+    port-forward to; a bare `http://prometheus:9090` is in `namespace`. An existing
+    kube-prometheus-stack lives in its own namespace, which its URL names."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise TargetError(f"stack output URL {url!r} has no host")
+    labels = parts.hostname.split(".")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return labels[0], labels[1] if len(labels) > 1 else namespace, port
+
+
+def _ready(pod: Any) -> bool:
+    conditions = (pod.status.conditions or []) if pod.status else []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def _restarts(pod: Any) -> int:
+    statuses = (pod.status.container_statuses or []) if pod.status else []
+    return sum(cs.restart_count or 0 for cs in statuses)
+
+
+@dataclass
+class KubeTarget:
+    """Context manager: `with KubeTarget(...) as endpoints:` measures the deployed pods."""
+
+    plan: Plan
+    options: ClusterOptions
+    outputs: StackOutputs | None
+    step_given: bool = False
+    log: Callable[[str], None] = lambda _m: None
+    access: KubeAccess | None = None
+    ready_timeout_s: float = 300.0
+    targets_timeout_s: float = 120.0
+    # Filled in on entry:
+    effective_plan: Plan | None = None
+    timing: ClusterTiming | None = None
+    namespace: str = ""
+    worker_nodes_shared: list[str] = field(default_factory=list)
+    _scaler: Scaler | None = None
+    _forwards: list[PortForward] = field(default_factory=list)
+    _deployments: dict[str, str] = field(default_factory=dict)
+    _restarts: dict[str, int] = field(default_factory=dict)
+    _checked_s: float = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Endpoints:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Close the port-forwards and restore every Deployment and HPA (idempotent)."""
+        with signals_deferred():
+            for pf in self._forwards:
+                with contextlib.suppress(Exception):
+                    pf.close()
+            self._forwards.clear()
+            if self._scaler is not None:
+                problems = self._scaler.restore()
+                if problems:
+                    self.log("warning: could not restore: " + "; ".join(problems))
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def _start(self) -> Endpoints:
+        opts, plan = self.options, self.plan
+        access = self.access or load_kube(
+            opts.kubeconfig, opts.context or (self.outputs.kube_context if self.outputs else None)
+        )
+        self.access = access
+        self.namespace = opts.namespace or (self.outputs.namespace if self.outputs else "")
+        if not self.namespace:
+            raise TargetError("no namespace: give --stack or --namespace")
+        ns = self.namespace
+        self.log(f"cluster {access.server} (context {access.context}), namespace {ns}")
+        self._scaler = Scaler(access.api, ns, log=self.log)
+        for fw in plan.frameworks:
+            self._deployments[fw] = self._scaler.find(SERVICE_COMPONENT, fw)
+        workers = self._scaler.find(*LOCUST_WORKER)
+        # Everything is found before anything is changed: a missing Deployment changes nothing.
+        for fw in plan.frameworks:
+            self._scaler.scale(self._deployments[fw], plan.replicas, timeout_s=self.ready_timeout_s)
+        self._scaler.scale(workers, plan.locust_workers, timeout_s=self.ready_timeout_s)
+        pods = self._service_pods()
+        self._check_worker_nodes(workers, pods)
+
+        prometheus_url = opts.prometheus_url or self._forward(
+            self.outputs.prometheus_url if self.outputs else "http://prometheus:9090"
+        )
+        locust_url = opts.locust_url or self._forward(
+            self.outputs.locust_url if self.outputs else "http://locust-master:8089"
+        )
+        # The stack's credentials open the master it deployed; a --locust-url carries its own
+        # (user:password@host) or needs none.
+        locust_auth = None if opts.locust_url else self._locust_auth()
+        master = LocustMaster(locust_url, auth=locust_auth)
+        try:
+            master.wait_ready(plan.locust_workers, timeout_s=self.targets_timeout_s)
+        finally:
+            master.close()
+        want = {fw: plan.replicas for fw in plan.frameworks}
+        targets = wait_for_kit_targets(
+            prometheus_url, ns, plan.frameworks, want, timeout_s=self.targets_timeout_s
+        )
+        self._fit_plan(prometheus_url, [t.scrape_interval for t in targets])
+        infos = [
+            PodInfo(
+                name=p.metadata.name,
+                framework=fw,
+                base_url=self._pod_url(p),
+                pid=None,
+                cgroup=None,
+                cpu_limit_millicores=plan.cpu_millicores,
+                memory_limit_bytes=plan.memory_bytes,
+                limits_enforced=True,
+            )
+            for fw, group in pods.items()
+            for p in group
+        ]
+        self._restarts = {p.metadata.name: _restarts(p) for g in pods.values() for p in g}
+        return Endpoints(
+            service_urls={
+                fw: [i.base_url for i in infos if i.framework == fw] for fw in plan.frameworks
+            },
+            prometheus_url=prometheus_url,
+            locust_url=locust_url,
+            namespace=ns,
+            pods=infos,
+            locust_auth=locust_auth,
+        )
+
+    def _locust_auth(self) -> tuple[str, str] | None:
+        """The master's Basic credentials: the stack's outputs, else (no Pulumi) the Secret the
+        program creates; None when neither exists (a master deployed without the auth plugin)."""
+        if self.outputs is not None and self.outputs.locust_auth is not None:
+            return self.outputs.locust_auth
+        assert self.access is not None
+        core = client.CoreV1Api(self.access.api)
+        try:
+            secret = core.read_namespaced_secret(LOCUST_WEB_AUTH_SECRET, self.namespace)
+        except client.ApiException as e:
+            if e.status == 404:
+                return None
+            raise api_call_error(e, f"read Secret {LOCUST_WEB_AUTH_SECRET}", self.namespace) from e
+        data = secret.data or {}
+        try:
+            user, password = (base64.b64decode(data[k]).decode() for k in ("user", "password"))
+        except (KeyError, ValueError) as e:
+            raise TargetError(
+                f"Secret {LOCUST_WEB_AUTH_SECRET} in {self.namespace} lacks a usable user and "
+                "password; redeploy with this kit's __main__.py, or give --locust-url"
+            ) from e
+        return user, password
+
+    def _forward(self, in_cluster_url: str) -> str:
+        assert self.access is not None
+        service, namespace, port = service_of(in_cluster_url, self.namespace)
+        pf = PortForward(self.access.api, namespace, service, port)
+        pf.__enter__()
+        self._forwards.append(pf)
+        self.log(f"port-forward {pf.url} -> service {namespace}/{service}:{port}")
+        return pf.url
+
+    def _fit_plan(self, prometheus_url: str, intervals: Sequence[str]) -> None:
+        prom = RetryingPrometheus(connect(prometheus_url))
+        self.timing, self.effective_plan = fit_to_prometheus(
+            self.plan, prom, self.namespace, intervals, step_given=self.step_given
+        )
+        self.log(describe_timing(self.timing, self.effective_plan))
+
+    def _pods_of(self, fw: str) -> list[Any]:
+        assert self.access is not None
+        core = client.CoreV1Api(self.access.api)
+        labels = selector_string({COMPONENT: SERVICE_COMPONENT, NAME: fw})
+        return list(
+            api_call(
+                "list pods",
+                self.namespace,
+                lambda: core.list_namespaced_pod(self.namespace, label_selector=labels),
+            ).items
+        )
+
+    def _service_pods(self) -> dict[str, list[Any]]:
+        return {fw: [p for p in self._pods_of(fw) if _ready(p)] for fw in self.plan.frameworks}
+
+    @staticmethod
+    def _pod_url(pod: Any) -> str:
+        port = 8000
+        for c in pod.spec.containers:
+            for p in c.ports or []:
+                if p.name == "http":
+                    port = p.container_port
+        if not pod.status or not pod.status.pod_ip:
+            raise TargetError(f"pod {pod.metadata.name} has no IP yet")
+        return f"http://{pod.status.pod_ip}:{port}"
+
+    def _check_worker_nodes(self, workers: str, pods: dict[str, list[Any]]) -> None:
+        """The load generator must not share a node (and its CPU) with a pod under test."""
+        assert self.access is not None
+        core = client.CoreV1Api(self.access.api)
+        labels = selector_string({COMPONENT: LOCUST_WORKER[0], NAME: LOCUST_WORKER[1]})
+        worker_pods: list[Any] = api_call(
+            "list pods",
+            self.namespace,
+            lambda: core.list_namespaced_pod(self.namespace, label_selector=labels),
+        ).items
+        measured = {p.spec.node_name for g in pods.values() for p in g}
+        self.worker_nodes_shared = sorted(
+            {p.spec.node_name for p in worker_pods if p.spec.node_name in measured}
+        )
+        if self.worker_nodes_shared:
+            self.log(
+                f"warning: Locust workers ({workers}) run on node(s) "
+                f"{', '.join(self.worker_nodes_shared)} with pods under test; they compete for "
+                "CPU (add a node, or give the workers a nodeSelector)"
+            )
+
+    # -- while running -----------------------------------------------------------------------
+
+    def check_pods(self) -> None:
+        """Raise TargetError when a measured pod is gone, not ready or restarted (every 5 s)."""
+        now = time.monotonic()
+        if now - self._checked_s < CHECK_EVERY_S or self.access is None:
+            return
+        self._checked_s = now
+        for fw in self.plan.frameworks:
+            current = {p.metadata.name: p for p in self._pods_of(fw)}
+            for name, restarts in self._restarts.items():
+                if not name.startswith(self._deployments.get(fw, "\0")):
+                    continue
+                p = current.get(name)
+                if p is None:
+                    raise TargetError(f"pod {name} is gone (evicted or deleted) during the run")
+                if _restarts(p) > restarts:
+                    raise TargetError(
+                        f"pod {name} restarted during the run (OOMKilled or crashed); see "
+                        f"`kubectl -n {self.namespace} logs {name} --previous`"
+                    )
+                if not _ready(p):
+                    raise TargetError(f"pod {name} is no longer ready: {pod_problem(p)}")
+
+
+def make_target(
+    plan: Plan,
+    options: ClusterOptions,
+    outputs: StackOutputs | None,
+    *,
+    step_given: bool,
+    log: Callable[[str], None],
+) -> Any:
+    """The target for the cluster flags: URL mode, or the Kubernetes API (stack / namespace)."""
+    from capacity.target.url import UrlTarget
+
+    if options.url_mode and options.prometheus_url and options.locust_url:
+        return UrlTarget(
+            plan,
+            step_given=step_given,
+            prometheus_url=options.prometheus_url,
+            locust_url=options.locust_url,
+            namespace=options.namespace or "",
+            log=log,
+        )
+    return KubeTarget(plan, options, outputs, step_given=step_given, log=log)

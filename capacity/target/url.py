@@ -1,0 +1,142 @@
+"""The URL target: an already running system reached by the URLs the user gives.
+
+`capacity report --prometheus-url URL --locust-url URL --namespace NS` measures whatever those
+serve: an existing Prometheus (bundled or kube-prometheus-stack) and a Locust master reached
+through an ingress or a port-forward the user holds open. Nothing is started or scaled; the
+pods under test are the service targets Prometheus scrapes in NS (told apart by their labels,
+capacity/target/cluster/scrape.py), and their scrape addresses are the URLs the Locust master
+sends load to (a pod's IP from inside the cluster, 127.0.0.1 for the local stack).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from capacity.errors import ConfigError, TargetError
+from capacity.load.driver import LocustMaster
+from capacity.metrics.client import connect
+from capacity.plan import Plan
+from capacity.target.base import Endpoints, PodInfo
+from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
+from capacity.target.cluster.retry import RetryingPrometheus
+from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
+
+CHECK_EVERY_S = 5.0  # check_pods runs every 0.25 s in the run loop; Prometheus needs less
+# A pod at its knee can miss a scrape (timeout) and still be up: fail after this many checks.
+DOWN_CHECKS = 3
+
+
+def check_url(flag: str, url: str | None) -> str:
+    if not url or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{flag} {url!r} is not an http(s) URL; give e.g. http://127.0.0.1:9090")
+    return url.rstrip("/")
+
+
+class UrlTarget:
+    """Context manager over a running system; `check_pods` watches its scrape targets."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        step_given: bool = False,
+        prometheus_url: str,
+        locust_url: str,
+        namespace: str,
+        timeout_s: float = 60.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.step_given = step_given
+        self.frameworks = list(plan.frameworks)
+        self.shape = plan.pod_shape()
+        self.effective_plan: Plan | None = None
+        self.timing: ClusterTiming | None = None
+        self.prometheus_url = check_url("--prometheus-url", prometheus_url)
+        self.locust_url = check_url("--locust-url", locust_url)
+        self.namespace = namespace
+        self.timeout_s = timeout_s
+        self._log = log or (lambda _m: None)
+        self.targets: list[ScrapeTarget] = []
+        self._checked_s = 0.0
+        self._down_checks = 0
+
+    def __enter__(self) -> Endpoints:
+        master = LocustMaster(self.locust_url)
+        try:
+            master.wait_ready(self.plan.locust_workers, timeout_s=self.timeout_s)
+        finally:
+            master.close()
+        want = {fw: self.plan.replicas for fw in self.frameworks}
+        self.targets = wait_for_kit_targets(
+            self.prometheus_url, self.namespace, self.frameworks, want, timeout_s=self.timeout_s
+        )
+        prom = RetryingPrometheus(connect(self.prometheus_url))
+        self.timing, self.effective_plan = fit_to_prometheus(
+            self.plan,
+            prom,
+            self.namespace,
+            [t.scrape_interval for t in self.targets],
+            step_given=self.step_given,
+        )
+        self._log(describe_timing(self.timing, self.effective_plan))
+        pods = [
+            PodInfo(
+                name=t.pod or t.base_url,
+                framework=t.role.split(":", 1)[1],
+                base_url=t.base_url,
+                pid=None,
+                cgroup=None,
+                cpu_limit_millicores=self.shape.cpu_millicores,
+                memory_limit_bytes=self.shape.memory_bytes,
+                limits_enforced=True,
+            )
+            for t in self.targets
+            if t.up and t.role.startswith("service:")
+        ]
+        self._log(
+            f"Prometheus {self.prometheus_url}, Locust {self.locust_url}; pods: "
+            + ", ".join(f"{p.name} ({p.base_url})" for p in pods)
+        )
+        return Endpoints(
+            service_urls={
+                fw: [p.base_url for p in pods if p.framework == fw] for fw in self.frameworks
+            },
+            prometheus_url=self.prometheus_url,
+            locust_url=self.locust_url,
+            namespace=self.namespace,
+            pods=pods,
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None  # nothing was started, so nothing is stopped
+
+    def check_pods(self) -> None:
+        """Raise TargetError when a measured pod's scrape target went down (every 5 s at most)."""
+        now = time.monotonic()
+        if now - self._checked_s < CHECK_EVERY_S:
+            return
+        self._checked_s = now
+        want = {
+            fw: len([t for t in self.targets if t.role == f"service:{fw}" and t.up])
+            for fw in self.frameworks
+        }
+        try:
+            wait_for_kit_targets(
+                self.prometheus_url, self.namespace, self.frameworks, want, timeout_s=0
+            )
+            self._down_checks = 0
+        except TargetError as e:
+            self._down_checks += 1
+            if self._down_checks >= DOWN_CHECKS:
+                raise TargetError(
+                    f"a measured pod has not been scraped for {DOWN_CHECKS} checks "
+                    f"({DOWN_CHECKS * CHECK_EVERY_S:.0f} s): {e}"
+                ) from e

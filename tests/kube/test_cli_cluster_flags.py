@@ -1,0 +1,151 @@
+"""`capacity report` cluster flags, run as the real CLI: bad input gives one clear line and a
+non-zero exit before any load or any change to a cluster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capacity.errors import ConfigError
+from capacity.target.cluster.stack import StackFile, find_stack, read_stack_outputs
+from tests.kube.fake_api import FakeKube
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def capacity(*args: str, home: Path, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    env.update(HOME=str(home), COLUMNS="200")
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("capacity")), "report", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_help_documents_the_cluster_mode(tmp_path: Path) -> None:
+    result = capacity("--stack", "dev", "--help", home=tmp_path)
+    assert result.returncode == 0
+    for flag in (
+        "--stack",
+        "--kubeconfig",
+        "--context",
+        "--namespace",
+        "--prometheus-url",
+        "--locust-url",
+        "docs/cluster-mode.md",
+    ):
+        assert flag in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--stack", "nosuch"], "--stack nosuch: no such stack; "),
+        (["--kubeconfig", "/nonexistent"], "--kubeconfig /nonexistent: no such file"),
+        (["--stack", "local"], "no kubeconfig found"),
+        (["--prometheus-url", "http://127.0.0.1:1"], "--locust-url missing"),
+        (["--prometheus-url", "http://a:1", "--locust-url", "http://b:2"], "--namespace missing"),
+        (["--prometheus-url", "a:1", "--locust-url", "http://b:2"], "is not an http(s) URL"),
+    ],
+)
+def test_bad_cluster_input_is_one_line_and_exit_2_with_nothing_written(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    out = tmp_path / "out"
+    result = capacity(*args, "--out", str(out), home=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert expected in one_error_line(result)
+    assert not out.exists(), "nothing is written before the checks pass"
+
+
+def test_a_stack_without_the_pulumi_cli_names_what_is_missing_and_touches_no_cluster(
+    tmp_path: Path,
+) -> None:
+    with FakeKube() as kube:
+        config = kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fwcap")
+        no_pulumi = str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin"
+        result = capacity(
+            "--stack", "local", "--kubeconfig", str(config), home=tmp_path, path=no_pulumi
+        )
+        assert result.returncode == 2, result.stderr
+        line = one_error_line(result)
+        assert "--stack local: reading its outputs needs the `pulumi` CLI" in line
+        assert "--prometheus-url" in line  # and how to do without it
+        assert kube.requests == [], "no API call before the checks pass"
+
+
+def test_the_stacks_context_missing_from_the_kubeconfig_is_named(tmp_path: Path) -> None:
+    with FakeKube() as kube:
+        config = kube.write_kubeconfig(tmp_path / "kubeconfig", context="other")
+        result = capacity("--stack", "local", "--kubeconfig", str(config), home=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "the kubernetes:context of Pulumi.local.yaml, kind-fwcap: not in kubeconfig" in line
+
+
+def test_a_context_missing_from_the_kubeconfig_is_named(tmp_path: Path) -> None:
+    with FakeKube() as kube:
+        config = kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fwcap")
+        result = capacity(
+            "--kubeconfig",
+            str(config),
+            "--context",
+            "eks-prod",
+            "--namespace",
+            "fwcap",
+            home=tmp_path,
+        )
+    assert result.returncode == 2
+    assert "--context eks-prod: not in kubeconfig" in one_error_line(result)
+    assert "(contexts: kind-fwcap)" in result.stderr
+
+
+def stack_file(config: dict[str, str] | None = None) -> StackFile:
+    return StackFile("dev", ROOT, ROOT / "stacks/Pulumi.dev.yaml", config or {})
+
+
+def test_stack_outputs_are_read_and_checked() -> None:
+    outputs = read_stack_outputs(
+        stack_file({"kubernetes:context": "kind-fwcap"}),
+        lambda _s: {
+            "namespace": "fwcap",
+            "serviceUrls": {"django": "http://django.fwcap.svc:8000"},
+            "prometheusUrl": "http://prometheus.fwcap.svc:9090",
+            "locustUrl": "http://locust-master.fwcap.svc:8089",
+            "grafanaAdminPassword": "x",
+            "locustWebUser": "fwcap",
+            "locustWebPassword": "pw",
+        },
+    )
+    assert outputs.namespace == "fwcap" and outputs.kube_context == "kind-fwcap"
+    assert outputs.locust_auth == ("fwcap", "pw")
+    assert outputs.service_urls == {"django": "http://django.fwcap.svc:8000"}
+
+
+def test_a_stack_never_deployed_or_from_another_program_is_refused() -> None:
+    with pytest.raises(ConfigError, match="has no outputs: it was never deployed"):
+        read_stack_outputs(stack_file(), lambda _s: {})
+    with pytest.raises(ConfigError, match="lack or garble prometheusUrl, locustUrl"):
+        read_stack_outputs(stack_file(), lambda _s: {"namespace": "x", "serviceUrls": {"a": "b"}})
+
+
+def test_the_kits_stacks_are_found_by_their_config_files() -> None:
+    assert find_stack("local").kube_context == "kind-fwcap"
+    assert find_stack("myorg/fwcap/eks").path.name == "Pulumi.eks.yaml"

@@ -1,0 +1,72 @@
+"""The cluster plan profile: steps long enough for the kubelet's cAdvisor refresh, measured
+from sample counts when there are data, and a step set too short refused before any load."""
+
+from __future__ import annotations
+
+import pytest
+
+from capacity.errors import ConfigError
+from capacity.plan import build_plan
+from capacity.target.cluster.profile import (
+    ClusterTiming,
+    cluster_plan,
+    refresh_from_counts,
+    scrape_interval_of,
+)
+
+
+@pytest.mark.parametrize(
+    ("series", "scrape_s", "refresh_s"),
+    [
+        ([(25, 12)], 5, 10.0),  # kubelet: a new value every other 5 s scrape
+        ([(61, 60)], 1, 1.0),  # the local pod exporter: a new value every scrape
+        ([(25, 12), (25, 8), (25, 12)], 5, 10.0),  # the median, not the idle pod's 15 s
+        ([(25, 0), (1, 0)], 5, None),  # an idle counter or a single sample says nothing
+        ([], 5, None),
+    ],
+)
+def test_refresh_from_sample_counts(
+    series: list[tuple[float, float]], scrape_s: float, refresh_s: float | None
+) -> None:
+    assert refresh_from_counts(series, scrape_s) == refresh_s
+
+
+@pytest.mark.parametrize(
+    ("refresh_s", "scrape_s", "step_s", "wait_s"),
+    [
+        (10, 5, 32, 10),  # the kubelet default: 2 s settle + 3 x 10 s
+        (10, 15, 47, 15),  # a slow scrape binds instead
+        (1, 1, None, 1),  # the local exporter: the plan's own steps already suffice
+    ],
+)
+def test_an_unset_step_is_raised_to_what_the_refresh_needs(
+    refresh_s: float, scrape_s: float, step_s: float | None, wait_s: int
+) -> None:
+    default = build_plan()
+    plan = cluster_plan(default, ClusterTiming(refresh_s, scrape_s, True), step_given=False)
+    assert plan.step_duration_s == (step_s or default.step_duration_s)
+    assert plan.scrape_interval_s == wait_s
+    assert plan.warmup_s >= plan.settle_s + 2 * wait_s
+
+
+def test_a_step_set_too_short_is_refused_naming_the_minimum() -> None:
+    with pytest.raises(ConfigError) as e:
+        cluster_plan(
+            build_plan(cli={"step_duration_s": 10}),
+            ClusterTiming(10, 5, measured=False),
+            step_given=True,
+        )
+    assert str(e.value).startswith("--step-duration 10 is too short for a cluster")
+    assert "(the kubelet default)" in str(e.value) and "--step-duration 32" in str(e.value)
+
+
+def test_a_long_enough_step_is_kept() -> None:
+    plan = cluster_plan(
+        build_plan(cli={"step_duration_s": 60}), ClusterTiming(10, 5, True), step_given=True
+    )
+    assert plan.step_duration_s == 60
+
+
+def test_scrape_interval_is_read_from_the_targets() -> None:
+    assert scrape_interval_of([{"scrapeInterval": "5s"}, {"scrapeInterval": "1m"}]) == 60
+    assert scrape_interval_of([{"scrapeInterval": "500ms"}, {}]) is None

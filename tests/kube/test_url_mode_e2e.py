@@ -1,0 +1,174 @@
+"""URL mode end to end: `capacity report --prometheus-url ... --locust-url ... --namespace local`
+against a locally started stack, checked like the local end-to-end run (tests/local).
+
+The local target starts the real stack (PostgreSQL, both services in cgroups, Locust master +
+worker, the pod exporter, Prometheus); the real CLI, in its own process, is then pointed at that
+stack's URLs only. It starts nothing itself: it finds the pods through Prometheus' scrape targets
+by their labels, drives the Locust master, and writes the report. While the stack is still up,
+the test recomputes each recorded step from raw Prometheus samples (no rate(), no queries.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from capacity.measurements import MeasurementRecord, read_records
+from capacity.plan import build_plan
+from capacity.target.base import Endpoints
+from capacity.target.local import LocalTarget, find_prometheus
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(600)]
+
+FRAMEWORKS = ("django", "fastapi")
+TOLERANCE = 0.10  # acceptance: the report's figures within 10% of raw Prometheus
+PLAN = {
+    "scenarios": ["db-read"],
+    "step_duration_s": 6,
+    "warmup_s": 5,
+    "max_probes": 3,  # a short search: enough steps to check each against raw data
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    endpoints: Endpoints
+    cli: subprocess.CompletedProcess[str]
+    out: Path
+    records: list[MeasurementRecord]
+    settle_s: float
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    try:
+        find_prometheus()
+    except Exception as e:
+        pytest.skip(f"needs the prometheus binary: {e}")
+    tmp = tmp_path_factory.mktemp("url-mode")
+    plan = build_plan(cli={"frameworks": list(FRAMEWORKS), **PLAN})
+    plan_file = tmp / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(PLAN))
+    out = tmp / "report"
+    work = Path(tempfile.mkdtemp(prefix="fwcap-url-e2e-"))
+    stack = LocalTarget(plan.frameworks, 1, plan.pod_shape(), work, scrape_interval_s=1)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)  # after the stack stopped
+        endpoints = cleanup.enter_context(stack)
+        cli = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("capacity")),
+                "report",
+                "--prometheus-url",
+                endpoints.prometheus_url,
+                "--locust-url",
+                endpoints.locust_url,
+                "--namespace",
+                "local",
+                "--frameworks",
+                ",".join(FRAMEWORKS),
+                "--plan",
+                str(plan_file),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=500,
+        )
+        records = read_records(out / "measurements.jsonl") if cli.returncode == 0 else []
+        yield Run(endpoints, cli, out, records, plan.settle_s)
+
+
+def _raw(run: Run, selector: str, window_s: float, at_s: float) -> list[list[tuple[float, float]]]:
+    r = httpx.get(
+        f"{run.endpoints.prometheus_url}/api/v1/query",
+        params={"query": f"{selector}[{int(window_s)}s]", "time": f"{at_s:.3f}"},
+        timeout=30,
+    )
+    body = r.json()
+    assert body["status"] == "success", r.text
+    return [[(float(t), float(v)) for t, v in s["values"]] for s in body["data"]["result"]]
+
+
+def _slope(samples: list[tuple[float, float]]) -> float:
+    (t0, v0), (t1, v1) = samples[0], samples[-1]
+    return (v1 - v0) / (t1 - t0)
+
+
+def _window(run: Run, r: MeasurementRecord) -> tuple[float, int]:
+    """The measuring window the run queried: duration_s ends at ended_at (settle excluded)."""
+    return r.ended_at.timestamp(), round(r.duration_s)
+
+
+def test_the_cli_ran_in_url_mode_and_wrote_the_report(run: Run) -> None:
+    assert run.cli.returncode == 0, run.cli.stderr[-3000:]
+    assert (run.out / "report.html").stat().st_size > 0
+    platform = json.loads((run.out / "platform.json").read_text())
+    assert platform["mode"] == "url" and platform["target"] == "kube"
+    assert platform["cadvisor_refresh_measured"] is True
+    results = json.loads((run.out / "results.json").read_text())
+    series = {(s["framework"], s["scenario"]) for s in results["series"]}
+    assert series == {(fw, "db-read") for fw in FRAMEWORKS}
+    assert not (run.out / "this-cluster.md").exists(), "no Kubernetes API, so no node table"
+
+
+def test_every_step_was_recorded_against_the_running_pods(run: Run) -> None:
+    pods = {p.name for p in run.endpoints.pods}
+    for fw in FRAMEWORKS:
+        steps = [r for r in run.records if r.framework == fw]
+        assert [r.step for r in steps] == list(range(len(steps)))
+        assert 1 <= len(steps) <= PLAN["max_probes"]
+        for r in steps:
+            assert r.target == "kube" and r.pods == 1
+            assert r.achieved_rps > 0 and r.latency_p95_ms is not None
+            assert f"Prometheus saw {r.pods}" not in (r.note or "")
+    assert pods == {"django-0", "fastapi-0"}
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_reported_requests_per_second_match_raw_prometheus(run: Run, framework: str) -> None:
+    selector = (
+        f'http_server_request_duration_seconds_count{{namespace="local", app="{framework}", '
+        'http_route=~"/api/.+"}'
+    )
+    steps = [r for r in run.records if r.framework == framework]
+    assert steps
+    for r in steps:
+        end, window = _window(run, r)
+        series = [s for s in _raw(run, selector, window, end) if len(s) >= 2]
+        assert series, f"no raw samples for step {r.step}"
+        raw_rps = sum(_slope(s) for s in series)
+        print(f"{framework} step {r.step}: report {r.achieved_rps:.1f} req/s, raw {raw_rps:.1f}")
+        # The client counts completions of the window's arrivals, the server what it finished
+        # in the window: the same when the pod keeps up (a passing step).
+        if r.decision == "pass":
+            assert r.achieved_rps == pytest.approx(raw_rps, rel=TOLERANCE), (r.step, raw_rps)
+        # CPU per request: the pod's CPU over the same window's served requests.
+        assert r.cpu_seconds_per_request is not None
+        assert r.cpu_seconds_per_request == pytest.approx(r.pod_cpu_cores / raw_rps, rel=0.15)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_reported_pod_cpu_matches_raw_prometheus(run: Run, framework: str) -> None:
+    selector = f'container_cpu_usage_seconds_total{{namespace="local", container="{framework}"}}'
+    steps = [r for r in run.records if r.framework == framework]
+    assert steps
+    for r in steps:
+        end, window = _window(run, r)
+        series = _raw(run, selector, window, end)
+        assert len(series) == 1 and len(series[0]) >= 2
+        raw_cores = _slope(series[0])
+        print(f"{framework} step {r.step}: report {r.pod_cpu_cores:.3f} cores, raw {raw_cores:.3f}")
+        assert r.pod_cpu_cores == pytest.approx(raw_cores, rel=TOLERANCE), (r.step, raw_cores)
