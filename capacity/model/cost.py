@@ -180,7 +180,8 @@ def idle_cpu_cores(cpu_seconds_per_request: Figure) -> Figure:
         "0",
         {},
         cpu_seconds_per_request.source,
-        "CPU per request is a ratio at one step, which already includes the idle use",
+        "CPU per request is a median of per-step ratios (pod CPU / requests served), which "
+        "already include the idle use at the measured rates",
     )
 
 
