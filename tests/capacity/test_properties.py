@@ -76,6 +76,11 @@ def test_pods_per_node_does_not_shrink_with_node_size(
     assert large >= small
 
 
+def _burst(cost: object) -> float:
+    term = cost.term("burst_usd_month")  # type: ignore[attr-defined]
+    return 0.0 if term is None else term.number()
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(CATALOG.node_types),
@@ -96,7 +101,12 @@ def test_cost_never_decreases_as_target_load_grows(
     assert dear.pods_needed.number() >= cheap.pods_needed.number()
     if fit.pods_per_node.number() > 0:
         assert dear.nodes_needed.number() >= cheap.nodes_needed.number()
-        assert dear.monthly_usd.number() >= cheap.monthly_usd.number()
+        # Every term but burst is monotone. Burst credits depend on how the pods land: one more
+        # pod can spread the zones' load more evenly and cut a node's surplus over its baseline
+        # (seen: t3.large, 9 -> 10 pods of 71m, burst $41.94 -> $40.88), so the month may
+        # fall by at most that change (docs/capacity-model.md, Burstable nodes).
+        burst_fell = _burst(cheap) - _burst(dear)
+        assert dear.monthly_usd.number() + max(0.0, burst_fell) >= cheap.monthly_usd.number() - 1e-6
         # enough pods for the load, with the headroom held back, and no more nodes than needed
         assert dear.pods_needed.number() * capacity * (1 - headroom) >= high * (1 - 1e-9)
         assert dear.nodes_needed.number() * fit.pods_per_node.number() >= dear.pods_needed.number()

@@ -38,9 +38,9 @@ KIND_SYSTEM_PODS: tuple[tuple[str, int, int], ...] = (
 # What the kubelet does not see of the VM's memory, plus its 100Mi eviction threshold.
 KIND_MEMORY_MARGIN_BYTES = 512 * MIB + 100 * MIB
 
-# EKS add-ons the eks stack relies on beyond the catalog's aws-node and kube-proxy: requests from
+# The catalog's EKS daemonsets (aws-node, kube-proxy, ebs-csi-node, eks-pod-identity-agent) are
+# already out of `free_*`; these are the cluster-wide pods the eks stack relies on: requests from
 # each project's default manifests (approximate: versions change them).
-EKS_ADDON_DAEMONSET_PER_NODE = ("ebs-csi-node", 30, 120 * MIB)  # 3 containers x 10m / 40Mi
 EKS_SYSTEM_PODS: tuple[tuple[str, int, int], ...] = (
     ("coredns-1", 100, 70 * MIB),
     ("coredns-2", 100, 70 * MIB),
@@ -135,14 +135,13 @@ def cluster_for(settings: Settings) -> Cluster:
             system_pods=system,
         )
     node = node_allocatable(load_catalog().node(settings.cluster_node_type))
-    _, addon_cpu, addon_memory = EKS_ADDON_DAEMONSET_PER_NODE
     aws = node.node.provider.key == "aws"
     return Cluster(
         f"{settings.cluster_nodes} x {settings.cluster_node_type}",
         nodes=settings.cluster_nodes,
-        node_cpu_millicores=node.free_cpu_millicores - (addon_cpu if aws else 0),
-        node_memory_bytes=node.free_memory_bytes - (addon_memory if aws else 0),
-        node_pod_slots=node.free_pod_slots - (1 if aws else 0),
+        node_cpu_millicores=node.free_cpu_millicores,
+        node_memory_bytes=node.free_memory_bytes,
+        node_pod_slots=node.free_pod_slots,
         system_pods=tuple(PodRequest(n, c, m) for n, c, m in EKS_SYSTEM_PODS) if aws else (),
     )
 

@@ -30,7 +30,8 @@ CONTRACT_ROWS = [
     "tests/services/test_contract.py::test_contract[fastapi-healthz]",
     "tests/services/test_contract.py::test_contract[django-healthz]",
 ]
-SERVER_WORDS = ("gunicorn", "uvicorn", "postgres", "upstream_stub")
+# FastAPI runs under uvicorn through `python -m app.serve` (its hardened protocol, issue 15).
+SERVER_WORDS = ("gunicorn", "app.serve", "postgres", "upstream_stub")
 
 pytestmark = pytest.mark.live
 
