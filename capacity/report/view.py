@@ -6,10 +6,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from capacity.frameworks import present
 from capacity.quantity import format_cpu, human_bytes
 
 Results = Mapping[str, Any]
-FRAMEWORKS = ("django", "fastapi")
+
+
+def frameworks_of(results: Results) -> tuple[str, ...]:
+    """The frameworks results.json holds, references first (the lean variants when measured)."""
+    return present({s["framework"] for s in results["series"]})
 
 
 def usd(value: float | None) -> str:
@@ -66,7 +71,7 @@ def interval_text(s: Mapping[str, Any]) -> str:
 
 def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     rows = []
-    for framework in FRAMEWORKS:
+    for framework in frameworks_of(results):
         s = _series(results, framework, scenario)
         if s is None:
             continue
@@ -102,7 +107,7 @@ def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     return rows
 
 
-def node_rows(results: Results, scenario: str) -> list[dict[str, str]]:
+def node_rows(results: Results, scenario: str) -> list[dict[str, Any]]:
     fits = {
         (f["framework"], f["node_type"]): f for f in results["fits"] if f["scenario"] == scenario
     }
@@ -129,17 +134,21 @@ def node_rows(results: Results, scenario: str) -> list[dict[str, str]]:
             ),
             "max_pods": str(figures["max_pods"]["value"]),
         }
-        for framework in FRAMEWORKS:
+        per_framework = []
+        for framework in frameworks_of(results):
             fit = fits.get((framework, n["name"]))
             cost = costs.get((framework, n["name"]))
-            row[f"{framework}_pods"] = "n/a" if fit is None else str(fit["pods_per_node"]["value"])
-            row[f"{framework}_binding"] = "" if fit is None else ", ".join(fit["binding"])
             nodes = None if cost is None else _value(cost["nodes_needed"])
-            row[f"{framework}_nodes"] = "n/a" if nodes is None else str(nodes)
-            row[f"{framework}_monthly"] = (
-                "n/a" if cost is None else usd(_value(cost["monthly_usd"]))
+            per_framework.append(
+                {
+                    "framework": framework,
+                    "pods": "n/a" if fit is None else str(fit["pods_per_node"]["value"]),
+                    "binding": "" if fit is None else ", ".join(fit["binding"]),
+                    "nodes": "n/a" if nodes is None else str(nodes),
+                    "monthly": "n/a" if cost is None else usd(_value(cost["monthly_usd"])),
+                }
             )
-        rows.append(row)
+        rows.append({**row, "frameworks": per_framework})
     return rows
 
 
@@ -202,4 +211,5 @@ def template_context(results: Results) -> dict[str, Any]:
         "cost_options": results["inputs"]["cost_options"],
         "example": worked_example(results),
         "scenarios": scenarios,
+        "frameworks": frameworks_of(results),
     }

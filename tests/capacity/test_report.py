@@ -253,6 +253,43 @@ def test_a_run_where_one_side_never_met_the_slo_still_reports(tmp_path: Path) ->
     assert "none within SLO" in (out / "report.md").read_text()
 
 
+def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
+    tmp_path: Path,
+) -> None:
+    """`--frameworks django,fastapi,django-lean,fastapi-lean`: every variant is sized and costed
+    like a framework, in every table and plot (issue 15: framework vs ORM/serializer layer)."""
+    from capacity.measurements import append_record
+    from tests.capacity import synthetic
+
+    path = tmp_path / "measurements.jsonl"
+    records = [r for r in synthetic.run() if r.scenario == "mixed"]
+    records += [
+        synthetic.record(fw, "mixed", step, offered)
+        for fw in synthetic.LEAN_PROFILE
+        for step, offered in enumerate(synthetic.STEPS)
+    ]
+    for record in records:
+        append_record(path, record)
+    out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
+    results = _results(out)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert mismatches(results) == []
+    names = ["django", "fastapi", "django-lean", "fastapi-lean"]
+    assert sorted(s["framework"] for s in results["series"]) == sorted(names)
+    capacity = {s["framework"]: s["capacity_per_pod_rps"]["value"] for s in results["series"]}
+    # The synthetic lean FastAPI spends half the CPU per request: it must sustain more.
+    assert capacity["fastapi-lean"] > capacity["fastapi"] > 0
+    markdown = (out / "report.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| node type |"))
+    assert [c.strip() for c in header.split("|") if "pods/node" in c] == [
+        f"{fw} pods/node" for fw in names
+    ]
+    row = next(line for line in markdown.splitlines() if line.startswith("| t3.medium"))
+    assert row.count("|") == header.count("|")
+    summary = [line for line in markdown.splitlines() if line.startswith("| fastapi-lean |")]
+    assert summary, "the lean variant has no summary row"
+
+
 COST_TERMS = (
     "workload_nodes_usd_month",
     "addons_usd_month",
