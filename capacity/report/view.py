@@ -8,6 +8,7 @@ from typing import Any
 
 from capacity.frameworks import present
 from capacity.quantity import format_cpu, human_bytes
+from capacity.report.platform import PGO_LTO_SAVING
 
 Results = Mapping[str, Any]
 
@@ -198,6 +199,21 @@ def worked_example(results: Results) -> dict[str, Any] | None:
     return {"node": node["name"], "figures": node["figures"]}
 
 
+def interpreter_note(results: Results) -> str | None:
+    """The interpreter caveat for every CPU and capacity figure, when the pods ran on a build
+    without PGO/LTO (unlike the images'): the platform section's measured factor, in one line."""
+    build = results["platform"]["details"].get("pod_python_pgo_lto")
+    if not isinstance(build, str) or build.startswith("yes"):
+        return None
+    return (
+        "measured on an interpreter built without PGO/LTO, unlike the images' "
+        f"python:3.12-slim; such a build used {PGO_LTO_SAVING['healthz']} less CPU per request "
+        f"on /healthz and {PGO_LTO_SAVING['db_read']} less on /api/items/42 (docs/benchmarks.md): "
+        "CPU per request here overstates the image's, and capacity per pod understates it, by "
+        "about that much"
+    )
+
+
 def template_context(results: Results) -> dict[str, Any]:
     scenario = results["inputs"]["headline_scenario"]
     scenarios = sorted({s["scenario"] for s in results["series"]})
@@ -212,4 +228,7 @@ def template_context(results: Results) -> dict[str, Any]:
         "example": worked_example(results),
         "scenarios": scenarios,
         "frameworks": frameworks_of(results),
+        "interpreter_note": interpreter_note(results),
+        # The mark beside every CPU and capacity column when the note applies.
+        "m": "†" if interpreter_note(results) else "",
     }

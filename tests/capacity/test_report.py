@@ -194,6 +194,26 @@ def test_platform_json_beside_the_measurements_is_used(
     assert copy_path.read_bytes() == measurements_file.read_bytes()
 
 
+@pytest.mark.parametrize("optimised", [False, True])
+def test_every_cpu_and_capacity_column_carries_the_interpreter_caveat_when_it_applies(
+    measurements_file: Path, tmp_path: Path, optimised: bool
+) -> None:
+    """Issue 16: pods on a build without PGO/LTO overstate CPU per request; each table that
+    prints CPU per request or capacity marks those columns and says by how much."""
+    from capacity.report.platform import NON_PGO_NOTE, PGO_LTO_SAVING
+
+    copy_path = tmp_path / "measurements.jsonl"
+    copy_path.write_bytes(measurements_file.read_bytes())
+    build = "yes: --enable-optimizations --with-lto" if optimised else NON_PGO_NOTE
+    (tmp_path / "platform.json").write_text(json.dumps({"pod_python_pgo_lto": build}))
+    out = build_report(copy_path, tmp_path, slo=Slo(), node_types=["t3.medium"])
+    for name in ("report.md", "report.html"):
+        text = (out / name).read_text()
+        marked = text.count("CPU per request\u2020") + text.count("(point)\u2020")
+        assert marked == (0 if optimised else 4), name
+        assert (f"{PGO_LTO_SAVING['healthz']} less CPU per request" in text) is not optimised
+
+
 def test_an_existing_report_is_not_overwritten_unless_asked(
     report_dir: Path, measurements_file: Path
 ) -> None:
