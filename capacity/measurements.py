@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from capacity.errors import MeasurementsError
+from capacity.frameworks import Framework
 
 # 2: the open-model fields (client latency, over-SLO share, grid index, attempt, decision).
 SCHEMA_VERSION = 2
@@ -29,7 +30,7 @@ class MeasurementRecord(BaseModel):
     schema_version: int = Field(ge=2, description="record format version; this kit writes 2")
     run_id: str = Field(min_length=1, description="identifies one measurement run")
     target: Literal["local", "kube"] = Field(description="where the pods ran")
-    framework: Literal["django", "fastapi"]
+    framework: Framework
     scenario: str = Field(min_length=1, description="the request mix, e.g. db-read")
     step: int = Field(ge=0, description="0-based index of the load step")
     offered_rps: float = Field(ge=0, description="the grid rate offered, req/s (total)")

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from capacity.errors import ConfigError
+from capacity.frameworks import REFERENCE, Framework
 from capacity.load.scenarios import DEFAULT_SCENARIOS, QUICK_SCENARIOS, SCENARIOS
 from capacity.load.steps import scenario_estimate_s
 from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
 from capacity.target.base import PodShape
 
-Framework = Literal["django", "fastapi"]
-FRAMEWORKS: tuple[Framework, ...] = ("django", "fastapi")
+FRAMEWORKS = REFERENCE
 
 # The CLI flag for each plan field, so errors name what the user typed.
 FLAGS: dict[str, str] = {

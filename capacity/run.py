@@ -418,7 +418,7 @@ class CapacityRun:
             pod_cpu_limit_millicores=plan.cpu_millicores,
             pod_memory_limit_bytes=plan.memory_bytes,
             workers=plan.pod_shape().effective_workers(),
-            threads=(plan.threads or 4) if framework == "django" else None,
+            threads=(plan.threads or 4) if framework.startswith("django") else None,
             limits_enforced=bool(pod_infos) and all(p.limits_enforced for p in pod_infos),
             started_at=datetime.fromtimestamp(w.started_s, tz=UTC),
             ended_at=datetime.fromtimestamp(w.ended_s, tz=UTC),

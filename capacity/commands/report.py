@@ -298,7 +298,11 @@ def _count_lines(path: Path) -> int:
 
 def report(
     frameworks: Annotated[
-        str | None, typer.Option(help="Comma-separated frameworks [default: django,fastapi].")
+        str | None,
+        typer.Option(
+            help="Comma-separated frameworks [default: django,fastapi]; the lean variants "
+            "django-lean, fastapi-lean measure the framework without its ORM/serializer."
+        ),
     ] = None,
     scenarios: Annotated[
         str | None,

@@ -15,12 +15,20 @@ from typing import Any
 
 import matplotlib
 
+from capacity.frameworks import present
+
 matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit, same output everywhere
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure as MplFigure
 
-COLOURS = {"django": "#0C4B33", "fastapi": "#009688"}
+# Each lean variant a lighter shade of its framework's colour.
+COLOURS = {
+    "django": "#0C4B33",
+    "fastapi": "#009688",
+    "django-lean": "#6FA287",
+    "fastapi-lean": "#80CBC4",
+}
 Results = Mapping[str, Any]
 
 
@@ -114,14 +122,15 @@ def _cpu(results: Results, headline: str, path: Path) -> None:
                 title=f"{headline}: CPU per request by step")  # fmt: skip
     scatter.legend(fontsize=8)
     scenarios = sorted({s["scenario"] for s in results["series"]})
-    width = 0.38
-    for i, framework in enumerate(("django", "fastapi")):
+    frameworks = present({s["framework"] for s in results["series"]})
+    width = 0.76 / len(frameworks)
+    for i, framework in enumerate(frameworks):
         values = []
         for scenario in scenarios:
             match = [s for s in _series(results, scenario) if s["framework"] == framework]
             value = match[0]["cpu_seconds_per_request"]["value"] if match else None
             values.append((value or 0.0) * 1000)
-        positions = [x + (i - 0.5) * width for x in range(len(scenarios))]
+        positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(scenarios))]
         bars.bar(positions, values, width, color=COLOURS[framework], label=framework)
     bars.set_xticks(range(len(scenarios)), scenarios, rotation=30, ha="right", fontsize=8)
     bars.set(ylabel="CPU ms per request", title="CPU-seconds per request, by scenario")
@@ -132,15 +141,16 @@ def _cpu(results: Results, headline: str, path: Path) -> None:
 def _pods_per_node(results: Results, headline: str, path: Path) -> None:
     nodes = [n["name"] for n in results["nodes"]]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(nodes) + 1.5))
-    height = 0.38
-    for i, framework in enumerate(("django", "fastapi")):
+    frameworks = present({s["framework"] for s in results["series"]})
+    height = 0.76 / len(frameworks)
+    for i, framework in enumerate(frameworks):
         by_node = {
             f["node_type"]: f["pods_per_node"]["value"]
             for f in results["fits"]
             if f["framework"] == framework and f["scenario"] == headline
         }
         values = [by_node.get(n, 0) for n in nodes]
-        positions = [y + (i - 0.5) * height for y in range(len(nodes))]
+        positions = [y + (i - (len(frameworks) - 1) / 2) * height for y in range(len(nodes))]
         shape = next(
             (
                 s["recommended"]

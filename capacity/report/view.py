@@ -6,10 +6,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from capacity.frameworks import present
 from capacity.quantity import format_cpu, human_bytes
+from capacity.report.platform import PGO_LTO_SAVING
 
 Results = Mapping[str, Any]
-FRAMEWORKS = ("django", "fastapi")
+
+
+def frameworks_of(results: Results) -> tuple[str, ...]:
+    """The frameworks results.json holds, references first (the lean variants when measured)."""
+    return present({s["framework"] for s in results["series"]})
 
 
 def usd(value: float | None) -> str:
@@ -66,7 +72,7 @@ def interval_text(s: Mapping[str, Any]) -> str:
 
 def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     rows = []
-    for framework in FRAMEWORKS:
+    for framework in frameworks_of(results):
         s = _series(results, framework, scenario)
         if s is None:
             continue
@@ -102,7 +108,7 @@ def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     return rows
 
 
-def node_rows(results: Results, scenario: str) -> list[dict[str, str]]:
+def node_rows(results: Results, scenario: str) -> list[dict[str, Any]]:
     fits = {
         (f["framework"], f["node_type"]): f for f in results["fits"] if f["scenario"] == scenario
     }
@@ -129,17 +135,21 @@ def node_rows(results: Results, scenario: str) -> list[dict[str, str]]:
             ),
             "max_pods": str(figures["max_pods"]["value"]),
         }
-        for framework in FRAMEWORKS:
+        per_framework = []
+        for framework in frameworks_of(results):
             fit = fits.get((framework, n["name"]))
             cost = costs.get((framework, n["name"]))
-            row[f"{framework}_pods"] = "n/a" if fit is None else str(fit["pods_per_node"]["value"])
-            row[f"{framework}_binding"] = "" if fit is None else ", ".join(fit["binding"])
             nodes = None if cost is None else _value(cost["nodes_needed"])
-            row[f"{framework}_nodes"] = "n/a" if nodes is None else str(nodes)
-            row[f"{framework}_monthly"] = (
-                "n/a" if cost is None else usd(_value(cost["monthly_usd"]))
+            per_framework.append(
+                {
+                    "framework": framework,
+                    "pods": "n/a" if fit is None else str(fit["pods_per_node"]["value"]),
+                    "binding": "" if fit is None else ", ".join(fit["binding"]),
+                    "nodes": "n/a" if nodes is None else str(nodes),
+                    "monthly": "n/a" if cost is None else usd(_value(cost["monthly_usd"])),
+                }
             )
-        rows.append(row)
+        rows.append({**row, "frameworks": per_framework})
     return rows
 
 
@@ -189,6 +199,21 @@ def worked_example(results: Results) -> dict[str, Any] | None:
     return {"node": node["name"], "figures": node["figures"]}
 
 
+def interpreter_note(results: Results) -> str | None:
+    """The interpreter caveat for every CPU and capacity figure, when the pods ran on a build
+    without PGO/LTO (unlike the images'): the platform section's measured factor, in one line."""
+    build = results["platform"]["details"].get("pod_python_pgo_lto")
+    if not isinstance(build, str) or build.startswith("yes"):
+        return None
+    return (
+        "measured on an interpreter built without PGO/LTO, unlike the images' "
+        f"python:3.12-slim; such a build used {PGO_LTO_SAVING['healthz']} less CPU per request "
+        f"on /healthz and {PGO_LTO_SAVING['db_read']} less on /api/items/42 (docs/benchmarks.md): "
+        "CPU per request here overstates the image's, and capacity per pod understates it, by "
+        "about that much"
+    )
+
+
 def template_context(results: Results) -> dict[str, Any]:
     scenario = results["inputs"]["headline_scenario"]
     scenarios = sorted({s["scenario"] for s in results["series"]})
@@ -202,4 +227,8 @@ def template_context(results: Results) -> dict[str, Any]:
         "cost_options": results["inputs"]["cost_options"],
         "example": worked_example(results),
         "scenarios": scenarios,
+        "frameworks": frameworks_of(results),
+        "interpreter_note": interpreter_note(results),
+        # The mark beside every CPU and capacity column when the note applies.
+        "m": "†" if interpreter_note(results) else "",
     }

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Literal
 
 from capacity.errors import TargetError
+from capacity.frameworks import REFERENCE, Framework
 from capacity.target.process import ManagedProcess, ProcessGroup, log_tail, wait_http_ok
 
-Framework = Literal["django", "fastapi", "django-lean", "fastapi-lean"]
 LauncherCommand = Literal["migrate", "seed"]
 
-# The two reference services, each written the way its community writes production code.
-FRAMEWORKS: tuple[Framework, ...] = ("django", "fastapi")
+FRAMEWORKS = REFERENCE
 # Every startable service: the reference ones, plus lean variants of each (same contract, same
 # launcher and directory, one environment variable apart) that show how much of a difference is
 # the framework and how much its ORM/serializer layer. Name -> (service directory, extra env).

@@ -34,6 +34,12 @@ PROFILE = {
         "mixed": (0.0019, 9.0, 0.003, 97),
     },
 }
+# The lean variants (plain Django views; FastAPI on raw asyncpg): cheaper per request, used only
+# by the tests that measure a variant beside its framework.
+LEAN_PROFILE = {
+    "django-lean": {"mixed": (0.0024, 12.0, 0.004, 110)},
+    "fastapi-lean": {"mixed": (0.0008, 5.0, 0.003, 80)},
+}
 CPU_LIMIT_MILLICORES = 500
 MEMORY_LIMIT_BYTES = 512 * MIB
 
@@ -46,7 +52,7 @@ def over_share(p95_ms: float, slo_ms: float) -> float:
 def record(
     framework: str, scenario: str, step: int, offered: float, **overrides: object
 ) -> MeasurementRecord:
-    cps, base_ms, idle, memory_mib = PROFILE[framework][scenario]
+    cps, base_ms, idle, memory_mib = {**PROFILE, **LEAN_PROFILE}[framework][scenario]
     limit_cores = CPU_LIMIT_MILLICORES / 1000
     max_rps = (limit_cores - idle) / cps  # what the CPU limit can serve
     rho = offered / max_rps
@@ -108,7 +114,7 @@ def record(
         "pod_cpu_limit_millicores": CPU_LIMIT_MILLICORES,
         "pod_memory_limit_bytes": MEMORY_LIMIT_BYTES,
         "workers": 1,
-        "threads": 4 if framework == "django" else None,
+        "threads": 4 if framework.startswith("django") else None,
         "limits_enforced": True,
         "started_at": start,
         "ended_at": start + timedelta(seconds=30),

@@ -194,6 +194,26 @@ def test_platform_json_beside_the_measurements_is_used(
     assert copy_path.read_bytes() == measurements_file.read_bytes()
 
 
+@pytest.mark.parametrize("optimised", [False, True])
+def test_every_cpu_and_capacity_column_carries_the_interpreter_caveat_when_it_applies(
+    measurements_file: Path, tmp_path: Path, optimised: bool
+) -> None:
+    """Issue 16: pods on a build without PGO/LTO overstate CPU per request; each table that
+    prints CPU per request or capacity marks those columns and says by how much."""
+    from capacity.report.platform import NON_PGO_NOTE, PGO_LTO_SAVING
+
+    copy_path = tmp_path / "measurements.jsonl"
+    copy_path.write_bytes(measurements_file.read_bytes())
+    build = "yes: --enable-optimizations --with-lto" if optimised else NON_PGO_NOTE
+    (tmp_path / "platform.json").write_text(json.dumps({"pod_python_pgo_lto": build}))
+    out = build_report(copy_path, tmp_path, slo=Slo(), node_types=["t3.medium"])
+    for name in ("report.md", "report.html"):
+        text = (out / name).read_text()
+        marked = text.count("CPU per request\u2020") + text.count("(point)\u2020")
+        assert marked == (0 if optimised else 4), name
+        assert (f"{PGO_LTO_SAVING['healthz']} less CPU per request" in text) is not optimised
+
+
 def test_an_existing_report_is_not_overwritten_unless_asked(
     report_dir: Path, measurements_file: Path
 ) -> None:
@@ -251,6 +271,43 @@ def test_a_run_where_one_side_never_met_the_slo_still_reports(tmp_path: Path) ->
     assert django["capacity_interval_rps"] == [None, 19.98]
     assert [c["framework"] for c in results["cheapest"]] == ["fastapi"]
     assert "none within SLO" in (out / "report.md").read_text()
+
+
+def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
+    tmp_path: Path,
+) -> None:
+    """`--frameworks django,fastapi,django-lean,fastapi-lean`: every variant is sized and costed
+    like a framework, in every table and plot (issue 15: framework vs ORM/serializer layer)."""
+    from capacity.measurements import append_record
+    from tests.capacity import synthetic
+
+    path = tmp_path / "measurements.jsonl"
+    records = [r for r in synthetic.run() if r.scenario == "mixed"]
+    records += [
+        synthetic.record(fw, "mixed", step, offered)
+        for fw in synthetic.LEAN_PROFILE
+        for step, offered in enumerate(synthetic.STEPS)
+    ]
+    for record in records:
+        append_record(path, record)
+    out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
+    results = _results(out)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert mismatches(results) == []
+    names = ["django", "fastapi", "django-lean", "fastapi-lean"]
+    assert sorted(s["framework"] for s in results["series"]) == sorted(names)
+    capacity = {s["framework"]: s["capacity_per_pod_rps"]["value"] for s in results["series"]}
+    # The synthetic lean FastAPI spends half the CPU per request: it must sustain more.
+    assert capacity["fastapi-lean"] > capacity["fastapi"] > 0
+    markdown = (out / "report.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| node type |"))
+    assert [c.strip() for c in header.split("|") if "pods/node" in c] == [
+        f"{fw} pods/node" for fw in names
+    ]
+    row = next(line for line in markdown.splitlines() if line.startswith("| t3.medium"))
+    assert row.count("|") == header.count("|")
+    summary = [line for line in markdown.splitlines() if line.startswith("| fastapi-lean |")]
+    assert summary, "the lean variant has no summary row"
 
 
 COST_TERMS = (

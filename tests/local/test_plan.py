@@ -32,6 +32,11 @@ def test_sources_override_in_order(tmp_path: Path) -> None:
     assert build_plan(quick=True).scenarios == list(QUICK_SCENARIOS)
 
 
+def test_the_lean_variants_are_measured_when_named() -> None:
+    plan = build_plan(cli={"frameworks": "fastapi,fastapi-lean,django,django-lean"})
+    assert plan.frameworks == ["fastapi", "fastapi-lean", "django", "django-lean"]
+
+
 def test_comma_lists_are_split_and_deduplicated() -> None:
     plan = build_plan(cli={"frameworks": "fastapi, fastapi", "scenarios": "cpu,db-read"})
     assert plan.frameworks == ["fastapi"]
@@ -41,7 +46,10 @@ def test_comma_lists_are_split_and_deduplicated() -> None:
 @pytest.mark.parametrize(
     ("cli", "needles"),
     [
-        ({"frameworks": "flask"}, ["frameworks (--frameworks)", "'django' or 'fastapi'", "flask"]),
+        (
+            {"frameworks": "flask"},
+            ["frameworks (--frameworks)", "'django', 'fastapi', 'django-lean' or 'fastapi-lean'"],
+        ),
         ({"scenarios": "db-read,login"}, ["unknown scenario(s) 'login'", "accepted: db-read"]),
         ({"cpu": "half"}, ["cpu (--cpu)", "'half'", "500m"]),
         ({"cpu": "5m"}, ["below 10m"]),

@@ -1,0 +1,19 @@
+"""The services the kit can measure, named once for the plan, the records and the report."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# The two reference services (each written the way its community writes production code), and a
+# lean variant of each behind the same contract (FastAPI on raw asyncpg, Django with plain views):
+# measured side by side they show how much of a difference is the framework and how much its
+# ORM/serializer layer (services/README.md, docs/benchmarks.md).
+Framework = Literal["django", "fastapi", "django-lean", "fastapi-lean"]
+ALL: tuple[Framework, ...] = get_args(Framework)
+# What a run measures unless told otherwise (`--frameworks`).
+REFERENCE: tuple[Framework, ...] = ("django", "fastapi")
+
+
+def present(names: set[str] | list[str]) -> tuple[str, ...]:
+    """`names` in the kit's order (references first, then the lean variants)."""
+    return tuple(fw for fw in ALL if fw in names)
