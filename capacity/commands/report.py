@@ -36,6 +36,7 @@ from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, Progress, RunResult, plan_slo
 from capacity.target.base import Endpoints
 from capacity.target.cluster.options import ClusterOptions
+from capacity.target.cpuspeed import CpuSpeed, drift, probe_cpu_speed
 from capacity.target.grafana import dashboards_url
 from capacity.target.local import LocalTarget, find_prometheus, new_run_id
 from capacity.target.process import port_is_free
@@ -241,7 +242,10 @@ def measure_locally(
     try:
         with target as endpoints:
             _write_json(out_dir / RUN_FILE, target.manifest())
-            _write_json(out_dir / PLATFORM_FILE, platform_details(target, plan))
+            details = platform_details(target, plan)
+            _write_json(out_dir / PLATFORM_FILE, details)
+            pod_cpus = sorted(target.core_split.pod_cpus) if target.core_split else []
+            speed_start = probe_cpu_speed(pod_cpus)
             for pod in endpoints.pods:
                 console.print(
                     f"[dim]pod {pod.name}: {pod.base_url} pid {pod.pid} "
@@ -255,12 +259,48 @@ def measure_locally(
             with ProgressView(console) as view:
                 run.on_progress = view
                 result = run.run()
+            speed_end = probe_cpu_speed(pod_cpus)
+            _write_json(out_dir / PLATFORM_FILE, details | speed_details(speed_start, speed_end))
+            _warn_on_drift(console, speed_start, speed_end)
             if keep_up:
                 _hold(console, endpoints)
             return result
     finally:
         with signals_deferred():
             _keep_logs(workdir, out_dir)
+
+
+# Above this change of the pods' CPU speed between the first and the last step, the run's
+# absolute figures are not comparable with another run's (the ratios within it still are).
+SPEED_DRIFT_WARN = 0.10
+
+
+def speed_details(start: CpuSpeed | None, end: CpuSpeed | None) -> dict[str, Any]:
+    """platform.json's record of the CPU speed probe (capacity/target/cpuspeed.py)."""
+    change = drift(start, end)
+    return {
+        "cpu_speed_before_first_step": start.text() if start else "not probed",
+        "cpu_speed_after_last_step": end.text() if end else "not probed",
+        "cpu_speed_change": (
+            "unknown"
+            if change is None
+            else f"{change:+.0%} over the run; absolute figures compare across runs only when "
+            "their probes agree, ratios between frameworks (measured interleaved) within a run "
+            "do regardless"
+        ),
+    }
+
+
+def _warn_on_drift(console: Console, start: CpuSpeed | None, end: CpuSpeed | None) -> None:
+    change = drift(start, end)
+    if change is not None and abs(change) > SPEED_DRIFT_WARN:
+        console.print(
+            f"warning: the pods' CPU was {abs(change):.0%} {'faster' if change > 0 else 'slower'} "
+            "after the last step than before the first (this machine's CPU speed varies, see "
+            "platform.json): compare this run with others by the ratios within it, not by "
+            "absolute req/s",
+            markup=False,
+        )
 
 
 def _hold(console: Console, endpoints: Endpoints) -> None:
