@@ -53,6 +53,10 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+# tryfirst: xdist's worker turns `xdist_group` marks into group suffixes of the node ids in its
+# own collection hook, registered after this conftest, so it would run first and see no marks
+# (each module's expensive fixture then ran once per worker: 2 x 90 s for the e2e runs).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep tests that share an expensive fixture on one xdist worker (`--dist loadgroup`).
 
