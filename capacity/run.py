@@ -33,6 +33,7 @@ from capacity.model import Slo
 from capacity.plan import Plan
 from capacity.target.base import Endpoints
 from capacity.target.hostcpu import HostSample
+from capacity.target.services import DJANGO_THREADS
 
 Phase = Literal["warm-up", "step", "scenario-done"]
 # A warm-up offers far more than any pod serves; the in-flight cap turns it into a saturating
@@ -418,7 +419,7 @@ class CapacityRun:
             pod_cpu_limit_millicores=plan.cpu_millicores,
             pod_memory_limit_bytes=plan.memory_bytes,
             workers=plan.pod_shape().effective_workers(),
-            threads=(plan.threads or 4) if framework.startswith("django") else None,
+            threads=(plan.threads or DJANGO_THREADS) if framework.startswith("django") else None,
             limits_enforced=bool(pod_infos) and all(p.limits_enforced for p in pod_infos),
             started_at=datetime.fromtimestamp(w.started_s, tz=UTC),
             ended_at=datetime.fromtimestamp(w.ended_s, tz=UTC),

@@ -149,7 +149,7 @@ class Settings(BaseModel):
         ge=0,
     )
     threads: int = _setting(
-        4, "gthread threads per gunicorn worker (Django only).", "an integer >= 1", ge=1
+        16, "gthread threads per gunicorn worker (Django only).", "an integer >= 1", ge=1
     )
     db_pool_size: int = _setting(
         0,

@@ -28,6 +28,8 @@ records the commit and the exact patch.
 Suites:
 - upstream: /api/upstream?delay_ms=50 on FastAPI with aiohttp's and httpx's client, and on
   Django with 4, 8, 16 and 32 gthread threads (the thread-count sweep).
+- threads: the same sweep on /api/items/42 and on /api/upstream, for one setting that serves
+  both workload kinds.
 - efficiency: /healthz (trivial JSON) and /api/items/42 (one row by id) on each reference
   service and its lean variant (FastAPI on raw asyncpg, Django with plain views).
 - buffering: /healthz and /api/items/42 on Django with the buffering gthread worker (the
@@ -104,6 +106,12 @@ SUITES: dict[str, tuple[tuple[Variant, ...], tuple[str, ...]]] = {
             Variant("django 32 threads", "django", threads=32),
         ),
         ("/api/upstream?delay_ms=50",),
+    ),
+    # The thread count per workload kind (issue 15): the same sweep on a database read and on
+    # the outbound call, so one setting can be chosen for a pod that serves both.
+    "threads": (
+        tuple(Variant(f"django {n} threads", "django", threads=n) for n in (4, 8, 16, 32)),
+        ("/api/items/42", "/api/upstream?delay_ms=50"),
     ),
     "efficiency": (
         (

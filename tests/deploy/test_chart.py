@@ -150,5 +150,5 @@ def test_django_gets_threads_and_fastapi_does_not() -> None:
             for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         }
 
-    assert env("django")["THREADS"] == "4"
+    assert env("django")["THREADS"] == "16"
     assert "THREADS" not in env("fastapi")

@@ -51,7 +51,8 @@ def variant(env: Mapping[str, str]) -> str:
 
 
 def threads(env: Mapping[str, str]) -> int:
-    return positive_int(env, "THREADS", 4)
+    # 16: the sweep of docs/benchmarks.md ("gthread thread count"), see services/django/README.md.
+    return positive_int(env, "THREADS", 16)
 
 
 def db_pool_size(env: Mapping[str, str]) -> int:
