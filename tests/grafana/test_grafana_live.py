@@ -88,7 +88,6 @@ def start_swarm(master: LocustMaster, endpoints: Endpoints, framework: str) -> N
             "fwcap_framework": framework,
             "fwcap_scenario": "mixed",
             "fwcap_step": 1,
-            "fwcap_user_rps": SWARM_USER_RPS,
             "fwcap_offered_rps": SWARM_USERS * SWARM_USER_RPS,
         },
     )
