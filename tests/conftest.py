@@ -33,7 +33,6 @@ from capacity.target.services import (
 )
 
 SERVICE_WORKERS = 2
-# Tests that share one session's servers run on one xdist worker, so the servers start once.
 # Shared by every xdist worker so all of them draw the same random instants
 # (tests/local/test_interrupts.py); the controller draws it, the workers inherit it.
 INTERRUPT_SEED_ENV = "FWCAP_INTERRUPT_SEED"
