@@ -132,7 +132,11 @@ def test_every_step_was_recorded_against_the_running_pods(run: Run) -> None:
         assert 1 <= len(steps) <= PLAN["max_probes"]
         for r in steps:
             assert r.target == "kube" and r.pods == 1
-            assert r.achieved_rps > 0 and r.latency_p95_ms is not None
+            assert r.achieved_rps > 0 and r.client_latency_p95_ms is not None
+            # The server's histogram has no p95 when most requests overflow its last
+            # bucket (an overloaded, failing step); a passing step always has one.
+            if r.decision == "pass":
+                assert r.latency_p95_ms is not None
             assert f"Prometheus saw {r.pods}" not in (r.note or "")
     assert pods == {"django-0", "fastapi-0"}
 

@@ -105,7 +105,11 @@ def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
             assert r.pods == 1 and r.pod_cpu_limit_millicores == 500
             assert r.pod_memory_limit_bytes == 512 * 2**20
             assert r.limits_enforced is run.limits_enforced
-            assert r.achieved_rps > 0 and r.latency_p95_ms is not None
+            assert r.achieved_rps > 0 and r.client_latency_p95_ms is not None
+            # The server's histogram has no p95 when most requests overflow its last
+            # bucket (an overloaded, failing step); a passing step always has one.
+            if r.decision == "pass":
+                assert r.latency_p95_ms is not None
             assert 10 * 2**20 < r.pod_memory_working_set_bytes < r.pod_memory_limit_bytes
             assert 0 < r.generator_cpu_ratio < 1
 
