@@ -26,6 +26,9 @@ from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
 CHECK_EVERY_S = 5.0  # check_pods runs every 0.25 s in the run loop; Prometheus needs less
 # A pod at its knee can miss a scrape (timeout) and still be up: fail after this many checks.
 DOWN_CHECKS = 3
+# A scrape that timed out ("context deadline exceeded") is a pod too busy to answer /metrics in
+# time, as in an overloaded step, not a pod that is gone: it may last a whole step and its drain.
+BUSY_CHECKS = 12
 
 
 def check_url(flag: str, url: str | None) -> str:
@@ -135,8 +138,9 @@ class UrlTarget:
             self._down_checks = 0
         except TargetError as e:
             self._down_checks += 1
-            if self._down_checks >= DOWN_CHECKS:
+            limit = BUSY_CHECKS if "context deadline exceeded" in str(e) else DOWN_CHECKS
+            if self._down_checks >= limit:
                 raise TargetError(
-                    f"a measured pod has not been scraped for {DOWN_CHECKS} checks "
-                    f"({DOWN_CHECKS * CHECK_EVERY_S:.0f} s): {e}"
+                    f"a measured pod has not been scraped for {limit} checks "
+                    f"({limit * CHECK_EVERY_S:.0f} s): {e}"
                 ) from e
