@@ -8,6 +8,7 @@ and CPU from first and last sample, and checks every pod's CPU against its cgrou
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,9 +134,18 @@ def test_recorded_requests_per_second_match_raw_counter_samples(run: Run, framew
         assert r.cpu_seconds_per_request is not None
         assert r.cpu_seconds_per_request == pytest.approx(r.pod_cpu_cores / raw_rps, rel=0.15)
         # And the generator really offered it, when the pod kept up (a looser bound: a busy
-        # shared machine can delay the generator itself).
-        if r.latency_p95_ms is not None and r.latency_p95_ms < 50 and not r.generator_saturated:
-            assert raw_rps == pytest.approx(r.offered_rps, rel=0.2), (r.step, r.offered_rps)
+        # shared machine can delay the generator itself). A window's arrivals are one draw of
+        # a Poisson process: over a 4 s window at 50 req/s the seeded sequence can hold 18% more
+        # than the nominal rate. So the server's count is compared with the rate the client
+        # scheduled in its window (an extended step's two windows, without the gap between),
+        # and that with the nominal rate within Poisson noise.
+        keeping_up = r.latency_p95_ms is not None and r.latency_p95_ms < 50
+        if keeping_up and not r.generator_saturated and r.achieved_rps > 0:
+            client_window_s = r.requests * (1 - r.error_ratio) / r.achieved_rps
+            scheduled_rps = r.requests / client_window_s
+            assert raw_rps == pytest.approx(scheduled_rps, rel=0.2), (r.step, r.requests)
+            expected = r.offered_rps * client_window_s
+            assert abs(r.requests - expected) <= 4.5 * math.sqrt(expected) + 2, (r.step, expected)
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
