@@ -20,7 +20,13 @@ scheduler. Arrivals follow a Poisson process at --fwcap-offered-rps (total), dra
 random.Random(--fwcap-seed), and each request's content is drawn from the same stream, so one
 seed is one request sequence, whatever the framework. Every worker draws the whole sequence and
 sends arrival i when i mod workers is its index, so the sequence does not depend on the worker
-count either. Arrival i goes to pod i mod pods. Each request runs in its own greenlet, up to
+count either. Each arrival goes to a pod drawn uniformly at random from a second stream seeded
+from the same seed (every worker draws it for every arrival, so they agree), as kube-proxy's
+default iptables mode picks a Service endpoint at random: each pod then receives a Poisson
+stream of its own (a random thinning of a Poisson process is Poisson). Dealing arrivals
+round-robin would hand each of n pods a smoother stream (Erlang-n gaps) that queues less than
+one pod's Poisson stream, so n pods would look more than n times as capable as one.
+Each request runs in its own greenlet, up to
 --fwcap-cap in flight (per worker); an arrival beyond the cap is dropped and counted as a
 failure. Latency is timed from the arrival's *intended* send time, never from the late one, so
 a stalled server cannot hide its stall (coordinated omission).
@@ -247,6 +253,7 @@ class PodUser(FastHttpUser):
         current: tuple[float, int, str] | None = None
         hosts = self.hosts
         rng = random.Random()
+        pod_rng = random.Random()
         start_s = next_s = 0.0
         arrival = 0
         while True:
@@ -261,6 +268,7 @@ class PodUser(FastHttpUser):
                 current = (rate, seed, env.host or "")
                 hosts = [h.strip() for h in current[2].split(",") if h.strip()] or self.hosts
                 rng = random.Random(seed)
+                pod_rng = random.Random(f"pods:{seed}")
                 start_s = time.time()
                 next_s = start_s + rng.expovariate(rate)
                 arrival = 0
@@ -269,12 +277,13 @@ class PodUser(FastHttpUser):
                 gevent.sleep(min(next_s - now, 0.05))
                 continue
             req = self.pick(rng)
+            pod = pod_rng.randrange(len(hosts)) if len(hosts) > 1 else 0
             workers = max(1, int(_option(env, "fwcap_workers", 1)))
             if arrival % workers == worker_index:
                 key = str(_option(env, "fwcap_key", ""))
                 settle_s = float(_option(env, "fwcap_settle_s", 0.0))
                 cap = max(1, int(_option(env, "fwcap_cap", 1000)))
-                host = hosts[arrival % len(hosts)] if hosts else ""
+                host = hosts[pod] if hosts else ""
                 tallied = key if key and next_s >= start_s + settle_s else ""
                 self._dispatch(host, req, next_s, tallied, cap)
             arrival += 1
