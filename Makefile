@@ -4,6 +4,7 @@
 # and for developers:
 #   make test-fast - every test that starts no server and installs nothing (no `live` or `slow` mark)
 #   make lint      - the format and lint gate (ruff format --check, ruff check); CI runs it
+#   make schemas   - regenerate capacity/schemas/results.schema.json from the results models
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
 PYTHON ?= python3
@@ -16,7 +17,7 @@ OS_PACKAGES_TEST := prometheus chromium
 # a module's fixture stay on one worker (see tests/conftest.py). PYTEST_PARALLEL= runs serially.
 PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
-.PHONY: setup os-deps-report os-deps-test report test test-fast check lint typecheck clean requirements pod-venv kind-up kind-down
+.PHONY: setup os-deps-report os-deps-test report test test-fast check lint typecheck clean requirements schemas pod-venv kind-up kind-down
 
 setup: $(VENV)/.synced
 
@@ -48,6 +49,11 @@ requirements:
 	uv lock
 	$(MAKE) setup
 	$(BIN)/python scripts/export_requirements.py
+
+# results.json's JSON Schema is generated from its pydantic models (capacity/report/schema.py);
+# run this after changing them (tests/capacity/test_results_schema.py fails until you do).
+schemas: setup
+	$(BIN)/python scripts/results_schema.py
 
 # Pods on another interpreter, e.g. a PGO+LTO CPython 3.12 built like the images' python:3.12-slim
 # (this venv's may lack PGO/LTO; the report's platform section says which the pods ran):

@@ -132,6 +132,8 @@ def kit_errors() -> Iterator[None]:
 
 
 def _fit_json(fit: NodeFit) -> dict[str, Any]:
+    from capacity.report.schema import Figure  # a figure's JSON, as results.json writes it
+
     node = fit.node
     return {
         "node_type": node.node.name,
@@ -145,7 +147,7 @@ def _fit_json(fit: NodeFit) -> dict[str, Any]:
         "daemonset_cpu_millicores": node.daemonset_cpu_millicores.value,
         "daemonset_memory_bytes": node.daemonset_memory_bytes.value,
         "derivations": {
-            f.kind: f.to_json()
+            f.kind: Figure.of(f).model_dump(mode="json")
             for f in (
                 node.max_pods,
                 node.memory_capacity_bytes,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,12 @@ from capacity.measurements import read_records
 from capacity.model import Analysis, CostOptions, Margins, Settings, Slo, analyse, check_claims
 from capacity.model.allocatable import Networking
 from capacity.report.platform import platform_for
-from capacity.report.plots import draw_plots
-from capacity.report.results import build_results, validate_results
+from capacity.report.results import build_results
+from capacity.report.schema import Results
 from capacity.report.view import template_context
 from capacity.report.writer import write_atomically
 
-__all__ = ["build_report", "headline_scenario"]
+__all__ = ["Results", "build_report", "headline_scenario"]
 
 # Package data, read through importlib.resources (works from a wheel as from a checkout).
 TEMPLATES = PackageLoader("capacity.report", "templates")
@@ -54,7 +53,7 @@ def headline_scenario(analysis: Analysis, wanted: str | None) -> str:
     raise ConfigError("the measurements hold no scenario")  # pragma: no cover - records exist
 
 
-def _render(results: Mapping[str, Any], out: Path) -> None:
+def _render(results: Results, out: Path) -> None:
     context = template_context(results)
     markdown = Environment(
         loader=TEMPLATES,
@@ -66,9 +65,9 @@ def _render(results: Mapping[str, Any], out: Path) -> None:
         markdown.get_template("report.md.j2").render(**context), encoding="utf-8"
     )
     images = {
-        p["file"]: "data:image/png;base64,"
-        + base64.b64encode((out / p["file"]).read_bytes()).decode("ascii")
-        for p in results["plots"]
+        p.file: "data:image/png;base64,"
+        + base64.b64encode((out / p.file).read_bytes()).decode("ascii")
+        for p in results.plots
     }
     html = Environment(loader=TEMPLATES, undefined=StrictUndefined, autoescape=True)
     (out / "report.html").write_text(
@@ -125,13 +124,13 @@ def build_report(
         headline_scenario=headline,
         catalog_path=catalog.path,
         platform=platform_for(measurements_path, platform),
-        plots=[],
     )
 
     def fill(tmp: Path) -> None:
-        results["plots"] = draw_plots(results, tmp / "plots")
-        validate_results(results)
-        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        _render(results, tmp)
+        from capacity.report.plots import draw_plots  # matplotlib loads only to draw
+
+        drawn = results.with_plots(draw_plots(results, tmp / "plots"))
+        (tmp / "results.json").write_text(drawn.to_json(), encoding="utf-8")
+        _render(drawn, tmp)
 
     return write_atomically(Path(out_dir), fill, overwrite=overwrite)

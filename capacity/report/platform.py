@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from capacity.errors import MeasurementsError
+from capacity.report.schema import Platform
 
 PLATFORM_FILE = "platform.json"
 
@@ -43,10 +44,10 @@ def this_machine() -> dict[str, Any]:
     }
 
 
-def platform_for(measurements: Path, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """{"source": ..., "details": {...}}: given > platform.json beside the file > this machine."""
+def platform_for(measurements: Path, given: Mapping[str, Any] | None) -> Platform:
+    """The report's platform section: given > platform.json beside the file > this machine."""
     if given is not None:
-        return {"source": "measurement run", "details": dict(given)}
+        return Platform(source="measurement run", details=dict(given))
     sidecar = Path(measurements).with_name(PLATFORM_FILE)
     if sidecar.exists():
         try:
@@ -59,11 +60,11 @@ def platform_for(measurements: Path, given: Mapping[str, Any] | None) -> dict[st
             raise MeasurementsError(
                 f"{sidecar}: expected a JSON object, got {type(details).__name__}"
             )
-        return {"source": f"measurement run ({sidecar.name})", "details": details}
-    return {
-        "source": "the machine the model ran on (the measurement run left no platform.json)",
-        "details": this_machine(),
-    }
+        return Platform(source=f"measurement run ({sidecar.name})", details=details)
+    return Platform(
+        source="the machine the model ran on (the measurement run left no platform.json)",
+        details=this_machine(),
+    )
 
 
 # -- what the pods ran on: interpreter build and CPU placement (issue 16) --------------------

@@ -1,4 +1,4 @@
-"""The report's plots, drawn with matplotlib's Agg backend from results.json alone.
+"""The report's plots, drawn with matplotlib's Agg backend from the results document alone.
 
 knee-<scenario>.png    client p95 and share over the SLO vs offered req/s, both frameworks
 cpu-per-request.png    CPU ms per request by step, and its median per scenario
@@ -9,13 +9,12 @@ cost-vs-target.png     monthly cost vs target req/s on the cheapest node type
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
 from capacity.frameworks import present
+from capacity.report.schema import Plot, Results, Series
 
 matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit, same output everywhere
 
@@ -29,7 +28,6 @@ COLOURS = {
     "django-lean": "#6FA287",
     "fastapi-lean": "#80CBC4",
 }
-Results = Mapping[str, Any]
 
 
 def slug(text: str) -> str:
@@ -42,21 +40,21 @@ def _save(fig: MplFigure, path: Path) -> None:
     plt.close(fig)
 
 
-def _series(results: Results, scenario: str) -> list[Mapping[str, Any]]:
-    return [s for s in results["series"] if s["scenario"] == scenario]
+def _series(results: Results, scenario: str) -> list[Series]:
+    return [s for s in results.series if s.scenario == scenario]
 
 
 def _knee(results: Results, scenario: str, path: Path) -> None:
     """Client p95 and the share over the SLO against the shared grid rates, both frameworks."""
-    slo = results["inputs"]["slo"]
-    allowed = slo["allowed_over_slo_ratio"]
+    slo = results.inputs.slo
+    allowed = slo.allowed_over_slo_ratio
     fig, (lat, over) = plt.subplots(1, 2, figsize=(11, 4.2))
     for s in _series(results, scenario):
-        colour = COLOURS.get(s["framework"], "grey")
-        fw = s["framework"]
-        steps = sorted(s["steps"], key=lambda st: (st["offered_rps"], st["step"]))
-        client = [(st["offered_rps"], st["client_latency_p95_ms"], st["decision"]) for st in steps
-                  if st["client_latency_p95_ms"] is not None]  # fmt: skip
+        colour = COLOURS.get(s.framework, "grey")
+        fw = s.framework
+        steps = sorted(s.steps, key=lambda st: (st.offered_rps, st.step))
+        client = [(st.offered_rps, st.client_latency_p95_ms, st.decision) for st in steps
+                  if st.client_latency_p95_ms is not None]  # fmt: skip
         if client:
             xs, ys, _ = zip(*client, strict=True)
             lat.plot(xs, ys, "-", color=colour, alpha=0.6, label=f"{fw} client p95")
@@ -64,31 +62,31 @@ def _knee(results: Results, scenario: str, path: Path) -> None:
                 pts = [(x, y) for x, y, d in client if d == kind]
                 if pts:
                     lat.plot(*zip(*pts, strict=True), mark, color=colour, markersize=7)
-        server = [(st["offered_rps"], st["latency_p95_ms"]) for st in steps
-                  if st["latency_p95_ms"] is not None]  # fmt: skip
+        server = [(st.offered_rps, st.latency_p95_ms) for st in steps
+                  if st.latency_p95_ms is not None]  # fmt: skip
         if server:
             lat.plot(*zip(*server, strict=True), ":", color=colour, alpha=0.5,
                      label=f"{fw} server p95 (cross-check)")  # fmt: skip
         for st in steps:
             over.errorbar(
-                st["offered_rps"], st["over_slo_ratio"],
-                yerr=[[max(0.0, st["over_slo_ratio"] - st["over_slo_lower"])],
-                      [max(0.0, st["over_slo_upper"] - st["over_slo_ratio"])]],
-                fmt="o" if st["decision"] == "pass" else "x", color=colour, capsize=3,
+                st.offered_rps, st.over_slo_ratio,
+                yerr=[[max(0.0, st.over_slo_ratio - st.over_slo_lower)],
+                      [max(0.0, st.over_slo_upper - st.over_slo_ratio)]],
+                fmt="o" if st.decision == "pass" else "x", color=colour, capsize=3,
             )  # fmt: skip
-        lo, hi = s["capacity_interval_rps"]
-        pods = s["tested_shape"]["pods"]
+        lo, hi = s.capacity_interval_rps
+        pods = s.tested_shape.pods
         if lo is not None:
             right = (hi if hi is not None else lo) * pods
             for ax in (lat, over):
                 ax.axvspan(lo * pods, right, color=colour, alpha=0.15)
             lat.annotate(
                 f"{fw}: [{lo:,.0f}, {'-' if hi is None else f'{hi:,.0f}'}) req/s/pod",
-                (lo * pods, slo["latency_ms"]), textcoords="offset points", xytext=(4, 8),
+                (lo * pods, slo.latency_ms), textcoords="offset points", xytext=(4, 8),
                 fontsize=8, color=colour,
             )  # fmt: skip
-    lat.axhline(slo["latency_ms"], color="#c62828", linewidth=1,
-                label=f"SLO {slo['percentile']} {slo['latency_ms']:g} ms")  # fmt: skip
+    lat.axhline(slo.latency_ms, color="#c62828", linewidth=1,
+                label=f"SLO {slo.percentile} {slo.latency_ms:g} ms")  # fmt: skip
     lat.set(xlabel="offered req/s (shared grid)", ylabel="latency (ms)",
             title=f"{scenario}: client p95 vs offered (o pass, x fail)")  # fmt: skip
     lat.set_yscale("log")
@@ -104,31 +102,32 @@ def _knee(results: Results, scenario: str, path: Path) -> None:
 def _cpu(results: Results, headline: str, path: Path) -> None:
     fig, (scatter, bars) = plt.subplots(1, 2, figsize=(10, 4))
     for s in _series(results, headline):
-        colour = COLOURS.get(s["framework"], "grey")
-        steps = [st for st in s["steps"] if st["cpu_seconds_per_request"] is not None]
+        colour = COLOURS.get(s.framework, "grey")
+        cpu = [(st.per_pod_rps, st.cpu_seconds_per_request) for st in s.steps
+               if st.cpu_seconds_per_request is not None]  # fmt: skip
         scatter.plot(
-            [st["per_pod_rps"] for st in steps],
-            [st["cpu_seconds_per_request"] * 1000 for st in steps],
+            [rps for rps, _ in cpu], [seconds * 1000 for _, seconds in cpu],
             "o", color=colour, alpha=0.35,
         )  # fmt: skip
-        median = s["cpu_seconds_per_request"]["value"]
+        median = s.cpu_seconds_per_request.value
         if median is not None:
-            used = s["cpu_seconds_per_request"]["inputs"].get("per_step", [])
+            used = s.cpu_seconds_per_request.inputs.get("per_step")
+            steps = len(used) if isinstance(used, list) else 0
             scatter.axhline(
                 median * 1000, color=colour,
-                label=f"{s['framework']}: median {median * 1000:.2f} ms over {len(used)} steps",
+                label=f"{s.framework}: median {median * 1000:.2f} ms over {steps} steps",
             )  # fmt: skip
     scatter.set(xlabel="req/s per pod", ylabel="CPU ms per request",
                 title=f"{headline}: CPU per request by step")  # fmt: skip
     scatter.legend(fontsize=8)
-    scenarios = sorted({s["scenario"] for s in results["series"]})
-    frameworks = present({s["framework"] for s in results["series"]})
+    scenarios = sorted({s.scenario for s in results.series})
+    frameworks = present({s.framework for s in results.series})
     width = 0.76 / len(frameworks)
     for i, framework in enumerate(frameworks):
         values = []
         for scenario in scenarios:
-            match = [s for s in _series(results, scenario) if s["framework"] == framework]
-            value = match[0]["cpu_seconds_per_request"]["value"] if match else None
+            match = [s for s in _series(results, scenario) if s.framework == framework]
+            value = match[0].cpu_seconds_per_request.value if match else None
             values.append((value or 0.0) * 1000)
         positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(scenarios))]
         bars.bar(positions, values, width, color=COLOURS[framework], label=framework)
@@ -139,29 +138,27 @@ def _cpu(results: Results, headline: str, path: Path) -> None:
 
 
 def _pods_per_node(results: Results, headline: str, path: Path) -> None:
-    nodes = [n["name"] for n in results["nodes"]]
+    nodes = [n.name for n in results.nodes]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(nodes) + 1.5))
-    frameworks = present({s["framework"] for s in results["series"]})
+    frameworks = present({s.framework for s in results.series})
     height = 0.76 / len(frameworks)
     for i, framework in enumerate(frameworks):
         by_node = {
-            f["node_type"]: f["pods_per_node"]["value"]
-            for f in results["fits"]
-            if f["framework"] == framework and f["scenario"] == headline
+            f.node_type: f.pods_per_node.value or 0
+            for f in results.fits
+            if f.framework == framework and f.scenario == headline
         }
         values = [by_node.get(n, 0) for n in nodes]
         positions = [y + (i - (len(frameworks) - 1) / 2) * height for y in range(len(nodes))]
         shape = next(
             (
-                s["recommended"]
+                s.recommended
                 for s in _series(results, headline)
-                if s["framework"] == framework and s["recommended"]
+                if s.framework == framework and s.recommended
             ),
             None,
         )
-        label = (
-            f"{framework} (requests {shape['cpu']} CPU / {shape['memory']})" if shape else framework
-        )
+        label = f"{framework} (requests {shape.cpu} CPU / {shape.memory})" if shape else framework
         ax.barh(positions, values, height, color=COLOURS[framework], label=label)
         for y, v in zip(positions, values, strict=True):
             ax.text(v + 0.1, y, str(v), va="center", fontsize=8)
@@ -176,19 +173,19 @@ def _pods_per_node(results: Results, headline: str, path: Path) -> None:
 
 
 def _cost(results: Results, headline: str, path: Path) -> None:
-    target = results["inputs"]["target_rps"]
-    headroom = results["inputs"]["headroom"]
+    target = results.inputs.target_rps
+    headroom = results.inputs.headroom
     fig, ax = plt.subplots(figsize=(10, 4))
-    for curve in results["cost_curves"]:
-        points = curve["points"]
+    for curve in results.cost_curves:
+        points = curve.points
         if not points:
             continue
         ax.step(
-            [p["target_rps"] for p in points],
-            [p["monthly_usd"] for p in points],
+            [p.target_rps for p in points],
+            [p.monthly_usd for p in points],
             where="post",
-            color=COLOURS.get(curve["framework"], "grey"),
-            label=f"{curve['framework']} (cheapest node type at each load)",
+            color=COLOURS.get(curve.framework, "grey"),
+            label=f"{curve.framework} (cheapest node type at each load)",
         )
     ax.axvline(target, color="grey", linestyle=":", label=f"target {target:,.0f} req/s")
     ax.set(
@@ -200,22 +197,22 @@ def _cost(results: Results, headline: str, path: Path) -> None:
     _save(fig, path)
 
 
-def draw_plots(results: Results, plots_dir: Path) -> list[dict[str, str]]:
+def draw_plots(results: Results, plots_dir: Path) -> list[Plot]:
     """Draw every plot into plots_dir; return their entries for results.json (relative paths)."""
     plots_dir.mkdir(parents=True, exist_ok=True)
-    headline = results["inputs"]["headline_scenario"]
+    headline = results.inputs.headline_scenario
     entries = []
-    for scenario in sorted({s["scenario"] for s in results["series"]}):
+    for scenario in sorted({s.scenario for s in results.series}):
         name = f"knee-{slug(scenario)}.png"
         _knee(results, scenario, plots_dir / name)
         entries.append(
-            {
-                "file": f"plots/{name}",
-                "title": f"The knee: {scenario}",
-                "caption": "Client-side p95 (from the intended send time) and the share of "
+            Plot(
+                file=f"plots/{name}",
+                title=f"The knee: {scenario}",
+                caption="Client-side p95 (from the intended send time) and the share of "
                 "requests over the SLO against the offered rate of the shared grid, both "
                 "frameworks; the shaded band is each capacity interval [last pass, first fail).",
-            }
+            )
         )
     drawers = [
         (
@@ -239,5 +236,5 @@ def draw_plots(results: Results, plots_dir: Path) -> list[dict[str, str]]:
     ]
     for name, title, draw, caption in drawers:
         draw(results, headline, plots_dir / name)
-        entries.append({"file": f"plots/{name}", "title": title, "caption": caption})
+        entries.append(Plot(file=f"plots/{name}", title=title, caption=caption))
     return entries

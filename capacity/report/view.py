@@ -1,21 +1,20 @@
-"""Rows for the report templates, read from results.json only (no second source of truth)."""
+"""Rows for the report templates, read from the results document only (no second source of
+truth)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from capacity.frameworks import present
 from capacity.quantity import format_cpu, human_bytes
 from capacity.report.platform import PGO_LTO_SAVING
-
-Results = Mapping[str, Any]
+from capacity.report.schema import Cost, Figure, Fit, Results, Series
 
 
 def frameworks_of(results: Results) -> tuple[str, ...]:
     """The frameworks results.json holds, references first (the lean variants when measured)."""
-    return present({s["framework"] for s in results["series"]})
+    return present({s.framework for s in results.series})
 
 
 def usd(value: float | None) -> str:
@@ -33,39 +32,19 @@ def usd_3sig(value: float | None) -> str:
     return f"${value:,.{decimals}f}"
 
 
-def _value(figure: Mapping[str, Any] | None) -> Any:
-    return None if figure is None else figure["value"]
+def _value(figure: Figure | None) -> float | None:
+    return None if figure is None else figure.value
 
 
-def _series(results: Results, framework: str, scenario: str) -> Mapping[str, Any] | None:
-    found: Mapping[str, Any] | None = next(
-        (s for s in results["series"] if s["framework"] == framework and s["scenario"] == scenario),
-        None,
-    )
-    return found
-
-
-def _cheapest(results: Results, framework: str, scenario: str) -> Mapping[str, Any] | None:
-    found: Mapping[str, Any] | None = next(
-        (
-            c
-            for c in results["cheapest"]
-            if c["framework"] == framework and c["scenario"] == scenario
-        ),
-        None,
-    )
-    return found
-
-
-def interval_text(s: Mapping[str, Any]) -> str:
+def interval_text(s: Series) -> str:
     """[last pass, first fail) per pod, with whether it was confirmed and what the knee was."""
-    lo, hi = s["capacity_interval_rps"]
+    lo, hi = s.capacity_interval_rps
     if lo is None:
         return "no rate met the SLO"
     text = f"[{lo:,.1f}, {'not reached' if hi is None else f'{hi:,.1f}'})"
-    if not s["capacity_confirmed"]:
+    if not s.capacity_confirmed:
         text += " not confirmed"
-    if s["knee"] == "database":
+    if s.knee == "database":
         text += ", database-bound (not the pod's limit)"
     return text
 
@@ -73,80 +52,75 @@ def interval_text(s: Mapping[str, Any]) -> str:
 def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     rows = []
     for framework in frameworks_of(results):
-        s = _series(results, framework, scenario)
+        s = results.get(framework, scenario)
         if s is None:
             continue
-        capacity = _value(s["capacity_per_pod_rps"])
-        cpu = _value(s["cpu_seconds_per_request"])
-        rec = s["recommended"]
-        cheap = _cheapest(results, framework, scenario)
+        capacity = s.capacity_per_pod_rps.value
+        cpu = s.cpu_seconds_per_request.value
+        rec, shape = s.recommended, s.tested_shape
+        cheap = results.cheapest_for(framework, scenario)
         rows.append(
             {
                 "framework": framework,
                 "scenario": scenario,
-                "tested": f"{s['tested_shape']['cpu']} CPU / {s['tested_shape']['memory']}, "
-                f"{s['tested_shape']['workers']} worker(s)",
+                "tested": f"{shape.cpu} CPU / {shape.memory}, {shape.workers} worker(s)",
                 "capacity": "none within SLO" if capacity is None else f"{capacity:,.1f} req/s",
                 "interval": interval_text(s),
                 "cpu_ms": "n/a" if cpu is None else f"{cpu * 1000:.2f} ms",
                 "recommended": "n/a"
                 if rec is None
-                else (
-                    f"CPU {rec['cpu']} request / {rec['cpu_limit']} limit, {rec['memory']} memory"
-                ),
-                "cheapest": "n/a" if cheap is None else cheap["node_type"],
-                "nodes": "n/a" if cheap is None else str(cheap["nodes_needed"]),
-                "monthly": "n/a" if cheap is None else usd(cheap["monthly_usd"]),
-                "per_million": "n/a"
-                if cheap is None
-                else usd_3sig(cheap["usd_per_million_requests"]),
-                "control_plane": "n/a" if cheap is None else usd(cheap["control_plane_usd_month"]),
-                "burst": "n/a" if cheap is None else usd(cheap["burst_usd_month"]),
-                "survives": "" if cheap is None else (cheap["survives"] or ""),
+                else f"CPU {rec.cpu} request / {rec.cpu_limit} limit, {rec.memory} memory",
+                "cheapest": "n/a" if cheap is None else cheap.node_type,
+                "nodes": "n/a" if cheap is None else str(cheap.nodes_needed),
+                "monthly": "n/a" if cheap is None else usd(cheap.monthly_usd),
+                "per_million": "n/a" if cheap is None else usd_3sig(cheap.usd_per_million_requests),
+                "control_plane": "n/a" if cheap is None else usd(cheap.control_plane_usd_month),
+                "burst": "n/a" if cheap is None else usd(cheap.burst_usd_month),
+                "survives": "" if cheap is None else (cheap.survives or ""),
             }
         )
     return rows
 
 
 def node_rows(results: Results, scenario: str) -> list[dict[str, Any]]:
-    fits = {
-        (f["framework"], f["node_type"]): f for f in results["fits"] if f["scenario"] == scenario
+    fits: dict[tuple[str, str], Fit] = {
+        (f.framework, f.node_type): f for f in results.fits if f.scenario == scenario
     }
-    costs = {
-        (c["framework"], c["node_type"]): c for c in results["costs"] if c["scenario"] == scenario
+    costs: dict[tuple[str, str], Cost] = {
+        (c.framework, c.node_type): c for c in results.costs if c.scenario == scenario
     }
     rows = []
-    for n in results["nodes"]:
-        figures = n["figures"]
+    for n in results.nodes:
+        figures = n.figures
         row = {
-            "name": n["name"] + (" (burstable)" if n["burstable"] else ""),
-            "provider": n["provider"],
-            "size": f"{n['vcpu']} vCPU / {human_bytes(n['memory_bytes'])}",
-            "usd_per_hour": f"${figures['usd_per_hour']['value']:.4f}",
-            "price_as_of": n["price_as_of"],
+            "name": n.name + (" (burstable)" if n.burstable else ""),
+            "provider": n.provider,
+            "size": f"{n.vcpu} vCPU / {human_bytes(n.memory_bytes)}",
+            "usd_per_hour": f"${figures.usd_per_hour.number():.4f}",
+            "price_as_of": n.price_as_of.isoformat(),
             "allocatable": (
-                f"{format_cpu(figures['allocatable_cpu_millicores']['value'])} CPU / "
-                f"{human_bytes(figures['allocatable_memory_bytes']['value'])}"
+                f"{format_cpu(int(figures.allocatable_cpu_millicores.number()))} CPU / "
+                f"{human_bytes(figures.allocatable_memory_bytes.number())}"
             ),
             "daemonsets": (
-                f"{figures['daemonset_pods']['value']} pods, "
-                f"{format_cpu(figures['daemonset_cpu_millicores']['value'])} / "
-                f"{human_bytes(figures['daemonset_memory_bytes']['value'])}"
+                f"{figures.daemonset_pods.value} pods, "
+                f"{format_cpu(int(figures.daemonset_cpu_millicores.number()))} / "
+                f"{human_bytes(figures.daemonset_memory_bytes.number())}"
             ),
-            "max_pods": str(figures["max_pods"]["value"]),
+            "max_pods": str(figures.max_pods.value),
         }
         per_framework = []
         for framework in frameworks_of(results):
-            fit = fits.get((framework, n["name"]))
-            cost = costs.get((framework, n["name"]))
-            nodes = None if cost is None else _value(cost["nodes_needed"])
+            fit = fits.get((framework, n.name))
+            cost = costs.get((framework, n.name))
+            nodes = None if cost is None else cost.nodes_needed.value
             per_framework.append(
                 {
                     "framework": framework,
-                    "pods": "n/a" if fit is None else str(fit["pods_per_node"]["value"]),
-                    "binding": "" if fit is None else ", ".join(fit["binding"]),
+                    "pods": "n/a" if fit is None else str(fit.pods_per_node.value),
+                    "binding": "" if fit is None else ", ".join(fit.binding),
                     "nodes": "n/a" if nodes is None else str(nodes),
-                    "monthly": "n/a" if cost is None else usd(_value(cost["monthly_usd"])),
+                    "monthly": "n/a" if cost is None else usd(cost.monthly_usd.value),
                 }
             )
         rows.append({**row, "frameworks": per_framework})
@@ -155,35 +129,34 @@ def node_rows(results: Results, scenario: str) -> list[dict[str, Any]]:
 
 def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
     """The month of each framework x node type as the sum of its terms (cheapest first)."""
-    rows = []
-    costs = [
-        c
-        for c in results["costs"]
-        if c["scenario"] == scenario and _value(c["monthly_usd"]) is not None
+    priced = [
+        (c.framework, monthly, c)
+        for c in results.costs
+        if c.scenario == scenario and (monthly := c.monthly_usd.value) is not None
     ]
-    for c in sorted(costs, key=lambda c: (c["framework"], _value(c["monthly_usd"]))):
-        addons = c["addons"]
+    rows = []
+    for _, monthly, c in sorted(priced, key=lambda row: row[:2]):
         rows.append(
             {
-                "framework": c["framework"],
-                "node_type": c["node_type"],
+                "framework": c.framework,
+                "node_type": c.node_type,
                 "nodes": (
-                    f"{_value(c['workload_nodes'])} + {_value(addons['nodes'])} add-on + "
-                    f"{_value(c['spare_nodes'])} spare = {_value(c['nodes_needed'])}"
+                    f"{_value(c.workload_nodes)} + {_value(c.addons.nodes)} add-on + "
+                    f"{_value(c.spare_nodes)} spare = {c.nodes_needed.value}"
                 ),
                 "placement": "; ".join(
-                    f"{p['nodes']} x ({', '.join(f'{n} {k}' for k, n in p['pods'].items())})"
-                    for p in c["placement"]
+                    f"{p.nodes} x ({', '.join(f'{n} {k}' for k, n in p.pods.items())})"
+                    for p in c.placement
                 ),
-                "workload": usd(_value(c["workload_nodes_usd_month"])),
-                "addons": usd(_value(c["addons_usd_month"])),
-                "spare": usd(_value(c["spare_nodes_usd_month"])),
-                "burst": usd(_value(c["burst_usd_month"])),
-                "control_plane": usd(_value(c["control_plane_usd_month"])),
-                "monthly": usd(_value(c["monthly_usd"])),
-                "per_million": usd_3sig(_value(c["usd_per_million_requests"])),
+                "workload": usd(_value(c.workload_nodes_usd_month)),
+                "addons": usd(_value(c.addons_usd_month)),
+                "spare": usd(_value(c.spare_nodes_usd_month)),
+                "burst": usd(_value(c.burst_usd_month)),
+                "control_plane": usd(_value(c.control_plane_usd_month)),
+                "monthly": usd(monthly),
+                "per_million": usd_3sig(c.usd_per_million_requests.value),
                 "control_plane_per_million": usd_3sig(
-                    _value(c["control_plane_usd_per_million_requests"])
+                    _value(c.control_plane_usd_per_million_requests)
                 ),
             }
         )
@@ -192,17 +165,25 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
 
 def worked_example(results: Results) -> dict[str, Any] | None:
     """One node's allocatable memory, to show how any figure can be checked by hand."""
-    nodes = {n["name"]: n for n in results["nodes"]}
+    nodes = {n.name: n for n in results.nodes}
     node = nodes.get("t3.medium") or next(iter(nodes.values()), None)
     if node is None:
         return None
-    return {"node": node["name"], "figures": node["figures"]}
+    f = node.figures
+    steps = (
+        f.max_pods,
+        f.memory_capacity_bytes,
+        f.kube_reserved_memory_bytes,
+        f.eviction_memory_bytes,
+        f.allocatable_memory_bytes,
+    )
+    return {"node": node.name, "figures": steps}
 
 
 def interpreter_note(results: Results) -> str | None:
     """The interpreter caveat for every CPU and capacity figure, when the pods ran on a build
     without PGO/LTO (unlike the images'): the platform section's measured factor, in one line."""
-    build = results["platform"]["details"].get("pod_python_pgo_lto")
+    build = results.platform.details.get("pod_python_pgo_lto")
     if not isinstance(build, str) or build.startswith("yes"):
         return None
     return (
@@ -215,8 +196,8 @@ def interpreter_note(results: Results) -> str | None:
 
 
 def template_context(results: Results) -> dict[str, Any]:
-    scenario = results["inputs"]["headline_scenario"]
-    scenarios = sorted({s["scenario"] for s in results["series"]})
+    scenario = results.inputs.headline_scenario
+    scenarios = sorted({s.scenario for s in results.series})
     return {
         "r": results,
         "headline": scenario,
@@ -224,7 +205,7 @@ def template_context(results: Results) -> dict[str, Any]:
         "all_summaries": [row for sc in scenarios for row in summary_rows(results, sc)],
         "nodes": node_rows(results, scenario),
         "costs": cost_rows(results, scenario),
-        "cost_options": results["inputs"]["cost_options"],
+        "cost_options": results.inputs.cost_options,
         "example": worked_example(results),
         "scenarios": scenarios,
         "frameworks": frameworks_of(results),

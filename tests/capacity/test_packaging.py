@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 PROBE = """
 import importlib, importlib.util, json, pkgutil, sys
 import capacity
-from capacity.report.results import SCHEMA_PATH, results_schema
+from capacity.report.schema import SCHEMA_PATH, results_schema
 from capacity.target import grafana
 names = sorted(m.name for m in pkgutil.walk_packages(capacity.__path__, "capacity."))
 for name in names:

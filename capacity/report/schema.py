@@ -1,0 +1,528 @@
+"""results.json as pydantic models: the one definition of the report's machine-readable truth.
+
+`capacity.report.results.build_results` fills these models from the analysis, results.json is
+their dump, and the Markdown, HTML and plots read their attributes. The committed JSON Schema
+(capacity/schemas/results.schema.json) is generated from them by `make schemas`
+(scripts/results_schema.py); a test fails when the committed file has drifted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.json_schema import GenerateJsonSchema, SkipJsonSchema
+from pydantic_core import CoreSchema
+
+from capacity.catalog import AddonProfile, Arch
+from capacity.errors import ReportError
+from capacity.frameworks import Framework
+from capacity.load.ladder import Purpose
+from capacity.model import derivation
+from capacity.model.allocatable import MaxPodsMode
+from capacity.model.capacity_at_slo import Percentile
+from capacity.model.claims import Verdict
+
+RESULTS_SCHEMA_VERSION: Final = 1
+SCHEMA_ID = "https://github.com/fwcap/fwcap/schemas/results.schema.json"
+# Package data (capacity/schemas/), so an installed kit reads the same schema.
+SCHEMA_PATH = resources.files("capacity") / "schemas" / "results.schema.json"
+
+# A number as the model computed it: an int stays an int in results.json (`0`, not `0.0`).
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+NonNegative = Annotated[int | float, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
+Positive = Annotated[
+    int | float, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})
+]
+Share = Annotated[  # a share of a whole, 0..1
+    int | float, Field(ge=0, le=1), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
+InputValue = Number | str | bool | None | list[Number] | list[str]
+ControlPlane = Literal["default", "standard", "extended", "free", "none"]
+Purchase = Literal["on-demand", "spot", "commit-1y"]
+Binding = Literal["cpu", "memory", "max_pods"]
+
+
+class _Model(BaseModel):
+    # Every object in results.json: exactly its fields (additionalProperties false), immutable.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Figure(_Model):
+    """One published number and its derivation. value is null only with a reason."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"value": {"type": "null"}}},
+            "then": {"required": ["reason"]},
+            "else": {"properties": {"formula": {"minLength": 1}}},
+        }
+    )
+
+    kind: str
+    value: Number | None
+    unit: str
+    formula: str
+    inputs: dict[str, InputValue]
+    source: str
+    explanation: str = Field(default="", exclude_if=lambda text: not text)
+    reason: str | SkipJsonSchema[None] = Field(default=None, exclude_if=lambda r: r is None)
+
+    @model_validator(mode="after")
+    def _derived_or_explained(self) -> Self:
+        if self.value is None and self.reason is None:
+            raise ValueError(f"figure {self.kind} has no value and no reason")
+        if self.value is not None and not self.formula:
+            raise ValueError(f"figure {self.kind} has a value but no formula")
+        return self
+
+    @classmethod
+    def of(cls, figure: derivation.Figure) -> Figure:
+        return cls(
+            kind=figure.kind,
+            value=figure.value,
+            unit=figure.unit,
+            formula=figure.formula,
+            inputs=dict(figure.inputs),
+            source=figure.source,
+            explanation=figure.explanation,
+            reason=figure.reason,
+        )
+
+    @classmethod
+    def maybe(cls, figure: derivation.Figure | None) -> Figure | None:
+        return None if figure is None else cls.of(figure)
+
+    def number(self) -> float:
+        """The value, for a figure known to be defined."""
+        if self.value is None:
+            raise ValueError(f"{self.kind} is undefined: {self.reason}")
+        return float(self.value)
+
+
+# -- inputs, machine, fairness ----------------------------------------------------------------
+
+
+class SloInputs(_Model):
+    percentile: Percentile
+    latency_ms: Positive
+    max_error_ratio: Share
+    allowed_over_slo_ratio: Annotated[
+        int | float,
+        Field(gt=0, le=1),
+        WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+    ]
+    text: str
+
+
+class CostOptions(_Model):
+    """How the cluster is bought and run: spare nodes, zones, control-plane tier, purchase
+    option, add-on profiles, pod networking."""
+
+    spare_nodes: int = Field(ge=0)
+    zones: int = Field(ge=1)
+    control_plane: ControlPlane
+    purchase: Purchase
+    spot_discount: (
+        Annotated[
+            int | float,
+            Field(ge=0, lt=1),
+            WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
+        ]
+        | None
+    )
+    addon_profiles: list[AddonProfile]
+    max_pods_mode: MaxPodsMode
+    max_pods: int | None = Field(ge=1)
+
+
+class Inputs(_Model):
+    measurements_file: str
+    measurements_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    records: int = Field(ge=1)
+    run_ids: list[str] = Field(min_length=1)
+    targets: list[Literal["local", "kube"]] = Field(min_length=1)
+    first_step_started_at: str
+    last_step_ended_at: str
+    slo: SloInputs
+    target_rps: Positive
+    headroom: Annotated[
+        int | float,
+        Field(ge=0, lt=1),
+        WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
+    ]
+    cost_options: CostOptions
+    cpu_headroom: NonNegative
+    memory_buffer: NonNegative
+    headline_scenario: str
+    catalog: str
+    node_types: list[str] = Field(min_length=1)
+
+
+class Platform(_Model):
+    source: str
+    details: dict[str, Any]
+
+
+class LimitsEnforced(_Model):
+    all: bool
+    any: bool
+    detail: str
+
+
+class FairnessCondition(_Model):
+    condition: str
+    status: Literal["held", "violated", "not checked by the model"]
+    detail: str
+
+
+# -- series: the steps and what they say about one framework x scenario ----------------------
+
+
+class Step(_Model):
+    """One load step as measured (its measurement record's figures) and judged at the SLO."""
+
+    step: int = Field(ge=0)
+    grid_index: int = Field(ge=0, description="k of the shared rate grid")
+    attempt: int = Field(ge=1)
+    purpose: Purpose
+    seed: int
+    offered_rps: float = Field(ge=0, description="the grid rate (total)")
+    achieved_rps: float = Field(ge=0)
+    per_pod_rps: float = Field(ge=0)
+    requests: int = Field(ge=0)
+    dropped: int = Field(ge=0)
+    slo_latency_ms: float = Field(gt=0)
+    over_slo_ratio: float = Field(ge=0, le=1)
+    over_slo_lower: float = Field(ge=0, le=1)
+    over_slo_upper: float = Field(ge=0, le=1)
+    decision: Literal["pass", "fail"]
+    extended: bool
+    client_latency_p50_ms: float | None = Field(description="from the intended send time")
+    client_latency_p95_ms: float | None
+    client_latency_p99_ms: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    error_ratio: float = Field(ge=0, le=1)
+    cpu_seconds_per_request: float | None
+    host_cpu_ratio: float | None = Field(ge=0, le=1)
+    postgres_cpu_cores: float | None = Field(ge=0)
+    contended: bool
+    pod_cpu_cores: float = Field(ge=0)
+    pod_cpu_cores_max: float = Field(ge=0)
+    pod_memory_working_set_bytes: float = Field(ge=0)
+    pod_cpu_throttled_ratio: float = Field(ge=0, le=1)
+    generator_cpu_ratio: float = Field(ge=0, le=1)
+    generator_saturated: bool
+    duration_s: float
+    valid: bool
+    reasons: list[str]
+
+
+class TestedShape(_Model):
+    pods: int = Field(ge=1)
+    cpu_millicores: int = Field(ge=1)
+    memory_bytes: int = Field(ge=1)
+    cpu: str
+    memory: str
+    workers: int = Field(ge=1)
+    threads: int | None
+    limits_enforced: bool
+
+
+class Recommended(_Model):
+    cpu: str = Field(description="CPU request")
+    cpu_limit: str
+    memory: str = Field(description="memory request = limit")
+    cpu_millicores: Figure
+    cpu_limit_millicores: Figure
+    memory_bytes: Figure
+    reasoning: list[str] = Field(min_length=1)
+
+
+class Series(_Model):
+    framework: Framework
+    scenario: str
+    tested_shape: TestedShape
+    steps: list[Step] = Field(min_length=1)
+    capacity_step: int | None
+    capacity_interval_rps: tuple[Number | None, Number | None] = Field(
+        description="[last pass, first fail) in req/s per pod; null where not found"
+    )
+    capacity_point_rps: Number | None = Field(description="point estimate, req/s per pod")
+    capacity_confirmed: bool
+    knee: Literal["pod", "database", "none"] = Field(
+        description="what the first failing rate ran into"
+    )
+    capacity_per_pod_rps: Figure
+    cpu_seconds_per_request: Figure
+    recommended: Recommended | None
+    warnings: list[str]
+
+
+# -- node types, fits, costs -------------------------------------------------------------------
+
+
+class Burstable(_Model):
+    baseline_per_vcpu: Annotated[
+        int | float,
+        Field(gt=0, le=1),
+        WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+    ]
+    surplus_usd_per_vcpu_hour: NonNegative
+    source: str
+
+
+class Daemonset(_Model):
+    name: str
+    cpu_millicores: int = Field(ge=0)
+    memory_bytes: int = Field(ge=0)
+    source: str
+
+
+class NodeFigures(_Model):
+    usd_per_hour: Figure
+    max_pods: Figure
+    memory_capacity_bytes: Figure
+    kube_reserved_cpu_millicores: Figure
+    kube_reserved_memory_bytes: Figure
+    eviction_memory_bytes: Figure
+    allocatable_cpu_millicores: Figure
+    allocatable_memory_bytes: Figure
+    daemonset_cpu_millicores: Figure
+    daemonset_memory_bytes: Figure
+    daemonset_pods: Figure
+
+
+class Node(_Model):
+    name: str
+    provider: str
+    service: str
+    region: str
+    vcpu: int = Field(ge=1)
+    memory_bytes: int = Field(ge=1)
+    memory: str
+    price_url: str = Field(pattern=r"^https://")
+    price_as_of: date
+    note: str | None
+    arch: Arch
+    burstable: Burstable | None
+    daemonsets: list[Daemonset]
+    figures: NodeFigures
+
+
+class Fit(_Model):
+    framework: Framework
+    scenario: str
+    node_type: str
+    pod_cpu_millicores: int = Field(ge=0)
+    pod_memory_bytes: int = Field(ge=0)
+    pods_by_cpu: Figure | None
+    pods_by_memory: Figure | None
+    pods_by_slots: Figure
+    pods_per_node: Figure
+    binding: list[Binding] = Field(min_length=1)
+
+
+class AddonPod(_Model):
+    name: str
+    profile: AddonProfile
+    replicas: int = Field(ge=1)
+    cpu_millicores: int = Field(ge=0)
+    memory_bytes: int = Field(ge=0)
+    source: str
+
+
+class Addons(_Model):
+    """The cluster's add-on pods, packed with the workload's; the nodes they add and what
+    those cost."""
+
+    pods: list[AddonPod]
+    nodes: Figure | None
+    usd_month: Figure | None
+
+
+class Placement(_Model):
+    nodes: int = Field(ge=1)
+    pods: dict[str, Annotated[int, Field(ge=1)]]
+    cpu_use_cores: NonNegative
+
+
+class Cost(_Model):
+    """One framework x scenario x node type. monthly_usd = workload_nodes_usd_month +
+    addons_usd_month + spare_nodes_usd_month + burst_usd_month + control_plane_usd_month; every
+    term is null only when no pod fits the node."""
+
+    framework: Framework
+    scenario: str
+    node_type: str
+    target_rps: NonNegative
+    pods_needed: Figure
+    nodes_needed: Figure
+    monthly_usd: Figure
+    usd_per_million_requests: Figure
+    workload_nodes_usd_month: Figure | None
+    addons_usd_month: Figure | None
+    spare_nodes_usd_month: Figure | None
+    burst_usd_month: Figure | None
+    control_plane_usd_month: Figure | None
+    control_plane_usd_per_million_requests: Figure | None
+    workload_nodes: Figure | None
+    spare_nodes: Figure | None
+    node_usd_per_hour: Figure | None
+    pod_cpu_use_cores: Figure | None
+    pod_idle_cpu_cores: Figure | None
+    burst_surplus_vcpu: list[Figure]
+    addons: Addons
+    placement: list[Placement] = Field(
+        description="Nodes holding pods, grouped by identical content (first-fit decreasing "
+        "in each zone); spare nodes hold none."
+    )
+    survives: str | None = Field(description="The failure the sizing survives.")
+
+
+class Cheapest(_Model):
+    framework: Framework
+    scenario: str
+    node_type: str
+    nodes_needed: int = Field(ge=0)
+    monthly_usd: NonNegative
+    usd_per_million_requests: NonNegative | None
+    burst_usd_month: NonNegative | None
+    control_plane_usd_month: NonNegative | None
+    survives: str | None
+
+
+# -- claims, cost curves, plots, the document ----------------------------------------------------
+
+
+class Claim(_Model):
+    id: str
+    claim: str
+    quote: str
+    conditions: str = Field(description="the claim's own conditions, and which this run reproduced")
+    measured: str
+    rule: str
+    verdict: Verdict
+
+
+class CostPoint(_Model):
+    target_rps: NonNegative
+    node_type: str
+    nodes_needed: int = Field(ge=0)
+    monthly_usd: NonNegative
+
+
+class CostCurve(_Model):
+    """The cheapest plan at each target load for the headline scenario (the cost-vs-load
+    plot's data)."""
+
+    framework: Framework
+    scenario: str
+    points: list[CostPoint]
+
+
+class Plot(_Model):
+    file: str = Field(pattern=r"^plots/[a-z0-9-]+\.png$")
+    title: str
+    caption: str
+
+
+class Results(_Model):
+    """results.json written by `capacity model` / `capacity report`: the machine-readable truth
+    of a report. Every number is a figure carrying its derivation (inputs, formula, source);
+    see docs/capacity-model.md."""
+
+    model_config = ConfigDict(title="fwcap capacity results")
+
+    schema_version: Literal[1]
+    generated_at: str = Field(json_schema_extra={"format": "date-time"})
+    kit_version: str
+    inputs: Inputs
+    platform: Platform
+    limits_enforced: LimitsEnforced
+    fairness: list[FairnessCondition]
+    series: list[Series] = Field(min_length=1)
+    nodes: list[Node] = Field(min_length=1)
+    fits: list[Fit]
+    costs: list[Cost]
+    cheapest: list[Cheapest]
+    claims: list[Claim]
+    cost_curves: list[CostCurve]
+    plots: list[Plot]
+    warnings: list[str]
+
+    def with_plots(self, plots: Sequence[Plot]) -> Results:
+        return self.model_copy(update={"plots": list(plots)})
+
+    def to_json(self) -> str:
+        """results.json's text."""
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
+
+    def get(self, framework: str, scenario: str) -> Series | None:
+        return next(
+            (s for s in self.series if s.framework == framework and s.scenario == scenario),
+            None,
+        )
+
+    def cheapest_for(self, framework: str, scenario: str) -> Cheapest | None:
+        return next(
+            (c for c in self.cheapest if c.framework == framework and c.scenario == scenario),
+            None,
+        )
+
+
+# -- the JSON Schema, generated ------------------------------------------------------------------
+
+
+class _Generator(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False  # the property's name is its title
+
+
+def results_json_schema() -> dict[str, Any]:
+    """The JSON Schema of results.json, as generated from `Results`."""
+    generated = Results.model_json_schema(schema_generator=_Generator)
+    for part in (generated, *generated["$defs"].values()):
+        if "description" in part:  # a docstring's line breaks are not the reader's
+            part["description"] = " ".join(part["description"].split())
+    return {"$schema": GenerateJsonSchema.schema_dialect, "$id": SCHEMA_ID, **generated}
+
+
+def _compact(value: Any, indent: int = 0, column: int = 0, width: int = 100) -> str:
+    """JSON indented by 2, with each object or array on one line when it fits in `width`
+    (`column`: where the value starts on its line)."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, dict | list) or not value or column + len(flat) <= width:
+        return flat
+    pad = " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [f"{json.dumps(k)}: " for k in value]
+        lines = [
+            pad + key + _compact(item, indent + 2, len(pad + key), width)
+            for key, item in zip(items, value.values(), strict=True)
+        ]
+        return "{\n" + ",\n".join(lines) + "\n" + " " * indent + "}"
+    lines = [pad + _compact(item, indent + 2, len(pad), width) for item in value]
+    return "[\n" + ",\n".join(lines) + "\n" + " " * indent + "]"
+
+
+def render_schema() -> str:
+    """The schema file's text: stable, and compact enough to read."""
+    return _compact(results_json_schema()) + "\n"
+
+
+@cache
+def results_schema() -> dict[str, Any]:
+    """The committed schema, read as package data."""
+    try:
+        loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read the results schema {SCHEMA_PATH}: {exc}") from exc
+    return loaded
