@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from capacity.errors import ConfigError
-from capacity.quantity import format_cpu, format_memory
+from capacity.quantity import format_cpu, format_memory, parse_cpu_millicores, parse_memory_bytes
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class PodShape:
         for name, count in (("workers", self.workers), ("threads", self.threads)):
             if count is not None and count < 1:
                 raise ConfigError(f"pod {name} {count} must be at least 1 (or unset)")
+
+    @classmethod
+    def of(
+        cls, cpu: str, memory: str, workers: int | None = None, threads: int | None = None
+    ) -> PodShape:
+        """From Kubernetes quantities: `PodShape.of("500m", "512Mi")`."""
+        return cls(parse_cpu_millicores(cpu), parse_memory_bytes(memory), workers, threads)
 
     def __str__(self) -> str:
         return f"{format_cpu(self.cpu_millicores)} CPU / {format_memory(self.memory_bytes)}"

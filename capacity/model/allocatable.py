@@ -396,21 +396,19 @@ def node_allocatable(node: NodeType, networking: Networking | None = None) -> No
     daemonsets = node.provider.daemonsets
     names = ", ".join(d.name for d in daemonsets) or "none"
     ds_source = "; ".join(f"{d.name}: {d.source}" for d in daemonsets) or "no daemonsets listed"
-    ds_cpu = derive(
-        "daemonset_cpu_millicores",
-        "millicores",
-        "sum(daemonset_cpu_millicores)",
-        {"daemonset_cpu_millicores": [d.cpu_millicores for d in daemonsets]},
-        ds_source,
-        f"requests of {names}",
-    )
-    ds_memory = derive(
-        "daemonset_memory_bytes",
-        "bytes",
-        "sum(daemonset_memory_bytes)",
-        {"daemonset_memory_bytes": [d.memory_bytes for d in daemonsets]},
-        ds_source,
-        f"requests of {names}",
+    ds_cpu, ds_memory = (
+        derive(
+            kind,
+            unit,
+            f"sum({kind})",
+            {kind: requests},
+            ds_source,
+            f"requests of {names}",
+        )
+        for kind, unit, requests in (
+            ("daemonset_cpu_millicores", "millicores", [d.cpu_millicores for d in daemonsets]),
+            ("daemonset_memory_bytes", "bytes", [d.memory_bytes for d in daemonsets]),
+        )
     )
     ds_pods = derive(
         "daemonset_pods",
