@@ -13,7 +13,7 @@ from typing import Literal
 
 from capacity.catalog import NodeType, ReservationRule
 from capacity.errors import ConfigError
-from capacity.model.derivation import Figure, derive
+from capacity.model.derivation import Figure, InputValue, derive
 from capacity.quantity import GIB, MIB
 
 EKS_SOURCE = (
@@ -275,44 +275,34 @@ def _aks_cpu(node: NodeType) -> Figure:
     )
 
 
+def _kube_reserved_memory(
+    formula: str, inputs: dict[str, InputValue], source: str, explanation: str = ""
+) -> Figure:
+    return derive("kube_reserved_memory_bytes", "bytes", formula, inputs, source, explanation)
+
+
 def _eks_memory(node: NodeType, pods: Figure) -> Figure:
-    return derive(
-        "kube_reserved_memory_bytes",
-        "bytes",
-        "(11 * max_pods + 255) * mib",
-        {"max_pods": int(pods.number()), "mib": MIB},
-        EKS_SOURCE,
-    )
+    inputs: dict[str, InputValue] = {"max_pods": int(pods.number()), "mib": MIB}
+    return _kube_reserved_memory("(11 * max_pods + 255) * mib", inputs, EKS_SOURCE)
 
 
 def _gke_memory(node: NodeType, pods: Figure) -> Figure:
-    inputs = {"nominal_mib": node.memory_bytes // MIB, "mib": MIB}
+    inputs: dict[str, InputValue] = {"nominal_mib": node.memory_bytes // MIB, "mib": MIB}
     if node.memory_bytes // MIB <= GKE_MEMORY_FLOOR_BELOW_MIB:
-        return derive(
-            "kube_reserved_memory_bytes",
-            "bytes",
-            "255 * mib",
-            inputs,
-            GKE_SOURCE,
-            "machines with at most 1 GB get the 255 MiB minimum",
-        )
-    return derive(
-        "kube_reserved_memory_bytes",
-        "bytes",
-        "floor(" + " + ".join(tier_terms("nominal_mib", GKE_MEMORY_TIERS_MIB)) + ") * mib",
-        inputs,
-        GKE_SOURCE,
-    )
+        minimum = "machines with at most 1 GB get the 255 MiB minimum"
+        return _kube_reserved_memory("255 * mib", inputs, GKE_SOURCE, minimum)
+    tiers = " + ".join(tier_terms("nominal_mib", GKE_MEMORY_TIERS_MIB))
+    return _kube_reserved_memory(f"floor({tiers}) * mib", inputs, GKE_SOURCE)
 
 
 def _aks_memory(node: NodeType, pods: Figure) -> Figure:
-    return derive(
-        "kube_reserved_memory_bytes",
-        "bytes",
-        "floor(min(20 * max_pods + 50, 0.25 * nominal_mib) * mib)",
-        {"max_pods": int(pods.number()), "nominal_mib": node.memory_bytes // MIB, "mib": MIB},
-        AKS_SOURCE,
-    )
+    inputs: dict[str, InputValue] = {
+        "max_pods": int(pods.number()),
+        "nominal_mib": node.memory_bytes // MIB,
+        "mib": MIB,
+    }
+    formula = "floor(min(20 * max_pods + 50, 0.25 * nominal_mib) * mib)"
+    return _kube_reserved_memory(formula, inputs, AKS_SOURCE)
 
 
 @dataclass(frozen=True)
