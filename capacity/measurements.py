@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from capacity.errors import MeasurementsError
 from capacity.frameworks import Framework
+from capacity.validation import describe_validation_error
 
 # 2: the open-model fields (client latency, over-SLO share, grid index, attempt, decision).
 SCHEMA_VERSION = 2
@@ -100,19 +101,6 @@ def append_record(path: Path, record: MeasurementRecord) -> None:
         raise MeasurementsError(f"cannot append to measurements file {path}: {exc}") from exc
 
 
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors()[:3]:
-        field = ".".join(str(p) for p in item["loc"]) or "record"
-        given = item.get("input")
-        shown = "" if item["type"] == "missing" else f" (got {given!r})"
-        parts.append(f"field {field!r}: {item['msg']}{shown}")
-    more = len(error.errors()) - 3
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
-
-
 def _parse_line(path: Path, number: int, line: str) -> MeasurementRecord:
     where = f"{path}:{number}"
     try:
@@ -139,7 +127,8 @@ def _parse_line(path: Path, number: int, line: str) -> MeasurementRecord:
     try:
         return MeasurementRecord.model_validate(raw)
     except ValidationError as exc:
-        raise MeasurementsError(f"{where}: invalid record: {_describe(exc)}") from exc
+        problem = describe_validation_error(exc, limit=3)
+        raise MeasurementsError(f"{where}: invalid record: {problem}") from exc
 
 
 def read_records(path: Path) -> list[MeasurementRecord]:

@@ -9,19 +9,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from capacity.errors import ConfigError
 from capacity.frameworks import REFERENCE, Framework
 from capacity.load.scenarios import DEFAULT_SCENARIOS, QUICK_SCENARIOS, SCENARIOS
 from capacity.load.steps import scenario_estimate_s
-from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
-from capacity.target.base import PodShape
+from capacity.pod_shape import PodShape
+from capacity.quantity import (
+    MIB,
+    CpuQuantity,
+    MemoryQuantity,
+    cpu_at_least,
+    memory_at_least,
+)
+from capacity.validation import describe_validation_error
 
-FRAMEWORKS = REFERENCE
+# A measured pod's smallest shape: less cannot serve a request, or start a Python server.
+PodCpu = Annotated[CpuQuantity, AfterValidator(cpu_at_least(10, "too little to serve a request"))]
+PodMemory = Annotated[
+    MemoryQuantity, AfterValidator(memory_at_least(64 * MIB, "a Python server needs more to start"))
+]
 
 # The CLI flag for each plan field, so errors name what the user typed.
 FLAGS: dict[str, str] = {
@@ -56,15 +75,15 @@ class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     frameworks: list[Framework] = Field(
-        default_factory=lambda: list(FRAMEWORKS), min_length=1, description="frameworks to measure"
+        default_factory=lambda: list(REFERENCE), min_length=1, description="frameworks to measure"
     )
     scenarios: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SCENARIOS), min_length=1,
         description=f"scenarios, from: {', '.join(SCENARIOS)}",
     )  # fmt: skip
     replicas: int = Field(1, ge=1, le=16, description="pods per framework")
-    cpu: str = Field("500m", description="CPU limit (= request) per pod, Kubernetes notation")
-    memory: str = Field("512Mi", description="memory limit (= request) per pod")
+    cpu: PodCpu = Field("500m", description="CPU limit (= request) per pod, Kubernetes notation")
+    memory: PodMemory = Field("512Mi", description="memory limit (= request) per pod")
     workers: int | None = Field(None, ge=1, le=64, description="server processes per pod")
     threads: int | None = Field(None, ge=1, le=256, description="threads per worker (Django)")
     slo_p95_ms: float = Field(100.0, gt=0, le=60_000, description="p95 latency SLO, ms")
@@ -115,28 +134,6 @@ class Plan(BaseModel):
     def _unique_frameworks(cls, value: list[Framework]) -> list[Framework]:
         return list(dict.fromkeys(value))
 
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, value: str) -> str:
-        try:
-            millicores = parse_cpu_millicores(value)
-        except ConfigError as e:
-            raise ValueError(str(e)) from e
-        if millicores < 10:
-            raise ValueError(f"{value!r} is below 10m, too little to serve a request")
-        return str(value)
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        try:
-            memory = parse_memory_bytes(value)
-        except ConfigError as e:
-            raise ValueError(str(e)) from e
-        if memory < 64 * 2**20:
-            raise ValueError(f"{value!r} is below 64Mi; a Python server needs more to start")
-        return str(value)
-
     @model_validator(mode="after")
     def _settle_inside_step(self) -> Plan:
         if self.settle_s >= self.step_duration_s - 2 * self.scrape_interval_s:
@@ -153,16 +150,16 @@ class Plan(BaseModel):
 
     # -- derived values ----------------------------------------------------------------------
 
+    def pod_shape(self) -> PodShape:
+        return PodShape.of(self.cpu, self.memory, self.workers, self.threads)
+
     @property
     def cpu_millicores(self) -> int:
-        return parse_cpu_millicores(self.cpu)
+        return self.pod_shape().cpu_millicores
 
     @property
     def memory_bytes(self) -> int:
-        return parse_memory_bytes(self.memory)
-
-    def pod_shape(self) -> PodShape:
-        return PodShape(self.cpu_millicores, self.memory_bytes, self.workers, self.threads)
+        return self.pod_shape().memory_bytes
 
     @property
     def window_s(self) -> int:
@@ -227,17 +224,6 @@ def read_plan_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(error: ValidationError, sources: Mapping[str, str]) -> str:
-    lines = []
-    for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "plan"
-        where = sources.get(field, "plan")
-        shown = "" if item["type"] == "missing" else f" (got {item.get('input')!r})"
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{field} ({where}): {msg}{shown}")
-    return "invalid plan: " + "; ".join(lines)
-
-
 def build_plan(
     *,
     cli: Mapping[str, Any] | None = None,
@@ -264,6 +250,6 @@ def build_plan(
     try:
         return Plan.model_validate(values)
     except ValidationError as e:
-        raise ConfigError(_describe(e, sources)) from e
-    except ConfigError as e:  # a quantity parser's own message
-        raise ConfigError(f"invalid plan: {e}") from e
+        raise ConfigError(
+            "invalid plan: " + describe_validation_error(e, sources=sources, whole="plan")
+        ) from e

@@ -1,14 +1,20 @@
 """Kubernetes resource quantities: parse CPU and memory once at the boundary, format them back.
 
 Only Kubernetes notation is accepted, so a value that works here works in a manifest and the
-reverse. Anything else raises ConfigError naming the value and the accepted forms.
+reverse. Anything else raises ConfigError naming the value and the accepted forms. The pydantic
+types at the end (`CpuQuantity`, `MemoryQuantity`, `CpuMillicores`, `MemoryBytes`) apply the same
+parsers to a model's fields, so the plan, the stack settings and the catalog check alike.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from capacity.errors import ConfigError
 
@@ -107,3 +113,86 @@ def human_bytes(memory_bytes: float) -> str:
     if abs(memory_bytes) >= GIB:
         return f"{memory_bytes / GIB:.2f} GiB"
     return f"{memory_bytes / MIB:.0f} MiB"
+
+
+# ---- pydantic field types ----------------------------------------------------------------
+# pydantic reports a ValueError at its field (with the value); the parsers' ConfigError would
+# escape validation, so each validator below turns it into one with the same message.
+
+
+def _given(value: object, kind: str) -> str | int | float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"a {kind} quantity is text or a number, not {type(value).__name__}")
+    return value
+
+
+def _parsed(value: str | int | float, parse: Callable[[str | int | float], int]) -> int:
+    try:
+        return parse(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def field_cpu_millicores(value: object) -> int:
+    """A field's CPU quantity in millicores; ValueError naming the value otherwise."""
+    return _parsed(_given(value, "CPU"), parse_cpu_millicores)
+
+
+def field_memory_bytes(value: object) -> int:
+    """A field's memory quantity in bytes; ValueError naming the value otherwise."""
+    return _parsed(_given(value, "memory"), parse_memory_bytes)
+
+
+def cpu_text(value: object) -> str:
+    """A valid CPU quantity as its text (a YAML number as its text); ValueError otherwise."""
+    given = _given(value, "CPU")
+    _parsed(given, parse_cpu_millicores)
+    return _text(given)
+
+
+def memory_text(value: object) -> str:
+    """A valid memory quantity as its text (a YAML number as its text); ValueError otherwise."""
+    given = _given(value, "memory")
+    _parsed(given, parse_memory_bytes)
+    return _text(given)
+
+
+def _at_least(
+    kind: str, parse: Callable[[str], int], show: Callable[[int], str], minimum: int, why: str
+) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if parse(text) < minimum:
+            reason = f": {why}" if why else ""
+            raise ValueError(f"{kind} quantity {text!r} is below {show(minimum)}{reason}")
+        return text
+
+    return check
+
+
+def cpu_at_least(millicores: int, why: str = "") -> Callable[[str], str]:
+    """A check for AfterValidator: the CPU quantity is at least `millicores` (`why` says why)."""
+    return _at_least("CPU", parse_cpu_millicores, format_cpu, millicores, why)
+
+
+def memory_at_least(memory_bytes: int, why: str = "") -> Callable[[str], str]:
+    """A check for AfterValidator: the memory quantity is at least `memory_bytes`."""
+    return _at_least("memory", parse_memory_bytes, format_memory, memory_bytes, why)
+
+
+def kubectl_cpu(text: str) -> str:
+    """`0.5` -> `500m`: a checked CPU quantity in the notation `kubectl` prints."""
+    return format_cpu(parse_cpu_millicores(text))
+
+
+def kubectl_memory(text: str) -> str:
+    """`536870912` -> `512Mi`: a checked memory quantity in the notation `kubectl` prints."""
+    return format_memory(parse_memory_bytes(text))
+
+
+# The quantity as written (checked); a field adds AfterValidator(cpu_at_least(...)) or
+# AfterValidator(kubectl_cpu) as it needs.
+CpuQuantity = Annotated[str, BeforeValidator(cpu_text)]
+MemoryQuantity = Annotated[str, BeforeValidator(memory_text)]
+# The quantity parsed: what the model computes with.
+CpuMillicores = Annotated[int, BeforeValidator(field_cpu_millicores)]
+MemoryBytes = Annotated[int, BeforeValidator(field_memory_bytes)]

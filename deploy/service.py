@@ -12,12 +12,12 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
-from deploy.settings import ImageRef, Settings
+from deploy.settings import FRAMEWORKS, ImageRef, Settings
 from deploy.specs import SERVICE_PORT, in_cluster_url, service_chart_values
 
 CHART_PATH = "./charts/fwcap-service"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-IMAGES = ("django", "fastapi", "upstream")
+IMAGES = (*FRAMEWORKS, "upstream")
 # Not part of what an image is built from (bytecode, caches).
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 

@@ -14,23 +14,31 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from capacity.errors import ConfigError
+from capacity.frameworks import REFERENCE
+from capacity.pod_shape import PodShape
 from capacity.quantity import (
     CPU_FORMS,
     MEMORY_FORMS,
-    format_cpu,
-    format_memory,
-    parse_cpu_millicores,
-    parse_memory_bytes,
+    MIB,
+    CpuQuantity,
+    MemoryQuantity,
+    cpu_at_least,
+    kubectl_cpu,
+    kubectl_memory,
+    memory_at_least,
+    memory_text,
 )
+from capacity.validation import problems
 
 PROJECT = "fwcap"
-FRAMEWORKS = ("django", "fastapi")
+# The services the program deploys: the reference ones (the lean variants run locally only).
+FRAMEWORKS = REFERENCE
 MONITORING_MODES = ("bundled", "existing")
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 BUILD_PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -92,30 +100,12 @@ def _setting(default: Any, description: str, accepted: str, **constraints: Any) 
     )
 
 
-def _cpu(value: object) -> str:
-    try:
-        millicores = parse_cpu_millicores(_quantity_text(value))
-    except ConfigError:
-        raise ValueError("not a CPU quantity") from None
-    if millicores < 1:
-        raise ValueError("a CPU quantity must be at least 1m")
-    return format_cpu(millicores)
-
-
-def _memory(value: object) -> str:
-    try:
-        memory_bytes = parse_memory_bytes(_quantity_text(value))
-    except ConfigError:
-        raise ValueError("not a memory quantity") from None
-    if memory_bytes < 2**20:
-        raise ValueError("a memory quantity must be at least 1Mi")
-    return format_memory(memory_bytes)
-
-
-def _quantity_text(value: object) -> str | int | float:
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return value
-    raise ValueError("not a quantity")
+# A pod's CPU and memory (request = limit), stored as `kubectl` prints them.
+Cpu = Annotated[CpuQuantity, AfterValidator(cpu_at_least(1)), AfterValidator(kubectl_cpu)]
+Memory = Annotated[
+    MemoryQuantity, AfterValidator(memory_at_least(MIB)), AfterValidator(kubectl_memory)
+]
+_memory_at_least_1mi = memory_at_least(MIB)
 
 
 class Settings(BaseModel):
@@ -131,16 +121,16 @@ class Settings(BaseModel):
         "a DNS label: lowercase letters, digits and '-', at most 63 characters",
     )
     frameworks: tuple[str, ...] = _setting(
-        ("django", "fastapi"),
+        FRAMEWORKS,
         "Which framework services to deploy.",
-        "a non-empty list of distinct names from: django, fastapi",
+        f"a non-empty list of distinct names from: {', '.join(FRAMEWORKS)}",
     )
-    cpu: str = _setting(
+    cpu: Cpu = _setting(
         "500m",
         "CPU of one service pod (request = limit); the launcher derives workers from it.",
         CPU_FORMS,
     )
-    memory: str = _setting("512Mi", "Memory of one service pod (request = limit).", MEMORY_FORMS)
+    memory: Memory = _setting("512Mi", "Memory of one service pod (request = limit).", MEMORY_FORMS)
     replicas: int = _setting(1, "Pods per framework service.", "an integer >= 1", ge=1)
     workers: int = _setting(
         0,
@@ -206,11 +196,11 @@ class Settings(BaseModel):
     image_pull_policy: str = _setting(
         "IfNotPresent", "imagePullPolicy of the kit's own images.", "IfNotPresent, Always or Never"
     )
-    postgres_cpu: str = _setting("1", "CPU of the PostgreSQL pod (request = limit).", CPU_FORMS)
-    postgres_memory: str = _setting(
+    postgres_cpu: Cpu = _setting("1", "CPU of the PostgreSQL pod (request = limit).", CPU_FORMS)
+    postgres_memory: Memory = _setting(
         "1Gi", "Memory of the PostgreSQL pod (request = limit).", MEMORY_FORMS
     )
-    postgres_storage: str = _setting("5Gi", "Size of PostgreSQL's volume.", MEMORY_FORMS)
+    postgres_storage: Memory = _setting("5Gi", "Size of PostgreSQL's volume.", MEMORY_FORMS)
     postgres_max_connections: int = _setting(
         200,
         "PostgreSQL max_connections; must cover every pod's workers x pool size.",
@@ -232,13 +222,13 @@ class Settings(BaseModel):
     scrape_interval_seconds: int = _setting(
         5, "Prometheus scrape interval.", "an integer from 2 to 60", ge=2, le=60
     )
-    prometheus_cpu: str = _setting("500m", "CPU of the Prometheus pod.", CPU_FORMS)
-    prometheus_memory: str = _setting("1Gi", "Memory of the Prometheus pod.", MEMORY_FORMS)
+    prometheus_cpu: Cpu = _setting("500m", "CPU of the Prometheus pod.", CPU_FORMS)
+    prometheus_memory: Memory = _setting("1Gi", "Memory of the Prometheus pod.", MEMORY_FORMS)
     prometheus_retention: str = _setting(
         "2d", "How long Prometheus keeps samples.", "a duration like 12h, 2d or 1w"
     )
-    grafana_cpu: str = _setting("250m", "CPU of the Grafana pod.", CPU_FORMS)
-    grafana_memory: str = _setting("256Mi", "Memory of the Grafana pod.", MEMORY_FORMS)
+    grafana_cpu: Cpu = _setting("250m", "CPU of the Grafana pod.", CPU_FORMS)
+    grafana_memory: Memory = _setting("256Mi", "Memory of the Grafana pod.", MEMORY_FORMS)
     existing_prometheus_url: str = _setting(
         "",
         "monitoringMode existing: the in-cluster URL of that Prometheus (stack output for "
@@ -264,27 +254,29 @@ class Settings(BaseModel):
     locust_workers: int = _setting(
         2, "Locust worker pods (one process each).", "an integer from 1 to 100", ge=1, le=100
     )
-    locust_cpu: str = _setting("1", "CPU of one Locust worker pod.", CPU_FORMS)
-    locust_memory: str = _setting("512Mi", "Memory of one Locust worker pod.", MEMORY_FORMS)
-    locust_master_cpu: str = _setting("500m", "CPU of the Locust master pod.", CPU_FORMS)
-    locust_master_memory: str = _setting("512Mi", "Memory of the Locust master pod.", MEMORY_FORMS)
+    locust_cpu: Cpu = _setting("1", "CPU of one Locust worker pod.", CPU_FORMS)
+    locust_memory: Memory = _setting("512Mi", "Memory of one Locust worker pod.", MEMORY_FORMS)
+    locust_master_cpu: Cpu = _setting("500m", "CPU of the Locust master pod.", CPU_FORMS)
+    locust_master_memory: Memory = _setting(
+        "512Mi", "Memory of the Locust master pod.", MEMORY_FORMS
+    )
     locustfile: str = _setting(
         "capacity/load/locustfile.py",
         "The locustfile, relative to the project directory; shipped to Locust in a ConfigMap.",
         "a path to an existing .py file inside the project directory",
     )
 
-    upstream_cpu: str = _setting(
+    upstream_cpu: Cpu = _setting(
         "500m",
         "CPU of the upstream stub pod; it only sleeps, so it must merely never be the bottleneck.",
         CPU_FORMS,
     )
-    migration_cpu: str = _setting(
+    migration_cpu: Cpu = _setting(
         "250m",
         "CPU of each service's migration/seed Job pod (it runs once, next to everything else).",
         CPU_FORMS,
     )
-    migration_memory: str = _setting(
+    migration_memory: Memory = _setting(
         "256Mi", "Memory of each service's migration/seed Job pod.", MEMORY_FORMS
     )
     prometheus_storage: str = _setting(
@@ -359,36 +351,6 @@ class Settings(BaseModel):
             raise ValueError(f"{list(names)!r} names a framework twice")
         return tuple(str(n) for n in names)
 
-    @field_validator(
-        "cpu",
-        "postgres_cpu",
-        "prometheus_cpu",
-        "grafana_cpu",
-        "locust_cpu",
-        "locust_master_cpu",
-        "upstream_cpu",
-        "migration_cpu",
-        mode="before",
-    )
-    @classmethod
-    def _cpu_quantity(cls, value: object) -> str:
-        return _cpu(value)
-
-    @field_validator(
-        "memory",
-        "postgres_memory",
-        "postgres_storage",
-        "prometheus_memory",
-        "grafana_memory",
-        "locust_memory",
-        "locust_master_memory",
-        "migration_memory",
-        mode="before",
-    )
-    @classmethod
-    def _memory_quantity(cls, value: object) -> str:
-        return _memory(value)
-
     @field_validator("registry")
     @classmethod
     def _registry(cls, value: str) -> str:
@@ -457,7 +419,9 @@ class Settings(BaseModel):
     @field_validator("prometheus_storage", mode="before")
     @classmethod
     def _optional_memory(cls, value: object) -> str:
-        return _memory(value) if value not in ("", None) else ""
+        if value in ("", None):
+            return ""
+        return kubectl_memory(_memory_at_least_1mi(memory_text(value)))
 
     @field_validator("cluster_node_type")
     @classmethod
@@ -482,13 +446,9 @@ class Settings(BaseModel):
 
     # -- derived values
 
-    @property
-    def cpu_millicores(self) -> int:
-        return parse_cpu_millicores(self.cpu)
-
-    @property
-    def memory_bytes(self) -> int:
-        return parse_memory_bytes(self.memory)
+    def pod_shape(self) -> PodShape:
+        """One service pod's resources and server threads (workers None: derived from CPU)."""
+        return PodShape.of(self.cpu, self.memory, self.workers or None, self.threads)
 
     def prebuilt_image(self, name: str) -> ImageRef:
         """The configured image for `django`, `fastapi` or `upstream` (buildImages false)."""
@@ -539,13 +499,13 @@ def load_settings(raw: Mapping[str, object], project_dir: Path) -> Settings:
     try:
         settings = Settings.model_validate(dict(raw))
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            alias = str(error["loc"][0]) if error["loc"] else ""
-            name = _field_for_alias(alias) or alias
-            why = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(_problem(name, raw.get(alias, error.get("input")), why))
-        raise ConfigError("bad stack config:\n  " + "\n  ".join(problems)) from None
+        lines = []
+        for p in problems(exc):
+            name = _field_for_alias(p.field) or p.field
+            # The key's own `accepted` text is said once, in place of the validator's.
+            why = p.message.partition("; accepted: ")[0]
+            lines.append(_problem(name, raw.get(p.field, p.value), why))
+        raise ConfigError("bad stack config:\n  " + "\n  ".join(lines)) from None
     _check_combinations(settings, project_dir)
     return settings
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from capacity.errors import ConfigError
-from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+from capacity.quantity import CpuMillicores, MemoryBytes
+from capacity.validation import describe_validation_error
 
 DEFAULT_CATALOG = Path(__file__).with_name("nodes.yaml")
 ReservationRule = Literal["eks", "gke", "aks"]
@@ -196,8 +197,8 @@ class _Strict(BaseModel):
 
 class _DaemonsetIn(_Strict):
     name: str
-    cpu: str | int | float
-    memory: str | int | float
+    cpu: CpuMillicores
+    memory: MemoryBytes
     source: str
 
 
@@ -211,8 +212,8 @@ class _AddonIn(_Strict):
     name: str
     profile: AddonProfile = "system"
     replicas: int = Field(default=1, ge=1)
-    cpu: str | int | float
-    memory: str | int | float
+    cpu: CpuMillicores
+    memory: MemoryBytes
     source: str
 
 
@@ -261,7 +262,7 @@ class _NodeIn(_Strict):
     name: str
     provider: str
     vcpu: int = Field(ge=1)
-    memory: str | int
+    memory: MemoryBytes
     usd_per_hour: float = Field(gt=0)
     price: _PriceIn
     enis: int | None = Field(default=None, ge=1)
@@ -272,12 +273,6 @@ class _NodeIn(_Strict):
     arch: Arch = "amd64"
     sustained_use_discount: float = Field(default=0.0, ge=0, lt=1)
     sustained_use_source: str = ""
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_is_a_quantity(cls, value: str | int) -> str | int:
-        parse_memory_bytes(value)
-        return value
 
 
 class _CatalogIn(_Strict):
@@ -292,8 +287,8 @@ def _addon(raw: _AddonIn) -> Addon:
         raw.name,
         raw.profile,
         raw.replicas,
-        parse_cpu_millicores(raw.cpu),
-        parse_memory_bytes(raw.memory),
+        raw.cpu,
+        raw.memory,
         raw.source,
     )
 
@@ -318,10 +313,7 @@ def _provider(key: str, raw: _ProviderIn, kit_addons: tuple[Addon, ...] = ()) ->
             raw.memory_capacity.overhead_fraction,
             raw.memory_capacity.source,
         ),
-        daemonsets=tuple(
-            Daemonset(d.name, parse_cpu_millicores(d.cpu), parse_memory_bytes(d.memory), d.source)
-            for d in raw.daemonsets
-        ),
+        daemonsets=tuple(Daemonset(d.name, d.cpu, d.memory, d.source) for d in raw.daemonsets),
         control_plane=None
         if cp is None
         else ControlPlane(
@@ -365,7 +357,7 @@ def _node(raw: _NodeIn, providers: dict[str, Provider], path: Path) -> NodeType:
         name=raw.name,
         provider=provider,
         vcpu=raw.vcpu,
-        memory_bytes=parse_memory_bytes(raw.memory),
+        memory_bytes=raw.memory,
         usd_per_hour=raw.usd_per_hour,
         price_url=raw.price.url,
         price_as_of=raw.price.as_of,
@@ -398,9 +390,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
     try:
         parsed = _CatalogIn.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"node catalog {source}: field {field!r}: {first['msg']}") from exc
+        problem = describe_validation_error(exc, whole="catalog", limit=1)
+        raise ConfigError(f"node catalog {source}: {problem}") from exc
     try:
         kit_addons = tuple(_addon(a) for a in parsed.kit_addons)
         providers = {key: _provider(key, raw, kit_addons) for key, raw in parsed.providers.items()}

@@ -7,13 +7,13 @@ differs per provider is how each term is chosen; each rule below names where it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from capacity.catalog import NodeType
+from capacity.catalog import NodeType, ReservationRule
 from capacity.errors import ConfigError
-from capacity.model import rounding
-from capacity.model.derivation import Figure
+from capacity.model.derivation import Figure, InputValue, derive
 from capacity.quantity import GIB, MIB
 
 EKS_SOURCE = (
@@ -34,26 +34,6 @@ EKS_CUSTOM_NETWORKING_SOURCE = (
     "(https://docs.aws.amazon.com/eks/latest/userguide/cni-custom-network.html, "
     "max-pods-calculator.sh --cni-custom-networking-enabled, as of 2026-12-01)"
 )
-MAX_PODS_RANGES = {
-    "gke": (
-        8,
-        256,
-        "GKE Standard: maximum pods per node is configurable from 8 to 256 "
-        "(https://cloud.google.com/kubernetes-engine/docs/how-to/flexible-pod-cidr)",
-    ),
-    "aks": (
-        10,
-        250,
-        "AKS: --max-pods is configurable from 10 to 250 "
-        "(https://learn.microsoft.com/azure/aks/azure-cni-overlay#maximum-pods-per-node)",
-    ),
-    "eks": (
-        1,
-        250,
-        "EKS: nodeadm's kubelet maxPods can be set explicitly (NodeConfig "
-        "spec.kubelet.config.maxPods); above the network mode's IP limit pods cannot get addresses",
-    ),
-}
 MaxPodsMode = Literal["default", "prefix-delegation", "custom-networking"]
 MAX_PODS_MODES: tuple[MaxPodsMode, ...] = ("default", "prefix-delegation", "custom-networking")
 
@@ -98,8 +78,6 @@ AKS_SOURCE = (
 )
 AKS_EVICTION_SOURCE = "AKS >= 1.29: kubelet eviction rule memory.available < 100Mi"
 
-EVICTION_BYTES = 100 * MIB
-
 
 @dataclass(frozen=True)
 class NodeAllocatable:
@@ -136,15 +114,14 @@ class NodeAllocatable:
 def max_pods(node: NodeType, networking: Networking | None = None) -> Figure:
     net = networking or Networking()
     if net.max_pods is not None:
-        low, high, source = MAX_PODS_RANGES[node.provider.reservation]
+        low, high, source = PROVIDER_RULES[node.provider.reservation].max_pods_range
         if not low <= net.max_pods <= high:
             raise ConfigError(
                 f"max pods {net.max_pods} is outside {node.provider.key}'s accepted range "
                 f"{low}-{high} (node type {node.name}); {source}"
             )
-        return Figure(
+        return derive(
             "max_pods",
-            net.max_pods,
             "pods",
             "max_pods",
             {"max_pods": net.max_pods},
@@ -152,18 +129,16 @@ def max_pods(node: NodeType, networking: Networking | None = None) -> Figure:
             "set with --max-pods",
         )
     if node.max_pods_override is not None:
-        return Figure(
+        return derive(
             "max_pods",
-            node.max_pods_override,
             "pods",
             "max_pods",
             {"max_pods": node.max_pods_override},
             f"catalog entry for {node.name}",
         )
     if node.provider.max_pods is not None:
-        return Figure(
+        return derive(
             "max_pods",
-            node.provider.max_pods,
             "pods",
             "max_pods",
             {"max_pods": node.provider.max_pods},
@@ -172,9 +147,8 @@ def max_pods(node: NodeType, networking: Networking | None = None) -> Figure:
     enis, ips = node.enis, node.ipv4_per_eni
     assert enis is not None and ips is not None  # the catalog loader guarantees this
     if net.max_pods_mode == "prefix-delegation":
-        return Figure(
+        return derive(
             "max_pods",
-            min(enis * (ips - 1) * 16 + 2, 110 if node.vcpu < 30 else 250),
             "pods",
             "min(enis * (ipv4_per_eni - 1) * 16 + 2, (vcpu < 30) * 110 + (vcpu >= 30) * 250)",
             {"enis": enis, "ipv4_per_eni": ips, "vcpu": node.vcpu},
@@ -182,18 +156,16 @@ def max_pods(node: NodeType, networking: Networking | None = None) -> Figure:
             "prefix delegation: 16 addresses per slot, capped at EKS's recommended maximum",
         )
     if net.max_pods_mode == "custom-networking":
-        return Figure(
+        return derive(
             "max_pods",
-            (enis - 1) * (ips - 1) + 2,
             "pods",
             "(enis - 1) * (ipv4_per_eni - 1) + 2",
             {"enis": enis, "ipv4_per_eni": ips},
             EKS_CUSTOM_NETWORKING_SOURCE,
             "custom networking: pods use the secondary ENIs only",
         )
-    return Figure(
+    return derive(
         "max_pods",
-        enis * (ips - 1) + 2,
         "pods",
         "enis * (ipv4_per_eni - 1) + 2",
         {"enis": enis, "ipv4_per_eni": ips},
@@ -207,27 +179,16 @@ def memory_capacity_bytes(node: NodeType) -> Figure:
     """The memory the kubelet reports as capacity: the nominal size less what Linux keeps."""
     rule = node.provider.memory_capacity
     if rule.rule == "gce_kernel":
-        inputs = {
-            "nominal_bytes": node.memory_bytes,
-            "mib": MIB,
-            "swiotlb_threshold_bytes": 3 * GIB,
-        }
-        kernel = (
-            node.memory_bytes // 64 + 16 * MIB + (64 * MIB if node.memory_bytes > 3 * GIB else 0)
-        )
-        return Figure(
+        return derive(
             "memory_capacity_bytes",
-            node.memory_bytes - kernel,
             "bytes",
             "nominal_bytes - (nominal_bytes // 64 + 16 * mib"
             " + (nominal_bytes > swiotlb_threshold_bytes) * 64 * mib)",
-            inputs,
+            {"nominal_bytes": node.memory_bytes, "mib": MIB, "swiotlb_threshold_bytes": 3 * GIB},
             rule.source,
         )
-    value = rounding.floor(node.memory_bytes * (1 - rule.overhead_fraction))
-    return Figure(
+    return derive(
         "memory_capacity_bytes",
-        value,
         "bytes",
         "floor(nominal_bytes * (1 - overhead_fraction))",
         {"nominal_bytes": node.memory_bytes, "overhead_fraction": rule.overhead_fraction},
@@ -235,159 +196,184 @@ def memory_capacity_bytes(node: NodeType) -> Figure:
     )
 
 
-def _tiered_cpu(kind: str, cpu_millicores: int, source: str, *, per_tier_floor: bool) -> Figure:
-    tiers = [
-        (0.06, min(cpu_millicores, 1000)),
-        (0.01, max(0, min(cpu_millicores, 2000) - 1000)),
-        (0.005, max(0, min(cpu_millicores, 4000) - 2000)),
-        (0.0025, max(0, cpu_millicores - 4000)),
-    ]
-    terms = [
-        "0.06 * min(cpu_millicores, 1000)",
-        "0.01 * max(0, min(cpu_millicores, 2000) - 1000)",
-        "0.005 * max(0, min(cpu_millicores, 4000) - 2000)",
-        "0.0025 * max(0, cpu_millicores - 4000)",
-    ]
+# ---- the providers' rules, as data -------------------------------------------------------
+
+# A tiered reservation: (rate, upper bound of the bracket; None for everything above).
+Tiers = tuple[tuple[float, int | None], ...]
+
+# CPU, EKS and GKE alike: 6% of the first core, 1% of the second, 0.5% of cores 3-4, 0.25% above.
+CPU_TIERS_MILLICORES: Tiers = ((0.06, 1000), (0.01, 2000), (0.005, 4000), (0.0025, None))
+# GKE memory: 25% of the first 4 GB, 20% of the next 4, 10% of the next 8, 6% of the next 112,
+# 2% above 128 GB (GB brackets of 1000 MiB, as GKE computes them).
+GKE_MEMORY_TIERS_MIB: Tiers = (
+    (0.25, 4000),
+    (0.2, 8000),
+    (0.1, 16000),
+    (0.06, 128000),
+    (0.02, None),
+)
+GKE_MEMORY_FLOOR_BELOW_MIB = 1000  # machines with at most 1 GB get 255 MiB
+# AKS CPU: 60m, plus per core (millicores per core, from core, to core; None: no end).
+AKS_CPU_BASE_MILLICORES = 60
+AKS_CPU_STEPS: tuple[tuple[int, int, int | None], ...] = ((40, 1, 2), (20, 2, 4), (10, 4, None))
+
+
+def tier_terms(variable: str, tiers: Tiers) -> list[str]:
+    """One formula term per bracket: `rate * (the part of variable inside the bracket)`."""
+    terms = []
+    start = 0
+    for rate, end in tiers:
+        if end is None:
+            part = f"max(0, {variable} - {start})" if start else variable
+        elif start == 0:
+            part = f"min({variable}, {end})"
+        else:
+            part = f"max(0, min({variable}, {end}) - {start})"
+        terms.append(f"{rate!r} * {part}")
+        start = end or start
+    return terms
+
+
+def _tiered_cpu(node: NodeType, source: str, *, per_tier_floor: bool) -> Figure:
+    terms = tier_terms("cpu_millicores", CPU_TIERS_MILLICORES)
     if per_tier_floor:  # EKS's bash arithmetic truncates each tier
-        value = sum(rounding.floor(rate * span) for rate, span in tiers)
         formula = " + ".join(f"floor({t})" for t in terms)
     else:  # GKE sums the tiers as floats and truncates once
-        value = rounding.floor(sum(rate * span for rate, span in tiers))
         formula = "floor(" + " + ".join(terms) + ")"
-    return Figure(kind, value, "millicores", formula, {"cpu_millicores": cpu_millicores}, source)
-
-
-def _eks(node: NodeType, pods: Figure) -> tuple[Figure, Figure, Figure]:
-    cpu = _tiered_cpu(
-        "kube_reserved_cpu_millicores", node.vcpu * 1000, EKS_SOURCE, per_tier_floor=True
-    )
-    max_pods_value = int(pods.number())
-    memory = Figure(
-        "kube_reserved_memory_bytes",
-        (11 * max_pods_value + 255) * MIB,
-        "bytes",
-        "(11 * max_pods + 255) * mib",
-        {"max_pods": max_pods_value, "mib": MIB},
-        EKS_SOURCE,
-    )
-    eviction = Figure(
-        "eviction_memory_bytes",
-        EVICTION_BYTES,
-        "bytes",
-        "100 * mib",
-        {"mib": MIB},
-        EKS_EVICTION_SOURCE,
-    )
-    return cpu, memory, eviction
-
-
-def _gke(node: NodeType) -> tuple[Figure, Figure, Figure]:
-    cpu = _tiered_cpu(
-        "kube_reserved_cpu_millicores", node.vcpu * 1000, GKE_SOURCE, per_tier_floor=False
-    )
-    nominal_mib = node.memory_bytes // MIB
-    if nominal_mib <= 1000:
-        memory = Figure(
-            "kube_reserved_memory_bytes",
-            255 * MIB,
-            "bytes",
-            "255 * mib",
-            {"nominal_mib": nominal_mib, "mib": MIB},
-            GKE_SOURCE,
-            "machines with at most 1 GB get the 255 MiB minimum",
-        )
-    else:
-        brackets = [
-            (0.25, min(nominal_mib, 4000)),
-            (0.2, max(0, min(nominal_mib, 8000) - 4000)),
-            (0.1, max(0, min(nominal_mib, 16000) - 8000)),
-            (0.06, max(0, min(nominal_mib, 128000) - 16000)),
-            (0.02, max(0, nominal_mib - 128000)),
-        ]
-        reserved_mib = rounding.floor(sum(rate * span for rate, span in brackets))
-        memory = Figure(
-            "kube_reserved_memory_bytes",
-            reserved_mib * MIB,
-            "bytes",
-            "floor(0.25 * min(nominal_mib, 4000) + 0.2 * max(0, min(nominal_mib, 8000) - 4000)"
-            " + 0.1 * max(0, min(nominal_mib, 16000) - 8000)"
-            " + 0.06 * max(0, min(nominal_mib, 128000) - 16000)"
-            " + 0.02 * max(0, nominal_mib - 128000)) * mib",
-            {"nominal_mib": nominal_mib, "mib": MIB},
-            GKE_SOURCE,
-        )
-    eviction = Figure(
-        "eviction_memory_bytes",
-        EVICTION_BYTES,
-        "bytes",
-        "100 * mib",
-        {"mib": MIB},
-        GKE_EVICTION_SOURCE,
-    )
-    return cpu, memory, eviction
-
-
-def _aks(node: NodeType, pods: Figure) -> tuple[Figure, Figure, Figure]:
-    cores = node.vcpu
-    cpu_value = (
-        60
-        + 40 * min(1, max(0, cores - 1))
-        + 20 * min(2, max(0, cores - 2))
-        + 10 * max(0, cores - 4)
-    )
-    cpu = Figure(
+    return derive(
         "kube_reserved_cpu_millicores",
-        cpu_value,
         "millicores",
-        "60 + 40 * min(1, max(0, cores - 1)) + 20 * min(2, max(0, cores - 2))"
-        " + 10 * max(0, cores - 4)",
-        {"cores": cores},
+        formula,
+        {"cpu_millicores": node.vcpu * 1000},
+        source,
+    )
+
+
+def _eks_cpu(node: NodeType) -> Figure:
+    return _tiered_cpu(node, EKS_SOURCE, per_tier_floor=True)
+
+
+def _gke_cpu(node: NodeType) -> Figure:
+    return _tiered_cpu(node, GKE_SOURCE, per_tier_floor=False)
+
+
+def _aks_cpu(node: NodeType) -> Figure:
+    terms = [str(AKS_CPU_BASE_MILLICORES)]
+    for per_core, start, end in AKS_CPU_STEPS:
+        part = (
+            f"max(0, cores - {start})"
+            if end is None
+            else f"min({end - start}, max(0, cores - {start}))"
+        )
+        terms.append(f"{per_core} * {part}")
+    return derive(
+        "kube_reserved_cpu_millicores",
+        "millicores",
+        " + ".join(terms),
+        {"cores": node.vcpu},
         AKS_SOURCE,
     )
-    max_pods_value = int(pods.number())
-    nominal_mib = node.memory_bytes // MIB
-    reserved_mib = min(20 * max_pods_value + 50, 0.25 * nominal_mib)
-    memory = Figure(
-        "kube_reserved_memory_bytes",
-        rounding.floor(reserved_mib * MIB),
-        "bytes",
-        "floor(min(20 * max_pods + 50, 0.25 * nominal_mib) * mib)",
-        {"max_pods": max_pods_value, "nominal_mib": nominal_mib, "mib": MIB},
-        AKS_SOURCE,
-    )
-    eviction = Figure(
-        "eviction_memory_bytes",
-        EVICTION_BYTES,
-        "bytes",
-        "100 * mib",
-        {"mib": MIB},
+
+
+def _kube_reserved_memory(
+    formula: str, inputs: dict[str, InputValue], source: str, explanation: str = ""
+) -> Figure:
+    return derive("kube_reserved_memory_bytes", "bytes", formula, inputs, source, explanation)
+
+
+def _eks_memory(node: NodeType, pods: Figure) -> Figure:
+    inputs: dict[str, InputValue] = {"max_pods": int(pods.number()), "mib": MIB}
+    return _kube_reserved_memory("(11 * max_pods + 255) * mib", inputs, EKS_SOURCE)
+
+
+def _gke_memory(node: NodeType, pods: Figure) -> Figure:
+    inputs: dict[str, InputValue] = {"nominal_mib": node.memory_bytes // MIB, "mib": MIB}
+    if node.memory_bytes // MIB <= GKE_MEMORY_FLOOR_BELOW_MIB:
+        minimum = "machines with at most 1 GB get the 255 MiB minimum"
+        return _kube_reserved_memory("255 * mib", inputs, GKE_SOURCE, minimum)
+    tiers = " + ".join(tier_terms("nominal_mib", GKE_MEMORY_TIERS_MIB))
+    return _kube_reserved_memory(f"floor({tiers}) * mib", inputs, GKE_SOURCE)
+
+
+def _aks_memory(node: NodeType, pods: Figure) -> Figure:
+    inputs: dict[str, InputValue] = {
+        "max_pods": int(pods.number()),
+        "nominal_mib": node.memory_bytes // MIB,
+        "mib": MIB,
+    }
+    formula = "floor(min(20 * max_pods + 50, 0.25 * nominal_mib) * mib)"
+    return _kube_reserved_memory(formula, inputs, AKS_SOURCE)
+
+
+@dataclass(frozen=True)
+class ProviderRule:
+    """How one provider chooses each term of allocatable (see the sources)."""
+
+    kube_reserved_cpu: Callable[[NodeType], Figure]
+    kube_reserved_memory: Callable[[NodeType, Figure], Figure]  # (node, max pods)
+    eviction_source: str
+    max_pods_range: tuple[int, int, str]  # what --max-pods may set: low, high, source
+
+
+PROVIDER_RULES: dict[ReservationRule, ProviderRule] = {
+    "eks": ProviderRule(
+        _eks_cpu,
+        _eks_memory,
+        EKS_EVICTION_SOURCE,
+        (
+            1,
+            250,
+            "EKS: nodeadm's kubelet maxPods can be set explicitly (NodeConfig "
+            "spec.kubelet.config.maxPods); above the network mode's IP limit pods cannot get "
+            "addresses",
+        ),
+    ),
+    "gke": ProviderRule(
+        _gke_cpu,
+        _gke_memory,
+        GKE_EVICTION_SOURCE,
+        (
+            8,
+            256,
+            "GKE Standard: maximum pods per node is configurable from 8 to 256 "
+            "(https://cloud.google.com/kubernetes-engine/docs/how-to/flexible-pod-cidr)",
+        ),
+    ),
+    "aks": ProviderRule(
+        _aks_cpu,
+        _aks_memory,
         AKS_EVICTION_SOURCE,
-    )
-    return cpu, memory, eviction
+        (
+            10,
+            250,
+            "AKS: --max-pods is configurable from 10 to 250 "
+            "(https://learn.microsoft.com/azure/aks/azure-cni-overlay#maximum-pods-per-node)",
+        ),
+    ),
+}
+
+
+def eviction_memory_bytes(source: str) -> Figure:
+    """The hard eviction threshold, the same on every provider: memory.available < 100Mi."""
+    return derive("eviction_memory_bytes", "bytes", "100 * mib", {"mib": MIB}, source)
 
 
 def node_allocatable(node: NodeType, networking: Networking | None = None) -> NodeAllocatable:
     pods = max_pods(node, networking)
     capacity = memory_capacity_bytes(node)
-    rule = node.provider.reservation
-    if rule == "eks":
-        cpu_reserved, memory_reserved, eviction = _eks(node, pods)
-    elif rule == "gke":
-        cpu_reserved, memory_reserved, eviction = _gke(node)
-    else:
-        cpu_reserved, memory_reserved, eviction = _aks(node, pods)
-    cpu_capacity = node.vcpu * 1000
-    allocatable_cpu = Figure(
+    rule = PROVIDER_RULES[node.provider.reservation]
+    cpu_reserved = rule.kube_reserved_cpu(node)
+    memory_reserved = rule.kube_reserved_memory(node, pods)
+    eviction = eviction_memory_bytes(rule.eviction_source)
+    allocatable_cpu = derive(
         "allocatable_cpu_millicores",
-        cpu_capacity - int(cpu_reserved.number()),
         "millicores",
         "vcpu * 1000 - kube_reserved_cpu_millicores",
         {"vcpu": node.vcpu, "kube_reserved_cpu_millicores": cpu_reserved.value},
         "kubelet: allocatable = capacity - kube-reserved - system-reserved (none here)",
     )
-    allocatable_memory = Figure(
+    allocatable_memory = derive(
         "allocatable_memory_bytes",
-        int(capacity.number() - memory_reserved.number() - eviction.number()),
         "bytes",
         "memory_capacity_bytes - kube_reserved_memory_bytes - eviction_memory_bytes",
         {
@@ -400,36 +386,30 @@ def node_allocatable(node: NodeType, networking: Networking | None = None) -> No
     daemonsets = node.provider.daemonsets
     names = ", ".join(d.name for d in daemonsets) or "none"
     ds_source = "; ".join(f"{d.name}: {d.source}" for d in daemonsets) or "no daemonsets listed"
-    ds_cpu = Figure(
-        "daemonset_cpu_millicores",
-        sum(d.cpu_millicores for d in daemonsets),
-        "millicores",
-        "sum(daemonset_cpu_millicores)",
-        {"daemonset_cpu_millicores": [float(d.cpu_millicores) for d in daemonsets]},
-        ds_source,
-        f"requests of {names}",
+    ds_cpu, ds_memory = (
+        derive(
+            kind,
+            unit,
+            f"sum({kind})",
+            {kind: requests},
+            ds_source,
+            f"requests of {names}",
+        )
+        for kind, unit, requests in (
+            ("daemonset_cpu_millicores", "millicores", [d.cpu_millicores for d in daemonsets]),
+            ("daemonset_memory_bytes", "bytes", [d.memory_bytes for d in daemonsets]),
+        )
     )
-    ds_memory = Figure(
-        "daemonset_memory_bytes",
-        sum(d.memory_bytes for d in daemonsets),
-        "bytes",
-        "sum(daemonset_memory_bytes)",
-        {"daemonset_memory_bytes": [float(d.memory_bytes) for d in daemonsets]},
-        ds_source,
-        f"requests of {names}",
-    )
-    ds_pods = Figure(
+    ds_pods = derive(
         "daemonset_pods",
-        len(daemonsets),
         "pods",
         "len(daemonset_names)",
         {"daemonset_names": [d.name for d in daemonsets]},
         ds_source,
         "each daemonset runs one pod per node, which takes one of the max-pods slots",
     )
-    price = Figure(
+    price = derive(
         "usd_per_hour",
-        node.usd_per_hour,
         "USD/hour",
         "usd_per_hour",
         {"usd_per_hour": node.usd_per_hour},

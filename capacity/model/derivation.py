@@ -2,17 +2,102 @@
 
 Every number the model publishes is a Figure, so results.json can say, for each one, which
 inputs went in, which formula combined them and where any constant comes from. The formula is
-a small arithmetic language (docs/capacity-model.md, "Derivations") that a reader, or a test,
-can evaluate with the recorded inputs alone.
+a small arithmetic language (docs/capacity-model.md, "Derivations"); `evaluate` is its one
+interpreter, and `derive` builds a figure by evaluating its formula over its inputs, so the
+number and its explanation cannot disagree. A reader, or a test, can recompute any figure with
+its recorded inputs alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ast
+import math
+import operator
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-InputValue = int | float | str | bool | list[float] | list[str] | None
+from capacity.model import rounding
+
+InputValue = int | float | str | bool | list[int] | list[float] | list[str] | None
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Gt: operator.gt,
+    ast.Lt: operator.lt,
+    ast.GtE: operator.ge,
+    ast.LtE: operator.le,
+}
+
+
+def lstsq_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """The least-squares slope of ys over xs."""
+    n = len(xs)
+    sx, sy = sum(xs), sum(ys)
+    sxy = sum(x * y for x, y in zip(xs, ys, strict=True))
+    sxx = sum(x * x for x in xs)
+    return (n * sxy - sx * sy) / (n * sxx - sx * sx)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "len": len,
+    "lstsq_slope": lstsq_slope,
+    "sqrt": math.sqrt,
+    "median": statistics.median,
+    # The model's own rounding: a value within 1e-12 of an integer is that integer.
+    "ceil": rounding.ceil,
+    "floor": rounding.floor,
+}
+
+
+def evaluate(formula: str, inputs: Mapping[str, Any]) -> Any:
+    """The value of `formula` over `inputs`; anything outside the language is refused.
+
+    The language: numbers, input names, + - * / // %, unary minus, one comparison per
+    expression (true counts as 1), parentheses, and the functions min, max, sum, len, floor,
+    ceil, sqrt, median and lstsq_slope.
+    """
+
+    def walk(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, int | float)
+            and not isinstance(node.value, bool)
+        ):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id not in inputs:
+                raise KeyError(f"formula {formula!r} uses {node.id!r}, which is not an input")
+            return inputs[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return _BINARY[type(node.op)](walk(node.left), walk(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            return int(_COMPARE[type(node.ops[0])](walk(node.left), walk(node.comparators[0])))
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS
+            and not node.keywords
+        ):
+            return _FUNCTIONS[node.func.id](*(walk(a) for a in node.args))
+        raise ValueError(f"formula {formula!r}: {ast.dump(node)} is outside the language")
+
+    return walk(ast.parse(formula, mode="eval"))
 
 
 @dataclass(frozen=True)
@@ -56,3 +141,18 @@ class Figure:
         if self.reason is not None:
             out["reason"] = self.reason
         return out
+
+
+def derive(
+    kind: str,
+    unit: str,
+    formula: str,
+    inputs: Mapping[str, InputValue],
+    source: str = "",
+    explanation: str = "",
+) -> Figure:
+    """A figure whose value is its formula evaluated over its inputs (and nothing else)."""
+    value = evaluate(formula, inputs)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{kind}: formula {formula!r} gives {value!r}, not a number")
+    return Figure(kind, value, unit, formula, dict(inputs), source, explanation)

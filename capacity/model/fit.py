@@ -10,31 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from capacity.errors import ConfigError
-from capacity.model import rounding
 from capacity.model.allocatable import NodeAllocatable
-from capacity.model.derivation import Figure
-from capacity.quantity import format_cpu, format_memory
+from capacity.model.derivation import Figure, derive
+from capacity.pod_shape import PodShape as PodShape
 
 SCHEDULER_SOURCE = (
     "kube-scheduler NodeResourcesFit filter: sum of requests <= allocatable for each resource "
     "(https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/)"
 )
-
-
-@dataclass(frozen=True)
-class PodShape:
-    """A pod's requests (the kit always sets limits equal to requests)."""
-
-    cpu_millicores: int
-    memory_bytes: int
-
-    def __post_init__(self) -> None:
-        if self.cpu_millicores < 0 or self.memory_bytes < 0:
-            raise ConfigError(f"pod requests cannot be negative: {self}")
-
-    def __str__(self) -> str:
-        return f"{format_cpu(self.cpu_millicores)} CPU / {format_memory(self.memory_bytes)}"
 
 
 @dataclass(frozen=True)
@@ -55,9 +38,8 @@ def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
     ds_mem = int(node.daemonset_memory_bytes.number())
     by_cpu = by_memory = None
     if pod.cpu_millicores > 0:
-        by_cpu = Figure(
+        by_cpu = derive(
             "pods_by_cpu",
-            max(0, rounding.floor((alloc_cpu - ds_cpu) / pod.cpu_millicores)),
             "pods",
             "max(0, floor((allocatable_cpu_millicores - daemonset_cpu_millicores)"
             " / pod_cpu_millicores))",
@@ -69,9 +51,8 @@ def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
             SCHEDULER_SOURCE,
         )
     if pod.memory_bytes > 0:
-        by_memory = Figure(
+        by_memory = derive(
             "pods_by_memory",
-            max(0, rounding.floor((alloc_mem - ds_mem) / pod.memory_bytes)),
             "pods",
             "max(0, floor((allocatable_memory_bytes - daemonset_memory_bytes) / pod_memory_bytes))",
             {
@@ -83,9 +64,8 @@ def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
         )
     max_pods = int(node.max_pods.number())
     ds_pods = int(node.daemonset_pods.number())
-    by_slots = Figure(
+    by_slots = derive(
         "pods_by_slots",
-        max(0, max_pods - ds_pods),
         "pods",
         "max(0, max_pods - daemonset_pods)",
         {"max_pods": max_pods, "daemonset_pods": ds_pods},
@@ -97,17 +77,16 @@ def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
     if by_memory is not None:
         limits["memory"] = by_memory
     values = {name: int(figure.number()) for name, figure in limits.items()}
-    fewest = min(values.values())
     inputs = {f"pods_by_{'slots' if k == 'max_pods' else k}": v for k, v in values.items()}
     formula = f"min({', '.join(inputs)})" if len(inputs) > 1 else next(iter(inputs))
-    total = Figure(
+    total = derive(
         "pods_per_node",
-        fewest,
         "pods",
         formula,
         inputs,
         SCHEDULER_SOURCE,
         f"{pod} on {node.node.name}",
     )
+    fewest = int(total.number())
     binding = tuple(name for name in ("cpu", "memory", "max_pods") if values.get(name) == fewest)
     return NodeFit(node, pod, by_cpu, by_memory, by_slots, total, binding)

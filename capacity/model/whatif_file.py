@@ -16,16 +16,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from capacity.errors import ConfigError
-from capacity.model.fit import PodShape
 from capacity.model.whatif import Workload
-from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+from capacity.pod_shape import PodShape
+from capacity.quantity import CpuMillicores, MemoryBytes
+from capacity.validation import describe_validation_error
 
 
 class _WorkloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
-    cpu: str | int | float
-    memory: str | int
+    cpu: CpuMillicores
+    memory: MemoryBytes
     replicas: int | None = Field(default=None, ge=0)
     target_rps: float | None = Field(default=None, ge=0)
     capacity_per_pod_rps: float | None = Field(default=None, gt=0)
@@ -52,17 +53,16 @@ def load_whatif(path: Path) -> tuple[list[Workload], list[str] | None]:
     try:
         parsed = _WhatIfIn.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "file"
+        problem = describe_validation_error(exc, whole="file", limit=1)
         raise ConfigError(
-            f"what-if file {path}: {field}: {first['msg']} (expected node_types: [..] and "
+            f"what-if file {path}: {problem} (expected node_types: [..] and "
             "workloads: [{name, cpu, memory, replicas | target_rps + capacity_per_pod_rps, "
             "optional headroom, node_type, cpu_seconds_per_request, idle_cpu_cores}])"
         ) from exc
     workloads = []
     for w in parsed.workloads:
         try:
-            pod = PodShape(parse_cpu_millicores(w.cpu), parse_memory_bytes(w.memory))
+            pod = PodShape(w.cpu, w.memory)
         except ConfigError as exc:
             raise ConfigError(f"what-if file {path}: workload {w.name!r}: {exc}") from exc
         workloads.append(

@@ -8,33 +8,15 @@ a pod that died, with its log tail.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
 
+# The one pod shape, shared with the plan and the model; targets are built with it.
+from capacity.pod_shape import PodShape as PodShape
+
 # The cAdvisor `namespace` label every local series carries.
 LOCAL_NAMESPACE = "local"
-
-
-@dataclass(frozen=True)
-class PodShape:
-    """One pod's resources: requests = limits, as the fairness rules require."""
-
-    cpu_millicores: int
-    memory_bytes: int
-    workers: int | None = None  # None: the launcher derives it from the CPU limit
-    threads: int | None = None  # None: the launcher's default (Django gthread only)
-
-    def __post_init__(self) -> None:
-        if self.cpu_millicores <= 0:
-            raise ValueError(f"cpu_millicores must be positive, got {self.cpu_millicores}")
-        if self.memory_bytes <= 0:
-            raise ValueError(f"memory_bytes must be positive, got {self.memory_bytes}")
-
-    def effective_workers(self) -> int:
-        """The launcher contract: one server process per core of limit, unless set."""
-        return self.workers or max(1, math.ceil(self.cpu_millicores / 1000))
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,40 @@ def test_catalog_has_every_required_node_type_with_a_dated_price() -> None:
     for node in CATALOG.node_types:
         assert node.usd_per_hour > 0 and node.price_url.startswith("https://")
         assert node.price_as_of.year >= 2024
+
+
+@pytest.mark.parametrize(
+    ("shape", "needle"),
+    [
+        (dict(cpu_millicores=-1, memory_bytes=MIB), "CPU request -1m"),
+        (dict(cpu_millicores=100, memory_bytes=-5), "memory request -5 bytes"),
+        (dict(cpu_millicores=100, memory_bytes=MIB, workers=0), "workers 0"),
+    ],
+)
+def test_a_pod_shape_refuses_negative_requests_naming_the_value(
+    shape: dict[str, int], needle: str
+) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        PodShape(**shape)
+
+
+def test_the_plan_the_targets_and_the_model_share_one_pod_shape() -> None:
+    from capacity.model.fit import PodShape as ModelShape
+    from capacity.target.base import PodShape as TargetShape
+
+    assert ModelShape is TargetShape is PodShape
+    assert str(PodShape(500, 512 * MIB)) == "500m CPU / 512Mi"
+    assert PodShape(1500, 512 * MIB).effective_workers() == 2
+
+
+def test_a_bad_quantity_in_the_catalog_names_the_file_field_and_value(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from capacity.catalog import DEFAULT_CATALOG
+
+    text = DEFAULT_CATALOG.read_text(encoding="utf-8").replace("cpu: 30m", "cpu: 30 m", 1)
+    path = tmp_path / "nodes.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(path)
+    message = str(caught.value)
+    assert str(path) in message and "daemonsets" in message and "'30 m'" in message
+    assert "500m" in message  # what is accepted

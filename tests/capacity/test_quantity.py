@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from capacity.errors import ConfigError
-from capacity.quantity import format_cpu, format_memory, parse_cpu_millicores, parse_memory_bytes
+from capacity.quantity import (
+    CpuMillicores,
+    CpuQuantity,
+    MemoryBytes,
+    MemoryQuantity,
+    cpu_at_least,
+    format_cpu,
+    format_memory,
+    kubectl_memory,
+    parse_cpu_millicores,
+    parse_memory_bytes,
+)
+from capacity.validation import describe_validation_error
 
 
 @pytest.mark.parametrize(
@@ -81,3 +96,64 @@ def test_cpu_formats_back_to_kubernetes_notation(millicores: int, text: str) -> 
 def test_memory_formats_back_to_kubernetes_notation(value: int, text: str) -> None:
     assert format_memory(value) == text
     assert parse_memory_bytes(text) == value
+
+
+# ---- the pydantic field types: the same parsers at every boundary ----------------------
+
+
+class _Pod(BaseModel):
+    cpu: Annotated[CpuQuantity, AfterValidator(cpu_at_least(10, "too little"))] = "500m"
+    memory: Annotated[MemoryQuantity, AfterValidator(kubectl_memory)] = "512Mi"
+    cpu_millicores: CpuMillicores = 0
+    memory_bytes: MemoryBytes = 0
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"cpu": "250m"}, {"cpu": "250m"}),
+        ({"cpu": 1}, {"cpu": "1"}),  # a YAML number keeps its text
+        ({"cpu": 0.5}, {"cpu": "0.5"}),
+        ({"memory": 536870912}, {"memory": "512Mi"}),
+        ({"memory": "1Gi"}, {"memory": "1Gi"}),
+        ({"cpu_millicores": "0.5"}, {"cpu_millicores": 500}),
+        ({"memory_bytes": "64Ki"}, {"memory_bytes": 65536}),
+    ],
+)
+def test_quantity_fields_parse_kubernetes_notation(
+    given: dict[str, object], expected: dict[str, object]
+) -> None:
+    pod = _Pod.model_validate(given)
+    for field, value in expected.items():
+        assert getattr(pod, field) == value
+
+
+@pytest.mark.parametrize(
+    ("given", "needles"),
+    [
+        ({"cpu": "half"}, ["field 'cpu'", "'half'", "500m"]),
+        ({"cpu": "5m"}, ["field 'cpu'", "below 10m: too little", "(got '5m')"]),
+        ({"cpu": True}, ["field 'cpu'", "text or a number, not bool"]),
+        ({"memory": "512MB"}, ["field 'memory'", "'512MB'", "512Mi"]),
+        ({"cpu_millicores": "1Gi"}, ["field 'cpu_millicores'", "looks like a memory quantity"]),
+        ({"memory_bytes": [1]}, ["field 'memory_bytes'", "not list"]),
+    ],
+)
+def test_a_bad_quantity_field_names_the_field_the_value_and_the_forms(
+    given: dict[str, object], needles: list[str]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Pod.model_validate(given)
+    message = describe_validation_error(caught.value)
+    for needle in needles:
+        assert needle in message, message
+    assert "Value error" not in message
+
+
+def test_validation_errors_are_described_with_their_source_and_a_limit() -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Pod.model_validate({"cpu": "x", "memory": "y", "cpu_millicores": "z"})
+    error = caught.value
+    assert describe_validation_error(error, sources={"cpu": "--cpu"}).startswith("cpu (--cpu): ")
+    limited = describe_validation_error(error, limit=1)
+    assert limited.startswith("field 'cpu': ") and limited.endswith("; and 2 more")

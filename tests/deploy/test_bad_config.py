@@ -112,4 +112,4 @@ def test_a_good_config_loads() -> None:
     settings = load_settings(raw_from_stack_values(LOCAL), ROOT)
     assert settings.registry == "localhost:5001"
     assert settings.frameworks == ("django", "fastapi")
-    assert settings.cpu_millicores == 500
+    assert settings.pod_shape().cpu_millicores == 500

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from capacity.errors import ConfigError, TargetError
+from capacity.validation import problems
 
 KIT_ROOT = Path(__file__).resolve().parents[3]
 PULUMI_INSTALL_HINT = (
@@ -155,7 +156,7 @@ def read_stack_outputs(stack: StackFile, reader: OutputReader = automation_outpu
     try:
         o = _Outputs.model_validate(raw)
     except ValidationError as e:
-        missing = ", ".join(str(err["loc"][0]) for err in e.errors())
+        missing = ", ".join(dict.fromkeys(p.field for p in problems(e)))
         raise ConfigError(
             f"--stack {stack.name}: its outputs lack or garble {missing} (got keys "
             f"{', '.join(sorted(raw))}); redeploy it with this kit's __main__.py"
