@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, SkipJsonSchema
@@ -88,7 +88,8 @@ class Figure(_Model):
             value=figure.value,
             unit=figure.unit,
             formula=figure.formula,
-            inputs=dict(figure.inputs),
+            # The model's inputs (list[int] | list[float]) are list[Number] here.
+            inputs=cast(dict[str, InputValue], dict(figure.inputs)),
             source=figure.source,
             explanation=figure.explanation,
             reason=figure.reason,
