@@ -6,16 +6,15 @@ reached through a port-forward.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
 
-from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.load.client_stats import ClientStep, parse_client_step
 from capacity.load.scenarios import SCENARIO_CLASSES
+from capacity.polling import Pending, poll_until
 
 
 @dataclass(frozen=True)
@@ -126,18 +125,22 @@ class LocustMaster:
 
     def wait_ready(self, workers: int, timeout_s: float = 60.0) -> None:
         """Until `workers` workers are connected (the master accepts /swarm before that)."""
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
+
+        def connected() -> bool | Pending:
             try:
-                s = self.stats()
-                if len(s.workers) >= workers:
-                    return
-                last = f"{len(s.workers)} of {workers} workers connected"
+                n = len(self.stats().workers)
             except TargetError as e:
-                last = str(e)
-            interrupts.sleep(0.3)
-        raise TargetError(f"Locust master at {self.url} not ready in {timeout_s:.0f}s: {last}")
+                return Pending(str(e))
+            return n >= workers or Pending(f"{n} of {workers} workers connected")
+
+        poll_until(
+            connected,
+            timeout_s=timeout_s,
+            interval_s=0.3,
+            on_timeout=lambda last: TargetError(
+                f"Locust master at {self.url} not ready in {timeout_s:.0f}s: {last}"
+            ),
+        )
 
     def swarm(
         self,
