@@ -18,6 +18,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from capacity.errors import TargetError
+from capacity.load.client_stats import parse_client_step
 from capacity.load.driver import LocustMaster, parse_stats
 from capacity.load.scenarios import SCENARIO_CLASSES
 from capacity.target.local import LOCUSTFILE, locust_commands
@@ -55,6 +57,15 @@ def test_stats_payload_is_read_from_the_aggregated_row() -> None:
     assert (s.current_rps, s.current_p95_ms, s.fail_ratio) == (57.5, 41.0, 0.04)
     assert s.workers[0].cpu_percent == 35.5
     assert parse_stats({}).fail_ratio == 0.0
+
+
+def test_a_garbled_locust_payload_is_refused_naming_the_field() -> None:
+    with pytest.raises(TargetError, match=r"/stats/requests: workers\.0\.cpu_usage: .*'lots'"):
+        parse_stats({"workers": [{"state": "running", "cpu_usage": "lots"}]})
+    with pytest.raises(TargetError, match=r"step 'k': ok: .*'many'"):
+        parse_client_step("k", {"scheduled": 3, "ok": "many"})
+    with pytest.raises(TargetError, match=r"step 'k': latency_ms\.5: .*1\.5"):
+        parse_client_step("k", {"latency_ms": {"5": 1.5}})
 
 
 class _Pod:
