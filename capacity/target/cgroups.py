@@ -355,8 +355,8 @@ class CgroupManager:
         return problems
 
 
-# Cleanup sleeps with `time.sleep`, not the run's cancellable sleep: it runs after a Ctrl-C
-# (the token is already set) and must run to its end, or a cgroup is left behind.
+# The two cleanup polls below sleep with `time.sleep`, not the run's cancellable sleep: they run
+# after a Ctrl-C (the token is already set) and must run to their end, or a cgroup is left behind.
 class _GaveUp(Exception):
     """Cleanup stopped waiting; what is left over is reported by the caller."""
 
