@@ -5,6 +5,7 @@
 #   make test-fast - every test that starts no server and installs nothing (no `live` or `slow` mark)
 #   make lint      - the format and lint gate (ruff format --check, ruff check); CI runs it
 #   make schemas   - regenerate capacity/schemas/results.schema.json from the results models
+#   make dashboards - regenerate grafana/dashboards/*.json from grafana/generate.py
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
 PYTHON ?= python3
@@ -17,7 +18,7 @@ OS_PACKAGES_TEST := prometheus chromium
 # a module's fixture stay on one worker (see tests/conftest.py). PYTEST_PARALLEL= runs serially.
 PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
-.PHONY: setup os-deps-report os-deps-test report test test-fast check lint typecheck clean requirements schemas pod-venv kind-up kind-down
+.PHONY: setup os-deps-report os-deps-test report test test-fast check lint typecheck clean requirements schemas dashboards pod-venv kind-up kind-down
 
 setup: $(VENV)/.synced
 
@@ -66,6 +67,11 @@ pod-venv: setup
 	uv venv --allow-existing --no-managed-python --python "$(POD_PYTHON)" $(POD_VENV)
 	uv pip install --python $(POD_VENV)/bin/python --no-deps --require-hashes --only-binary=:all: \
 		-r services/django/requirements.txt -r services/fastapi/requirements.txt
+
+# The dashboards are code (grafana/generate.py, from capacity/metrics/queries.py); the JSON beside
+# it is its output, committed. tests/grafana fails when the two differ.
+dashboards: setup
+	$(BIN)/python grafana/generate.py
 
 lint: setup
 	$(BIN)/ruff format --check .

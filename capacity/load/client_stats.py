@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ValidationError
+
 from capacity.errors import TargetError
 from capacity.load.ladder import StepCounts
 
@@ -101,27 +103,40 @@ def percentile_ms(histogram: Mapping[int, int], q: float) -> float | None:
     return float(max(histogram))  # pragma: no cover - unreachable: seen reaches total
 
 
-def _int(raw: object, what: str, key: str) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise TargetError(f"Locust master step {key!r}: {what} is {raw!r}, expected a number")
-    return int(raw)
+class _StepPayload(BaseModel):
+    """One entry of /fwcap/steps as the locustfile writes it (`Tally.to_json`)."""
+
+    scheduled: int = 0
+    ok: int = 0
+    failed: int = 0
+    dropped: int = 0
+    in_flight: int = 0
+    first_intended_s: float | None = None
+    last_intended_s: float | None = None
+    latency_ms: dict[int, int] = {}  # JSON keys are strings: "5" -> 5
 
 
 def parse_client_step(key: str, payload: Mapping[str, object]) -> ClientStep:
     """One entry of the master's /fwcap/steps JSON (pure, so it is tested on payloads)."""
-    raw_hist = payload.get("latency_ms") or {}
-    if not isinstance(raw_hist, Mapping):
-        raise TargetError(f"Locust master step {key!r}: latency_ms is not a mapping")
-    first = payload.get("first_intended_s")
-    last = payload.get("last_intended_s")
+    try:
+        step = _StepPayload.model_validate(payload)
+    except ValidationError as e:
+        raise TargetError(f"Locust master step {key!r}: {describe_first_error(e)}") from e
     return ClientStep(
         key=key,
-        scheduled=_int(payload.get("scheduled", 0), "scheduled", key),
-        ok=_int(payload.get("ok", 0), "ok", key),
-        failed=_int(payload.get("failed", 0), "failed", key),
-        dropped=_int(payload.get("dropped", 0), "dropped", key),
-        in_flight=max(0, _int(payload.get("in_flight", 0), "in_flight", key)),
-        first_intended_s=float(first) if isinstance(first, int | float) else None,
-        last_intended_s=float(last) if isinstance(last, int | float) else None,
-        latency_ms={int(ms): _int(n, "a histogram count", key) for ms, n in raw_hist.items()},
+        scheduled=step.scheduled,
+        ok=step.ok,
+        failed=step.failed,
+        dropped=step.dropped,
+        in_flight=max(0, step.in_flight),
+        first_intended_s=step.first_intended_s,
+        last_intended_s=step.last_intended_s,
+        latency_ms=step.latency_ms,
     )
+
+
+def describe_first_error(error: ValidationError) -> str:
+    """`field: what is wrong (got value)` for the first bad field of a Locust payload."""
+    first = error.errors()[0]
+    field_path = ".".join(str(p) for p in first["loc"]) or "payload"
+    return f"{field_path}: {first['msg']} (got {first['input']!r})"

@@ -6,16 +6,16 @@ reached through a port-forward.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-from capacity import interrupts
 from capacity.errors import TargetError
-from capacity.load.client_stats import ClientStep, parse_client_step
+from capacity.load.client_stats import ClientStep, describe_first_error, parse_client_step
 from capacity.load.scenarios import SCENARIO_CLASSES
+from capacity.polling import Pending, poll_until
 
 
 @dataclass(frozen=True)
@@ -42,36 +42,48 @@ class LocustStats:
         return self.num_failures / self.num_requests if self.num_requests else 0.0
 
 
+class _Row(BaseModel):
+    name: str = ""
+    num_requests: int = 0
+    num_failures: int = 0
+
+
+class _Worker(BaseModel):
+    state: str = ""
+    user_count: int = 0
+    cpu_usage: float = 0.0
+
+
+class _StatsPayload(BaseModel):
+    """The fields of a Locust master's /stats/requests that the kit reads (it sends more)."""
+
+    state: str = ""
+    user_count: int = 0
+    total_rps: float = 0.0
+    # None until a request completes
+    current_response_time_percentiles: dict[str, float | None] = {}
+    stats: list[_Row] = []  # one row per request name, then "Aggregated"
+    workers: list[_Worker] = []
+
+
 def parse_stats(payload: Mapping[str, object]) -> LocustStats:
     """Read /stats/requests JSON (pure, so it is tested on recorded payloads)."""
-    rows = payload.get("stats") or []
-    total: Mapping[str, object] = {}
-    if isinstance(rows, list):
-        for row in rows:
-            if isinstance(row, dict) and row.get("name") == "Aggregated":
-                total = row
-    percentiles = payload.get("current_response_time_percentiles") or {}
-    p95 = (
-        percentiles.get("response_time_percentile_0.95") if isinstance(percentiles, dict) else None
-    )
-    workers_raw = payload.get("workers") or []
-    workers = tuple(
-        WorkerStats(
-            state=str(w.get("state", "")),
-            user_count=int(w.get("user_count", 0) or 0),
-            cpu_percent=float(w.get("cpu_usage", 0.0) or 0.0),
-        )
-        for w in (workers_raw if isinstance(workers_raw, list) else [])
-        if isinstance(w, dict)
-    )
+    try:
+        p = _StatsPayload.model_validate(payload)
+    except ValidationError as e:
+        raise TargetError(f"Locust master /stats/requests: {describe_first_error(e)}") from e
+    total = next((row for row in p.stats if row.name == "Aggregated"), _Row())
     return LocustStats(
-        state=str(payload.get("state", "")),
-        user_count=int(payload.get("user_count", 0) or 0),  # type: ignore[call-overload]
-        num_requests=int(total.get("num_requests", 0) or 0),  # type: ignore[call-overload]
-        num_failures=int(total.get("num_failures", 0) or 0),  # type: ignore[call-overload]
-        current_rps=float(payload.get("total_rps", 0.0) or 0.0),  # type: ignore[arg-type]
-        current_p95_ms=float(p95) if isinstance(p95, int | float) else None,
-        workers=workers,
+        state=p.state,
+        user_count=p.user_count,
+        num_requests=total.num_requests,
+        num_failures=total.num_failures,
+        current_rps=p.total_rps,
+        current_p95_ms=p.current_response_time_percentiles.get("response_time_percentile_0.95"),
+        workers=tuple(
+            WorkerStats(state=w.state, user_count=w.user_count, cpu_percent=w.cpu_usage)
+            for w in p.workers
+        ),
     )
 
 
@@ -126,18 +138,22 @@ class LocustMaster:
 
     def wait_ready(self, workers: int, timeout_s: float = 60.0) -> None:
         """Until `workers` workers are connected (the master accepts /swarm before that)."""
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
+
+        def connected() -> bool | Pending:
             try:
-                s = self.stats()
-                if len(s.workers) >= workers:
-                    return
-                last = f"{len(s.workers)} of {workers} workers connected"
+                n = len(self.stats().workers)
             except TargetError as e:
-                last = str(e)
-            interrupts.sleep(0.3)
-        raise TargetError(f"Locust master at {self.url} not ready in {timeout_s:.0f}s: {last}")
+                return Pending(str(e))
+            return n >= workers or Pending(f"{n} of {workers} workers connected")
+
+        poll_until(
+            connected,
+            timeout_s=timeout_s,
+            interval_s=0.3,
+            on_timeout=lambda last: TargetError(
+                f"Locust master at {self.url} not ready in {timeout_s:.0f}s: {last}"
+            ),
+        )
 
     def swarm(
         self,

@@ -7,7 +7,6 @@ minus its settle period, so a figure covers exactly the steady part of its step.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,9 +14,9 @@ from typing import Any, Protocol
 import httpx
 from prometheus_api_client import PrometheusConnect
 
-from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.metrics import queries as q
+from capacity.polling import Pending, poll_until
 
 
 class PromQuery(Protocol):
@@ -112,9 +111,8 @@ def read_step(
 
 def wait_for_targets(prom_url: str, expected_jobs: Sequence[str], timeout_s: float = 30.0) -> None:
     """Until every scrape target of `expected_jobs` has been scraped successfully once."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
+
+    def all_up() -> bool | Pending:
         try:
             data = httpx.get(f"{prom_url}/api/v1/targets", timeout=5).json()["data"]
             active = data.get("activeTargets", [])
@@ -125,12 +123,17 @@ def wait_for_targets(prom_url: str, expected_jobs: Sequence[str], timeout_s: flo
                 if t.get("health") != "up"
             ]
             jobs = {t["labels"].get("job") for t in active if t.get("health") == "up"}
-            if not down and all(j in jobs for j in expected_jobs):
-                return
-            last = "; ".join(down) or f"jobs up: {sorted(j for j in jobs if j)}"
         except (httpx.HTTPError, KeyError, ValueError) as e:
-            last = str(e)
-        interrupts.sleep(0.3)
-    raise TargetError(
-        f"Prometheus at {prom_url} did not scrape every target in {timeout_s:.0f}s: {last}"
+            return Pending(str(e))
+        if not down and all(j in jobs for j in expected_jobs):
+            return True
+        return Pending("; ".join(down) or f"jobs up: {sorted(j for j in jobs if j)}")
+
+    poll_until(
+        all_up,
+        timeout_s=timeout_s,
+        interval_s=0.3,
+        on_timeout=lambda last: TargetError(
+            f"Prometheus at {prom_url} did not scrape every target in {timeout_s:.0f}s: {last}"
+        ),
     )

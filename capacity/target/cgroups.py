@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from capacity.polling import Pending, poll_until
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 TREE_NAME = "fwcap"
@@ -353,33 +355,50 @@ class CgroupManager:
         return problems
 
 
+# The two cleanup polls below sleep with `time.sleep`, not the run's cancellable sleep: they run
+# after a Ctrl-C (the token is already set) and must run to their end, or a cgroup is left behind.
+class _GaveUp(Exception):
+    """Cleanup stopped waiting; what is left over is reported by the caller."""
+
+
 def _kill_all(cg: PodCgroup, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def emptied() -> bool | Pending:
         pids = cg.pids()
-        if not pids:
-            return
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.05)
+        return not pids or Pending(f"{len(pids)} task(s) left")
+
+    with contextlib.suppress(_GaveUp):
+        poll_until(
+            emptied, timeout_s=timeout_s, interval_s=0.05, on_timeout=_GaveUp, sleep=time.sleep
+        )
 
 
 def _rmdir_retry(d: Path, timeout_s: float) -> OSError | None:
     # A killed task can take a moment to leave the cgroup; rmdir fails with EBUSY until then.
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def removed() -> bool | Pending:
         try:
             d.rmdir()
-            return None
         except FileNotFoundError:
-            return None
+            return True
         except OSError as e:
-            if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                return e
-            time.sleep(0.05)
+            if e.errno != errno.EBUSY:
+                raise
+            return Pending(e.strerror or str(e))
+        return True
+
+    try:
+        poll_until(
+            removed,
+            timeout_s=timeout_s,
+            interval_s=0.05,
+            on_timeout=lambda why: OSError(errno.EBUSY, why, str(d)),
+            sleep=time.sleep,
+        )
+    except OSError as e:
+        return e
+    return None
 
 
 def new_manager(

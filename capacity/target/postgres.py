@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from capacity import interrupts
+from capacity.polling import Pending, poll_until
 from capacity.target.process import ManagedProcess, ProcessError, ProcessGroup, free_port, log_tail
 
 PG_USER = "fwcap"
@@ -153,8 +153,8 @@ def start_postgres(
         preexec_fn=_demote(user),
     )
     pg = Postgres(host="127.0.0.1", port=port, process=proc)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def accepting() -> Postgres | Pending:
         if not proc.alive():
             raise ProcessError(proc.describe_exit())
         ready = subprocess.run(
@@ -162,10 +162,16 @@ def start_postgres(
             capture_output=True,
             timeout=10,
         )
-        if ready.returncode == 0:
-            return pg
-        interrupts.sleep(0.2)
-    raise ProcessError(f"PostgreSQL did not accept connections in 60s:\n{log_tail(proc.log_path)}")
+        return pg if ready.returncode == 0 else Pending("pg_isready: not ready")
+
+    return poll_until(
+        accepting,
+        timeout_s=60,
+        interval_s=0.2,
+        on_timeout=lambda _: ProcessError(
+            f"PostgreSQL did not accept connections in 60s:\n{log_tail(proc.log_path)}"
+        ),
+    )
 
 
 def _demote(user: str | None):  # type: ignore[no-untyped-def]

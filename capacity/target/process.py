@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from capacity import interrupts
+from capacity.polling import Pending, poll_until
 
 
 class ProcessError(RuntimeError):
@@ -164,21 +164,21 @@ def wait_http_ok(
     url: str, proc: ManagedProcess | None = None, timeout_s: float = 60.0, interval_s: float = 0.2
 ) -> None:
     """Poll `url` until it answers 2xx; fail early (with the log) if `proc` dies."""
-    deadline = time.monotonic() + timeout_s
-    last_error = ""
-    while time.monotonic() < deadline:
+
+    def answered() -> bool | Pending:
         if proc is not None and not proc.alive():
             raise ProcessError(proc.describe_exit())
         try:
             r = httpx.get(url, timeout=2.0)
-            if 200 <= r.status_code < 300:
-                return
-            last_error = f"HTTP {r.status_code}"
         except httpx.HTTPError as e:
-            last_error = str(e) or type(e).__name__
-        interrupts.sleep(interval_s)
-    detail = f"\n{proc.describe_exit()}" if proc is not None and not proc.alive() else ""
-    log = f"\nlog tail ({proc.log_path}):\n{log_tail(proc.log_path)}" if proc else ""
-    raise ProcessError(
-        f"{url} did not become ready in {timeout_s:.0f}s ({last_error}){detail}{log}"
-    )
+            return Pending(str(e) or type(e).__name__)
+        return 200 <= r.status_code < 300 or Pending(f"HTTP {r.status_code}")
+
+    def not_ready(last_error: str) -> ProcessError:
+        detail = f"\n{proc.describe_exit()}" if proc is not None and not proc.alive() else ""
+        log = f"\nlog tail ({proc.log_path}):\n{log_tail(proc.log_path)}" if proc else ""
+        return ProcessError(
+            f"{url} did not become ready in {timeout_s:.0f}s ({last_error}){detail}{log}"
+        )
+
+    poll_until(answered, timeout_s=timeout_s, interval_s=interval_s, on_timeout=not_ready)

@@ -19,6 +19,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from capacity.errors import TargetError
+from capacity.load.client_stats import parse_client_step
 from capacity.load.driver import LocustMaster, parse_stats
 from capacity.load.scenarios import SCENARIO_CLASSES
 from capacity.target.local import LOCUSTFILE, locust_commands
@@ -58,7 +60,16 @@ def test_stats_payload_is_read_from_the_aggregated_row() -> None:
     assert parse_stats({}).fail_ratio == 0.0
 
 
-# The order in which requests reached the stand-in pods, as (pod url, path): one list for all.
+def test_a_garbled_locust_payload_is_refused_naming_the_field() -> None:
+    with pytest.raises(TargetError, match=r"/stats/requests: workers\.0\.cpu_usage: .*'lots'"):
+        parse_stats({"workers": [{"state": "running", "cpu_usage": "lots"}]})
+    with pytest.raises(TargetError, match=r"step 'k': ok: .*'many'"):
+        parse_client_step("k", {"scheduled": 3, "ok": "many"})
+    with pytest.raises(TargetError, match=r"step 'k': latency_ms\.5: .*1\.5"):
+        parse_client_step("k", {"latency_ms": {"5": 1.5}})
+
+
+# The order in which requests reached the stand-in pods (their urls): one list for all.
 ARRIVALS: list[str] = []
 ARRIVALS_LOCK = threading.Lock()
 

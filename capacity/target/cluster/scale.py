@@ -8,7 +8,6 @@ the target calls it on success, on failure and on Ctrl-C (signals deferred meanw
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -18,6 +17,7 @@ from kubernetes import client
 
 from capacity import interrupts
 from capacity.errors import TargetError
+from capacity.polling import Pending, poll_until
 from capacity.target.cluster.kubeapi import api_call
 
 COMPONENT = "app.kubernetes.io/component"
@@ -108,11 +108,7 @@ class Scaler:
     def _remember(self, deployment: str) -> None:
         if deployment in self.originals:
             return
-        d: Any = api_call(
-            f"get deployments/{deployment}",
-            self.namespace,
-            lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
-        )
+        d = self._read(deployment)
         hpa = self._hpa_for(deployment)
         self.originals[deployment] = Original(
             deployment=deployment,
@@ -154,13 +150,8 @@ class Scaler:
         self.wait_ready(deployment, replicas, timeout_s=timeout_s)
 
     def wait_ready(self, deployment: str, replicas: int, *, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            d: Any = api_call(
-                f"get deployments/{deployment}",
-                self.namespace,
-                lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
-            )
+        def rolled_out() -> bool | Pending:
+            d = self._read(deployment)
             st = d.status
             ready = (st.ready_replicas or 0) if st else 0
             updated = (st.updated_replicas or 0) if st else 0
@@ -172,13 +163,29 @@ class Scaler:
                 and updated >= replicas
                 and total == replicas
             ):
-                return
-            if time.monotonic() >= deadline:
-                raise TargetError(
-                    f"deployment {deployment}: {ready} of {replicas} pod(s) ready after "
-                    f"{timeout_s:.0f}s; {self._describe_pods(d)}"
-                )
-            self._sleep(self.poll_s)
+                return True
+            return Pending(f"{ready} of {replicas} pod(s) ready")
+
+        def stuck(last: str) -> TargetError:
+            return TargetError(
+                f"deployment {deployment}: {last} after {timeout_s:.0f}s; "
+                f"{self._describe_pods(self._read(deployment))}"
+            )
+
+        poll_until(
+            rolled_out,
+            timeout_s=timeout_s,
+            interval_s=self.poll_s,
+            on_timeout=stuck,
+            sleep=self._sleep,
+        )
+
+    def _read(self, deployment: str) -> Any:
+        return api_call(
+            f"get deployments/{deployment}",
+            self.namespace,
+            lambda: self.apps.read_namespaced_deployment(deployment, self.namespace),
+        )
 
     def _describe_pods(self, d: Any) -> str:
         labels = selector_string(d.spec.selector.match_labels or {})

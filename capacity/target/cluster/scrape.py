@@ -13,7 +13,6 @@ Everything else (other apps, node exporters, a down alertmanager) is ignored, do
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import httpx
 
 from capacity import interrupts
 from capacity.errors import TargetError
+from capacity.polling import Pending, poll_until
 
 DISCOVERED_COMPONENT = "__meta_kubernetes_pod_label_app_kubernetes_io_component"
 DISCOVERED_NAME = "__meta_kubernetes_pod_label_app_kubernetes_io_name"
@@ -128,21 +128,23 @@ def wait_for_kit_targets(
 ) -> list[ScrapeTarget]:
     """Until every role the run reads is scraped; unrelated targets are never waited for."""
     fetch = get or (lambda url: httpx.get(url, timeout=5).json())
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while True:
+
+    def scraped() -> list[ScrapeTarget] | Pending:
         try:
             data = fetch(f"{prom_url.rstrip('/')}/api/v1/targets?state=active")["data"]
             targets = classify(data.get("activeTargets", []), namespace, frameworks)
             problems = missing_roles(targets, frameworks, pods)
-            if not problems:
-                return targets
-            last = "; ".join(problems)
         except (httpx.HTTPError, KeyError, ValueError, TypeError) as e:
-            last = f"{type(e).__name__}: {e}"
-        if time.monotonic() >= deadline:
-            raise TargetError(
-                f"Prometheus at {prom_url} does not scrape what the run reads after "
-                f"{timeout_s:.0f}s: {last}"
-            )
-        sleep(0.5)
+            return Pending(f"{type(e).__name__}: {e}")
+        return Pending("; ".join(problems)) if problems else targets
+
+    return poll_until(
+        scraped,
+        timeout_s=timeout_s,
+        interval_s=0.5,
+        on_timeout=lambda last: TargetError(
+            f"Prometheus at {prom_url} does not scrape what the run reads after "
+            f"{timeout_s:.0f}s: {last}"
+        ),
+        sleep=sleep,
+    )

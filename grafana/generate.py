@@ -1,9 +1,11 @@
-"""Generate the Grafana dashboards from the PromQL in capacity/metrics/queries.py.
+"""Generate grafana/dashboards/*.json from the PromQL in capacity/metrics/queries.py.
 
 Every panel target is a `Query` rendered with `GRAFANA_SCOPE`, so a dashboard can only show what
 the capacity engine measures. The layout below is plain data; `build_dashboard` turns it into
-Grafana JSON with grafana-foundation-sdk. Regenerate the committed files with
-`python -m capacity.dashboards`; `--check` exits 1 when they drift from this code.
+Grafana JSON with grafana-foundation-sdk (a dev dependency: this file lives beside its output,
+outside the `capacity` package, so the kit's wheel never carries it). Regenerate the committed
+files with `python grafana/generate.py` (or `make dashboards`); `--check` exits 1 when they
+drift from this code.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from grafana_foundation_sdk.models import dashboard as dash_m
 from capacity.metrics import queries as q
 from capacity.metrics.queries import GRAFANA_SCOPE, HTTP_METRIC, Query
 
-DASHBOARDS_DIR = Path(__file__).resolve().parent.parent / "grafana" / "dashboards"
+DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = dash_m.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SLO_MS_DEFAULT = "100"
 _ALL = dash_m.VariableOption(selected=True, text="All", value="$__all")
@@ -349,7 +351,7 @@ def render_all() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m capacity.dashboards", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python grafana/generate.py", description=__doc__)
     parser.add_argument("--out", type=Path, default=DASHBOARDS_DIR, help="output directory")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the files differ from the generated JSON"
@@ -359,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = [n for n, text in render_all().items() if _read(out / n) != text]
     if args.check:
         for name in stale:
-            print(f"{out / name} is out of date; run `python -m capacity.dashboards`")
+            print(f"{out / name} is out of date; run `python grafana/generate.py`")
         return 1 if stale else 0
     out.mkdir(parents=True, exist_ok=True)
     for name, text in render_all().items():
