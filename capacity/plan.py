@@ -23,24 +23,6 @@ from capacity.target.base import PodShape
 
 FRAMEWORKS = REFERENCE
 
-# The CLI flag for each plan field, so errors name what the user typed.
-FLAGS: dict[str, str] = {
-    "frameworks": "--frameworks",
-    "scenarios": "--scenarios",
-    "replicas": "--replicas",
-    "cpu": "--cpu",
-    "memory": "--memory",
-    "workers": "--workers",
-    "threads": "--threads",
-    "slo_p95_ms": "--slo-p95-ms",
-    "error_budget": "--error-budget",
-    "step_duration_s": "--step-duration",
-    "warmup_s": "--warmup",
-    "prometheus_port": "--prometheus-port",
-    "locust_port": "--locust-port",
-    "locust_workers": "--locust-workers",
-}
-
 QUICK_PRESET: dict[str, Any] = {
     "scenarios": list(QUICK_SCENARIOS),
     "step_duration_s": 6.0,
@@ -238,13 +220,23 @@ def _describe(error: ValidationError, sources: Mapping[str, str]) -> str:
     return "invalid plan: " + "; ".join(lines)
 
 
+def field_default(name: str) -> Any:
+    """A plan field's default: the CLI shows these, so they are written once, on `Plan`."""
+    return Plan.model_fields[name].get_default(call_default_factory=True)
+
+
 def build_plan(
     *,
     cli: Mapping[str, Any] | None = None,
     plan_file: Path | None = None,
     quick: bool = False,
+    flags: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Defaults < --quick preset < plan file < explicit CLI flags (None means "not given")."""
+    """Defaults < --quick preset < plan file < explicit CLI flags (None means "not given").
+
+    `flags` spells each `cli` key as the user typed it, so errors name it (`step_duration_s`:
+    `--step-duration`); a key without one is named `--key-with-dashes`.
+    """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if quick:
@@ -257,7 +249,7 @@ def build_plan(
     for key, value in (cli or {}).items():
         if value is not None:
             values[key] = value
-            sources[key] = FLAGS.get(key, f"--{key.replace('_', '-')}")
+            sources[key] = (flags or {}).get(key, f"--{key.replace('_', '-')}")
     for key in ("frameworks", "scenarios"):
         if key in values:
             values[key] = _split_list(values[key])
