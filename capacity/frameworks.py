@@ -12,6 +12,8 @@ Framework = Literal["django", "fastapi", "django-lean", "fastapi-lean"]
 ALL: tuple[Framework, ...] = get_args(Framework)
 # What a run measures unless told otherwise (`--frameworks`).
 REFERENCE: tuple[Framework, ...] = ("django", "fastapi")
+# The Django launcher's gthread threads when the plan sets none (fwcap_django/env.py).
+DJANGO_THREADS = 16
 
 
 def present(names: set[str] | list[str]) -> tuple[str, ...]:

@@ -42,24 +42,6 @@ PodMemory = Annotated[
     MemoryQuantity, AfterValidator(memory_at_least(64 * MIB, "a Python server needs more to start"))
 ]
 
-# The CLI flag for each plan field, so errors name what the user typed.
-FLAGS: dict[str, str] = {
-    "frameworks": "--frameworks",
-    "scenarios": "--scenarios",
-    "replicas": "--replicas",
-    "cpu": "--cpu",
-    "memory": "--memory",
-    "workers": "--workers",
-    "threads": "--threads",
-    "slo_p95_ms": "--slo-p95-ms",
-    "error_budget": "--error-budget",
-    "step_duration_s": "--step-duration",
-    "warmup_s": "--warmup",
-    "prometheus_port": "--prometheus-port",
-    "locust_port": "--locust-port",
-    "locust_workers": "--locust-workers",
-}
-
 QUICK_PRESET: dict[str, Any] = {
     "scenarios": list(QUICK_SCENARIOS),
     "step_duration_s": 6.0,
@@ -224,13 +206,23 @@ def read_plan_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def field_default(name: str) -> Any:
+    """A plan field's default: the CLI shows these, so they are written once, on `Plan`."""
+    return Plan.model_fields[name].get_default(call_default_factory=True)
+
+
 def build_plan(
     *,
     cli: Mapping[str, Any] | None = None,
     plan_file: Path | None = None,
     quick: bool = False,
+    flags: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Defaults < --quick preset < plan file < explicit CLI flags (None means "not given")."""
+    """Defaults < --quick preset < plan file < explicit CLI flags (None means "not given").
+
+    `flags` spells each `cli` key as the user typed it, so errors name it (`step_duration_s`:
+    `--step-duration`); a key without one is named `--key-with-dashes`.
+    """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if quick:
@@ -243,7 +235,7 @@ def build_plan(
     for key, value in (cli or {}).items():
         if value is not None:
             values[key] = value
-            sources[key] = FLAGS.get(key, f"--{key.replace('_', '-')}")
+            sources[key] = (flags or {}).get(key, f"--{key.replace('_', '-')}")
     for key in ("frameworks", "scenarios"):
         if key in values:
             values[key] = _split_list(values[key])

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 
 from capacity import interrupts
 from capacity.errors import TargetError
+from capacity.frameworks import DJANGO_THREADS
 from capacity.load.client_stats import ClientStep
 from capacity.load.driver import LocustMaster, LocustStats
 from capacity.load.ladder import Ladder, Probe, RateGrid, StepCounts, Verdict, decide
@@ -33,7 +34,6 @@ from capacity.model import Slo
 from capacity.plan import Plan
 from capacity.target.base import Endpoints
 from capacity.target.hostcpu import HostSample
-from capacity.target.services import DJANGO_THREADS
 
 Phase = Literal["warm-up", "step", "scenario-done"]
 # A warm-up offers far more than any pod serves; the in-flight cap turns it into a saturating

@@ -10,6 +10,7 @@ commands/report.py calls three functions from here when any cluster flag is give
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from capacity.target.cluster.stack import StackOutputs, find_stack, read_stack_o
 from capacity.target.url import UrlTarget, check_url
 
 # The kubernetes client (seconds to import) loads only once a cluster flag is given.
+
+log = logging.getLogger(__name__)
 
 CLUSTER_NODES_FILE = "cluster-nodes.json"
 THIS_CLUSTER_FILE = "this-cluster.md"
@@ -110,7 +113,7 @@ def platform_details(target: Any, plan: Plan) -> dict[str, Any]:
     return details
 
 
-def _save_nodes(target: Any, out_dir: Path, log: Any) -> None:
+def _save_nodes(target: Any, out_dir: Path) -> None:
     """The nodes and daemonset requests, read once per run for the "this cluster" table."""
     from capacity.target.kube import KubeTarget
 
@@ -124,7 +127,7 @@ def _save_nodes(target: Any, out_dir: Path, log: Any) -> None:
     try:
         nodes = read_cluster_nodes(target.access.api)
     except TargetError as e:  # sizing with this cluster is a bonus; the run goes on
-        log(f'warning: no "this cluster" table: {e}')
+        log.warning('no "this cluster" table: %s', e)
         return
     (out_dir / CLUSTER_NODES_FILE).write_text(json.dumps([asdict(n) for n in nodes], indent=2))
 
@@ -146,16 +149,13 @@ def measure_cluster(
     from capacity.target.cluster.retry import RetryingPrometheus
     from capacity.target.kube import make_target
 
-    def log(msg: str) -> None:
-        console.print(f"[dim]{msg}[/dim]", highlight=False)
-
-    target = make_target(plan, options, outputs, step_given=step_given, log=log)
+    target = make_target(plan, options, outputs, step_given=step_given)
     with target as endpoints:
         fitted: Plan = target.effective_plan or plan
         (out_dir / "platform.json").write_text(
             json.dumps(platform_details(target, fitted), indent=2, default=str) + "\n"
         )
-        _save_nodes(target, out_dir, log)
+        _save_nodes(target, out_dir)
         run = CapacityRun(
             fitted,
             endpoints,

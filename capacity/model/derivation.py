@@ -127,21 +127,6 @@ class Figure:
             raise ValueError(f"{self.kind} is undefined: {self.reason}")
         return float(self.value)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "value": self.value,
-            "unit": self.unit,
-            "formula": self.formula,
-            "inputs": dict(self.inputs),
-            "source": self.source,
-        }
-        if self.explanation:
-            out["explanation"] = self.explanation
-        if self.reason is not None:
-            out["reason"] = self.reason
-        return out
-
 
 def derive(
     kind: str,

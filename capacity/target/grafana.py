@@ -7,15 +7,17 @@ deployment are used; Grafana fills their `${FWCAP_*}` fields from the environmen
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from capacity.errors import TargetError
 from capacity.target.process import ProcessError, ProcessGroup, free_port, wait_http_ok
+
+log = logging.getLogger(__name__)
 
 
 def _grafana_dir() -> Path:
@@ -112,9 +114,7 @@ GRAFANA_MISSING_HINT = (
 )
 
 
-def local_grafana(
-    group: ProcessGroup, workdir: Path, prometheus_url: str, log: Callable[[str], None]
-) -> str | None:
+def local_grafana(group: ProcessGroup, workdir: Path, prometheus_url: str) -> str | None:
     """The local run's hook: start Grafana if installed and say where it is, or say in one
     line how to get it and what the report shows instead. Returns its URL or None."""
     try:
@@ -122,9 +122,11 @@ def local_grafana(
     except ProcessError as e:
         raise TargetError(f"Grafana did not start: {e}") from e
     if url is None:
-        log(GRAFANA_MISSING_HINT)
+        log.info(GRAFANA_MISSING_HINT)
     else:
-        log(f"Grafana {url} (dashboards: {dashboards_url(url)}; anonymous read-only viewer)")
+        log.info(
+            "Grafana %s (dashboards: %s; anonymous read-only viewer)", url, dashboards_url(url)
+        )
     return url
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -38,6 +39,8 @@ from capacity.target.cluster.retry import RetryingPrometheus
 from capacity.target.cluster.scale import COMPONENT, NAME, Scaler, pod_problem, selector_string
 from capacity.target.cluster.scrape import wait_for_kit_targets
 from capacity.target.cluster.stack import StackOutputs
+
+log = logging.getLogger(__name__)
 
 SERVICE_COMPONENT = "service"
 # deploy/locust.py's Secret holding the master's web API credentials (keys `user`, `password`).
@@ -76,7 +79,6 @@ class KubeTarget:
     options: ClusterOptions
     outputs: StackOutputs | None
     step_given: bool = False
-    log: Callable[[str], None] = lambda _m: None
     access: KubeAccess | None = None
     ready_timeout_s: float = 300.0
     targets_timeout_s: float = 120.0
@@ -118,7 +120,7 @@ class KubeTarget:
             if self._scaler is not None:
                 problems = self._scaler.restore()
                 if problems:
-                    self.log("warning: could not restore: " + "; ".join(problems))
+                    log.warning("could not restore: %s", "; ".join(problems))
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -132,8 +134,8 @@ class KubeTarget:
         if not self.namespace:
             raise TargetError("no namespace: give --stack or --namespace")
         ns = self.namespace
-        self.log(f"cluster {access.server} (context {access.context}), namespace {ns}")
-        self._scaler = Scaler(access.api, ns, log=self.log)
+        log.info("cluster %s (context %s), namespace %s", access.server, access.context, ns)
+        self._scaler = Scaler(access.api, ns)
         for fw in plan.frameworks:
             self._deployments[fw] = self._scaler.find(SERVICE_COMPONENT, fw)
         workers = self._scaler.find(*LOCUST_WORKER)
@@ -218,7 +220,7 @@ class KubeTarget:
         pf = PortForward(self.access.api, namespace, service, port)
         pf.__enter__()
         self._forwards.append(pf)
-        self.log(f"port-forward {pf.url} -> service {namespace}/{service}:{port}")
+        log.info("port-forward %s -> service %s/%s:%d", pf.url, namespace, service, port)
         return pf.url
 
     def _fit_plan(self, prometheus_url: str, intervals: Sequence[str]) -> None:
@@ -226,7 +228,7 @@ class KubeTarget:
         self.timing, self.effective_plan = fit_to_prometheus(
             self.plan, prom, self.namespace, intervals, step_given=self.step_given
         )
-        self.log(describe_timing(self.timing, self.effective_plan))
+        log.info("%s", describe_timing(self.timing, self.effective_plan))
 
     def _pods_of(self, fw: str) -> list[Any]:
         assert self.access is not None
@@ -269,10 +271,11 @@ class KubeTarget:
             {p.spec.node_name for p in worker_pods if p.spec.node_name in measured}
         )
         if self.worker_nodes_shared:
-            self.log(
-                f"warning: Locust workers ({workers}) run on node(s) "
-                f"{', '.join(self.worker_nodes_shared)} with pods under test; they compete for "
-                "CPU (add a node, or give the workers a nodeSelector)"
+            log.warning(
+                "Locust workers (%s) run on node(s) %s with pods under test; they compete for "
+                "CPU (add a node, or give the workers a nodeSelector)",
+                workers,
+                ", ".join(self.worker_nodes_shared),
             )
 
     # -- while running -----------------------------------------------------------------------
@@ -306,7 +309,6 @@ def make_target(
     outputs: StackOutputs | None,
     *,
     step_given: bool,
-    log: Callable[[str], None],
 ) -> Any:
     """The target for the cluster flags: URL mode, or the Kubernetes API (stack / namespace)."""
     from capacity.target.url import UrlTarget
@@ -318,6 +320,5 @@ def make_target(
             prometheus_url=options.prometheus_url,
             locust_url=options.locust_url,
             namespace=options.namespace or "",
-            log=log,
         )
-    return KubeTarget(plan, options, outputs, step_given=step_given, log=log)
+    return KubeTarget(plan, options, outputs, step_given=step_given)

@@ -14,6 +14,7 @@ How each part maps to Kubernetes is written up in docs/local-run.md.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import secrets
@@ -62,6 +63,8 @@ from capacity.target.process import (
     wait_http_ok,
 )
 from capacity.target.services import run_launcher_command, start_service, start_stub
+
+log = logging.getLogger(__name__)
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "load" / "locustfile.py"
 PROMETHEUS_BINARY = "prometheus"
@@ -144,7 +147,6 @@ class LocalTarget:
         prometheus_port: int | None = None,
         locust_port: int | None = None,
         run_id: str | None = None,
-        log: Callable[[str], None] | None = None,
     ) -> None:
         if replicas < 1:
             raise TargetError(f"replicas must be at least 1, got {replicas}")
@@ -159,7 +161,6 @@ class LocalTarget:
         self.prometheus_port = prometheus_port
         self.locust_port = locust_port
         self.run_id = run_id or new_run_id()
-        self._log = log or (lambda _msg: None)
         self.group = ProcessGroup(self.workdir / "logs")
         self.ports = PortPicker()
         self.cgroups: CgroupManager | None = None
@@ -200,7 +201,7 @@ class LocalTarget:
             if self.cgroups is not None:
                 problems = self.cgroups.remove_all()
                 if problems:
-                    self._log("warning: could not remove cgroups: " + "; ".join(problems))
+                    log.warning("could not remove cgroups: %s", "; ".join(problems))
                 self.cgroups = None
 
     # -- start-up ----------------------------------------------------------------------------
@@ -217,12 +218,12 @@ class LocalTarget:
         self.exporter = start_pod_exporter([], port=self.ports.take())
         prometheus_url = self._start_prometheus(prometheus_binary, pod_ports, locust_url)
 
-        self._log("starting PostgreSQL")
+        log.info("starting PostgreSQL")
         pg = start_postgres(self.group, self.workdir)
         self._helpers["postgres"] = pg.process
         self._adopt("postgres", pg.process.pid, support_cgroups)
         database_urls = {fw: pg.create_database(f"fwcap_{fw}") for fw in self.frameworks}
-        self._log(f"migrating and seeding {', '.join(self.frameworks)}; starting the upstream stub")
+        log.info("migrating and seeding %s; starting the upstream stub", ", ".join(self.frameworks))
         stub_url = self._prepare_databases_and_stub(database_urls, support_cgroups)
 
         self._spawn_locust(locust_web_port, locust_cgroups)  # it starts while the pods do
@@ -239,8 +240,8 @@ class LocalTarget:
                 ExportedContainer(LOCAL_NAMESPACE, name, "locust", cg, self._helpers[name].pid)
             )
         wait_for_targets(prometheus_url, ["services", "cadvisor", "loadgen"], timeout_s=30)
-        grafana_url = local_grafana(self.group, self.workdir, prometheus_url, self._log)
-        self._log(f"Prometheus {prometheus_url}, Locust {locust_url}")
+        grafana_url = local_grafana(self.group, self.workdir, prometheus_url)
+        log.info("Prometheus %s, Locust %s", prometheus_url, locust_url)
         self._support_cgroups = support_cgroups
         self._pin(pods)
         return Endpoints(
@@ -296,7 +297,7 @@ class LocalTarget:
                 f"cgroups cannot be used here ({e}); pods run WITHOUT CPU and memory limits and "
                 "the report says so"
             )
-            self._log("warning: " + self.cgroup_warning)
+            log.warning("%s", self.cgroup_warning)
             return {}, {}, {}
 
     def _adopt(self, name: str, pid: int, cgroups: dict[str, PodCgroup]) -> None:
@@ -376,12 +377,12 @@ class LocalTarget:
             )
 
         names = self._pod_names()
-        self._log(f"starting pods {', '.join(name for _fw, name in names)}")
+        log.info("starting pods %s", ", ".join(name for _fw, name in names))
         # One after the other, from the main thread (see _prepare_databases_and_stub).
         return [start(fw, name) for fw, name in names]
 
     def _spawn_locust(self, web_port: int, cgroups: dict[str, PodCgroup]) -> None:
-        self._log(f"starting Locust (master + {self.locust_workers} worker(s))")
+        log.info("starting Locust (master + %d worker(s))", self.locust_workers)
         master_argv, worker_argv = locust_commands(web_port, self.ports.take())
         env = {"PYTHONUNBUFFERED": "1"}
         master_cg = cgroups.get("locust-master")
@@ -414,7 +415,7 @@ class LocalTarget:
             master_api.close()
 
     def _start_prometheus(self, binary: str, pod_ports: dict[str, int], locust_url: str) -> str:
-        self._log("starting Prometheus")
+        log.info("starting Prometheus")
         assert self.exporter is not None
         config = render_prometheus_config(
             mode="local",
@@ -450,16 +451,17 @@ class LocalTarget:
         needed = self.replicas * self.shape.cpu_millicores / 1000
         self.core_split = split_cores(os.sched_getaffinity(0), needed)
         if self.core_split is None:
-            self._log("one usable core: the pods share it with PostgreSQL, Locust and Prometheus")
+            log.info("one usable core: the pods share it with PostgreSQL, Locust and Prometheus")
             return
         for p in pods:
             if p.pid is not None:
                 pin_tree(p.pid, self.core_split.pod_cpus)
         for proc in self._helpers.values():
             pin_tree(proc.pid, self.core_split.other_cpus)
-        self._log(
-            f"pods pinned to CPU(s) {sorted(self.core_split.pod_cpus)}; PostgreSQL, the stub, "
-            f"Locust and Prometheus to CPU(s) {sorted(self.core_split.other_cpus)}"
+        log.info(
+            "pods pinned to CPU(s) %s; PostgreSQL, the stub, Locust and Prometheus to CPU(s) %s",
+            sorted(self.core_split.pod_cpus),
+            sorted(self.core_split.other_cpus),
         )
 
     def host_sampler(self) -> Callable[[], HostSample | None] | None:

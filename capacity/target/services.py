@@ -24,8 +24,6 @@ from capacity.target.process import ManagedProcess, ProcessGroup, log_tail, wait
 LauncherCommand = Literal["migrate", "seed"]
 
 FRAMEWORKS = REFERENCE
-# The Django launcher's gthread threads when the plan sets none (fwcap_django/env.py).
-DJANGO_THREADS = 16
 # Every startable service: the reference ones, plus lean variants of each (same contract, same
 # launcher and directory, one environment variable apart) that show how much of a difference is
 # the framework and how much its ORM/serializer layer. Name -> (service directory, extra env).

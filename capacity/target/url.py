@@ -10,8 +10,8 @@ sends load to (a pod's IP from inside the cluster, 127.0.0.1 for the local stack
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
 from types import TracebackType
 
 from capacity.errors import ConfigError, TargetError
@@ -22,6 +22,8 @@ from capacity.target.base import Endpoints, PodInfo
 from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
 from capacity.target.cluster.retry import RetryingPrometheus
 from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
+
+log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 5.0  # check_pods runs every 0.25 s in the run loop; Prometheus needs less
 # A pod at its knee can miss a scrape (timeout) and still be up: fail after this many checks.
@@ -49,7 +51,6 @@ class UrlTarget:
         locust_url: str,
         namespace: str,
         timeout_s: float = 60.0,
-        log: Callable[[str], None] | None = None,
     ) -> None:
         self.plan = plan
         self.step_given = step_given
@@ -61,7 +62,6 @@ class UrlTarget:
         self.locust_url = check_url("--locust-url", locust_url)
         self.namespace = namespace
         self.timeout_s = timeout_s
-        self._log = log or (lambda _m: None)
         self.targets: list[ScrapeTarget] = []
         self._checked_s = 0.0
         self._down_checks = 0
@@ -84,7 +84,7 @@ class UrlTarget:
             [t.scrape_interval for t in self.targets],
             step_given=self.step_given,
         )
-        self._log(describe_timing(self.timing, self.effective_plan))
+        log.info("%s", describe_timing(self.timing, self.effective_plan))
         pods = [
             PodInfo(
                 name=t.pod or t.base_url,
@@ -99,9 +99,11 @@ class UrlTarget:
             for t in self.targets
             if t.up and t.role.startswith("service:")
         ]
-        self._log(
-            f"Prometheus {self.prometheus_url}, Locust {self.locust_url}; pods: "
-            + ", ".join(f"{p.name} ({p.base_url})" for p in pods)
+        log.info(
+            "Prometheus %s, Locust %s; pods: %s",
+            self.prometheus_url,
+            self.locust_url,
+            ", ".join(f"{p.name} ({p.base_url})" for p in pods),
         )
         return Endpoints(
             service_urls={

@@ -8,15 +8,24 @@ script itself is run by tests/capacity/test_packaging.py and the signal tests.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import signal
+import subprocess
+import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
-from capacity.cli import app
+from capacity.cli import COMMANDS, app
+from capacity.errors import ConfigError, KitError, MeasurementsError, ReportError, TargetError
+from capacity.interrupts import Interrupted
 
 
 @dataclass(frozen=True)
@@ -304,3 +313,160 @@ def test_whatif_prices_the_reports_row_to_the_cent(report_dir: Path, tmp_path: P
         assert round(option["monthly_usd"], 2) == round(row["monthly_usd"]["value"], 2), row
         for term in ("burst_usd_month", "control_plane_usd_month", "spare_nodes_usd_month"):
             assert round(option[term]["value"], 2) == round(row[term]["value"], 2), term
+
+
+# -- one CLI layer: exit codes, lazy commands, options declared once -------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [(KitError, 1), (ConfigError, 2), (MeasurementsError, 2), (TargetError, 1), (ReportError, 1)],
+)
+def test_every_kit_error_exits_with_its_class_code_through_a_command(
+    monkeypatch: pytest.MonkeyPatch, error: type[KitError], code: int
+) -> None:
+    """One rule for every command: the class's exit_code, `error: <message>`, no traceback."""
+    assert error.exit_code == code
+
+    def fail(_path: object) -> None:
+        raise error(f"the {error.__name__} message")
+
+    monkeypatch.setattr("capacity.commands.fit.load_catalog", fail)
+    result = run("fit", "--cpu", "500m", "--memory", "512Mi")
+    assert result.returncode == code, result.stderr
+    assert result.stderr == f"error: the {error.__name__} message\n"
+
+
+@pytest.mark.parametrize(
+    ("interrupt", "code", "line"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted (SIGINT)"),
+        (Interrupted(signal.SIGINT), 130, "interrupted (SIGINT)"),
+        (Interrupted(signal.SIGTERM), 143, "interrupted (SIGTERM)"),
+    ],
+)
+def test_ctrl_c_and_sigterm_exit_128_plus_the_signal_from_any_command(
+    monkeypatch: pytest.MonkeyPatch, interrupt: KeyboardInterrupt, code: int, line: str
+) -> None:
+    def stop(_path: object) -> None:
+        raise interrupt
+
+    monkeypatch.setattr("capacity.commands.whatif.load_whatif", stop)
+    result = run("whatif", "plan.yaml")
+    assert (result.returncode, result.stderr) == (code, line + "\n")
+
+
+def test_a_note_on_an_error_is_printed_under_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """How `capacity report` says what a failed stage kept (commands/report.py `explained`)."""
+    from capacity.commands.common import kit_errors
+
+    error = TargetError("pod django-0 crashed")
+    error.add_note("the run stopped; 3 finished step(s) kept")
+    with pytest.raises(typer.Exit) as exited, kit_errors():
+        raise error
+    assert exited.value.exit_code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: pod django-0 crashed",
+        "the run stopped; 3 finished step(s) kept",
+    ]
+
+
+def test_help_documents_every_exit_code() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "Exit codes: 0 done; 1 the kit failed" in text
+    codes = {cls.exit_code for cls in (KitError, *KitError.__subclasses__())}
+    for code in sorted(codes | {130, 143}):
+        assert f" {code} " in text, code
+
+
+HELP_PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from capacity.cli import app
+
+runner = CliRunner()
+seen = {}
+for args in (["--help"], ["fit", "--help"], ["model", "--help"], ["whatif", "--help"],
+             ["catalog", "check", "--help"], ["report", "--help"]):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (args, result.output)
+    seen[" ".join(args)] = sorted(
+        m for m in sys.modules
+        if m.split(".")[0] in ("matplotlib", "pandas", "numpy", "jinja2", "locust", "gevent",
+                               "kubernetes", "httpx", "pydantic")
+        or m.startswith(("capacity.commands.", "capacity.report", "capacity.run",
+                         "capacity.target.local", "capacity.load.driver"))
+    )
+print(json.dumps(seen))
+"""
+
+
+def test_help_loads_no_command_and_a_commands_help_no_run_or_report_code() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", HELP_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0, probe.stderr
+    seen = json.loads(probe.stdout)
+    assert seen["--help"] == [], "capacity --help lists the commands without importing them"
+    heavy = ("matplotlib", "pandas", "numpy", "jinja2", "locust", "gevent", "kubernetes", "httpx")
+    for args, modules in seen.items():
+        tops = {m.split(".")[0] for m in modules}
+        assert not tops & set(heavy), (args, modules)
+        assert not [m for m in modules if m.startswith(("capacity.report", "capacity.run"))]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_listing_shows_each_commands_own_summary(name: str) -> None:
+    command = COMMANDS[name].load(name)
+    first_paragraph = (command.help or "").split("\n\n")[0]
+    assert " ".join(first_paragraph.split()) == COMMANDS[name].summary
+
+
+def test_report_flags_reach_the_plan_by_their_field_and_name_their_flag_in_errors(
+    tmp_path: Path,
+) -> None:
+    result = run("report", "--out", tmp_path / "out", "--step-duration", "1", "--warmup", "2")
+    assert_refused(result, "step_duration_s (--step-duration)", "warmup_s (--warmup)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_help_shows_the_plans_own_defaults() -> None:
+    from capacity.plan import Plan
+
+    wide = CliRunner(env={"COLUMNS": "300", "TERMINAL_WIDTH": "300"}).invoke(
+        app, ["report", "--help"]
+    )
+    text = " ".join(wide.stdout.replace("│", " ").split())
+    plan = Plan()
+    assert f"[default: {','.join(plan.frameworks)}]" in text
+    assert f"[default: {','.join(plan.scenarios)}]" in text
+    for shown in (
+        f"CPU limit per pod: 500m, 0.5, 1 [{plan.cpu}]",
+        f"Memory limit per pod: 512Mi, 1Gi [{plan.memory}]",
+        f"p95 latency SLO, ms [{plan.slo_p95_ms:g}]",
+        f"Seconds per load step, {plan.settle_s:g} s settle included [{plan.step_duration_s:g}]",
+        f"Warm-up seconds per search [{plan.warmup_s:g}]",
+    ):
+        assert shown in text
+
+
+def test_diagnostics_are_one_dim_line_each_and_warnings_say_so() -> None:
+    from capacity.commands.common import DiagnosticHandler
+
+    console = Console(file=io.StringIO(), width=40, soft_wrap=True, force_terminal=True)
+    logger = logging.getLogger("capacity.test-diagnostics")
+    handler = DiagnosticHandler(console=console)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("starting PostgreSQL on a line much longer than forty columns")
+        logger.warning("could not remove cgroups: %s", "busy")
+    finally:
+        logger.removeHandler(handler)
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert lines == [
+        "\x1b[2mstarting PostgreSQL on a line much longer than forty columns\x1b[0m",
+        "\x1b[2mwarning: could not remove cgroups: busy\x1b[0m",
+    ]

@@ -104,7 +104,7 @@ def test_the_reports_machine_section_names_the_pods_interpreter_and_placement(
     sleeper: subprocess.Popen[bytes], measurements_file: Path, tmp_path: Path
 ) -> None:
     """platform.json as the local run writes it, then the report rendered from it."""
-    from capacity.commands.report import platform_details
+    from capacity.commands.local_run import platform_details
     from capacity.model import Slo
     from capacity.plan import Plan
     from capacity.report import build_report

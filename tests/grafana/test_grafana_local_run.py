@@ -12,6 +12,7 @@ tests/grafana/test_grafana_provisioning.py and test_grafana_live.py run against 
 from __future__ import annotations
 
 import json
+import logging
 import stat
 import sys
 from pathlib import Path
@@ -56,17 +57,17 @@ def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_local_run_starts_grafana_on_loopback_with_the_kits_provisioning(
-    stand_in: Path, tmp_path: Path
+    stand_in: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logged: list[str] = []
+    caplog.set_level(logging.INFO, logger="capacity")
     workdir = tmp_path / "work"
     with ProcessGroup(tmp_path / "logs") as group:
-        url = grafana.local_grafana(group, workdir, "http://127.0.0.1:41234/", logged.append)
+        url = grafana.local_grafana(group, workdir, "http://127.0.0.1:41234/")
         assert url is not None and url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{url}/api/health", timeout=5).status_code == 200
         (proc,) = group.processes
     assert not proc.alive(), "Grafana stops with the run's process group"
-    assert logged == [
+    assert caplog.messages == [
         f"Grafana {url} (dashboards: {url}/dashboards/f/?tag=fwcap; anonymous read-only viewer)"
     ]
     started = json.loads(stand_in.read_text())
@@ -91,16 +92,16 @@ def test_the_local_run_starts_grafana_on_loopback_with_the_kits_provisioning(
 
 
 def test_without_grafana_the_run_says_in_one_line_how_to_get_it_and_what_the_report_shows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="capacity")
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    logged: list[str] = []
     with ProcessGroup(tmp_path / "logs") as group:
-        assert grafana.local_grafana(group, tmp_path, "http://127.0.0.1:9", logged.append) is None
+        assert grafana.local_grafana(group, tmp_path, "http://127.0.0.1:9") is None
         assert group.processes == []
-    (line,) = logged
+    (line,) = caplog.messages
     assert "\n" not in line
     assert "grafana-server" in line and "install Grafana" in line
     assert "report's plots" in line

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import os
 import signal
 from collections.abc import Iterator
@@ -128,24 +129,22 @@ def cluster(kube: FakeKube) -> Iterator[Cluster]:
     c.close()
 
 
-def make(access: KubeAccess, **plan: Any) -> tuple[KubeTarget, list[str]]:
-    logged: list[str] = []
-    target = KubeTarget(
+def make(access: KubeAccess, **plan: Any) -> KubeTarget:
+    return KubeTarget(
         build_plan(cli={"replicas": 1, **plan}),
         ClusterOptions(stack="dev"),
         OUTPUTS,
-        log=logged.append,
         access=access,
         ready_timeout_s=5,
         targets_timeout_s=10,
     )
-    return target, logged
 
 
 def test_entering_scales_forwards_and_fits_the_plan_and_leaving_restores(
-    kube: FakeKube, access: KubeAccess, cluster: Cluster
+    kube: FakeKube, access: KubeAccess, cluster: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
-    target, logged = make(access)
+    caplog.set_level(logging.INFO, logger="capacity")
+    target = make(access)
     with target as endpoints:
         assert replicas(kube, "django") == 1 and replicas(kube, "fastapi") == 1
         assert replicas(kube, "locust-worker") == 1
@@ -166,7 +165,8 @@ def test_entering_scales_forwards_and_fits_the_plan_and_leaving_restores(
     assert replicas(kube, "django") == 3 and replicas(kube, "fastapi") == 3
     assert replicas(kube, "locust-worker") == 2
     assert hpa_bounds(kube, "django") == (2, 6)
-    assert any("Locust workers" in line and "node-a" in line for line in logged)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("Locust workers" in line and "node-a" in line for line in warned)
 
 
 def test_the_locust_credentials_come_from_the_stack_else_from_the_programs_secret(
@@ -177,13 +177,13 @@ def test_the_locust_credentials_come_from_the_stack_else_from_the_programs_secre
     with_auth = dataclasses.replace(OUTPUTS, locust_auth=("fwcap", "from-the-stack"))
     target = KubeTarget(
         build_plan(cli={"replicas": 1}), ClusterOptions(stack="dev"), with_auth,
-        log=lambda _line: None, access=access, ready_timeout_s=5, targets_timeout_s=10,
+        access=access, ready_timeout_s=5, targets_timeout_s=10,
     )  # fmt: skip
     with target as endpoints:
         assert endpoints.locust_auth == ("fwcap", "from-the-stack")
     no_stack = KubeTarget(
         build_plan(cli={"replicas": 1}), ClusterOptions(namespace=NS), None,
-        log=lambda _line: None, access=access, ready_timeout_s=5, targets_timeout_s=10,
+        access=access, ready_timeout_s=5, targets_timeout_s=10,
     )  # fmt: skip
     with no_stack as endpoints:
         assert endpoints.locust_auth is None  # no Secret: a master deployed without the plugin
@@ -205,7 +205,7 @@ def test_the_locust_credentials_come_from_the_stack_else_from_the_programs_secre
 def test_failure_inside_the_run_restores(
     kube: FakeKube, access: KubeAccess, cluster: Cluster
 ) -> None:
-    target, _ = make(access)
+    target = make(access)
     with pytest.raises(TargetError, match=r"pod .* restarted"), target:
         for (ns, _name), p in kube.store["pods"].items():
             if ns == NS and p["metadata"]["labels"].get("app.kubernetes.io/name") == "django":
@@ -218,7 +218,7 @@ def test_failure_inside_the_run_restores(
 def test_ctrl_c_inside_the_run_restores(
     kube: FakeKube, access: KubeAccess, cluster: Cluster
 ) -> None:
-    target, _ = make(access)
+    target = make(access)
     with pytest.raises(Interrupted), cancellation(), target:
         assert replicas(kube, "django") == 1
         os.kill(os.getpid(), signal.SIGINT)
@@ -231,7 +231,7 @@ def test_ctrl_c_inside_the_run_restores(
 def test_a_step_set_too_short_for_cadvisor_stops_before_any_load(
     kube: FakeKube, access: KubeAccess, cluster: Cluster
 ) -> None:
-    target, _ = make(access, step_duration_s=7)
+    target = make(access, step_duration_s=7)
     target.step_given = True
     with pytest.raises(Exception, match=r"--step-duration 7 is too short .* at least 32 s"):
         target.__enter__()
@@ -243,7 +243,7 @@ def test_a_missing_deployment_changes_nothing(
     kube: FakeKube, access: KubeAccess, cluster: Cluster
 ) -> None:
     del kube.store["deployments"][(NS, "fastapi")]
-    target, _ = make(access)
+    target = make(access)
     with pytest.raises(TargetError, match="name=fastapi"):
         target.__enter__()
     assert not [r for r in kube.requests if r[0] == "patch"]

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from capacity.commands.report import speed_details
+from capacity.commands.local_run import speed_details
 from capacity.target.cpuspeed import CpuSpeed, drift, probe_cpu_speed
 
 

@@ -8,6 +8,7 @@ the target calls it on success, on failure and on Ctrl-C (signals deferred meanw
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +20,8 @@ from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.polling import Pending, poll_until
 from capacity.target.cluster.kubeapi import api_call
+
+log = logging.getLogger(__name__)
 
 COMPONENT = "app.kubernetes.io/component"
 NAME = "app.kubernetes.io/name"
@@ -63,7 +66,6 @@ class Scaler:
         namespace: str,
         *,
         poll_s: float = 0.5,
-        log: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = interrupts.sleep,
     ) -> None:
         self.apps = client.AppsV1Api(api)
@@ -71,7 +73,6 @@ class Scaler:
         self.autoscaling = client.AutoscalingV2Api(api)
         self.namespace = namespace
         self.poll_s = poll_s
-        self._log = log or (lambda _m: None)
         self._sleep = sleep
         self.originals: dict[str, Original] = {}  # insertion order = touch order
 
@@ -145,7 +146,7 @@ class Scaler:
         original = self.originals[deployment]
         if original.hpa is not None:
             self._patch_hpa(original.hpa, max(1, replicas), max(1, replicas))
-        self._log(f"scaling deployment {deployment} to {replicas} pod(s)")
+        log.info("scaling deployment %s to %d pod(s)", deployment, replicas)
         self._patch_replicas(deployment, replicas)
         self.wait_ready(deployment, replicas, timeout_s=timeout_s)
 
@@ -228,7 +229,7 @@ class Scaler:
             for what, value, write in writes:
                 try:
                     write()
-                    self._log(f"restored {what}: {value}")
+                    log.info("restored %s: %s", what, value)
                 except TargetError as e:
                     problems.append(f"{what} (restore by hand: {value}): {e}")
         self.originals.clear()
