@@ -39,12 +39,8 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 
 
 def lstsq_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """The least-squares slope of ys over xs."""
-    n = len(xs)
-    sx, sy = sum(xs), sum(ys)
-    sxy = sum(x * y for x, y in zip(xs, ys, strict=True))
-    sxx = sum(x * x for x in xs)
-    return (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    """The least-squares slope of ys over xs (ordinary least squares, the standard library's)."""
+    return statistics.linear_regression(xs, ys).slope
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
