@@ -12,17 +12,16 @@ passing steps of (pod CPU-seconds / requests served), both counters taken over t
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from capacity.errors import ConfigError
-from capacity.load.ladder import StepCounts, decide, point_estimate_rps
+from capacity.load.ladder import StepCounts, decide
 from capacity.load.steps import step_counts
 from capacity.measurements import MeasurementRecord
-from capacity.model.derivation import Figure
+from capacity.model.derivation import Figure, derive
 
 Percentile = Literal["p50", "p95", "p99"]
 ALLOWED_OVER = {"p50": 0.5, "p95": 0.05, "p99": 0.01}
@@ -157,9 +156,8 @@ def _cpu_per_request(used: Sequence[StepVerdict], series: str) -> Figure:
     if not values:
         return Figure.undefined(kind, unit, f"{series} has no passing step with traffic")
     spread = f"{min(values):.6f} .. {max(values):.6f}" if len(values) > 1 else "one step"
-    return Figure(
+    return derive(
         kind,
-        statistics.median(values),
         unit,
         "median(per_step)",
         {"per_step": values},
@@ -222,8 +220,7 @@ def capacity_at_slo(records: Sequence[MeasurementRecord], slo: Slo, series: str)
         )
         capacity_step = None
     else:
-        point = point_estimate_rps(lo_rps, hi_rps)
-        assert point is not None and lo_rps is not None
+        assert lo_rps is not None
         at_lo = [v for v in verdicts if v.record.grid_index == lo.grid_index]
         capacity_step = at_lo[-1]
         if hi_rps is None:
@@ -231,9 +228,8 @@ def capacity_at_slo(records: Sequence[MeasurementRecord], slo: Slo, series: str)
         else:
             formula = "sqrt(lo_rps * hi_rps) / pods"
             inputs = {"lo_rps": lo_rps, "hi_rps": hi_rps, "pods": pods}
-        figure = Figure(
+        figure = derive(
             "capacity_per_pod_rps",
-            point / pods,
             "req/s per pod",
             formula,
             inputs,

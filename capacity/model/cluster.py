@@ -17,7 +17,7 @@ from capacity.errors import ConfigError
 from capacity.model import rounding
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.cost import HOURS_PER_MONTH, pods_for_load
-from capacity.model.derivation import Figure
+from capacity.model.derivation import Figure, derive
 from capacity.model.fit import NodeFit, PodShape, pods_per_node
 
 API_SOURCE = "read from the Kubernetes API (node status, daemonset pods' requests)"
@@ -70,7 +70,20 @@ def _cluster_provider() -> Provider:
 
 
 def _figure(kind: str, value: int, unit: str) -> Figure:
-    return Figure(kind, value, unit, kind, {kind: value}, API_SOURCE)
+    """A value the API reports, as a figure: its own input."""
+    return derive(kind, unit, kind, {kind: value}, API_SOURCE)
+
+
+def _reserved(resource: str, unit: str, capacity: int, allocatable: int) -> Figure:
+    """What the kubelet holds back: kube- and system-reserved and eviction, together."""
+    return derive(
+        f"kube_reserved_{resource}",
+        unit,
+        f"capacity_{resource} - allocatable_{resource}",
+        {f"capacity_{resource}": capacity, f"allocatable_{resource}": allocatable},
+        API_SOURCE,
+        "the node's capacity less its allocatable (all the kubelet holds back)",
+    )
 
 
 def measured_allocatable(node: ClusterNode, node_type: NodeType | None) -> NodeAllocatable:
@@ -88,17 +101,26 @@ def measured_allocatable(node: ClusterNode, node_type: NodeType | None) -> NodeA
         node=nt,
         max_pods=_figure("max_pods", node.max_pods, "pods"),
         memory_capacity_bytes=_figure("memory_capacity_bytes", node.capacity_memory_bytes, "bytes"),
-        kube_reserved_cpu_millicores=_figure(
-            "kube_reserved_cpu_millicores",
-            node.capacity_cpu_millicores - node.allocatable_cpu_millicores,
+        kube_reserved_cpu_millicores=_reserved(
+            "cpu_millicores",
             "millicores",
+            node.capacity_cpu_millicores,
+            node.allocatable_cpu_millicores,
         ),
-        kube_reserved_memory_bytes=_figure(
-            "kube_reserved_memory_bytes",
-            node.capacity_memory_bytes - node.allocatable_memory_bytes,
+        kube_reserved_memory_bytes=_reserved(
+            "memory_bytes",
             "bytes",
+            node.capacity_memory_bytes,
+            node.allocatable_memory_bytes,
         ),
-        eviction_memory_bytes=_figure("eviction_memory_bytes", 0, "bytes"),
+        eviction_memory_bytes=derive(
+            "eviction_memory_bytes",
+            "bytes",
+            "0",
+            {},
+            API_SOURCE,
+            "counted in kube_reserved_memory_bytes: the API reports allocatable net of it",
+        ),
         allocatable_cpu_millicores=_figure(
             "allocatable_cpu_millicores", node.allocatable_cpu_millicores, "millicores"
         ),
@@ -112,7 +134,13 @@ def measured_allocatable(node: ClusterNode, node_type: NodeType | None) -> NodeA
             "daemonset_memory_bytes", node.daemonset_memory_bytes, "bytes"
         ),
         daemonset_pods=_figure("daemonset_pods", node.daemonset_pods, "pods"),
-        usd_per_hour=Figure("usd_per_hour", nt.usd_per_hour, "USD/h", "usd_per_hour"),
+        usd_per_hour=derive(
+            "usd_per_hour",
+            "USD/h",
+            "usd_per_hour",
+            {"usd_per_hour": nt.usd_per_hour},
+            nt.price_source if node_type else "not in the catalog: no price known (0)",
+        ),
     )
 
 

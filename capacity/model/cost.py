@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 from capacity.catalog import Addon, Provider
 from capacity.errors import ConfigError
-from capacity.model import rounding
 from capacity.model.allocatable import NodeAllocatable
-from capacity.model.derivation import Figure
+from capacity.model.derivation import Figure, derive
 from capacity.model.fit import NodeFit, PodShape
 from capacity.model.placement import Placement, PodBatch, place
 
@@ -139,11 +138,30 @@ PODS_FOR_LOAD_FORMULA = (
 )
 
 
+def pods_for_load_figure(
+    kind: str, target_rps: float, capacity_per_pod_rps: float, headroom: float, source: str
+) -> Figure:
+    """Pods that serve `target_rps` with `headroom` held back (PODS_FOR_LOAD_FORMULA).
+
+    Any positive load needs a pod, even one so small that the division underflows.
+    """
+    return derive(
+        kind,
+        "pods",
+        PODS_FOR_LOAD_FORMULA,
+        {
+            "target_rps": target_rps,
+            "capacity_per_pod_rps": capacity_per_pod_rps,
+            "headroom": headroom,
+        },
+        source,
+    )
+
+
 def pods_for_load(target_rps: float, capacity_per_pod_rps: float, headroom: float) -> int:
-    """Pods that serve `target_rps` with `headroom` held back (PODS_FOR_LOAD_FORMULA)."""
-    # Any positive load needs a pod, even one so small that the division underflows.
-    pods = rounding.ceil(target_rps / (capacity_per_pod_rps * (1 - headroom)))
-    return max(pods, int(target_rps > 0))
+    return int(
+        pods_for_load_figure("pods_needed", target_rps, capacity_per_pod_rps, headroom, "").number()
+    )
 
 
 # ---- CPU a pod uses -----------------------------------------------------------------------
@@ -160,22 +178,20 @@ def idle_cpu_cores(cpu_seconds_per_request: Figure) -> Figure:
         and isinstance(raw_y, list)
         and raw_x
     ):
-        xs, ys = [float(x) for x in raw_x], [float(y) for y in raw_y]
-        slope = cpu_seconds_per_request.number()
-        value = max(0.0, sum(ys) / len(ys) - slope * sum(xs) / len(xs))
-        return Figure(
+        return derive(
             "pod_idle_cpu_cores",
-            value,
             "cores",
             "max(0, sum(pod_cpu_cores) / len(pod_cpu_cores)"
             " - lstsq_slope(per_pod_rps, pod_cpu_cores) * sum(per_pod_rps) / len(per_pod_rps))",
-            {"per_pod_rps": xs, "pod_cpu_cores": ys},
+            {
+                "per_pod_rps": [float(x) for x in raw_x],
+                "pod_cpu_cores": [float(y) for y in raw_y],
+            },
             cpu_seconds_per_request.source,
             "the intercept of cores = idle + slope x req/s: what a pod uses with no traffic",
         )
-    return Figure(
+    return derive(
         "pod_idle_cpu_cores",
-        0,
         "cores",
         "0",
         {},
@@ -193,9 +209,8 @@ def pod_cpu_use(
 ) -> Figure:
     """Cores one pod uses: idle + CPU-seconds per request x its req/s, else its CPU request."""
     if cpu_seconds_per_request is not None and rps_per_pod is not None:
-        return Figure(
+        return derive(
             "pod_cpu_use_cores",
-            idle_cores + cpu_seconds_per_request * rps_per_pod,
             "cores",
             "idle_cpu_cores + cpu_seconds_per_request * rps_per_pod",
             {
@@ -206,9 +221,8 @@ def pod_cpu_use(
             "measured CPU line of the pod (capacity at SLO)",
             "the load spreads evenly over the pods (a Service balances requests)",
         )
-    return Figure(
+    return derive(
         "pod_cpu_use_cores",
-        pod.cpu_millicores / 1000,
         "cores",
         "pod_cpu_millicores / 1000",
         {"pod_cpu_millicores": pod.cpu_millicores},
@@ -226,16 +240,15 @@ def node_usd_per_hour(node: NodeAllocatable, options: CostOptions) -> Figure:
     kind, unit = "node_usd_per_hour", "USD/hour"
     if options.purchase == "on-demand":
         if t.sustained_use_discount > 0:
-            return Figure(
+            return derive(
                 kind,
-                price * (1 - t.sustained_use_discount),
                 unit,
                 "usd_per_hour * (1 - sustained_use_discount)",
                 {"usd_per_hour": price, "sustained_use_discount": t.sustained_use_discount},
                 f"{t.price_source}; {t.sustained_use_source}",
                 "on-demand, running all month",
             )
-        return Figure(kind, price, unit, "usd_per_hour", {"usd_per_hour": price}, t.price_source)
+        return derive(kind, unit, "usd_per_hour", {"usd_per_hour": price}, t.price_source)
     terms = t.provider.purchase
     if terms is None:
         raise ConfigError(
@@ -252,9 +265,8 @@ def node_usd_per_hour(node: NodeAllocatable, options: CostOptions) -> Figure:
         name = "spot_discount"
     else:
         discount, source, name = terms.commit_1y_discount, terms.commit_1y_source, "commit_discount"
-    return Figure(
+    return derive(
         kind,
-        price * (1 - discount),
         unit,
         f"usd_per_hour * (1 - {name})",
         {"usd_per_hour": price, name: discount},
@@ -266,11 +278,11 @@ def node_usd_per_hour(node: NodeAllocatable, options: CostOptions) -> Figure:
 def control_plane_usd_month(provider: Provider, options: CostOptions) -> Figure:
     kind, unit = "control_plane_usd_month", "USD/month"
     if options.control_plane == "none":
-        return Figure(kind, 0, unit, "0", {}, "--control-plane none", "no control-plane fee")
+        return derive(kind, unit, "0", {}, "--control-plane none", "no control-plane fee")
     cp = provider.control_plane
     if cp is None:
-        return Figure(
-            kind, 0, unit, "0", {}, f"catalog: no control_plane for provider {provider.key}",
+        return derive(
+            kind, unit, "0", {}, f"catalog: no control_plane for provider {provider.key}",
             "the catalog gives no fee for this provider",
         )  # fmt: skip
     tier = cp.default_tier if options.control_plane == "default" else options.control_plane
@@ -281,9 +293,8 @@ def control_plane_usd_month(provider: Provider, options: CostOptions) -> Figure:
         )
     rate = cp.usd_per_hour[tier]
     if tier == "free" and cp.free_credit_usd_month > 0:
-        return Figure(
+        return derive(
             kind,
-            max(0.0, rate * HOURS_PER_MONTH - cp.free_credit_usd_month),
             unit,
             "max(0, control_plane_usd_per_hour * hours_per_month - free_credit_usd_month)",
             {
@@ -294,9 +305,8 @@ def control_plane_usd_month(provider: Provider, options: CostOptions) -> Figure:
             cp.source,
             f"{provider.key} tier {tier}: the monthly credit covers one cluster",
         )
-    return Figure(
+    return derive(
         kind,
-        rate * HOURS_PER_MONTH,
         unit,
         "control_plane_usd_per_hour * hours_per_month",
         {"control_plane_usd_per_hour": rate, "hours_per_month": HOURS_PER_MONTH},
@@ -314,28 +324,25 @@ def _workload_nodes(
     if fit is not None and len(groups) == 1:
         pods, per_node = groups[0].count, int(fit.pods_per_node.number())
         if options.zones == 1:
-            value = rounding.ceil(pods / per_node)
-            figure = Figure(
+            figure = derive(
                 "workload_nodes",
-                value,
                 "nodes",
                 "ceil(pods_needed / pods_per_node)",
                 {"pods_needed": pods, "pods_per_node": per_node},
                 "identical pods fill each node up to pods per node",
             )
         else:
-            value = options.zones * rounding.ceil(rounding.ceil(pods / options.zones) / per_node)
-            figure = Figure(
+            figure = derive(
                 "workload_nodes",
-                value,
                 "nodes",
                 "zones * ceil(ceil(pods_needed / zones) / pods_per_node)",
                 {"pods_needed": pods, "pods_per_node": per_node, "zones": options.zones},
                 "pods spread evenly over the zones; every zone gets the fullest zone's nodes",
             )
         # The closed form and the packing are two statements of one rule.
-        assert value == placement.nodes, (value, placement)
+        assert figure.value == placement.nodes, (figure, placement)
         return figure
+    # Not a formula: the count comes from the packing algorithm, recorded as an input.
     return Figure(
         "workload_nodes",
         placement.nodes,
@@ -352,15 +359,14 @@ def _burst(node: NodeAllocatable, placement: Placement) -> tuple[tuple[Figure, .
     t = node.node
     burst = t.burstable
     if burst is None:
-        zero = Figure(
-            "burst_usd_month", 0, "USD/month", "0", {}, t.price_source,
+        zero = derive(
+            "burst_usd_month", "USD/month", "0", {}, t.price_source,
             f"{t.name} is not burstable: its price covers full use of every vCPU",
         )  # fmt: skip
         return (), zero
     surplus = tuple(
-        Figure(
+        derive(
             "burst_surplus_vcpu",
-            c.nodes * max(0.0, sum(c.pod_cpu_use_cores) - burst.baseline_per_vcpu * t.vcpu),
             "vCPU",
             "nodes * max(0, sum(pod_cpu_cores) - baseline_per_vcpu * vcpu)",
             {
@@ -375,9 +381,8 @@ def _burst(node: NodeAllocatable, placement: Placement) -> tuple[tuple[Figure, .
         for c in placement.contents
     )
     values = [s.number() for s in surplus]
-    usd = Figure(
+    usd = derive(
         "burst_usd_month",
-        sum(values) * burst.surplus_usd_per_vcpu_hour * HOURS_PER_MONTH,
         "USD/month",
         "sum(burst_surplus_vcpu) * surplus_usd_per_vcpu_hour * hours_per_month",
         {
@@ -392,9 +397,8 @@ def _burst(node: NodeAllocatable, placement: Placement) -> tuple[tuple[Figure, .
 
 
 def _nodes_usd(kind: str, nodes: Figure, price: Figure, why: str) -> Figure:
-    return Figure(
+    return derive(
         kind,
-        nodes.number() * price.number() * HOURS_PER_MONTH,
         "USD/month",
         f"{nodes.kind} * node_usd_per_hour * hours_per_month",
         {
@@ -426,9 +430,8 @@ def price_pool(
     alone = place(node, workload, options.zones)
     placement = place(node, workload + extra, options.zones)
     workload_nodes = _workload_nodes(groups, fit, options, alone)
-    addon_nodes = Figure(
+    addon_nodes = derive(
         "addon_nodes",
-        placement.nodes - alone.nodes,
         "nodes",
         "nodes_with_addons - workload_nodes",
         {"nodes_with_addons": placement.nodes, "workload_nodes": alone.nodes},
@@ -438,17 +441,15 @@ def price_pool(
         + (f"; fit no node: {', '.join(placement.unplaceable)}" if placement.unplaceable else ""),
     )
     spare_value = options.spare_nodes if placement.nodes > 0 else 0
-    spare = Figure(
+    spare = derive(
         "spare_nodes",
-        spare_value,
         "nodes",
         "spare_nodes",
         {"spare_nodes": spare_value},
         "--spare-nodes (N+1 by default): empty nodes that take the pods of failed ones",
     )
-    total = Figure(
+    total = derive(
         "nodes_needed",
-        placement.nodes + spare_value,
         "nodes",
         "workload_nodes + addon_nodes + spare_nodes",
         {
@@ -473,9 +474,8 @@ def price_pool(
         "burst_usd_month": burst_usd,
     }
     pool_terms = TERMS[:-1]
-    monthly = Figure(
+    monthly = derive(
         "pool_usd_month",
-        sum(terms[k].number() for k in pool_terms),
         "USD/month",
         " + ".join(pool_terms),
         {k: terms[k].value for k in pool_terms},
@@ -490,9 +490,8 @@ def price_pool(
 def _summed(kind: str, figures: Sequence[Figure]) -> Figure:
     if len(figures) == 1:
         return figures[0]
-    return Figure(
+    return derive(
         kind,
-        sum(f.number() for f in figures),
         "USD/month",
         "sum(per_pool)",
         {"per_pool": [f.number() for f in figures]},
@@ -534,9 +533,8 @@ def price_cluster(
     terms["control_plane_usd_month"] = _summed(
         "control_plane_usd_month", [control_plane_usd_month(p, options) for p in providers.values()]
     )
-    monthly = Figure(
+    monthly = derive(
         "monthly_usd",
-        sum(terms[k].number() for k in TERMS),
         "USD/month",
         MONTHLY_FORMULA,
         {k: terms[k].value for k in TERMS},
@@ -572,9 +570,8 @@ class CostEstimate:
 def _per_million(kind: str, monthly: Figure, target_rps: float) -> Figure:
     if target_rps <= 0:
         return Figure.undefined(kind, "USD", "a target of 0 req/s serves no requests")
-    return Figure(
+    return derive(
         kind,
-        monthly.number() / (target_rps * 3600 * HOURS_PER_MONTH / 1e6),
         "USD",
         f"{monthly.kind} / (target_rps * 3600 * hours_per_month / 1000000)",
         {monthly.kind: monthly.value, "target_rps": target_rps, "hours_per_month": HOURS_PER_MONTH},
@@ -602,19 +599,14 @@ def estimate_cost(
     if capacity_per_pod_rps <= 0:
         raise ConfigError(f"capacity per pod {capacity_per_pod_rps!r} req/s must be positive")
     node = fit.node.node
-    pods_value = pods_for_load(target_rps, capacity_per_pod_rps, headroom)
-    pods = Figure(
+    pods = pods_for_load_figure(
         "pods_needed",
-        pods_value,
-        "pods",
-        PODS_FOR_LOAD_FORMULA,
-        {
-            "target_rps": target_rps,
-            "capacity_per_pod_rps": capacity_per_pod_rps,
-            "headroom": headroom,
-        },
+        target_rps,
+        capacity_per_pod_rps,
+        headroom,
         "capacity at SLO (measured) with the stated headroom",
     )
+    pods_value = int(pods.number())
     if fit.pods_per_node.number() <= 0:
         reason = f"no pod of {fit.pod} fits on {node.name} (binding: {', '.join(fit.binding)})"
         return CostEstimate(

@@ -5,7 +5,10 @@ inputs went in, which formula combined them and where any constant comes from. T
 a small arithmetic language (docs/capacity-model.md, "Derivations"); `evaluate` is its one
 interpreter, and `derive` builds a figure by evaluating its formula over its inputs, so the
 number and its explanation cannot disagree. A reader, or a test, can recompute any figure with
-its recorded inputs alone.
+its recorded inputs alone. `min` and `max` give a float when any argument is one (Python's
+max(0, -0.5) is the int 0, the language's 0.0), so a figure keeps its type whichever side wins.
+The model builds every figure with `derive`; the only exception is a node count the packing
+algorithm found (capacity.model.cost), recorded as an input named for where it came from.
 """
 
 from __future__ import annotations
@@ -43,9 +46,26 @@ def lstsq_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return statistics.linear_regression(xs, ys).slope
 
 
+def _promoting(pick: Callable[..., Any]) -> Callable[..., Any]:
+    """min or max whose answer is a float when any argument is, as arithmetic's would be.
+
+    Python's max(0, -0.5) is the int 0; the language's is 0.0, so a figure such as
+    `max(0, used - baseline)` keeps its type whichever argument wins.
+    """
+
+    def chosen(*args: Any) -> Any:
+        value = pick(*args)
+        candidates = args[0] if len(args) == 1 else args
+        if isinstance(value, int) and any(isinstance(c, float) for c in candidates):
+            return float(value)
+        return value
+
+    return chosen
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min,
-    "max": max,
+    "min": _promoting(min),
+    "max": _promoting(max),
     "sum": sum,
     "len": len,
     "lstsq_slope": lstsq_slope,
@@ -62,7 +82,7 @@ def evaluate(formula: str, inputs: Mapping[str, Any]) -> Any:
 
     The language: numbers, input names, + - * / // %, unary minus, one comparison per
     expression (true counts as 1), parentheses, and the functions min, max, sum, len, floor,
-    ceil, sqrt, median and lstsq_slope.
+    ceil, sqrt, median and lstsq_slope. min and max of ints and floats give a float.
     """
 
     def walk(node: ast.AST) -> Any:

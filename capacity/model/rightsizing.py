@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from capacity.measurements import MeasurementRecord
 from capacity.model import rounding
 from capacity.model.capacity_at_slo import PodCapacity
-from capacity.model.derivation import Figure
+from capacity.model.derivation import Figure, derive
 from capacity.model.fit import PodShape
 from capacity.quantity import format_cpu, format_memory, human_bytes
 
@@ -54,10 +54,8 @@ def right_size(
     limit = record.pod_cpu_limit_millicores
     step = rounding.CPU_STEP_MILLICORES
     needed = record.pod_cpu_cores * 1000 * (1 + margins.cpu_headroom)
-    cpu_value = max(step, min(limit, rounding.ceil(needed / step) * step))
-    cpu = Figure(
+    cpu = derive(
         "recommended_cpu_millicores",
-        cpu_value,
         "millicores",
         "max(step_millicores, min(pod_cpu_limit_millicores, "
         "ceil(pod_cpu_cores * 1000 * (1 + cpu_headroom) / step_millicores) * step_millicores))",
@@ -69,9 +67,9 @@ def right_size(
         },
         f"measurements: {series}, mean pod CPU at the capacity step {record.step}",
     )
-    cpu_limit = Figure(
+    cpu_value = int(cpu.number())
+    cpu_limit = derive(
         "recommended_cpu_limit_millicores",
-        limit,
         "millicores",
         "pod_cpu_limit_millicores",
         {"pod_cpu_limit_millicores": limit},
@@ -79,10 +77,8 @@ def right_size(
     )
     peak = max(r.pod_memory_working_set_bytes for r in records)
     mem_step = rounding.MEMORY_STEP_BYTES
-    memory_value = rounding.memory_request_bytes(peak * (1 + margins.memory_buffer))
-    memory = Figure(
+    memory = derive(
         "recommended_memory_bytes",
-        memory_value,
         "bytes",
         "max(2 * step_bytes, ceil(peak_working_set_bytes * (1 + memory_buffer) / step_bytes)"
         " * step_bytes)",
@@ -93,6 +89,7 @@ def right_size(
         },
         f"measurements: {series}, peak working set over all {len(records)} steps",
     )
+    memory_value = int(memory.number())
     reasoning = [
         f"At its SLO capacity (step {record.step}, {record.achieved_rps:.0f} req/s over "
         f"{record.pods} pod(s)) each pod used {record.pod_cpu_cores * 1000:.0f}m CPU on average "

@@ -1,9 +1,10 @@
-"""Rounding, in one place: tolerant ceil/floor for counts, and Kubernetes-friendly sizes.
+"""Rounding, in one place: tolerant ceil/floor for counts, and the steps sizes round up to.
 
 Counts (pods, nodes) come from divisions of floats such as 1000 / (125 * 0.8), which is
 10.000000000000002 in binary floating point; a plain ceil would buy an eleventh pod. The
 tolerance is relative (1e-12 of the value), so a tiny positive load still needs one pod. The
 same rule is part of the derivation language, so a reader recomputing a figure gets the same.
+Right-sized requests round up to the steps below (capacity.model.rightsizing's formulas).
 """
 
 from __future__ import annotations
@@ -25,13 +26,3 @@ def ceil(x: float) -> int:
 def floor(x: float) -> int:
     """Largest integer <= x, treating x within 1e-12 * |x| of an integer as that integer."""
     return math.floor(x + abs(x) * RELATIVE_TOLERANCE)
-
-
-def cpu_request_millicores(millicores: float) -> int:
-    """Up to the next 50m, at least 50m: values people write in manifests."""
-    return max(CPU_STEP_MILLICORES, ceil(millicores / CPU_STEP_MILLICORES) * CPU_STEP_MILLICORES)
-
-
-def memory_request_bytes(memory_bytes: float) -> int:
-    """Up to the next 32Mi, at least 64Mi."""
-    return max(2 * MEMORY_STEP_BYTES, ceil(memory_bytes / MEMORY_STEP_BYTES) * MEMORY_STEP_BYTES)

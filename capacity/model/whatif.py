@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from capacity.errors import ConfigError
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.cost import (
-    PODS_FOR_LOAD_FORMULA,
     ClusterCost,
     CostOptions,
     PodGroup,
     check_headroom,
     pod_cpu_use,
-    pods_for_load,
+    pods_for_load_figure,
     price_cluster,
 )
-from capacity.model.derivation import Figure
+from capacity.model.derivation import Figure, derive
 from capacity.model.fit import PodShape
 from capacity.model.placement import fits_empty
 
@@ -53,25 +52,17 @@ class Workload:
                 raise ConfigError(f"workload {self.name!r}: give replicas or target_rps, not both")
             if self.replicas < 0:
                 raise ConfigError(f"workload {self.name!r}: replicas {self.replicas} < 0")
-            return Figure(
-                "replicas", self.replicas, "pods", "replicas", {"replicas": self.replicas}, "given"
-            )
+            return derive("replicas", "pods", "replicas", {"replicas": self.replicas}, "given")
         if self.target_rps is None or not self.capacity_per_pod_rps:
             raise ConfigError(
                 f"workload {self.name!r}: needs replicas, or target_rps with capacity_per_pod_rps"
             )
         check_headroom(self.headroom)
-        value = pods_for_load(self.target_rps, self.capacity_per_pod_rps, self.headroom)
-        return Figure(
+        return pods_for_load_figure(
             "replicas",
-            value,
-            "pods",
-            PODS_FOR_LOAD_FORMULA,
-            {
-                "target_rps": self.target_rps,
-                "capacity_per_pod_rps": self.capacity_per_pod_rps,
-                "headroom": self.headroom,
-            },
+            self.target_rps,
+            self.capacity_per_pod_rps,
+            self.headroom,
             "given target load and measured capacity per pod",
         )
 

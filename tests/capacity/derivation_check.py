@@ -3,11 +3,12 @@
 The model builds its figures with `capacity.model.derivation.derive`, which evaluates each
 formula over its inputs; here the same evaluator runs over what results.json recorded, so a
 figure whose value, formula and inputs were written apart (or changed after writing) fails.
+The comparison is exact: JSON keeps a float's every digit, and the recorded value is the
+formula's value, not a separate computation that agrees to some tolerance.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,7 +38,7 @@ def mismatches(results: Any) -> list[str]:
                 problems.append(f"{where}: undefined without a reason")
             continue
         recomputed = evaluate(figure["formula"], figure["inputs"])
-        if not math.isclose(recomputed, figure["value"], rel_tol=1e-9, abs_tol=1e-9):
+        if recomputed != figure["value"]:
             problems.append(
                 f"{where}: {figure['formula']} = {recomputed}, recorded {figure['value']}"
             )

@@ -19,6 +19,7 @@ from capacity.model.derivation import derive, evaluate
         ("sum(xs) / len(xs)", {"xs": [1, 2, 6]}, 3),
         ("median(xs)", {"xs": [5.0, 1.0, 3.0]}, 3.0),
         ("lstsq_slope(xs, ys)", {"xs": [1, 2, 3], "ys": [2, 4, 6]}, 2.0),
+        ("lstsq_slope(xs, ys)", {"xs": [1, 2, 3, 4], "ys": [1, 3, 2, 5]}, 1.1),
         ("sqrt(a)", {"a": 9}, 3.0),
         # floor and ceil treat a value within 1e-12 of an integer as that integer.
         ("ceil(1000 / (125 * 0.8))", {}, 10),
@@ -43,6 +44,21 @@ def test_formulas_evaluate_over_their_inputs(formula: str, inputs: dict, value: 
 def test_anything_outside_the_language_is_refused(formula: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         evaluate(formula, {"a": 2})
+
+
+@pytest.mark.parametrize(
+    ("formula", "value"),
+    [
+        ("max(0, a - 1)", 0.0),  # Python's max would give the int 0
+        ("min(3, a)", 0.5),
+        ("max(xs)", 2.0),
+        ("min(1, 2)", 1),
+        ("max(1, a > 0)", 1),
+    ],
+)
+def test_min_and_max_give_a_float_when_any_argument_is_one(formula: str, value: float) -> None:
+    got = evaluate(formula, {"a": 0.5, "xs": [1, 2.0]})
+    assert got == value and type(got) is type(value)
 
 
 def test_a_derived_figure_holds_its_formulas_value() -> None:
