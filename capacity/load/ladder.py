@@ -245,13 +245,3 @@ class Ladder:
             None if lo is None else self.grid.rps(lo),
             None if hi is None else self.grid.rps(hi),
         )
-
-
-def point_estimate_rps(lo_rps: float | None, hi_rps: float | None) -> float | None:
-    """The geometric midpoint of [last pass, first fail]: the grid is geometric, so this is
-    the centre of the bracket in the grid's own terms. None without a pass."""
-    if lo_rps is None:
-        return None
-    if hi_rps is None:
-        return lo_rps
-    return math.sqrt(lo_rps * hi_rps)

@@ -10,7 +10,6 @@ from capacity.load.ladder import (
     RateGrid,
     StepCounts,
     decide,
-    point_estimate_rps,
     wilson_interval,
 )
 
@@ -131,12 +130,6 @@ def test_the_ladder_stops_at_the_ends_of_the_grid_and_after_max_probes() -> None
     assert len(_run(short, _knee_at(25))) == 3 and short.done
     with pytest.raises(ValueError, match="expected a measurement at grid index 20"):
         Ladder(GRID, start_index=20).record(21, StepCounts(10, 0))
-
-
-def test_the_point_estimate_is_the_geometric_midpoint_of_the_interval() -> None:
-    assert point_estimate_rps(100.0, 108.0) == pytest.approx(103.923, abs=1e-3)
-    assert point_estimate_rps(100.0, None) == 100.0
-    assert point_estimate_rps(None, 10.0) is None
 
 
 def test_client_step_counts_late_failed_dropped_and_unfinished_requests_as_over_the_slo() -> None:
