@@ -42,6 +42,16 @@ Positive = Annotated[
 Share = Annotated[  # a share of a whole, 0..1
     int | float, Field(ge=0, le=1), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
 ]
+PositiveShare = Annotated[  # a share that cannot be 0: 0 < x <= 1
+    int | float,
+    Field(gt=0, le=1),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+]
+Fraction = Annotated[  # a part held back, less than the whole: 0 <= x < 1
+    int | float,
+    Field(ge=0, lt=1),
+    WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
+]
 InputValue = Number | str | bool | None | list[Number] | list[str]
 ControlPlane = Literal["default", "standard", "extended", "free", "none"]
 Purchase = Literal["on-demand", "spot", "commit-1y"]
@@ -113,11 +123,7 @@ class SloInputs(_Model):
     percentile: Percentile
     latency_ms: Positive
     max_error_ratio: Share
-    allowed_over_slo_ratio: Annotated[
-        int | float,
-        Field(gt=0, le=1),
-        WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
-    ]
+    allowed_over_slo_ratio: PositiveShare
     text: str
 
 
@@ -129,14 +135,7 @@ class CostOptions(_Model):
     zones: int = Field(ge=1)
     control_plane: ControlPlane
     purchase: Purchase
-    spot_discount: (
-        Annotated[
-            int | float,
-            Field(ge=0, lt=1),
-            WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
-        ]
-        | None
-    )
+    spot_discount: Fraction | None
     addon_profiles: list[AddonProfile]
     max_pods_mode: MaxPodsMode
     max_pods: int | None = Field(ge=1)
@@ -152,11 +151,7 @@ class Inputs(_Model):
     last_step_ended_at: str
     slo: SloInputs
     target_rps: Positive
-    headroom: Annotated[
-        int | float,
-        Field(ge=0, lt=1),
-        WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
-    ]
+    headroom: Fraction
     cost_options: CostOptions
     cpu_headroom: NonNegative
     memory_buffer: NonNegative
@@ -271,11 +266,7 @@ class Series(_Model):
 
 
 class Burstable(_Model):
-    baseline_per_vcpu: Annotated[
-        int | float,
-        Field(gt=0, le=1),
-        WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
-    ]
+    baseline_per_vcpu: PositiveShare
     surplus_usd_per_vcpu_hour: NonNegative
     source: str
 
