@@ -54,6 +54,8 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 # tryfirst: xdist's worker turns `xdist_group` marks into group suffixes of the node ids in its
 # own collection hook, registered after this conftest, so it would run first and see no marks
 # (each module's expensive fixture then ran once per worker: 2 x 90 s for the e2e runs).
+# pytest 9.2 breaks the grouping on xdist's side (pytest-xdist#1386), hence pytest<9.2 in
+# pyproject.toml; tests/test_xdist_grouping.py fails if a module's fixture is set up twice.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep tests that share an expensive fixture on one xdist worker (`--dist loadgroup`).
