@@ -410,8 +410,7 @@ def main(argv: list[str]) -> int:
             urls = {}
             for fw in args.frameworks:
                 urls[fw] = postgres.create_database(f"fwcap_{fw}")
-                run_launcher_command(fw, "migrate", {"DATABASE_URL": urls[fw]})
-                run_launcher_command(fw, "seed", {"DATABASE_URL": urls[fw]})
+                run_launcher_command(fw, ("migrate", "seed"), {"DATABASE_URL": urls[fw]})
             pin_load = _pin_to({1})
             if pin_load is not None:
                 pin_load()

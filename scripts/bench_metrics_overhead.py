@@ -208,8 +208,7 @@ def run_all(args: argparse.Namespace, work: Path) -> list[Run]:
         services: dict[tuple[str, bool], ServiceHandle] = {}
         for framework in args.frameworks:
             url = postgres.create_database(f"fwcap_{framework}")
-            run_launcher_command(framework, "migrate", {"DATABASE_URL": url})
-            run_launcher_command(framework, "seed", {"DATABASE_URL": url})
+            run_launcher_command(framework, ("migrate", "seed"), {"DATABASE_URL": url})
             for metrics in (True, False):
                 services[framework, metrics] = start_service(
                     group, framework, name=f"{framework}-metrics-{int(metrics)}",

@@ -252,8 +252,7 @@ def run_all(
             VARIANTS[v.service][0] for v in variants if not v.is_techempower
         ):
             url = postgres.create_database(f"fwcap_{framework}")
-            run_launcher_command(framework, "migrate", {"DATABASE_URL": url})
-            run_launcher_command(framework, "seed", {"DATABASE_URL": url})
+            run_launcher_command(framework, ("migrate", "seed"), {"DATABASE_URL": url})
             urls[framework] = url
         services: dict[str, ServiceHandle] = {}
         if args.techempower_dir is not None:

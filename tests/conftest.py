@@ -111,14 +111,13 @@ class ServicePool:
         return self.postgres.url(f"fwcap_{framework}")
 
     def reseed(self, framework: str) -> None:
-        run_launcher_command(framework, "seed", {"DATABASE_URL": self.database_url(framework)})
+        run_launcher_command(framework, ("seed",), {"DATABASE_URL": self.database_url(framework)})
 
     def get(self, framework: str) -> LiveService:
         if framework not in self.services:
             database = f"fwcap_{framework}"
             url = self.postgres.create_database(database)
-            run_launcher_command(framework, "migrate", {"DATABASE_URL": url})
-            run_launcher_command(framework, "seed", {"DATABASE_URL": url})
+            run_launcher_command(framework, ("migrate", "seed"), {"DATABASE_URL": url})
             handle = start_service(
                 self.group, framework, name=framework, port=free_port(), database_url=url,
                 upstream_url=self.upstream_url, workers=SERVICE_WORKERS,

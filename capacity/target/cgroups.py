@@ -173,6 +173,20 @@ class PodCgroup:
 
         return move_into_cgroup
 
+    def set_cpu_quota(self, cpu_millicores: int | None) -> None:
+        """Write the CPU quota in place (None: none), like the kubelet's in-place pod resize.
+
+        The local run starts each pod's server without its quota and applies it once the pod
+        is ready, before any load (`LocalTarget._start_pods`).
+        """
+        if self.version is CgroupVersion.V2:
+            quota = "max" if cpu_millicores is None else str(cpu_quota_us(cpu_millicores))
+            _write(self.dirs[V2_KEY] / "cpu.max", f"{quota} {CFS_PERIOD_US}")
+            return
+        _write(self.dirs["cpu"] / "cpu.cfs_period_us", str(CFS_PERIOD_US))
+        quota_us = -1 if cpu_millicores is None else cpu_quota_us(cpu_millicores)
+        _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota_us))
+
     def pids(self) -> list[int]:
         pids: set[int] = set()
         for d in _unique_dirs(self.dirs):
@@ -320,18 +334,12 @@ class CgroupManager:
 
     def _set_limits(self, cg: PodCgroup) -> None:
         self._prioritise(cg.dirs[V2_KEY if cg.version is CgroupVersion.V2 else "cpu"])
+        cg.set_cpu_quota(cg.cpu_millicores)
         if cg.version is CgroupVersion.V2:
-            d = cg.dirs[V2_KEY]
-            quota = "max" if cg.cpu_millicores is None else str(cpu_quota_us(cg.cpu_millicores))
-            _write(d / "cpu.max", f"{quota} {CFS_PERIOD_US}")
-            _write(d / "memory.max", "max" if cg.memory_bytes is None else str(cg.memory_bytes))
-            return
-        cpu, memory = cg.dirs["cpu"], cg.dirs["memory"]
-        _write(cpu / "cpu.cfs_period_us", str(CFS_PERIOD_US))
-        quota_us = -1 if cg.cpu_millicores is None else cpu_quota_us(cg.cpu_millicores)
-        _write(cpu / "cpu.cfs_quota_us", str(quota_us))
-        if cg.memory_bytes is not None:
-            _write(memory / "memory.limit_in_bytes", str(cg.memory_bytes))
+            memory_max = "max" if cg.memory_bytes is None else str(cg.memory_bytes)
+            _write(cg.dirs[V2_KEY] / "memory.max", memory_max)
+        elif cg.memory_bytes is not None:
+            _write(cg.dirs["memory"] / "memory.limit_in_bytes", str(cg.memory_bytes))
 
     def remove_all(self, timeout_s: float = 5.0) -> list[str]:
         """Kill whatever is left in the run's cgroups, then remove every directory we made.

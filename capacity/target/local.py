@@ -319,9 +319,7 @@ class LocalTarget:
         """Migrate and seed every framework's database and start the stub, all at once."""
 
         def prepare(fw: str) -> None:
-            env = {"DATABASE_URL": database_urls[fw]}
-            run_launcher_command(fw, "migrate", env)
-            run_launcher_command(fw, "seed", env)
+            run_launcher_command(fw, ("migrate", "seed"), {"DATABASE_URL": database_urls[fw]})
 
         # Only the migrations (plain `subprocess.run`) run in threads. Every long-lived process
         # is started from this (main) thread: ProcessGroup gives its children a parent-death
@@ -347,6 +345,11 @@ class LocalTarget:
     ) -> list[PodInfo]:
         def start(fw: str, name: str) -> PodInfo:
             cg = cgroups.get(name)
+            if cg is not None:
+                # Start-up boost: the server imports its framework without the CPU quota (as
+                # with Kubernetes' in-place resize) and gets it back once ready, before any
+                # load; under a 500m quota a Django pod took twice as long to start.
+                cg.set_cpu_quota(None)
             handle = start_service(
                 self.group,
                 fw,
@@ -365,6 +368,9 @@ class LocalTarget:
                 wait_http_ok(handle.base_url + "/readyz", handle.process, timeout_s=READY_TIMEOUT_S)
             except ProcessError as e:
                 raise TargetError(f"pod {name} did not become ready: {e}") from e
+            finally:
+                if cg is not None:
+                    cg.set_cpu_quota(self.shape.cpu_millicores)
             return PodInfo(
                 name=name,
                 framework=fw,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -91,15 +91,23 @@ def service_dir(framework: str) -> Path:
 
 
 def run_launcher_command(
-    framework: str, command: LauncherCommand, env: Mapping[str, str], python: str | None = None
+    framework: str,
+    commands: Sequence[LauncherCommand],
+    env: Mapping[str, str],
+    python: str | None = None,
 ) -> None:
-    """Run `python launch.py migrate|seed` to completion; raise with its output if it fails."""
-    if command not in ("migrate", "seed"):
-        raise TargetError(f"unknown launcher command {command!r}; expected 'migrate' or 'seed'")
+    """Run `python launch.py migrate|seed|migrate seed` to completion; raise with its output if
+    it fails. ("migrate", "seed") does both in one process: one framework start-up, not two."""
+    if tuple(commands) not in (("migrate",), ("seed",), ("migrate", "seed")):
+        raise TargetError(
+            f"unknown launcher commands {list(commands)}; expected ['migrate'], ['seed'] or "
+            "['migrate', 'seed']"
+        )
+    command = " ".join(commands)
     cwd = service_dir(framework)
     try:
         done = subprocess.run(  # fixed argv, no shell
-            [python or pod_python(), "launch.py", command],
+            [python or pod_python(), "launch.py", *commands],
             cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
             timeout=LAUNCHER_TIMEOUT_S, start_new_session=True,
         )  # fmt: skip

@@ -3,6 +3,7 @@
     python launch.py            serve: resolve the environment, then exec gunicorn
     python launch.py migrate    apply the migrations and exit
     python launch.py seed       replace all rows with the deterministic seed and exit
+    python launch.py migrate seed   both, in one process (one Django start-up instead of two)
 
 The variables and their defaults are the table in services/CONTRACT.md. Worker processes are
 derived from the pod's CPU limit, never from the machine's core count: a container sees every
@@ -26,7 +27,7 @@ SERVICE_DIR = Path(__file__).resolve().parent
 # gthread is served by fwcap_django.buffered_worker (gunicorn.conf.py); gthread-stock is
 # gunicorn's own gthread worker, kept selectable only to measure what the buffering costs.
 WORKER_CLASSES = ("gthread", "sync", "gthread-stock")
-USAGE = "usage: python launch.py [migrate | seed]"
+USAGE = "usage: python launch.py [migrate | seed | migrate seed]"
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -130,13 +131,12 @@ def serve(environ: dict[str, str]) -> None:
     environ.update(server_environ(config))
     empty_metrics_dir(config.metrics_dir)
     if config.seed:
-        for command in ("migrate", "seed"):
-            subprocess.run(
-                [sys.executable, str(SERVICE_DIR / "launch.py"), command],
-                check=True,
-                cwd=SERVICE_DIR,
-                env=environ,
-            )
+        subprocess.run(
+            [sys.executable, str(SERVICE_DIR / "launch.py"), "migrate", "seed"],
+            check=True,
+            cwd=SERVICE_DIR,
+            env=environ,
+        )
     os.chdir(SERVICE_DIR)
     os.execve(
         sys.executable,
@@ -154,6 +154,9 @@ def main(argv: Sequence[str]) -> int:
                 manage(["migrate", "--no-input"])
             case ["seed"]:
                 manage(["seed"])
+            case ["migrate", "seed"]:
+                manage(["migrate", "--no-input"])
+                manage(["seed"])
             case _:
                 print(f"launch.py: unknown arguments {' '.join(argv)!r}\n{USAGE}", file=sys.stderr)
                 return 2
@@ -164,7 +167,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"launch.py: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:
-        print(f"launch.py: {exc.cmd[-1]} failed (exit {exc.returncode})", file=sys.stderr)
+        print(f"launch.py: {' '.join(exc.cmd[2:])} failed (exit {exc.returncode})", file=sys.stderr)
         return 1
     return 0
 

@@ -6,6 +6,7 @@ server is the process the container (or the test) started and receives its signa
     python launch.py           start the server (SEED=1 first creates the schema and seeds)
     python launch.py migrate   create the schema and exit
     python launch.py seed      wipe and re-create the deterministic rows and exit
+    python launch.py migrate seed   both, in one process
 """
 
 from __future__ import annotations
@@ -131,13 +132,15 @@ def main(argv: list[str]) -> int:
         print(f"launch.py: {e}", file=sys.stderr)
         return 2
     if argv:
-        if argv not in (["migrate"], ["seed"]):
+        commands = {("migrate",): "migrate", ("seed",): "seed", ("migrate", "seed"): "all"}
+        if tuple(argv) not in commands:
             print(
-                f"launch.py: unknown arguments {argv}; expected none, 'migrate' or 'seed'",
+                f"launch.py: unknown arguments {argv}; expected none, 'migrate', 'seed' or "
+                "'migrate seed'",
                 file=sys.stderr,
             )
             return 2
-        asyncio.run(_database_task(config.database_url, argv[0]))
+        asyncio.run(_database_task(config.database_url, commands[tuple(argv)]))
         return 0
     if config.seed:
         asyncio.run(_database_task(config.database_url, "all"))

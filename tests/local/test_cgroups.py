@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -104,6 +105,26 @@ def test_v2_tree_enables_controllers_and_writes_cpu_max_and_memory_max(tmp_path:
     s = pod.read()
     assert (s.cpu_usage_seconds, s.memory_working_set_bytes) == (1.5, 60 * MIB)
     assert (s.cpu_quota_us, s.memory_limit_bytes, s.cfs_throttled_periods) == (50_000, 512 * MIB, 5)
+
+
+@pytest.mark.parametrize(
+    ("fake", "quota_file", "limited", "lifted"),
+    [
+        (_fake_v1, "cpu/fwcap/run-4/django-0/cpu.cfs_quota_us", "50000", "-1"),
+        (_fake_v2, "fwcap/run-4/django-0/cpu.max", "50000 100000", "max 100000"),
+    ],
+    ids=["v1", "v2"],
+)
+def test_the_start_up_boost_lifts_the_cpu_quota_and_gives_it_back(
+    tmp_path: Path, fake: Callable[[Path], Path], quota_file: str, limited: str, lifted: str
+) -> None:
+    manager = new_manager("run-4", tmp_path, fake(tmp_path))
+    pod = manager.create("django-0", cpu_millicores=500, memory_bytes=512 * MIB)
+    assert (tmp_path / quota_file).read_text() == limited
+    pod.set_cpu_quota(None)
+    assert (tmp_path / quota_file).read_text() == lifted
+    pod.set_cpu_quota(pod.cpu_millicores)
+    assert (tmp_path / quota_file).read_text() == limited
 
 
 def test_no_cgroups_is_a_reason_not_a_crash(tmp_path: Path) -> None:

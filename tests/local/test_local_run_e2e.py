@@ -124,7 +124,13 @@ def test_recorded_requests_per_second_match_raw_counter_samples(run: Run, framew
     for r in (r for r in run.records_on_disk if r.framework == framework):
         end, window = _window(run, r)
         series = [s for s in _raw(run, selector, window, end) if len(s) >= 2]
-        assert series, f"no raw samples for step {r.step}"
+        if not series:
+            # An overloaded pod can miss every /metrics scrape of a short window (each waits
+            # behind the queued requests past the scrape timeout). Only a failing step may,
+            # and then the run must have recorded no server-side figure either.
+            assert r.decision == "fail", f"no raw samples for passing step {r.step}"
+            assert r.latency_p95_ms is None, (r.step, r.latency_p95_ms)
+            continue
         raw_rps = sum(_slope(s) for s in series)
         # The client counts completions of the window's arrivals, the server what it finished
         # in the window: the same when the pod keeps up (a passing step).
