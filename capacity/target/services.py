@@ -9,14 +9,18 @@ another, e.g. a PGO+LTO build like the images' with the services' requirements.t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.frameworks import REFERENCE, Framework
 from capacity.target.process import ManagedProcess, ProcessGroup, log_tail, wait_http_ok
@@ -104,21 +108,33 @@ def run_launcher_command(
             "['migrate', 'seed']"
         )
     command = " ".join(commands)
-    cwd = service_dir(framework)
+    proc = subprocess.Popen(  # fixed argv, no shell
+        [python or pod_python(), "launch.py", *commands],
+        cwd=service_dir(framework), env={**os.environ, **env}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + LAUNCHER_TIMEOUT_S
     try:
-        done = subprocess.run(  # fixed argv, no shell
-            [python or pod_python(), "launch.py", *commands],
-            cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
-            timeout=LAUNCHER_TIMEOUT_S, start_new_session=True,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as e:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.2)  # a retry loses no output
+                break
+            except subprocess.TimeoutExpired:
+                interrupts.checkpoint()  # Ctrl-C stops a migration at once, not when it ends
+                if time.monotonic() > deadline:
+                    raise TargetError(
+                        f"{framework} `launch.py {command}` did not finish in "
+                        f"{LAUNCHER_TIMEOUT_S:.0f}s"
+                    ) from None
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode != 0:
         raise TargetError(
-            f"{framework} `launch.py {command}` did not finish in {LAUNCHER_TIMEOUT_S:.0f}s"
-        ) from e
-    if done.returncode != 0:
-        raise TargetError(
-            f"{framework} `launch.py {command}` failed (exit {done.returncode}):\n"
-            f"{(done.stderr or done.stdout)[-4000:]}"
+            f"{framework} `launch.py {command}` failed (exit {proc.returncode}):\n"
+            f"{(stderr or stdout)[-4000:]}"
         )
 
 
