@@ -1,11 +1,15 @@
 """Reads one load step's figures from Prometheus, with the queries of capacity/metrics/queries.py.
 
-Every rate is `rate(...[<window>s])` evaluated at the step's end, where the window is the step
-minus its settle period, so a figure covers exactly the steady part of its step.
+Every figure covers `[<window>s]` ending at the step's end, where the window is the step minus
+its settle period, so it covers exactly the steady part of its step. The two counters the model
+divides (the pods' CPU-seconds and the requests they served) are read as raw samples, and each
+series' rate is its slope between its first and last sample in the window (`counter_rate`); the
+other figures use PromQL's rate(), quantiles and peaks.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +75,39 @@ def _values(prom: PromQuery, expr: str, at_s: float) -> list[float]:
     return out
 
 
+def _sample_series(
+    prom: PromQuery, expr: str, at_s: float
+) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+    """(labels, [(time, value), ...]) of every series of a range selector at `at_s`."""
+    try:
+        result = prom.custom_query(expr, params={"time": f"{at_s:.3f}"})
+    except Exception as e:  # prometheus-api-client raises its own and requests' errors
+        raise TargetError(f"Prometheus query failed: {e}\n  query: {expr}") from e
+    out = []
+    for series in result:
+        samples = [
+            (float(t), v) for t, raw in series.get("values", []) if (v := _number(raw)) is not None
+        ]
+        out.append((dict(series.get("metric", {})), samples))
+    return out
+
+
+def counter_rate(samples: Sequence[tuple[float, float]]) -> float | None:
+    """Per-second increase of a counter between its first and last sample (None: fewer than 2).
+
+    A reset (the value drops, e.g. a restarted process) counts the new value as the increase
+    since it, as rate() does. Unlike rate(), nothing is extrapolated to the window's edges, so a
+    scrape missed there does not bias the figure; the rate is over the span the samples cover.
+    """
+    if len(samples) < 2:
+        return None
+    increase = 0.0
+    for (_t0, v0), (_t1, v1) in itertools.pairwise(samples):
+        increase += v1 - v0 if v1 >= v0 else v1
+    span_s = samples[-1][0] - samples[0][0]
+    return increase / span_s if span_s > 0 else None
+
+
 def _one(values: Sequence[float]) -> float | None:
     return values[0] if values else None
 
@@ -88,13 +125,22 @@ def read_step(
         seconds = _one(get(q.LATENCY_QUANTILE, q=quantile))
         return None if seconds is None else seconds * 1000.0
 
-    cpu = get(q.POD_CPU_CORES)
+    def counter_rates(query: q.Query) -> list[tuple[dict[str, str], float]]:
+        series = _sample_series(prom, query.render(scope), end_s)
+        return [(labels, r) for labels, s in series if (r := counter_rate(s)) is not None]
+
+    cpu_by_pod: dict[str, float] = {}
+    for labels, cores in counter_rates(q.POD_CPU_SECONDS_SAMPLES):
+        pod = labels.get("pod", "")
+        cpu_by_pod[pod] = cpu_by_pod.get(pod, 0.0) + cores
+    cpu = list(cpu_by_pod.values())
+    request_rates = counter_rates(q.REQUESTS_SAMPLES)
     memory = get(q.POD_MEMORY_WORKING_SET_PEAK)
     throttled = get(q.POD_CPU_THROTTLED_RATIO)
     generator = get(q.GENERATOR_CPU_CORES)
     pods = _one(get(q.POD_COUNT))
     return StepMetrics(
-        achieved_rps=_one(get(q.ACHIEVED_RPS)) or 0.0,
+        achieved_rps=sum(rps for _labels, rps in request_rates),
         latency_p50_ms=latency_ms("0.5"),
         latency_p95_ms=latency_ms("0.95"),
         latency_p99_ms=latency_ms("0.99"),

@@ -1,15 +1,19 @@
-"""`capacity report` cluster flags, run as the real CLI: bad input gives one clear line and a
-non-zero exit before any load or any change to a cluster."""
+"""`capacity report` cluster flags, run as the CLI (in-process): bad input gives one clear line
+and a non-zero exit before any load or any change to a cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from capacity.cli import app
 from capacity.errors import ConfigError
 from capacity.target.cluster.stack import StackFile, find_stack, read_stack_outputs
 from tests.kube.fake_api import FakeKube
@@ -17,22 +21,30 @@ from tests.kube.fake_api import FakeKube
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def capacity(*args: str, home: Path, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    env.update(HOME=str(home), COLUMNS="200")
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def capacity(*args: str, home: Path, path: str | None = None) -> CliResult:
+    """`capacity report ...` in this process (typer's CliRunner: the same parsing, messages
+    and exit codes as the installed command, without a Python start-up per call)."""
+    env: dict[str, str | None] = {"KUBECONFIG": None, "HOME": str(home), "COLUMNS": "200"}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("capacity")), "report", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with contextlib.chdir(ROOT):
+        result = CliRunner(env=env).invoke(app, ["report", *args])
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception)
+        )
+    return CliResult(result.exit_code, result.stdout, stderr)
 
 
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+def one_error_line(result: CliResult) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")

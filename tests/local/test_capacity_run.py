@@ -130,6 +130,10 @@ class FakeProm:
             value = 0.0
         else:
             value = offered
+        if query.endswith("s]"):  # a raw counter's samples: a slope of `value` per second
+            return [
+                {"metric": {"pod": "p-0"}, "values": [[t - 4, "100"], [t, str(100 + 4 * value)]]}
+            ]
         return [{"metric": {}, "value": [t, str(value)]}]
 
 
