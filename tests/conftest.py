@@ -55,7 +55,7 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 # own collection hook, registered after this conftest, so it would run first and see no marks
 # (each module's expensive fixture then ran once per worker: 2 x 90 s for the e2e runs).
 # pytest 9.2 breaks the grouping on xdist's side (pytest-xdist#1386), hence pytest<9.2 in
-# pyproject.toml; tests/test_xdist_grouping.py fails if a module's fixture is set up twice.
+# pyproject.toml; `pytest_collection_finish` below stops the run if the grouping is lost again.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep tests that share an expensive fixture on one xdist worker (`--dist loadgroup`).
@@ -79,6 +79,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         }
         if "module" in scopes:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+LOST_GROUPS = pytest.StashKey[str]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Notice when `--dist loadgroup` would not keep a group on one worker.
+
+    xdist marks a grouped test by appending `@<group>` to its node id on each worker; when that
+    silently stops working (pytest 9.2 with pytest-xdist 3.8), every module's real capacity run
+    is made once per worker: the suite still passes, minutes slower. Checked on every run; each
+    grouped test then fails with this message before its fixtures start anything.
+    """
+    config = session.config
+    if not hasattr(config, "workerinput") or not config.getvalue("loadgroup"):
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+    ]
+    if lost:
+        config.stash[LOST_GROUPS] = (
+            f"--dist loadgroup lost the xdist_group of {len(lost)} test(s): pytest-xdist no "
+            "longer tags their node ids (pytest-xdist#1386, pytest 9.2), so each worker would "
+            "set up their shared fixture; pin pytest<9.2, or run serially with PYTEST_PARALLEL="
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    lost = item.config.stash.get(LOST_GROUPS, None)
+    if lost is not None and item.get_closest_marker("xdist_group") is not None:
+        pytest.fail(lost, pytrace=False)
 
 
 @dataclass(frozen=True)
