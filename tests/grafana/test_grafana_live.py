@@ -9,8 +9,11 @@ generator's own gauges (offered rps, step) and CPU series exist.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,13 +97,17 @@ def start_swarm(master: LocustMaster, endpoints: Endpoints, framework: str) -> N
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
+def live() -> Iterator[LiveRun]:
     from capacity.target.local import LocalTarget
 
-    workdir: Path = tmp_path_factory.mktemp("grafana-live")
-    with LocalTarget(
-        FRAMEWORKS, 1, SHAPE, workdir, scrape_interval_s=1, locust_workers=1
-    ) as endpoints:
+    # Not under pytest's basetemp, which another pytest's start re-chmods to 0700 (PostgreSQL runs
+    # as its own user when we are root; tests/conftest.py `run_dir`).
+    workdir = Path(tempfile.mkdtemp(prefix="fwcap-grafana-live-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)  # after the target stopped
+        endpoints = cleanup.enter_context(
+            LocalTarget(FRAMEWORKS, 1, SHAPE, workdir, scrape_interval_s=1, locust_workers=1)
+        )
         assert endpoints.namespace == CONCRETE_VARIABLES["namespace"]
         master = LocustMaster(endpoints.locust_url)
         start = time.time()

@@ -7,8 +7,11 @@ and CPU from first and last sample, and checks every pod's CPU against its cgrou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,10 +58,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     )
     out = tmp_path_factory.mktemp("e2e")
     measurements = out / "measurements.jsonl"
+    # The work dir (PostgreSQL's data, owned by its own user when we are root) is not under
+    # pytest's basetemp: any pytest starting on the machine re-chmods that to 0700 and would
+    # lock PostgreSQL out of it mid-run (tests/conftest.py `run_dir`).
+    work = Path(tempfile.mkdtemp(prefix="fwcap-e2e-"))
     target = LocalTarget(
-        plan.frameworks, 1, plan.pod_shape(), out / "work", scrape_interval_s=1, locust_workers=1
+        plan.frameworks, 1, plan.pod_shape(), work, scrape_interval_s=1, locust_workers=1
     )
-    with target as endpoints:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)  # after the target stopped
+        endpoints = cleanup.enter_context(target)
         start = time.time()
         result = CapacityRun(
             plan, endpoints, measurements_path=measurements, run_id=target.run_id,
