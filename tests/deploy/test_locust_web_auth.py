@@ -89,6 +89,7 @@ def master() -> Iterator[str]:
         _stop(process)
 
 
+@pytest.mark.live  # a real Locust master
 @pytest.mark.parametrize("path", ["/", "/stats/requests", "/swarm"])
 def test_the_web_ui_and_api_refuse_requests_without_credentials(master: str, path: str) -> None:
     method = "POST" if path == "/swarm" else "GET"
@@ -99,6 +100,7 @@ def test_the_web_ui_and_api_refuse_requests_without_credentials(master: str, pat
         assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
+@pytest.mark.live  # a real Locust master
 def test_the_right_credentials_open_the_api(master: str) -> None:
     """Positive control: the same requests pass with the Secret's user and password."""
     response = httpx.get(master + "/stats/requests", auth=(USER, PASSWORD), timeout=5)
@@ -106,6 +108,7 @@ def test_the_right_credentials_open_the_api(master: str) -> None:
     assert "stats" in response.json()
 
 
+@pytest.mark.live  # a real Locust master
 def test_the_kits_driver_opens_the_api_with_the_stacks_credentials(master: str) -> None:
     """`capacity report --stack` drives this master through capacity.load.driver.LocustMaster
     with the stack's locustWebUser/locustWebPassword outputs; without them it is refused."""
@@ -120,11 +123,13 @@ def test_the_kits_driver_opens_the_api_with_the_stacks_credentials(master: str) 
         without.close()
 
 
+@pytest.mark.live  # a real Locust master
 def test_prometheus_scrapes_the_load_gauges_without_credentials(master: str) -> None:
     response = httpx.get(master + "/export/prometheus", timeout=5)
     assert response.status_code == 200
 
 
+@pytest.mark.live  # a real Locust master
 def test_a_master_without_credentials_refuses_to_start() -> None:
     process, _url = _start({USER_ENV: "", PASSWORD_ENV: ""})
     try:

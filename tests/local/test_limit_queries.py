@@ -18,10 +18,13 @@ from capacity.target.pod_exporter import ExportedContainer, start_pod_exporter
 from capacity.target.process import free_port
 from tests.local.test_pod_exporter import MIB, _fake_pod
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None,
-    reason="Prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)",
-)
+pytestmark = [
+    pytest.mark.live,  # a real Prometheus
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None,
+        reason="Prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)",
+    ),
+]
 
 
 def _query(url: str, expr: str) -> list[dict[str, object]]:

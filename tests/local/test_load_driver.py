@@ -139,6 +139,7 @@ def _rate(pods: list[_Pod], seconds: float) -> list[float]:
     return [p.take() / seconds for p in pods]
 
 
+@pytest.mark.live  # a real Locust master + worker
 def test_open_arrivals_offer_the_step_rate_split_evenly_over_the_pods(
     master: LocustMaster,
 ) -> None:

@@ -22,7 +22,7 @@ from capacity.load.driver import LocustMaster
 from capacity.target.local import locust_commands
 from capacity.target.process import ProcessGroup, free_port, wait_http_ok
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]  # a real Locust master + worker
 
 
 class StallingServer:
