@@ -321,8 +321,8 @@ class LocalTarget:
         def prepare(fw: str) -> None:
             run_launcher_command(fw, ("migrate", "seed"), {"DATABASE_URL": database_urls[fw]})
 
-        # Only the migrations (plain `subprocess.run`) run in threads. Every long-lived process
-        # is started from this (main) thread: ProcessGroup gives its children a parent-death
+        # Only the migrations (short launcher subprocesses) run in threads. Every long-lived
+        # process is started from this (main) thread: ProcessGroup gives its children a parent-death
         # signal, which the kernel fires when the *thread* that started them ends.
         with ThreadPoolExecutor(max_workers=len(self.frameworks)) as pool:
             futures = [pool.submit(prepare, fw) for fw in self.frameworks]
