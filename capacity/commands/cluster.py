@@ -22,7 +22,7 @@ from capacity.plan import Plan, read_plan_file
 from capacity.run import CapacityRun, RunResult
 from capacity.target.cluster.options import ClusterOptions
 from capacity.target.cluster.stack import StackOutputs, find_stack, read_stack_outputs
-from capacity.target.url import UrlTarget, check_url
+from capacity.target.url import UrlTarget, check_url, wait_reachable
 
 # The kubernetes client (seconds to import) loads only once a cluster flag is given.
 
@@ -66,6 +66,14 @@ def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
                 "--namespace missing: with --prometheus-url and --locust-url it names the "
                 "namespace label of the services' series (`local` for the embedded run)"
             )
+    # Nothing is created (not even the report folder) before the URLs given answer.
+    for flag, url in (
+        ("--prometheus-url", options.prometheus_url),
+        ("--locust-url", options.locust_url),
+    ):
+        if url is not None:
+            wait_reachable(flag, check_url(flag, url))
+    if options.url_mode:
         return None
     from capacity.target.cluster.kubeapi import load_kube
 

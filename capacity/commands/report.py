@@ -13,6 +13,7 @@ machinery (targets, load, report) is imported only once a run starts, so `--help
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,6 +63,10 @@ def explained(
         if failed is not None:
             e.add_note(failed())
         raise
+
+
+def _holds_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
 def _count_lines(path: Path) -> int:
@@ -216,7 +221,10 @@ def report(
     outputs = None
 
     def kept() -> str:
-        return f"{_count_lines(measurements)} finished step(s) kept in {measurements}"
+        steps = _count_lines(measurements)
+        if not steps:
+            return "no step had finished, so nothing was kept"
+        return f"{steps} finished step(s) kept in {measurements}"
 
     def before_run(_e: Interrupted) -> str:
         return "interrupted before the run started; nothing was started"
@@ -229,50 +237,61 @@ def report(
         )
 
     def run_failed() -> str:
-        return f"the run stopped; every process was stopped; {kept()}; logs in {out_dir / 'logs'}"
+        logs = out_dir / "logs"
+        where = f"; logs in {logs}" if _holds_files(logs) else ""
+        return f"the run stopped; every process was stopped; {kept()}{where}"
 
     def during_report(_e: Interrupted) -> str:
         return f"interrupted while writing the report; measurements kept in {measurements}"
 
-    # Signals only set `cancel`; the run raises Interrupted at its next wait, and each
-    # `cancel.check()` below catches a signal that arrived after the last wait of a stage.
-    with cancellation() as cancel:
-        with explained(before_run):
-            the_plan = build_plan(cli=cli, plan_file=plan, quick=quick, flags=flags)
-            if cluster.given:
-                outputs = cluster_preflight(cluster)
-                check_out_dir(out_dir)
-            else:
-                preflight(the_plan, out_dir)
-            cancel.check()
+    # A folder this run made and left without a single file (it failed or was stopped before
+    # anything was written) is removed, so a failed start leaves nothing behind to clean up.
+    created = not out_dir.exists()
+    try:
+        # Signals only set `cancel`; the run raises Interrupted at its next wait, and each
+        # `cancel.check()` below catches a signal that arrived after the last wait of a stage.
+        with cancellation() as cancel:
+            with explained(before_run):
+                the_plan = build_plan(cli=cli, plan_file=plan, quick=quick, flags=flags)
+                if cluster.given:
+                    outputs = cluster_preflight(cluster)
+                    check_out_dir(out_dir)
+                else:
+                    preflight(the_plan, out_dir)
+                cancel.check()
 
-        combos = the_plan.combos()
-        estimate = len(combos) * the_plan.scenario_estimate_s()
-        console.print(
-            f"capacity run: {', '.join(the_plan.frameworks)} x {', '.join(the_plan.scenarios)}; "
-            f"{the_plan.replicas} pod(s) each at {the_plan.cpu} CPU / {the_plan.memory}; "
-            f"SLO p95 <= {the_plan.slo_p95_ms:g} ms, errors <= {the_plan.error_budget:.1%}; about "
-            f"{format_eta(estimate)} of load; output {out_dir}/",
-            markup=False,
-        )
-        with explained(during_run, run_failed):
-            if cluster.given:
-                result, the_plan = measure_cluster(
-                    the_plan, cluster, outputs, out_dir, console, run_id=new_run_id(),
-                    step_given=step_given(step_duration_s, plan), progress=ProgressView,
-                )  # fmt: skip
-            else:
-                result = measure_locally(the_plan, out_dir, console, keep_up=keep_up)
-            cancel.check()
+            combos = the_plan.combos()
+            estimate = len(combos) * the_plan.scenario_estimate_s()
+            console.print(
+                f"capacity run: {', '.join(the_plan.frameworks)} x "
+                f"{', '.join(the_plan.scenarios)}; "
+                f"{the_plan.replicas} pod(s) each at {the_plan.cpu} CPU / {the_plan.memory}; "
+                f"SLO p95 <= {the_plan.slo_p95_ms:g} ms, "
+                f"errors <= {the_plan.error_budget:.1%}; about "
+                f"{format_eta(estimate)} of load; output {out_dir}/",
+                markup=False,
+            )
+            with explained(during_run, run_failed):
+                if cluster.given:
+                    result, the_plan = measure_cluster(
+                        the_plan, cluster, outputs, out_dir, console, run_id=new_run_id(),
+                        step_given=step_given(step_duration_s, plan), progress=ProgressView,
+                    )  # fmt: skip
+                else:
+                    result = measure_locally(the_plan, out_dir, console, keep_up=keep_up)
+                cancel.check()
 
-        with explained(during_report):
-            console.print("modelling the measurements and writing the report ...")
-            from capacity.report import build_report  # matplotlib loads only here
+            with explained(during_report):
+                console.print("modelling the measurements and writing the report ...")
+                from capacity.report import build_report  # matplotlib loads only here
 
-            path = build_report(measurements, out_dir, slo=plan_slo(the_plan))
-            if cluster.given:
-                write_this_cluster(measurements, out_dir, the_plan, console)
-            cancel.check()
+                path = build_report(measurements, out_dir, slo=plan_slo(the_plan))
+                if cluster.given:
+                    write_this_cluster(measurements, out_dir, the_plan, console)
+                cancel.check()
+    finally:
+        if created and out_dir.is_dir() and not _holds_files(out_dir):
+            shutil.rmtree(out_dir, ignore_errors=True)
     console.print(
         f"{len(result.records)} steps measured. Report: {path / 'report.html'} "
         f"(also report.md, results.json; measurements in {measurements})",

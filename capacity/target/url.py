@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from types import TracebackType
 
+import httpx
+
+from capacity import interrupts
 from capacity.errors import ConfigError, TargetError
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
@@ -37,6 +41,59 @@ def check_url(flag: str, url: str | None) -> str:
     if not url or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{flag} {url!r} is not an http(s) URL; give e.g. http://127.0.0.1:9090")
     return url.rstrip("/")
+
+
+# A refused connection or an unknown host is an answer: it is tried for this long (a port-forward
+# being opened) and then reported. No answer at all (a slow endpoint) is waited for longer.
+REFUSED_FOR_S = 3.0
+NO_ANSWER_FOR_S = 60.0
+
+
+def wait_reachable(
+    flag: str,
+    url: str,
+    *,
+    refused_for_s: float = REFUSED_FOR_S,
+    timeout_s: float = NO_ANSWER_FOR_S,
+    get: Callable[[str], object] | None = None,
+) -> None:
+    """Return once `url` answers HTTP at all (any status); fail fast when nothing listens there.
+
+    Raises ConfigError (exit 2) naming the URL when its connections are refused or its host does
+    not resolve for `refused_for_s`, TargetError when it accepts but does not answer in
+    `timeout_s`; logs what it awaits every 5 s meanwhile.
+    """
+    fetch = get or (lambda u: httpx.get(u, timeout=httpx.Timeout(5.0, connect=2.0)))
+    started = time.monotonic()
+    refused_since: float | None = None
+    said = started
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            fetch(url)
+            return
+        except httpx.ConnectError as e:
+            now = time.monotonic()
+            refused_since = refused_since or now
+            if now - refused_since >= refused_for_s:
+                raise ConfigError(
+                    f"{flag} {url}: nothing answers there ({e}; {tries} tries over "
+                    f"{now - started:.1f} s). Check the address and port, and that the "
+                    "port-forward or ingress to it is running"
+                ) from e
+        except (httpx.TimeoutException, httpx.RemoteProtocolError) as e:
+            refused_since = None
+            now = time.monotonic()
+            if now - started >= timeout_s:
+                raise TargetError(
+                    f"{flag} {url} accepts connections but gave no HTTP answer in "
+                    f"{timeout_s:.0f} s ({type(e).__name__})"
+                ) from e
+            if now - said >= 5:
+                log.info("waiting for %s at %s to answer (%.0f s so far)", flag, url, now - started)
+                said = now
+        interrupts.sleep(0.5)
 
 
 class UrlTarget:

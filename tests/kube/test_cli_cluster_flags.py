@@ -161,3 +161,61 @@ def test_a_stack_never_deployed_or_from_another_program_is_refused() -> None:
 def test_the_kits_stacks_are_found_by_their_config_files() -> None:
     assert find_stack("local").kube_context == "kind-fwcap"
     assert find_stack("myorg/fwcap/eks").path.name == "Pulumi.eks.yaml"
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("which", ["--prometheus-url", "--locust-url"])
+def test_a_url_that_refuses_fails_within_seconds_naming_it_and_leaves_no_folder(
+    tmp_path: Path, which: str
+) -> None:
+    import time
+
+    import httpx
+
+    refused = f"http://127.0.0.1:{_closed_port()}"
+    with FakeKube() as kube:  # any HTTP server answers for the other URL
+        answering = kube.url
+        urls = {"--prometheus-url": answering, "--locust-url": answering, which: refused}
+        out = tmp_path / "out"
+        started = time.monotonic()
+        result = capacity(
+            *[a for flag, url in urls.items() for a in (flag, url)],
+            "--namespace",
+            "x",
+            "--out",
+            str(out),
+            home=tmp_path,
+        )
+        took_s = time.monotonic() - started
+        assert httpx.get(answering).status_code  # the answering one really answered
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result)
+    assert f"{which} {refused}: nothing answers there" in line and "refused" in line
+    assert took_s < 15, f"a refused connection is an answer: took {took_s:.1f} s"
+    assert not out.exists(), "no empty report folder is left behind"
+
+
+def test_a_cluster_api_that_refuses_fails_fast_and_leaves_no_folder(tmp_path: Path) -> None:
+    import time
+
+    with FakeKube() as kube:
+        config = kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fwcap")
+    # The fake API server is stopped: its address now refuses connections.
+    out = tmp_path / "out"
+    started = time.monotonic()
+    result = capacity(
+        "--kubeconfig", str(config), "--namespace", "x", "--out", str(out), home=tmp_path
+    )
+    took_s = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "did not answer" in result.stderr and "refused" in result.stderr.lower()
+    assert took_s < 30, f"took {took_s:.1f} s"
+    assert not out.exists(), "no empty report folder is left behind"

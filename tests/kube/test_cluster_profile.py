@@ -3,6 +3,8 @@ from sample counts when there are data, and a step set too short refused before 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from capacity.errors import ConfigError
@@ -10,7 +12,9 @@ from capacity.plan import build_plan
 from capacity.target.cluster.profile import (
     ClusterTiming,
     cluster_plan,
+    measure_refresh,
     refresh_from_counts,
+    refresh_from_timestamps,
     scrape_interval_of,
 )
 
@@ -57,7 +61,8 @@ def test_a_step_set_too_short_is_refused_naming_the_minimum() -> None:
             step_given=True,
         )
     assert str(e.value).startswith("--step-duration 10 is too short for a cluster")
-    assert "(the kubelet default)" in str(e.value) and "--step-duration 32" in str(e.value)
+    assert "(the kubelet default: not measurable" in str(e.value)
+    assert "--step-duration 32" in str(e.value)
 
 
 def test_a_long_enough_step_is_kept() -> None:
@@ -65,6 +70,60 @@ def test_a_long_enough_step_is_kept() -> None:
         build_plan(cli={"step_duration_s": 60}), ClusterTiming(10, 5, True), step_given=True
     )
     assert plan.step_duration_s == 60
+
+
+@pytest.mark.parametrize(
+    ("series", "refresh_s"),
+    [
+        ([[0, 10, 20, 30]], 10.0),  # a kubelet: one sample per refresh, busy or idle
+        ([[0, 10, 10, 20]], 10.0),  # a repeated timestamp is one sample
+        ([[0, 1, 2, 3], [0, 10, 20], [5, 15, 25]], 10.0),  # the median over series
+        ([[0]], None),  # one sample says nothing
+        ([], None),
+    ],
+)
+def test_refresh_from_sample_timestamps(series: list[list[float]], refresh_s: float | None) -> None:
+    assert refresh_from_timestamps(series) == refresh_s
+
+
+class RecordedPrometheus:
+    """Answers the two refresh queries with fixed series (raw samples, then changes())."""
+
+    def __init__(self, samples: list[list[tuple[float, float]]], changes: list[float]) -> None:
+        self.samples, self.changes = samples, changes
+
+    def custom_query(self, query: str, params: Any = None, timeout: Any = None) -> Any:
+        if query.startswith("changes("):
+            return [
+                {"metric": {"pod": f"p{i}"}, "value": [0, str(c)]}
+                for i, c in enumerate(self.changes)
+            ]
+        return [
+            {"metric": {"pod": f"p{i}"}, "values": [[t, str(v)] for t, v in s]}
+            for i, s in enumerate(self.samples)
+        ]
+
+
+def test_idle_counters_are_measured_from_their_timestamps() -> None:
+    # Idle pods on a kubelet: the value never changes, the timestamps still step by 10 s.
+    idle = [[(1000.0 + 10 * i, 3.5) for i in range(12)] for _ in range(2)]
+    reading = measure_refresh(RecordedPrometheus(idle, [0, 0]), "ns", scrape_s=5)
+    assert reading.refresh_s == 10
+    assert "timestamps" in reading.reason
+
+
+def test_samples_stamped_at_scrape_time_fall_back_to_value_changes() -> None:
+    # honor_timestamps: false: a sample every 5 s scrape, the value new every other one.
+    busy = [[(1000.0 + 5 * i, float(i // 2)) for i in range(25)]]
+    reading = measure_refresh(RecordedPrometheus(busy, [12]), "ns", scrape_s=5)
+    assert reading.refresh_s == 10
+    assert "change" in reading.reason
+
+
+def test_no_series_is_not_measurable_and_says_why() -> None:
+    reading = measure_refresh(RecordedPrometheus([], []), "shop", scrape_s=5)
+    assert reading.refresh_s is None
+    assert "'shop'" in reading.reason and "cAdvisor" in reading.reason
 
 
 def test_scrape_interval_is_read_from_the_targets() -> None:

@@ -105,17 +105,21 @@ class Cluster:
         return {"status": "success", "data": {"activeTargets": active, "droppedTargets": []}}
 
     def query(self) -> dict[str, Any]:
-        # The refresh probe: 25 samples 5 s apart in which the counter changed 12 times -> 10 s.
+        # The refresh probe on idle pods, as a kubelet serves it: cAdvisor stamps each value with
+        # the time it was read, so Prometheus holds one sample per 10 s refresh even though the
+        # 5 s scrapes see each twice, and an idle counter never changes.
         last = self.prom.queries[-1]
         expr = (parse_qs(urlsplit(last).query).get("query") or [""])[0]
-        value = "25" if expr.startswith("count_over_time") else "12"
-        return {
-            "status": "success",
-            "data": {
+        metric = {"pod": "django-x"}
+        if expr.startswith("changes("):
+            result: dict[str, Any] = {
                 "resultType": "vector",
-                "result": [{"metric": {"pod": "django-x"}, "value": [1.0, value]}],
-            },
-        }
+                "result": [{"metric": metric, "value": [1000.0, "0"]}],
+            }
+        else:
+            samples = [[880.0 + 10 * i, "4.2"] for i in range(13)]
+            result = {"resultType": "matrix", "result": [{"metric": metric, "values": samples}]}
+        return {"status": "success", "data": result}
 
     def close(self) -> None:
         self.prom.close()

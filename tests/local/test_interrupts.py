@@ -106,7 +106,7 @@ def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
     assert code == 128 + signum, run.output
     assert f"interrupted ({signal.Signals(signum).name})" in run.output
     assert "every process was stopped and every cgroup removed" in run.output
-    assert "0 finished step(s) kept" in run.output
+    assert "no step had finished, so nothing was kept" in run.output
     assert run.run_id() is not None
     _assert_nothing_left(run)
 

@@ -4,19 +4,27 @@ A kubelet's cAdvisor refreshes container CPU and memory every 10 s (its housekee
 whatever Prometheus' scrape interval; a rate over a 5 s window of such data is noise or empty.
 So in cluster mode a step's measuring window (step minus settle) spans at least
 `SAMPLES_PER_WINDOW` cAdvisor refreshes, and the run waits one refresh (or scrape, if longer)
-before reading a finished step. The refresh is 10 s unless measured from the data (`changes()` of
-the pods' CPU counters), which the target does once Prometheus is reachable, before any load.
+before reading a finished step. The refresh is measured once Prometheus is reachable, before any
+load, from the samples' own timestamps: the kubelet exposes each cAdvisor value with the time it
+was taken, and Prometheus keeps one sample per distinct timestamp, so the gap between consecutive
+samples of a series is the refresh whether the pods are busy or idle. Where values also change
+(busy pods), the gap between changes is taken too and the larger of the two wins, which covers a
+Prometheus that stamps samples with the scrape time instead (`honor_timestamps: false`). Only
+with no samples at all is the refresh assumed (10 s, the kubelet default), and the run says why.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from capacity.errors import ConfigError
 from capacity.plan import Plan
+from capacity.polling import Pending, poll_until
 
 DEFAULT_CADVISOR_REFRESH_S = 10.0
 SAMPLES_PER_WINDOW = 3
@@ -28,6 +36,7 @@ class ClusterTiming:
     cadvisor_refresh_s: float
     scrape_interval_s: float
     measured: bool  # the refresh was measured from the data, not assumed
+    reason: str = ""  # how it was measured, or why it could not be
 
     @property
     def sample_interval_s(self) -> float:
@@ -50,7 +59,11 @@ def cluster_plan(plan: Plan, timing: ClusterTiming, *, step_given: bool) -> Plan
     step = plan.step_duration_s
     if step < need:
         if step_given:
-            how = "measured from the data" if timing.measured else "the kubelet default"
+            how = (
+                "measured from the data"
+                if timing.measured
+                else f"the kubelet default: not measurable, {timing.reason}"
+            )
             raise ConfigError(
                 f"--step-duration {step:g} is too short for a cluster: cAdvisor refreshes every "
                 f"{timing.cadvisor_refresh_s:g} s ({how}) and Prometheus scrapes every "
@@ -83,30 +96,84 @@ def refresh_from_counts(series: Sequence[tuple[float, float]], scrape_s: float) 
     return ratios[len(ratios) // 2]
 
 
+def refresh_from_timestamps(series: Sequence[Sequence[float]]) -> float | None:
+    """cAdvisor's refresh from each series' sample timestamps: the median gap between consecutive
+    distinct timestamps, then the median over series (None: no series with two samples)."""
+    gaps = []
+    for stamps in series:
+        distinct = sorted(set(stamps))
+        if len(distinct) >= 2:
+            gaps.append(statistics.median(b - a for a, b in itertools.pairwise(distinct)))
+    return statistics.median(gaps) if gaps else None
+
+
+@dataclass(frozen=True)
+class RefreshReading:
+    refresh_s: float | None  # None: not measurable, and `reason` says why
+    reason: str
+
+
 def measure_refresh(
     prom: Any, namespace: str, scrape_s: float, window_s: int = 120
-) -> float | None:
-    """The refresh seen in the namespace's CPU counters (None when there are no data yet)."""
+) -> RefreshReading:
+    """The refresh seen in the namespace's CPU counters: their timestamps, and their changes."""
     selector = (
         f'container_cpu_usage_seconds_total{{namespace="{namespace}", container!="", '
         f'container!="POD"}}[{window_s}s]'
     )
+    try:
+        raw = prom.custom_query(selector)
+        changes = {
+            repr(sorted(r.get("metric", {}).items())): float(r["value"][1])
+            for r in prom.custom_query(f"changes({selector})")
+        }
+    except Exception as e:  # an unreadable answer is "not measurable", never a failed run
+        return RefreshReading(None, f"Prometheus did not answer the refresh query: {e}")
+    stamps = [[float(t) for t, _v in r.get("values", [])] for r in raw]
+    if not stamps:
+        return RefreshReading(
+            None,
+            f"no container_cpu_usage_seconds_total series for namespace {namespace!r} in the last "
+            f"{window_s} s: is the kubelet's cAdvisor scraped?",
+        )
+    by_time = refresh_from_timestamps(stamps)
+    if by_time is None:
+        return RefreshReading(None, "each CPU counter has a single sample so far")
+    counts = [
+        (len(s), changes[key])
+        for r, s in zip(raw, stamps, strict=True)
+        if (key := repr(sorted(r.get("metric", {}).items()))) in changes
+    ]
+    by_change = refresh_from_counts(counts, scrape_s)
+    if by_change is not None and by_change > by_time:
+        return RefreshReading(
+            by_change,
+            f"values change every {by_change:.1f} s, samples every {by_time:.1f} s (samples "
+            "stamped at scrape time)",
+        )
+    return RefreshReading(by_time, f"sample timestamps of {len(stamps)} CPU counter(s)")
 
-    def per_series(expr: str) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for series in prom.custom_query(expr):
-            key = repr(sorted(series.get("metric", {}).items()))
-            out[key] = float(series["value"][1])
-        return out
+
+def wait_for_refresh(
+    prom: Any, namespace: str, scrape_s: float, *, timeout_s: float = 35.0
+) -> RefreshReading:
+    """Measure the refresh, waiting (bounded) while a fresh stack has too few samples yet."""
+    last = RefreshReading(None, "not measured")
+
+    def readable() -> RefreshReading | Pending:
+        nonlocal last
+        last = measure_refresh(prom, namespace, scrape_s)
+        return last if last.refresh_s is not None else Pending(last.reason)
 
     try:
-        samples = per_series(f"count_over_time({selector})")
-        changes = per_series(f"changes({selector})")
-    except Exception:  # no data is the answer "not measurable", never a failed run
-        return None
-    return refresh_from_counts(
-        [(samples[k], changes[k]) for k in samples if k in changes], scrape_s
-    )
+        return poll_until(
+            readable,
+            timeout_s=timeout_s,
+            interval_s=max(1.0, scrape_s),
+            on_timeout=lambda reason: TimeoutError(reason),
+        )
+    except TimeoutError:
+        return last
 
 
 def fit_to_prometheus(
@@ -120,11 +187,12 @@ def fit_to_prometheus(
     """Measure the refresh (before any load) and return the timing and the fitted plan."""
     scrape = scrape_interval_of([{"scrapeInterval": i} for i in scrape_intervals])
     scrape = scrape or float(plan.scrape_interval_s)
-    measured = measure_refresh(prom, namespace, scrape)
+    reading = wait_for_refresh(prom, namespace, scrape)
     timing = ClusterTiming(
-        cadvisor_refresh_s=measured if measured is not None else DEFAULT_CADVISOR_REFRESH_S,
+        cadvisor_refresh_s=reading.refresh_s or DEFAULT_CADVISOR_REFRESH_S,
         scrape_interval_s=scrape,
-        measured=measured is not None,
+        measured=reading.refresh_s is not None,
+        reason=reading.reason,
     )
     return timing, cluster_plan(plan, timing, step_given=step_given)
 
@@ -142,7 +210,7 @@ def scrape_interval_of(targets: Sequence[dict[str, Any]]) -> float | None:
 
 
 def describe_timing(timing: ClusterTiming, plan: Plan) -> str:
-    how = "measured" if timing.measured else "assumed: no data yet"
+    how = f"measured: {timing.reason}" if timing.measured else f"assumed: {timing.reason}"
     return (
         f"cAdvisor refresh {timing.cadvisor_refresh_s:.1f} s ({how}), scrape every "
         f"{timing.scrape_interval_s:g} s: steps of {plan.step_duration_s:g} s, reading each "
