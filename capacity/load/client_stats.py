@@ -4,6 +4,12 @@ Every request is timed from its *intended* send time (the seeded arrival schedul
 server stall shows in these latencies even when the server's own histogram does not see the
 queue (coordinated omission; see docs/local-run.md). Latencies arrive as a sparse histogram of
 whole milliseconds, rounded up, so "over the SLO" is exact at millisecond resolution.
+
+Per wall-clock second the step also carries [scheduled, on_time, completed_ok] (`batches`): what
+arrived, what was answered within the SLO (both by intended second) and what completed OK (by
+completion second). The first two feed the capacity fit one second at a time; the third counts
+only what the server finished inside the step's window, which `ok` (finished at any time) does
+not.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, NonNegativeInt, ValidationError, model_validator
 
 from capacity.errors import TargetError
 from capacity.load.ladder import StepCounts
@@ -33,6 +39,13 @@ class ClientStep:
     latency_ms: Mapping[int, int] = field(default_factory=dict)  # ms (rounded up) -> OK count
     # The measured time; pooled windows add up (the untallied gap between them does not count).
     pooled_window_s: float | None = None
+    # From the intended time to just before the HTTP call, ms (rounded up) -> sent requests.
+    send_lag_ms: Mapping[int, int] = field(default_factory=dict)
+    # wall second -> (scheduled, on_time, completed_ok); see the module docstring
+    batches: Mapping[int, tuple[int, int, int]] = field(default_factory=dict)
+    slo_ms: float | None = None  # what on_time was judged against (None: no SLO given)
+    # OK completions inside each pooled window, summed (each window is its own interval).
+    pooled_completed_in_window: float | None = None
 
     @property
     def window_s(self) -> float:
@@ -47,6 +60,52 @@ class ClientStep:
     @property
     def achieved_rps(self) -> float:
         return self.ok / self.window_s if self.window_s > 0 else 0.0
+
+    @property
+    def achieved_in_window_rps(self) -> float:
+        """OK completions *inside* [first intended, last intended + one mean gap] per second.
+
+        Unlike `achieved_rps` (every OK, whenever it finished), a queue the server works off
+        after the window does not count, so an overloaded step does not look as if it achieved
+        what was offered.
+        """
+        return self._completed_in_own_window() / self.window_s if self.window_s > 0 else 0.0
+
+    def _completed_in_own_window(self) -> float:
+        if self.pooled_completed_in_window is not None:
+            return self.pooled_completed_in_window
+        if self.first_intended_s is None or self.window_s <= 0:
+            return 0.0
+        start, end = self.first_intended_s, self.first_intended_s + self.window_s
+        last_second = math.floor(end)
+        whole = self.completed_in_window(start, last_second - 1) if last_second > start else 0
+        # The window ends inside its last second: count the part of that second's completions
+        # the window covers (as if spread evenly over the part of it after the first arrival),
+        # else a healthy step would show more achieved than offered.
+        second_from = max(start, last_second)
+        share = (end - second_from) / (last_second + 1 - second_from)
+        return whole + share * self.completed_in_window(last_second, last_second)
+
+    def completed_in_window(self, start_s: float, end_s: float) -> int:
+        """OK completions whose completion second lies in [floor(start_s), floor(end_s)]."""
+        lo, hi = math.floor(start_s), math.floor(end_s)
+        return sum(b[2] for second, b in self.batches.items() if lo <= second <= hi)
+
+    def per_second(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(requests, over the SLO) per second with arrivals, in time order.
+
+        Over = scheduled - on_time, so failed, dropped and unfinished requests count as over,
+        as in `over_slo`. With no SLO given (`slo_ms` None) nothing is on time.
+        """
+        seconds = sorted(s for s, b in self.batches.items() if b[0] > 0)
+        requests = tuple(self.batches[s][0] for s in seconds)
+        over = tuple(self.batches[s][0] - self.batches[s][1] for s in seconds)
+        return requests, over
+
+    @property
+    def send_lag_p99_ms(self) -> float | None:
+        """None when no request was sent (all dropped, or none scheduled)."""
+        return percentile_ms(self.send_lag_ms, 0.99)
 
     @property
     def offered_rps(self) -> float:
@@ -68,9 +127,10 @@ class ClientStep:
         return percentile_ms(self.latency_ms, q)
 
     def __add__(self, other: ClientStep) -> ClientStep:
-        hist = dict(self.latency_ms)
-        for ms, n in other.latency_ms.items():
-            hist[ms] = hist.get(ms, 0) + n
+        batches = dict(self.batches)
+        for second, b in other.batches.items():
+            mine = batches.get(second, (0, 0, 0))
+            batches[second] = (mine[0] + b[0], mine[1] + b[1], mine[2] + b[2])
         firsts = [t for t in (self.first_intended_s, other.first_intended_s) if t is not None]
         lasts = [t for t in (self.last_intended_s, other.last_intended_s) if t is not None]
         return ClientStep(
@@ -82,9 +142,23 @@ class ClientStep:
             in_flight=self.in_flight + other.in_flight,
             first_intended_s=min(firsts) if firsts else None,
             last_intended_s=max(lasts) if lasts else None,
-            latency_ms=hist,
+            latency_ms=_add_histograms(self.latency_ms, other.latency_ms),
             pooled_window_s=self.window_s + other.window_s,
+            send_lag_ms=_add_histograms(self.send_lag_ms, other.send_lag_ms),
+            batches=batches,
+            # Two SLOs make the pooled on_time counts incomparable: say so rather than pick one.
+            slo_ms=self.slo_ms if self.slo_ms == other.slo_ms else None,
+            pooled_completed_in_window=(
+                self._completed_in_own_window() + other._completed_in_own_window()
+            ),
         )
+
+
+def _add_histograms(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
+    total = dict(a)
+    for ms, n in b.items():
+        total[ms] = total.get(ms, 0) + n
+    return total
 
 
 def percentile_ms(histogram: Mapping[int, int], q: float) -> float | None:
@@ -114,6 +188,21 @@ class _StepPayload(BaseModel):
     first_intended_s: float | None = None
     last_intended_s: float | None = None
     latency_ms: dict[int, int] = {}  # JSON keys are strings: "5" -> 5
+    send_lag_ms: dict[int, NonNegativeInt] = {}
+    slo_ms: float | None = None
+    # "1700000000" -> (scheduled, on_time, completed_ok)
+    batches: dict[int, tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt]] = {}
+
+    @model_validator(mode="after")
+    def _on_time_were_scheduled(self) -> _StepPayload:
+        # on_time is counted in the same second and under the same key as the arrival, and a
+        # worker reports an arrival no later than its answer: more would be a locustfile bug.
+        for second, (scheduled, on_time, _) in sorted(self.batches.items()):
+            if on_time > scheduled:
+                raise ValueError(
+                    f"batches.{second}: on_time {on_time} exceeds scheduled {scheduled}"
+                )
+        return self
 
 
 def parse_client_step(key: str, payload: Mapping[str, object]) -> ClientStep:
@@ -132,6 +221,9 @@ def parse_client_step(key: str, payload: Mapping[str, object]) -> ClientStep:
         first_intended_s=step.first_intended_s,
         last_intended_s=step.last_intended_s,
         latency_ms=step.latency_ms,
+        send_lag_ms=step.send_lag_ms,
+        batches=step.batches,
+        slo_ms=step.slo_ms,
     )
 
 
@@ -139,4 +231,7 @@ def describe_first_error(error: ValidationError) -> str:
     """`field: what is wrong (got value)` for the first bad field of a Locust payload."""
     first = error.errors()[0]
     field_path = ".".join(str(p) for p in first["loc"]) or "payload"
+    if first["type"] == "value_error":
+        # A check across fields: its message names what is wrong; the input is the whole model.
+        return f"{field_path}: {first['msg']}"
     return f"{field_path}: {first['msg']} (got {first['input']!r})"

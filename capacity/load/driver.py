@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, NonNegativeInt, ValidationError
 
 from capacity.errors import TargetError
 from capacity.load.client_stats import ClientStep, describe_first_error, parse_client_step
@@ -87,6 +87,30 @@ def parse_stats(payload: Mapping[str, object]) -> LocustStats:
     )
 
 
+@dataclass(frozen=True)
+class LoadgenState:
+    """The master's /fwcap/state: requests in flight now, from each worker's latest report."""
+
+    in_flight: int  # summed over the workers that have reported
+    workers: int  # how many have reported (a worker that quit no longer counts)
+    reported_at: float | None  # master wall clock of the oldest latest report (None: none yet)
+
+
+class _StatePayload(BaseModel):
+    in_flight: NonNegativeInt
+    workers: NonNegativeInt
+    reported_at: float | None
+
+
+def parse_loadgen_state(payload: object) -> LoadgenState:
+    """Read /fwcap/state JSON (pure, so it is tested on payloads)."""
+    try:
+        p = _StatePayload.model_validate(payload)
+    except ValidationError as e:
+        raise TargetError(f"Locust master /fwcap/state: {describe_first_error(e)}") from e
+    return LoadgenState(in_flight=p.in_flight, workers=p.workers, reported_at=p.reported_at)
+
+
 class LocustMaster:
     """HTTP client of one Locust master's web UI/API."""
 
@@ -135,6 +159,23 @@ class LocustMaster:
         if not isinstance(entry, dict):
             raise TargetError(f"Locust master /fwcap/steps has no entry for key {key!r}")
         return parse_client_step(key, entry)
+
+    def loadgen_state(self) -> LoadgenState:
+        """Requests in flight over all workers, as of each one's latest report (once a second)."""
+        try:
+            r = self._client.get(f"{self.url}/fwcap/state")
+            r.raise_for_status()
+            payload = r.json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise TargetError(
+                f"Locust master at {self.url} did not answer /fwcap/state: {e}; is it running "
+                "capacity/load/locustfile.py?"
+            ) from e
+        return parse_loadgen_state(payload)
+
+    def in_flight_now(self) -> int:
+        """Requests in flight now, all keys and workers (0 once a step's queue has drained)."""
+        return self.loadgen_state().in_flight
 
     def wait_ready(self, workers: int, timeout_s: float = 60.0) -> None:
         """Until `workers` workers are connected (the master accepts /swarm before that)."""

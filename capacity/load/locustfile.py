@@ -29,14 +29,32 @@ one pod's Poisson stream, so n pods would look more than n times as capable as o
 Each request runs in its own greenlet, up to
 --fwcap-cap in flight (per worker); an arrival beyond the cap is dropped and counted as a
 failure. Latency is timed from the arrival's *intended* send time, never from the late one, so
-a stalled server cannot hide its stall (coordinated omission).
+a stalled server cannot hide its stall (coordinated omission). The schedule runs on
+time.monotonic(), so a wall-clock step (NTP) neither bunches nor starves arrivals; the wall-clock
+times it reports (intended and completion seconds, compared with Prometheus timestamps) are
+the monotonic ones shifted by one offset taken when the schedule starts.
 
 Step tallies: requests whose intended time falls after --fwcap-settle-s from the schedule's
 start are tallied under --fwcap-key (an empty key tallies nothing). A new key alone does not
 restart the schedule (a step is extended by switching keys); a new rate or seed does. Workers
 send their tallies with every report (once a second); the master sums them and serves them as
 JSON at /fwcap/steps?key=K: scheduled, ok, failed, dropped, in_flight, first/last intended time
-and a histogram of OK latencies in whole milliseconds (rounded up).
+(wall clock) and a histogram of OK latencies in whole milliseconds (rounded up), plus:
+  send_lag_ms  histogram (whole ms, rounded up) of how late each sent request left: from its
+               intended time to just before the HTTP call. A large lag means the generator, not
+               the server, was the bottleneck (a busy worker CPU, a starved event loop).
+  slo_ms       --fwcap-slo-ms when the key was tallied (null: none given, on_time not counted).
+  batches      {"<wall second>": [scheduled, on_time, completed_ok]} for the capacity fit:
+               scheduled  arrivals whose intended time falls in that second (dropped included);
+               on_time    OK responses within --fwcap-slo-ms of their intended time, counted in
+                          the second of their intended time;
+               completed_ok  OK responses counted in the second in which they *completed*, so
+                          a run can count what the server finished inside a window.
+
+The master also keeps each worker's latest count of requests in flight (all keys; each report
+carries it) and serves GET /fwcap/state: {"in_flight": sum over the connected workers, "workers":
+how many have reported, "reported_at": master wall clock of the oldest of those latest reports
+(null before any)}, so the kit can wait until a step's queue has drained.
 
 The master also serves its state for Prometheus at /export/prometheus on its web port:
 fwcap_loadgen_offered_rps, fwcap_loadgen_step, fwcap_loadgen_users, fwcap_loadgen_current_rps
@@ -95,6 +113,9 @@ def _add_arguments(parser: Any) -> None:
     parser.add_argument("--fwcap-workers", type=int, default=1, help="Locust worker count")
     parser.add_argument("--fwcap-upstream-delay-ms", type=int, default=50, help="upstream delay")
     parser.add_argument("--fwcap-cpu-n", type=int, default=2000, help="hash rounds of /api/cpu")
+    parser.add_argument(
+        "--fwcap-slo-ms", type=float, default=0.0, help="latency SLO of batches' on_time (0: none)"
+    )
 
 
 def _option(environment: Any, name: str, default: Any) -> Any:
@@ -119,6 +140,13 @@ class Tally:
     first_intended_s: float | None = None
     last_intended_s: float | None = None
     latency_ms: dict[int, int] = field(default_factory=dict)
+    send_lag_ms: dict[int, int] = field(default_factory=dict)
+    slo_ms: float | None = None
+    # wall second -> [scheduled, on_time, completed_ok] (see the module docstring)
+    batches: dict[int, list[int]] = field(default_factory=dict)
+
+    def batch(self, second: int) -> list[int]:
+        return self.batches.setdefault(second, [0, 0, 0])
 
     def merge(self, raw: dict[str, Any]) -> None:
         for name in ("scheduled", "ok", "failed", "dropped", "started", "finished"):
@@ -127,8 +155,16 @@ class Tally:
             value, mine = raw.get(name), getattr(self, name)
             if value is not None:
                 setattr(self, name, value if mine is None else pick(mine, value))
-        for ms, n in raw.get("latency_ms", {}).items():
-            self.latency_ms[int(ms)] = self.latency_ms.get(int(ms), 0) + int(n)
+        for hist_name in ("latency_ms", "send_lag_ms"):
+            hist = getattr(self, hist_name)
+            for ms, n in raw.get(hist_name, {}).items():
+                hist[int(ms)] = hist.get(int(ms), 0) + int(n)
+        if raw.get("slo_ms") is not None:
+            self.slo_ms = float(raw["slo_ms"])
+        for second, counts in raw.get("batches", {}).items():
+            mine = self.batch(int(second))
+            for i, n in enumerate(counts):
+                mine[i] += int(n)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,11 +178,19 @@ class Tally:
             "first_intended_s": self.first_intended_s,
             "last_intended_s": self.last_intended_s,
             "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
+            "send_lag_ms": {str(k): v for k, v in sorted(self.send_lag_ms.items())},
+            "slo_ms": self.slo_ms,
+            "batches": {str(k): list(v) for k, v in sorted(self.batches.items())},
         }
 
 
 _unreported: dict[str, Tally] = {}  # worker: since the last report
 _totals: dict[str, Tally] = {}  # master (or a standalone runner): everything received
+# Requests in flight in this process, all keys and users: a user that stops (and so no longer
+# owns the scheduler) leaves its requests running, and a drained queue must count them.
+_in_flight_now = 0
+# master: client_id -> (requests in flight at its latest report, master wall clock of it)
+_worker_in_flight: dict[str, tuple[int, float]] = {}
 
 
 def _tally(environment: Any, key: str) -> Tally:
@@ -157,6 +201,7 @@ def _tally(environment: Any, key: str) -> Tally:
 @events.report_to_master.add_listener  # type: ignore[untyped-decorator]
 def _send_tallies(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     data["fwcap_tallies"] = {k: t.to_json() for k, t in _unreported.items()}
+    data["fwcap_in_flight_now"] = _in_flight_now
     _unreported.clear()
 
 
@@ -164,6 +209,25 @@ def _send_tallies(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
 def _receive_tallies(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     for key, raw in (data.get("fwcap_tallies") or {}).items():
         _totals.setdefault(key, Tally()).merge(raw)
+    if "fwcap_in_flight_now" in data:
+        # Stamped with the master's clock: the one clock all workers' reports are compared on.
+        _worker_in_flight[client_id] = (int(data["fwcap_in_flight_now"]), time.time())
+
+
+def loadgen_state(environment: Any) -> dict[str, Any]:
+    """/fwcap/state: requests in flight now over all workers (see the module docstring)."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        # Standalone: this process sends the requests itself, so its count is current.
+        return {"in_flight": _in_flight_now, "workers": 0, "reported_at": time.time()}
+    # A worker that quit is no longer in clients: its last count must not linger. One that
+    # went missing stays, with its stale time showing in reported_at.
+    latest = [v for cid, v in list(_worker_in_flight.items()) if cid in runner.clients]
+    return {
+        "in_flight": sum(n for n, _ in latest),
+        "workers": len(latest),
+        "reported_at": min((t for _, t in latest), default=None),
+    }
 
 
 # -- the open arrival model ---------------------------------------------------------------------
@@ -254,7 +318,8 @@ class PodUser(FastHttpUser):
         hosts = self.hosts
         rng = random.Random()
         pod_rng = random.Random()
-        start_s = next_s = 0.0
+        # Scheduled on the monotonic clock; wall = mono + wall_offset_s for what is reported.
+        start_s = next_s = wall_offset_s = 0.0
         arrival = 0
         while True:
             rate = float(_option(env, "fwcap_offered_rps", 0.0) or 0.0)
@@ -269,10 +334,11 @@ class PodUser(FastHttpUser):
                 hosts = [h.strip() for h in current[2].split(",") if h.strip()] or self.hosts
                 rng = random.Random(seed)
                 pod_rng = random.Random(f"pods:{seed}")
-                start_s = time.time()
+                start_s = time.monotonic()
+                wall_offset_s = time.time() - start_s
                 next_s = start_s + rng.expovariate(rate)
                 arrival = 0
-            now = time.time()
+            now = time.monotonic()
             if next_s > now:
                 gevent.sleep(min(next_s - now, 0.05))
                 continue
@@ -285,22 +351,33 @@ class PodUser(FastHttpUser):
                 cap = max(1, int(_option(env, "fwcap_cap", 1000)))
                 host = hosts[pod] if hosts else ""
                 tallied = key if key and next_s >= start_s + settle_s else ""
-                self._dispatch(host, req, next_s, tallied, cap)
+                self._dispatch(host, req, next_s, wall_offset_s, tallied, cap)
             arrival += 1
             next_s += rng.expovariate(rate)
 
     def _tally(self, key: str) -> Tally | None:
         # Looked up at every event: a worker's report hands its tallies over and starts anew.
-        return _tally(self.environment, key) if key else None
+        if not key:
+            return None
+        tally = _tally(self.environment, key)
+        # Every report of the key carries the SLO its on_time counts were judged against.
+        slo_ms = float(_option(self.environment, "fwcap_slo_ms", 0.0) or 0.0)
+        tally.slo_ms = slo_ms if slo_ms > 0 else None
+        return tally
 
-    def _dispatch(self, host: str, req: Request, intended_s: float, key: str, cap: int) -> None:
+    def _dispatch(
+        self, host: str, req: Request, intended_s: float, wall_offset_s: float, key: str, cap: int
+    ) -> None:
+        """`intended_s` is monotonic; `+ wall_offset_s` makes it wall clock."""
         method, _path, name, _body = req
         tally = self._tally(key)
         if tally is not None:
+            intended_wall_s = intended_s + wall_offset_s
             tally.scheduled += 1
             if tally.first_intended_s is None:
-                tally.first_intended_s = intended_s
-            tally.last_intended_s = intended_s
+                tally.first_intended_s = intended_wall_s
+            tally.last_intended_s = intended_wall_s
+            tally.batch(math.floor(intended_wall_s))[0] += 1
         if self.in_flight >= cap:
             if tally is not None:
                 tally.dropped += 1
@@ -309,20 +386,32 @@ class PodUser(FastHttpUser):
                 response=None, context={}, exception=Dropped(f"in-flight cap {cap} reached"),
             )  # fmt: skip
             return
+        global _in_flight_now
         self.in_flight += 1
+        _in_flight_now += 1
         if tally is not None:
             tally.started += 1
-        gevent.spawn(self._send, host, req, intended_s, key)
+        gevent.spawn(self._send, host, req, intended_s, wall_offset_s, key)
 
-    def _send(self, host: str, req: Request, intended_s: float, key: str) -> None:
+    def _send(
+        self, host: str, req: Request, intended_s: float, wall_offset_s: float, key: str
+    ) -> None:
+        global _in_flight_now
         method, path, name, body = req
         ok = False
         try:
+            # Taken last before the call: all of the generator's own delay (greenlet start, a
+            # busy hub) is in the lag, none of the server's.
+            lag_s = time.monotonic() - intended_s
+            tally = self._tally(key)
+            if tally is not None:
+                lag_ms = max(0, math.ceil(lag_s * 1000.0))
+                tally.send_lag_ms[lag_ms] = tally.send_lag_ms.get(lag_ms, 0) + 1
             with self.client.request(
                 method, host + path, name=name, json=body, catch_response=True
             ) as resp:
                 # Time from the intended send, so waiting for the server is never hidden.
-                elapsed_ms = (time.time() - intended_s) * 1000.0
+                elapsed_ms = (time.monotonic() - intended_s) * 1000.0
                 resp.request_meta["response_time"] = elapsed_ms
                 status = resp.status_code or 0
                 ok = 200 <= status < 400
@@ -331,14 +420,21 @@ class PodUser(FastHttpUser):
                 else:
                     resp.failure(f"HTTP {status}")
         finally:
+            done_s = time.monotonic()
             self.in_flight -= 1
+            _in_flight_now -= 1
             tally = self._tally(key)
             if tally is not None:
                 tally.finished += 1
                 if ok:
                     tally.ok += 1
-                    ms = max(0, math.ceil((time.time() - intended_s) * 1000.0))
+                    ms = max(0, math.ceil((done_s - intended_s) * 1000.0))
                     tally.latency_ms[ms] = tally.latency_ms.get(ms, 0) + 1
+                    tally.batch(math.floor(done_s + wall_offset_s))[2] += 1
+                    # On the rounded-up ms, as ClientStep.over_slo judges the histogram, so the
+                    # per-second counts and the step's total agree.
+                    if tally.slo_ms is not None and ms <= tally.slo_ms:
+                        tally.batch(math.floor(intended_s + wall_offset_s))[1] += 1
                 else:
                     tally.failed += 1
 
@@ -448,3 +544,7 @@ def _serve_exposition(environment: Any, **_kwargs: Any) -> None:
         keys = request.args.getlist("key") or list(_totals)
         return jsonify({k: _totals[k].to_json() if k in _totals else Tally().to_json()
                         for k in keys})  # fmt: skip
+
+    @environment.web_ui.app.route("/fwcap/state")  # type: ignore[untyped-decorator]
+    def fwcap_state() -> Response:
+        return jsonify(loadgen_state(environment))

@@ -8,9 +8,10 @@ as the kit's old paced users did) sees only the few requests caught in the stall
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,11 +27,12 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]  # a real Locust maste
 
 
 class StallingServer:
-    """Answers 200 at once, except that requests arriving in [stall_from, stall_until) wait
-    until stall_until (a GC pause, a lock, a full thread pool)."""
+    """Answers 200 after `delay_s` (0: at once), except that requests arriving in
+    [stall_from, stall_until) wait until stall_until (a GC pause, a lock, a full thread pool)."""
 
     def __init__(self) -> None:
         self.stall_from = self.stall_until = 0.0
+        self.delay_s = 0.0
         self.paths: list[str] = []
         self.lock = threading.Lock()
         server = self
@@ -43,6 +45,8 @@ class StallingServer:
                 now = time.time()
                 if server.stall_from <= now < server.stall_until:
                     time.sleep(server.stall_until - now)
+                elif server.delay_s:
+                    time.sleep(server.delay_s)
                 with server.lock:
                     server.paths.append(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -94,17 +98,20 @@ def server() -> Iterator[StallingServer]:
 def _run_open(
     master: LocustMaster, host: str, *, key: str, rps: float, seconds: float, seed: int = 7,
     cap: int = 1000, scenario: str = "db-read", during: object = None, users: int = 1,
+    slo_ms: float = 0.0, at_end: Callable[[], None] | None = None,
 ) -> ClientStep:  # fmt: skip
     options: dict[str, str | int | float] = {
         "fwcap_framework": "fastapi", "fwcap_scenario": scenario, "fwcap_step": 0,
         "fwcap_offered_rps": rps, "fwcap_seed": seed, "fwcap_key": key, "fwcap_cap": cap,
-        "fwcap_settle_s": 0.0, "fwcap_workers": 1,
+        "fwcap_settle_s": 0.0, "fwcap_workers": 1, "fwcap_slo_ms": slo_ms,
     }  # fmt: skip
     master.swarm(scenario=scenario, users=users, spawn_rate=users, host=host, options=options)
     try:
         if callable(during):
             during()
         time.sleep(seconds)
+        if at_end is not None:
+            at_end()  # while the step's arrivals still run
         # End the step: a new key tallies nothing under the old one.
         master.swarm(scenario=scenario, users=users, spawn_rate=users, host=host,
                      options={**options, "fwcap_offered_rps": 0.0, "fwcap_key": ""})  # fmt: skip
@@ -212,3 +219,68 @@ def test_extra_users_on_a_worker_do_not_multiply_the_rate(
 ) -> None:
     step = _run_open(master, server.url, key="users-3", rps=40.0, seconds=4.0, users=3)
     assert step.offered_rps == pytest.approx(40.0, rel=0.25), step
+
+
+def test_send_lag_is_small_and_the_per_second_batches_add_up_to_the_step(
+    master: LocustMaster, server: StallingServer
+) -> None:
+    started = time.time()
+    step = _run_open(master, server.url, key="lag", rps=50.0, seconds=4.0, slo_ms=100.0)
+    assert step.scheduled > 120 and step.ok == step.scheduled, step
+    # Every sent request has a lag; at 50 req/s a worker leaves on time (the bound leaves room
+    # for a busy shared machine, not for a scheduler that sends in bursts of 50 ms or more).
+    assert sum(step.send_lag_ms.values()) == step.scheduled - step.dropped
+    assert step.send_lag_p99_ms is not None and step.send_lag_p99_ms < 20, step.send_lag_ms
+    # Intended times are wall clock (compared with Prometheus timestamps), not monotonic.
+    assert step.first_intended_s is not None and step.last_intended_s is not None
+    assert started - 1 < step.first_intended_s < step.last_intended_s < time.time()
+    requests, over = step.per_second()
+    assert sum(requests) == step.scheduled
+    assert len(requests) in (4, 5, 6), step.batches  # 4 s of arrivals, partial seconds at the ends
+    assert min(step.batches) == math.floor(step.first_intended_s)
+    assert sum(over) == step.over_slo(100.0)
+    assert sum(b[2] for b in step.batches.values()) == step.ok
+    assert step.slo_ms == 100.0
+    # A healthy step finishes inside its window what it was offered there.
+    assert step.achieved_in_window_rps == pytest.approx(step.offered_rps, rel=0.1)
+
+
+def test_per_second_over_the_slo_counts_each_late_answer_in_its_arrivals_second(
+    master: LocustMaster, server: StallingServer
+) -> None:
+    server.delay_s = 0.15
+    late = _run_open(master, server.url, key="late-150", rps=20.0, seconds=3.0, slo_ms=100.0)
+    assert late.scheduled > 40 and late.ok == late.scheduled, late
+    requests, over = late.per_second()
+    assert over == requests, late.batches  # 150 ms against 100 ms: every answer late
+    # Against a 1 s SLO the same delay is on time (the bound allows a busy machine's noise).
+    in_time = _run_open(master, server.url, key="late-1000", rps=20.0, seconds=3.0,
+                        slo_ms=1000.0)  # fmt: skip
+    requests, over = in_time.per_second()
+    assert sum(requests) == in_time.scheduled > 40
+    assert sum(over) <= 0.02 * sum(requests), in_time.batches
+    assert sum(over) == in_time.over_slo(1000.0)
+
+
+def test_completions_after_the_window_are_not_achieved_in_it_and_in_flight_drains_to_0(
+    master: LocustMaster, server: StallingServer
+) -> None:
+    # Every request of the step waits until 3 s after its arrivals stop, then all succeed.
+    now = time.time()
+    server.stall_from, server.stall_until = now, now + 6.0
+    seen: list[int] = []
+    step = _run_open(master, server.url, key="queued", rps=20.0, seconds=3.0,
+                     at_end=lambda: seen.append(master.in_flight_now()))  # fmt: skip
+    assert step.scheduled > 40 and step.ok == step.scheduled and step.in_flight == 0, step
+    # At the end of the arrivals the queue was in flight (as of the last report, <= 1 s old)...
+    assert seen and seen[0] >= 20, seen
+    # ... and it drained: none left, from the one worker.
+    state = master.loadgen_state()
+    assert (state.in_flight, state.workers) == (0, 1), state
+    assert state.reported_at is not None and time.time() - state.reported_at < 5
+    # The old rate counts every OK whenever it came; inside the window none came.
+    assert step.achieved_rps == pytest.approx(step.offered_rps)
+    assert step.first_intended_s is not None and step.last_intended_s is not None
+    assert step.completed_in_window(step.first_intended_s, step.last_intended_s) == 0
+    assert step.achieved_in_window_rps == 0.0
+    assert step.completed_in_window(step.first_intended_s, time.time()) == step.ok
