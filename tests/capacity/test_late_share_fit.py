@@ -1,0 +1,324 @@
+"""The late-share fit: capacity finer than the grid, its bootstrap interval, and the ratio."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import numpy as np
+import pytest
+
+from capacity.model.late_share_fit import (
+    LogisticFit,
+    StepBatches,
+    capacity_estimate,
+    capacity_ratio,
+    fit_late_share,
+)
+
+ALLOWED = 0.05
+
+
+def true_share(rate: float, capacity: float, slope: float) -> float:
+    eta = math.log(ALLOWED / (1 - ALLOWED)) + slope * math.log(rate / capacity)
+    return 1 / (1 + math.exp(-eta))
+
+
+def synthetic(
+    capacity: float,
+    rng: np.random.Generator,
+    *,
+    slope: float = 12.0,
+    rates: tuple[float, float] = (150.0, 450.0),
+    n_steps: int = 40,
+    seconds: int = 10,
+    rounds: int = 1,
+    step_noise: float = 0.0,
+    round_drift: tuple[float, ...] = (),
+) -> list[StepBatches]:
+    """Steps on a geometric grid, Poisson arrivals per second, binomial late counts.
+
+    step_noise is a per-step random effect on the logit (the pod is not the same at every step),
+    round_drift a capacity factor per round (the machine drifts between rounds).
+    """
+    steps = []
+    for r in range(rounds):
+        cap = capacity * (round_drift[r] if round_drift else 1.0)
+        for rate in np.geomspace(*rates, n_steps):
+            p = true_share(float(rate), cap, slope)
+            if step_noise:
+                eta = math.log(p / (1 - p)) + rng.normal(0.0, step_noise)
+                p = 1 / (1 + math.exp(-eta))
+            requests = rng.poisson(rate, seconds)
+            over = rng.binomial(requests, p)
+            steps.append(
+                StepBatches(
+                    float(rate),
+                    tuple(int(v) for v in requests),
+                    tuple(int(v) for v in over),
+                    round_index=r,
+                )
+            )
+    return steps
+
+
+def flat_step(rate: float, late_share: float, seconds: int = 10) -> StepBatches:
+    n = round(rate)
+    return StepBatches(rate, (n,) * seconds, (round(n * late_share),) * seconds)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "slope", "rates"),
+    [
+        (300.0, 12.0, (150.0, 450.0)),
+        (300.0, 40.0, (150.0, 450.0)),
+        (120.0, 8.0, (40.0, 200.0)),
+        (900.0, 20.0, (500.0, 1300.0)),
+    ],
+)
+def test_recovers_a_known_capacity_within_a_few_percent(capacity, slope, rates):
+    steps = synthetic(capacity, np.random.default_rng(7), slope=slope, rates=rates)
+    est = capacity_estimate(steps, ALLOWED)
+    assert est.point_rps == pytest.approx(capacity, rel=0.03)
+    assert est.ci95_rps is not None
+    assert est.ci95_rps[0] <= capacity <= est.ci95_rps[1]
+    assert (est.steps_used, est.batches_used, est.resamples) == (40, 400, 1000)
+    assert not est.lower_bound_only and est.reason is None
+
+
+def test_interval_covers_the_truth_in_most_datasets():
+    # A per-step random effect makes the steps scatter about the curve as real steps do; the
+    # nominal 95% interval must still cover the true 300 req/s in at least 85 of 100 datasets.
+    covered = 0
+    for i in range(100):
+        steps = synthetic(300.0, np.random.default_rng(1000 + i), step_noise=0.3)
+        est = capacity_estimate(steps, ALLOWED, resamples=300, seed=i)
+        assert est.ci95_rps is not None
+        covered += est.ci95_rps[0] <= 300.0 <= est.ci95_rps[1]
+    assert covered >= 85
+
+
+@pytest.mark.parametrize(
+    ("rates", "last_pass"),
+    [
+        ((100, 150, 200, 250, 280, 320, 360, 400), 250),
+        ((100, 150, 200, 250, 280, 320, 360, 400), 100),
+        ((100, 150, 200, 250, 280, 320, 360, 400), 360),
+        ((200, 210), 200),
+        ((50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170), 110),
+    ],
+)
+def test_complete_separation_gives_a_finite_point_between_last_pass_and_first_fail(
+    rates, last_pass
+):
+    steps = [flat_step(float(r), 0.0 if r <= last_pass else 1.0) for r in rates]
+    first_fail = min(r for r in rates if r > last_pass)
+    fit = fit_late_share(steps)
+    assert fit is not None and math.isfinite(fit.slope) and fit.slope > 0
+    est = capacity_estimate(steps, ALLOWED, resamples=200)
+    assert est.point_rps is not None
+    assert last_pass < est.point_rps < first_fail
+    assert est.ci95_rps is not None
+    assert est.ci95_rps[0] <= est.point_rps <= est.ci95_rps[1]
+
+
+@pytest.mark.parametrize(
+    ("shares", "point", "lower_bound_only", "reason"),
+    [
+        ((0.0, 0.01, 0.04), 412.0, True, "every rate met the SLO up to 412 req/s"),
+        ((0.0, 0.0, 0.0), 412.0, True, "every rate met the SLO up to 412 req/s"),
+        ((0.2, 0.5, 1.0), None, False, "no rate met the SLO; lowest tried 20 req/s"),
+        ((0.1, 0.1, 0.1), None, False, "no rate met the SLO; lowest tried 20 req/s"),
+    ],
+)
+def test_all_pass_or_all_fail_names_the_rate(shares, point, lower_bound_only, reason):
+    steps = [flat_step(r, s) for r, s in zip((20.0, 100.0, 412.0), shares, strict=True)]
+    est = capacity_estimate(steps, ALLOWED)
+    assert (est.point_rps, est.lower_bound_only, est.reason) == (point, lower_bound_only, reason)
+    assert est.ci95_rps is None
+    assert est.resamples == 0
+
+
+def test_no_valid_steps_gives_no_point():
+    steps = [StepBatches(100.0, (100,), (0,), valid=False)]
+    assert fit_late_share(steps) is None
+    est = capacity_estimate(steps, ALLOWED)
+    assert est.point_rps is None and est.reason == "no valid step with requests"
+
+
+def bursty_and_shuffled(seed: int) -> tuple[list[StepBatches], list[StepBatches]]:
+    """The same per-second counts, late requests in runs of 4 seconds, and in random order."""
+    rng = np.random.default_rng(seed)
+    bursty, shuffled = [], []
+    seconds, run = 12, 4
+    for rate in np.geomspace(150, 450, 40):
+        requests = [round(rate)] * seconds
+        over = [0] * seconds
+        late = round(true_share(float(rate), 300.0, 12.0) * sum(requests))
+        while late:
+            start = int(rng.integers(0, seconds - run + 1))
+            for s in range(start, start + run):
+                add = min(late, requests[s] - over[s])
+                over[s] += add
+                late -= add
+        order = rng.permutation(seconds)
+        bursty.append(StepBatches(float(rate), tuple(requests), tuple(over)))
+        shuffled.append(
+            StepBatches(
+                float(rate),
+                tuple(requests[i] for i in order),
+                tuple(over[i] for i in order),
+            )
+        )
+    return bursty, shuffled
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bursts_of_late_seconds_widen_the_interval(seed):
+    bursty, shuffled = bursty_and_shuffled(seed)
+    clustered = capacity_estimate(bursty, ALLOWED)
+    independent = capacity_estimate(shuffled, ALLOWED)
+    # Same step totals, so the same point; only the blocks of seconds tell them apart.
+    assert clustered.point_rps == pytest.approx(independent.point_rps, rel=1e-9)
+    assert clustered.ci95_rps is not None and independent.ci95_rps is not None
+    width = clustered.ci95_rps[1] - clustered.ci95_rps[0]
+    assert width > 1.1 * (independent.ci95_rps[1] - independent.ci95_rps[0])
+
+
+def test_invalid_steps_are_ignored():
+    steps = synthetic(300.0, np.random.default_rng(11))
+    junk = [
+        StepBatches(50.0, (50,) * 10, (50,) * 10, valid=False),  # all late far below capacity
+        StepBatches(2000.0, (2000,) * 10, (0,) * 10, valid=False),  # none late far above
+        StepBatches(3000.0, (), (), valid=False),
+    ]
+    assert capacity_estimate([*junk, *steps], ALLOWED) == capacity_estimate(steps, ALLOWED)
+    assert fit_late_share([*steps, *junk]) == fit_late_share(steps)
+
+
+def test_replicates_without_a_crossing_widen_the_interval_to_the_clamp():
+    # One failing step among four: about (3/4)^4 = 32% of replicates leave it out, pass at
+    # every rate and have no crossing, so the upper end is the clamp, 1.5 x 400 req/s; about
+    # (1/4)^4 = 0.4% draw only it and fail at every rate.
+    steps = [flat_step(r, 0.0) for r in (100.0, 200.0, 300.0)] + [flat_step(400.0, 1.0)]
+    est = capacity_estimate(steps, ALLOWED)
+    assert est.point_rps is not None and 300.0 < est.point_rps < 400.0
+    assert est.ci95_rps is not None and est.ci95_rps[1] == pytest.approx(600.0)
+    assert est.clamp_rps == pytest.approx((100.0 / 1.5, 600.0))
+    low, high = est.no_crossing_low, est.no_crossing_high
+    assert 250 < high < 400 and low < 15
+    assert est.ci95_rps[0] > 100.0
+    assert est.reason == (
+        f"{low + high} of 1000 bootstrap replicates had no crossing ({high} above, {low} below "
+        "the rates tried); the interval runs to the clamp limit on that side"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rounds", "drift"),
+    [(1, ()), (3, (0.95, 1.0, 1.05)), (4, (1.0, 0.9, 1.08, 1.0))],
+)
+def test_ratio_recovers_1_3_and_covers_it(rounds, drift):
+    rng = np.random.default_rng(21)
+    fastapi = synthetic(390.0, rng, rates=(200, 600), rounds=rounds, round_drift=drift)
+    django = synthetic(300.0, rng, rates=(150, 450), rounds=rounds, round_drift=drift)
+    ratio = capacity_ratio(fastapi, django, ALLOWED)
+    assert ratio.point == pytest.approx(1.3, rel=0.03)
+    assert ratio.ci95 is not None and ratio.ci95[0] <= 1.3 <= ratio.ci95[1]
+    assert ratio.reason is None
+
+
+def test_shared_rounds_keep_round_drift_out_of_the_ratio():
+    # Drift of +-15% between rounds hits both frameworks alike: each capacity's interval is
+    # wide, the ratio's narrower because both draw the same rounds (drawn independently, the
+    # ratio's relative width would be about 1.4x a capacity's).
+    rng = np.random.default_rng(5)
+    drift = (0.85, 1.0, 1.15)
+    fastapi = synthetic(390.0, rng, rates=(200, 600), rounds=3, round_drift=drift, n_steps=15)
+    django = synthetic(300.0, rng, rates=(150, 450), rounds=3, round_drift=drift, n_steps=15)
+    alone = capacity_estimate(django, ALLOWED)
+    ratio = capacity_ratio(fastapi, django, ALLOWED)
+    assert alone.ci95_rps is not None and alone.point_rps is not None and ratio.ci95 is not None
+    capacity_rel_width = (alone.ci95_rps[1] - alone.ci95_rps[0]) / alone.point_rps
+    ratio_rel_width = (ratio.ci95[1] - ratio.ci95[0]) / 1.3
+    assert ratio_rel_width < 0.75 * capacity_rel_width
+
+
+def test_ratio_undefined_when_one_side_never_crosses():
+    django = synthetic(300.0, np.random.default_rng(3))
+    all_pass = [flat_step(r, 0.0) for r in (100.0, 200.0, 412.0)]
+    ratio = capacity_ratio(all_pass, django, ALLOWED)
+    assert ratio.point is None and ratio.ci95 is None
+    assert ratio.reason == ("numerator capacity undefined: every rate met the SLO up to 412 req/s")
+
+
+def test_same_seed_same_answer_other_seed_other_interval():
+    steps = synthetic(300.0, np.random.default_rng(4), rounds=2)
+    first = capacity_estimate(steps, ALLOWED, seed=3)
+    assert capacity_estimate(steps, ALLOWED, seed=3) == first
+    other = capacity_estimate(steps, ALLOWED, seed=4)
+    assert other.point_rps == first.point_rps and other.ci95_rps != first.ci95_rps
+    other_steps = synthetic(390.0, np.random.default_rng(5), rates=(200, 600), rounds=2)
+    ratio = capacity_ratio(other_steps, steps, ALLOWED, seed=9)
+    assert capacity_ratio(other_steps, steps, ALLOWED, seed=9) == ratio
+
+
+def test_1000_resamples_over_40_steps_of_10_seconds_is_fast():
+    steps = synthetic(300.0, np.random.default_rng(8), step_noise=0.3)
+    capacity_estimate(steps, ALLOWED, resamples=50)
+    start = time.perf_counter()
+    capacity_estimate(steps, ALLOWED, resamples=1000)
+    # Well under 1 s alone (0.2-0.4 s measured); the margin is for a machine shared with other runs.
+    assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"requests": (10, 10), "over_slo": (3, 11)}, "over_slo=11 exceeds requests=10"),
+        ({"requests": (10, 10, 10), "over_slo": (0, 0)}, "3 requests batches but 2 over_slo"),
+        ({"requests": (10, -1), "over_slo": (0, 0)}, "negative count (requests=-1"),
+        ({"requests": (), "over_slo": ()}, "has no batches"),
+        ({"rate_rps": 0.0}, "rate_rps must be a positive finite number, got 0.0"),
+        ({"rate_rps": math.nan}, "got nan"),
+    ],
+)
+def test_bad_batches_raise_naming_the_value(kwargs, message):
+    fields = {"rate_rps": 100.0, "requests": (10,), "over_slo": (0,), **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        StepBatches(**fields)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: capacity_estimate(s, 0.0), "allowed_share must be strictly between 0 and 1"),
+        (lambda s: capacity_estimate(s, 1.5), "got 1.5"),
+        (lambda s: capacity_estimate(s, ALLOWED, resamples=0), "resamples must be at least 1"),
+        (lambda s: capacity_estimate(s, ALLOWED, block_s=0), "block_s must be at least 1"),
+        (lambda s: capacity_ratio(s, s, ALLOWED, block_s=-2), "got -2"),
+    ],
+)
+def test_bad_options_raise_naming_the_value(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call([flat_step(100.0, 0.0)])
+
+
+@pytest.mark.parametrize(
+    ("intercept", "slope", "rate", "share"),
+    [
+        (math.log(0.05 / 0.95) - 12 * math.log(300), 12.0, 300.0, 0.05),
+        (-10 * math.log(100), 10.0, 100.0, 0.5),
+        (0.0, 1.0, 1.0, 0.5),
+    ],
+)
+def test_logistic_fit_share_and_rate_are_inverse(intercept, slope, rate, share):
+    fit = LogisticFit(intercept, slope)
+    assert fit.share_at(rate) == pytest.approx(share)
+    assert fit.rate_at(share) == pytest.approx(rate)
+
+
+@pytest.mark.parametrize("slope", [0.0, -2.0])
+def test_no_crossing_when_the_share_does_not_rise(slope):
+    assert LogisticFit(1.0, slope).rate_at(0.05) is None
