@@ -20,7 +20,10 @@ from capacity.frameworks import Framework
 from capacity.validation import describe_validation_error
 
 # 2: the open-model fields (client latency, over-SLO share, grid index, attempt, decision).
-SCHEMA_VERSION = 2
+# 3: drained, interleaved steps: round, drain, send lag, probe speed, foreign load, per-second
+#    batches (version 2 records still read: the new fields default to "not measured").
+SCHEMA_VERSION = 3
+OLDEST_READ = 2
 
 
 class MeasurementRecord(BaseModel):
@@ -28,7 +31,7 @@ class MeasurementRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: int = Field(ge=2, description="record format version; this kit writes 2")
+    schema_version: int = Field(ge=2, description="record format version; this kit writes 3")
     run_id: str = Field(min_length=1, description="identifies one measurement run")
     target: Literal["local", "kube"] = Field(description="where the pods ran")
     framework: Framework
@@ -81,11 +84,42 @@ class MeasurementRecord(BaseModel):
     ended_at: datetime
     duration_s: float = Field(gt=0)
     note: str | None = None
+    # -- version 3: the method that makes a run repeatable (docs/local-run.md) ----------------
+    round_index: int = Field(default=0, ge=0, description="which round of the search (0-based)")
+    in_flight_at_start: int | None = Field(
+        default=None, ge=0, description="requests still in flight when the step began (0: drained)"
+    )
+    drain_s: float | None = Field(
+        default=None, ge=0, description="seconds the run waited for the previous load to drain"
+    )
+    send_lag_p99_ms: float | None = Field(
+        default=None, ge=0, description="p99 of actual minus intended send time, generator side"
+    )
+    cpu_speed: float | None = Field(
+        default=None, gt=0, description="interpreter-bound probe on the pods' core(s) just before "
+        "the step, k-rounds per CPU-second (capacity/target/cpuspeed.py)",
+    )  # fmt: skip
+    pod_core_foreign_cores: float | None = Field(
+        default=None, ge=0, description="cores of the pods' CPU(s) busy with anything but the pods"
+    )
+    batch_requests: list[int] = Field(
+        default_factory=list, description="arrivals per second of the measuring window"
+    )
+    batch_over_slo: list[int] = Field(
+        default_factory=list, description="of those, late, failed or dropped, per second"
+    )
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> MeasurementRecord:
         if self.ended_at < self.started_at:
             raise ValueError(f"ended_at {self.ended_at} is before started_at {self.started_at}")
+        if len(self.batch_requests) != len(self.batch_over_slo) or any(
+            not 0 <= o <= n for n, o in zip(self.batch_requests, self.batch_over_slo, strict=False)
+        ):
+            raise ValueError(
+                "batch_requests and batch_over_slo must be lists of one length with "
+                "0 <= over_slo <= requests in each second"
+            )
         return self
 
 
@@ -118,10 +152,11 @@ def _parse_line(path: Path, number: int, line: str) -> MeasurementRecord:
             f"{where}: written by a newer kit (schema_version {version}); "
             f"this kit reads {SCHEMA_VERSION}"
         )
-    if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version < OLDEST_READ:
         raise MeasurementsError(
             f"{where}: written by an older kit (schema_version {version}, closed-loop load "
-            f"without client-side latency); this kit reads {SCHEMA_VERSION}: re-run "
+            f"without client-side latency); this kit reads {OLDEST_READ} to {SCHEMA_VERSION}: "
+            "re-run "
             "`capacity report` to measure with the open load model"
         )
     try:

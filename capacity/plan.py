@@ -83,7 +83,15 @@ class Plan(BaseModel):
         0.6, gt=0, le=2, description="the search starts at this share of the warm-up ceiling"
     )
     stride: int = Field(4, ge=1, le=20, description="grid steps per climb/descend move")
-    max_probes: int = Field(10, ge=2, le=100, description="most steps per framework x scenario")
+    max_probes: int = Field(
+        10, ge=2, le=100, description="most steps per framework x scenario in the first round"
+    )
+    rounds: int = Field(
+        1, ge=1, le=20, description="times each search runs (a later one starts at the bracket)"
+    )
+    later_round_probes: int = Field(
+        4, ge=2, le=100, description="most steps per framework x scenario in a later round"
+    )
     cap_s: float = Field(
         2.0, ge=1, le=60, description="in-flight cap = offered req/s x this (at least min_cap)"
     )
@@ -149,8 +157,9 @@ class Plan(BaseModel):
         return int(self.step_duration_s - self.settle_s)
 
     def expected_steps(self) -> int:
-        """A typical search: two moves, two bisections, two confirmations (and an extension)."""
-        return min(self.max_probes, 7)
+        """A typical first search (two moves, two bisections, two confirmations and an
+        extension), then each later round's few steps next to the bracket."""
+        return min(self.max_probes, 7) + (self.rounds - 1) * min(self.later_round_probes, 3)
 
     def scenario_estimate_s(self) -> float:
         """Expected wall time of one framework x scenario (for the ETA)."""
@@ -160,11 +169,6 @@ class Plan(BaseModel):
             step_duration_s=self.step_duration_s + self.scrape_interval_s + 0.7,
             expected_steps=self.expected_steps(),
         )
-
-    @property
-    def allowed_over_slo_ratio(self) -> float:
-        """The share of requests a p95 SLO lets exceed its latency."""
-        return 0.05
 
     @property
     def settle_then_window(self) -> str:

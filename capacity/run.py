@@ -1,13 +1,17 @@
 """One capacity run: plan -> target -> load -> metrics -> measurements JSONL.
 
-Per scenario, each framework is searched with a `Ladder` (capacity/load/ladder.py: which grid
-rate next, and what a step's counts decide), then both are confirmed interleaved (A B B A).
-This module only does the I/O: it drives the Locust master (open arrivals at the grid rate),
-waits, reads the generator's per-step tally and Prometheus, and appends one record per step
-to the JSONL as soon as the step is decided, so a crash or Ctrl-C loses nothing measured.
+Per round and scenario, each framework is searched with its own `Ladder` (capacity/load/ladder.py:
+which grid rate next), and the frameworks' steps alternate in time, A B B A A B ..., so drift of
+the machine over the run lands on both alike. Every step is drained: arrivals stop at the end of
+its window, and the next step starts only once nothing is in flight at the generator and the
+pods' CPU is back near idle (bounded by `DRAIN_TIMEOUT_S`, with the reason recorded), so no step
+inherits another's queue. Just before each step, while drained, an interpreter-bound probe
+measures the pods' core speed (local target). A later round starts near the bracket of the
+earlier one, so it costs a few steps. Each step is judged by capacity/slo.py.
 
-The frameworks alternate which goes first from one scenario to the next, so neither is always
-measured on a cooler (or warmer) machine.
+This module only does the I/O: it drives the Locust master (open arrivals at the grid rate),
+waits, reads the generator's per-step tally and Prometheus, and appends one record per step to
+the JSONL as soon as the step is decided, so a crash or Ctrl-C loses nothing measured.
 """
 
 from __future__ import annotations
@@ -19,21 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.frameworks import DJANGO_THREADS
 from capacity.load.client_stats import ClientStep
 from capacity.load.driver import LocustMaster, LocustStats
-from capacity.load.ladder import Ladder, Probe, RateGrid, StepCounts, Verdict, decide
-from capacity.load.steps import eta_s, step_counts
+from capacity.load.ladder import Ladder, Probe, RateGrid
+from capacity.load.steps import eta_s
 from capacity.measurements import SCHEMA_VERSION, MeasurementRecord, append_record
 from capacity.metrics.client import PromQuery, StepMetrics, connect, read_step
-from capacity.model import Slo
 from capacity.plan import Plan
+from capacity.slo import Slo, StepCounts, decide, judge, step_counts
 from capacity.target.base import Endpoints
-from capacity.target.hostcpu import HostSample
+from capacity.target.cpuspeed import ProbeReading
+from capacity.target.hostcpu import HostSample, foreign_pod_core_cores
 
 Phase = Literal["warm-up", "step", "scenario-done"]
 # A warm-up offers far more than any pod serves; the in-flight cap turns it into a saturating
@@ -41,6 +46,10 @@ Phase = Literal["warm-up", "step", "scenario-done"]
 WARMUP_RPS = 1000.0
 # How long after a step's end its last requests may still finish before they count as late.
 DRAIN_S = 5.0
+# The longest wait for the previous load to drain (the generator's request timeout is 10 s).
+DRAIN_TIMEOUT_S = 15.0
+# The pods are idle when they used less than this share of their CPU limit over a poll.
+IDLE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,15 @@ class _Window:
     ended_s: float
 
 
+@dataclass(frozen=True)
+class _Drain:
+    """How the step's start found the previous load: waited, and what was still in flight."""
+
+    waited_s: float
+    in_flight_at_start: int | None
+    note: str | None  # why the drain timed out, when it did
+
+
 class CapacityRun:
     """Drives every framework x scenario of a plan against started endpoints."""
 
@@ -121,6 +139,7 @@ class CapacityRun:
         master: LocustMaster | None = None,
         clock: Clock | None = None,
         host_cpu: Callable[[], HostSample | None] | None = None,
+        cpu_probe: Callable[[], ProbeReading | None] | None = None,
     ) -> None:
         self.clock: Clock = clock or interrupts.CLOCK
         self.plan = plan
@@ -133,6 +152,7 @@ class CapacityRun:
         self.prom: PromQuery = prom or connect(endpoints.prometheus_url)
         self.master = master or LocustMaster(endpoints.locust_url, auth=endpoints.locust_auth)
         self.host_cpu = host_cpu or (lambda: None)
+        self.cpu_probe = cpu_probe or (lambda: None)
         self.slo = plan_slo(plan)
         self.grid = plan_grid(plan)
         self.result = RunResult()
@@ -142,39 +162,65 @@ class CapacityRun:
         self._query_delay_s = plan.scrape_interval_s + 0.7
         self._numbers: dict[tuple[str, str], int] = {}
         self._on_host = ""  # the framework the generator currently loads
+        self._round = 0
+        # The time order of the frameworks' steps, as results.json states it.
+        self.order: list[str] = []
 
     # -- the run -----------------------------------------------------------------------------
 
     def run(self) -> RunResult:
         try:
-            for s_index, scenario in enumerate(self.plan.scenarios):
-                order = frameworks_order(list(self.plan.frameworks), s_index)
-                ladders: dict[str, Ladder] = {}
-                for framework in order:
-                    self._enter(framework, scenario)
-                    ladders[framework] = self._search(framework, scenario)
-                # Confirm interleaved, A B B A: drift in the machine hits both alike.
-                sequence = order + order[::-1] if len(order) == 2 else order * 2
-                for framework in sequence:
-                    probe = ladders[framework].next_probe()
-                    if probe is not None:
-                        self._enter(framework, scenario)
-                        self._probe(framework, scenario, ladders[framework], probe)
-                # A confirmation that flipped its verdict: that framework's search goes on.
-                for framework in order:
-                    if not ladders[framework].done:
-                        self._enter(framework, scenario)
-                        while (probe := ladders[framework].next_probe()) is not None:
-                            self._probe(framework, scenario, ladders[framework], probe)
-                for framework in order:
-                    ending = self._ending(ladders[framework])
-                    self.result.endings[(framework, scenario)] = ending
-                    self._combo = (self._combo[0], framework, scenario)
-                    self._emit("scenario-done", message=f"{framework} {scenario}: {ending}")
+            earlier: dict[tuple[str, str], Ladder] = {}
+            for round_index in range(self.plan.rounds):
+                self._round = round_index
+                for s_index, scenario in enumerate(self.plan.scenarios):
+                    order = frameworks_order(
+                        list(self.plan.frameworks), s_index + round_index * len(self.plan.scenarios)
+                    )
+                    ladders = {fw: self._ladder(fw, scenario, earlier.get((fw, scenario)))
+                               for fw in order}  # fmt: skip
+                    self._interleave(scenario, order, ladders)
+                    for framework in order:
+                        earlier[(framework, scenario)] = ladders[framework]
+                        ending = self._ending(ladders[framework])
+                        self.result.endings[(framework, scenario)] = ending
+                        self._combo = (self._combo[0], framework, scenario)
+                        self._emit("scenario-done", message=f"{framework} {scenario}: {ending}")
         finally:
             with contextlib.suppress(TargetError):
                 self.master.stop()
         return self.result
+
+    def _ladder(self, framework: str, scenario: str, earlier: Ladder | None) -> Ladder:
+        """The search of one round: the first starts from a warm-up's ceiling, a later one
+        next to the earlier round's bracket, in single grid steps (a few steps suffice)."""
+        self._enter(framework, scenario)
+        if earlier is None:
+            ceiling = self._warm_up(framework, scenario)
+            start = self.grid.index_at_or_below(self.plan.start_fraction * ceiling)
+            return Ladder(
+                self.grid, start_index=start, allowed_ratio=self.slo.allowed_over_ratio,
+                stride=self.plan.stride, max_probes=self.plan.max_probes,
+            )  # fmt: skip
+        lo, hi = earlier.bracket()
+        start = lo if lo is not None else max(0, (hi or 1) - 1)
+        return Ladder(
+            self.grid, start_index=start, allowed_ratio=self.slo.allowed_over_ratio, stride=1,
+            max_probes=self.plan.later_round_probes,
+        )  # fmt: skip
+
+    def _interleave(self, scenario: str, order: list[str], ladders: dict[str, Ladder]) -> None:
+        """One step per framework in turn, A B B A A B ..., until every search is done."""
+        pattern = order + order[::-1] if len(order) > 1 else order
+        turn = 0
+        while any(not ladders[fw].done for fw in order):
+            framework = pattern[turn % len(pattern)]
+            turn += 1
+            probe = ladders[framework].next_probe()
+            if probe is None:
+                continue
+            self._enter(framework, scenario)
+            self._probe(framework, scenario, ladders[framework], probe)
 
     def _enter(self, framework: str, scenario: str) -> None:
         index = self.plan.combos().index((framework, scenario))
@@ -194,20 +240,7 @@ class CapacityRun:
         if hi is None:
             return f"every rate tried met the SLO, up to {lo:g} req/s"
         confirmed = "confirmed" if ladder.confirmed else "NOT confirmed (ran out of steps)"
-        return f"capacity in [{lo:g}, {hi:g}) req/s, {confirmed}"
-
-    def _search(self, framework: str, scenario: str) -> Ladder:
-        ceiling = self._warm_up(framework, scenario)
-        start = self.grid.index_at_or_below(self.plan.start_fraction * ceiling)
-        ladder = Ladder(
-            self.grid, start_index=start, allowed_ratio=self.plan.allowed_over_slo_ratio,
-            stride=self.plan.stride, max_probes=self.plan.max_probes,
-        )  # fmt: skip
-        while (probe := ladder.next_probe()) is not None and not probe.purpose.startswith(
-            "confirm"
-        ):
-            self._probe(framework, scenario, ladder, probe)
-        return ladder
+        return f"bracket [{lo:g}, {hi:g}) req/s, {confirmed}"
 
     # -- load --------------------------------------------------------------------------------
 
@@ -227,6 +260,7 @@ class CapacityRun:
             "fwcap_workers": self.plan.locust_workers,
             "fwcap_upstream_delay_ms": self.plan.upstream_delay_ms,
             "fwcap_cpu_n": self.plan.cpu_n,
+            "fwcap_slo_ms": self.slo.latency_ms,
         }
 
     def _swarm(self, framework: str, scenario: str, options: dict[str, str | int | float]) -> None:
@@ -235,6 +269,9 @@ class CapacityRun:
             scenario=scenario, users=workers, spawn_rate=workers,
             host=",".join(self.endpoints.service_urls[framework]), options=options,
         )  # fmt: skip
+
+    def _stop_arrivals(self, framework: str, scenario: str, options: dict[str, Any]) -> None:
+        self._swarm(framework, scenario, {**options, "fwcap_offered_rps": 0.0, "fwcap_key": ""})
 
     def _cap(self, rps: float) -> int:
         """In flight per Locust worker: at least `cap_s` seconds of arrivals."""
@@ -251,48 +288,89 @@ class CapacityRun:
         start = self.clock.monotonic()
         self._swarm(framework, scenario, options)
         self._wait_until(start + self.plan.warmup_s, "warm-up", None, None)
-        self._swarm(framework, scenario, {**options, "fwcap_offered_rps": 0.0, "fwcap_key": ""})
+        self._stop_arrivals(framework, scenario, options)
         end = self.clock.time()
         client = self._collect(key, end)
         return client.achieved_rps if client is not None else 0.0
+
+    def _drain(self) -> _Drain:
+        """Until nothing is in flight at the generator and the pods' CPU is near idle."""
+        started = self.clock.monotonic()
+        deadline = started + DRAIN_TIMEOUT_S
+        limit_cores = self.plan.cpu_millicores / 1000 * self.plan.replicas * len(
+            self.plan.frameworks
+        )  # fmt: skip
+        in_flight: int | None = None
+        busy_cores: float | None = None
+        before = self.host_cpu()
+        while True:
+            try:
+                in_flight = self.master.in_flight_now()
+            except TargetError:
+                in_flight = None
+            self._wait_until(self.clock.monotonic() + 0.25, "step", None, None)
+            after = self.host_cpu()
+            busy_cores = _pods_cores(before, after)
+            before = after
+            idle = busy_cores is None or busy_cores < IDLE_SHARE * limit_cores
+            if (in_flight == 0 or in_flight is None) and idle:
+                return _Drain(self.clock.monotonic() - started, in_flight, None)
+            if self.clock.monotonic() >= deadline:
+                what = []
+                if in_flight:
+                    what.append(f"{in_flight} requests still in flight")
+                if not idle:
+                    what.append(f"the pods still used {busy_cores:.2f} cores")
+                return _Drain(
+                    self.clock.monotonic() - started,
+                    in_flight,
+                    f"not drained after {DRAIN_TIMEOUT_S:g} s: {', '.join(what)}",
+                )
+
+    def _window(
+        self, framework: str, scenario: str, number: int, rps: float, options: dict[str, Any]
+    ) -> tuple[ClientStep | None, float, float, float]:
+        """One measured window on a fresh schedule: (tally, started, measured from, ended)."""
+        key = str(options["fwcap_key"])
+        started = self.clock.monotonic()
+        started_wall = self.clock.time()
+        self._swarm(framework, scenario, options)
+        self._wait_until(started + self.plan.settle_s, "step", number, rps)
+        measured_from = self.clock.time()
+        self._wait_until(started + self.plan.step_duration_s, "step", number, rps)
+        ended = self.clock.time()
+        self._stop_arrivals(framework, scenario, options)
+        return self._collect(key, ended), started_wall, measured_from, ended
 
     def _probe(self, framework: str, scenario: str, ladder: Ladder, probe: Probe) -> None:
         number = self._numbers.get((framework, scenario), 0)
         self._numbers[(framework, scenario)] = number + 1
         rps = self.grid.rps(probe.index)
         attempt = ladder.runs.get(probe.index, 0) + 1
-        seed = step_seed(self.plan.seed, scenario, probe.index, attempt)
+        seed = step_seed(self.plan.seed, scenario, probe.index, attempt + 100 * self._round)
         key = f"{self.run_id}/{framework}/{scenario}/{number}"
         options = self._options(framework, scenario, step=number, rps=rps, seed=seed, key=key,
                                 cap=self._cap(rps))  # fmt: skip
-        started = self.clock.monotonic()
-        started_wall = self.clock.time()
-        self._swarm(framework, scenario, options)
-        self._wait_until(started + self.plan.settle_s, "step", number, rps)
-        measured_from = self.clock.time()
+        drain = self._drain()
+        speed = self.cpu_probe()
+        in_flight_at_start = drain.in_flight_at_start
         host_before = self.host_cpu()
-        self._wait_until(started + self.plan.step_duration_s, "step", number, rps)
+        client, started_wall, measured_from, ended = self._window(
+            framework, scenario, number, rps, options
+        )
         host_after = self.host_cpu()
-        ended = self.clock.time()
-        # The same rate and seed keep the schedule going; an empty key stops the tally.
-        self._swarm(framework, scenario, {**options, "fwcap_key": ""})
-        client = self._collect(key, ended)
-        counts = self._counts(client)
-        verdict = decide(counts, self.plan.allowed_over_slo_ratio)
         extended = False
-        if verdict.decision == "undecided" and client is not None:
-            # Extend once: a second window at the same rate, pooled with the first.
+        if client is not None and decide(self._counts(client), self.slo.allowed_over_ratio)\
+                .decision == "undecided":  # fmt: skip
+            # Once more, drained and on a schedule of its own, pooled with the first window.
             extended = True
-            key2 = key + "+"
-            ext_start = self.clock.monotonic()
-            self._swarm(framework, scenario, {**options, "fwcap_key": key2})
-            self._wait_until(ext_start + self.plan.window_s, "step", number, rps)
+            self._drain()
+            more, _s, _m, ended = self._window(
+                framework, scenario, number, rps,
+                {**options, "fwcap_key": key + "+", "fwcap_seed": seed + 1},
+            )  # fmt: skip
             host_after = self.host_cpu()
-            ended = self.clock.time()
-            self._swarm(framework, scenario, {**options, "fwcap_key": ""})
-            more = self._collect(key2, ended)
             client = client + more if more is not None else client
-            counts = self._counts(client)
         window = _Window(started_wall, measured_from, ended)
         self._wait_for_scrape(ended)
         metrics = read_step(
@@ -301,13 +379,13 @@ class CapacityRun:
         )  # fmt: skip
         record = self._record(
             framework, scenario, number, probe, attempt, seed, window, client, metrics,
-            extended, host_before, host_after,
+            extended, host_before, host_after, drain, in_flight_at_start, speed,
         )  # fmt: skip
-        # The ladder sees what the model will see (errors over budget or a saturated generator
-        # make a step fail whatever its latency).
-        ladder.record(probe.index, step_counts(record, self.plan.allowed_over_slo_ratio))
+        # The ladder sees what the model will see (capacity/slo.py decides for both).
+        ladder.record(probe.index, step_counts(record, self.slo))
         append_record(self.measurements_path, record)
         self.result.records.append(record)
+        self.order.append(framework)
         self._last_record = record
         self._emit("step", step=number, offered_rps=rps)
 
@@ -342,39 +420,40 @@ class CapacityRun:
     def _record(
         self, framework: str, scenario: str, number: int, probe: Probe, attempt: int, seed: int,
         w: _Window, client: ClientStep | None, m: StepMetrics, extended: bool,
-        host_before: HostSample | None, host_after: HostSample | None,
+        host_before: HostSample | None, host_after: HostSample | None, drain: _Drain,
+        in_flight_at_start: int | None, speed: ProbeReading | None,
     ) -> MeasurementRecord:  # fmt: skip
         plan = self.plan
         pods = len(self.endpoints.service_urls[framework])
         counts = self._counts(client)
-        verdict: Verdict = decide(counts, plan.allowed_over_slo_ratio, final=True)
         generator = min(1.0, m.generator_cpu_cores_max)
-        saturated = generator > plan.generator_saturation
         error_ratio = client.error_ratio if client is not None else 1.0
         host_ratio, pg_cores = _host_figures(host_before, host_after)
         contended = host_ratio is not None and host_ratio > 0.9
-        reasons = []
-        if verdict.decision == "fail":
-            reasons.append(
-                f"{verdict.ratio:.1%} of requests over {self.slo.latency_ms:g} ms, failed or "
-                f"dropped (95% bound [{verdict.lower:.1%}, {verdict.upper:.1%}]) > "
-                f"{plan.allowed_over_slo_ratio:.0%}"
-            )
-        if error_ratio > plan.error_budget:
-            reasons.append(f"errors {error_ratio:.2%} > budget {plan.error_budget:.2%}")
-        if saturated:
-            reasons.append(f"load generator saturated (CPU {generator:.0%})")
-        notes = [f"grid r{probe.index} {probe.purpose}, run {attempt}"]
+        requests, over = client.per_second() if client is not None else ((), ())
+        fields: dict[str, Any] = {
+            "requests": counts.requests,
+            "over_slo_ratio": counts.ratio if counts.requests else 1.0,
+            "error_ratio": min(1.0, max(0.0, error_ratio)),
+            "generator_saturated": generator > plan.generator_saturation,
+            "generator_cpu_ratio": generator,
+            "send_lag_p99_ms": client.send_lag_p99_ms if client is not None else None,
+        }
+        judgement = judge(_Figures(**fields), self.slo)
+        notes = [f"round {self._round + 1}, grid r{probe.index} {probe.purpose}, run {attempt}"]
+        if drain.note:
+            notes.append(drain.note)
         if extended:
-            notes.append("extended once (first window undecided)")
+            notes.append("measured twice (the first window was undecided), pooled")
         if contended:
             notes.append(f"contended: the non-pod cores were {host_ratio:.0%} busy")
         if m.pods and m.pods != pods:
             notes.append(f"Prometheus saw {m.pods} of {pods} pods")
         if client is not None and client.in_flight:
             notes.append(f"{client.in_flight} requests unfinished {DRAIN_S:g} s after the end")
-        decision: Literal["pass", "fail"] = "fail" if reasons else "pass"
-        notes.append("meets the SLO" if decision == "pass" else "; ".join(reasons))
+        notes.append("meets the SLO" if judgement.passed else "; ".join(judgement.reasons))
+        # Completions inside the window only: a queue served after it is not throughput.
+        achieved = client.achieved_in_window_rps if client is not None else 0.0
         cps = (m.pod_cpu_cores * pods / m.achieved_rps) if m.achieved_rps > 0 else None
         pod_infos = self.endpoints.pods_of(framework)
         return MeasurementRecord(
@@ -389,14 +468,12 @@ class CapacityRun:
             attempt=attempt,
             purpose=probe.purpose,
             seed=seed,
-            achieved_rps=client.achieved_rps if client is not None else 0.0,
-            requests=counts.requests,
+            achieved_rps=achieved,
             dropped=client.dropped if client is not None else 0,
             slo_latency_ms=self.slo.latency_ms,
-            over_slo_ratio=verdict.ratio if counts.requests else 1.0,
-            over_slo_lower=verdict.lower,
-            over_slo_upper=verdict.upper,
-            decision=decision,
+            over_slo_lower=judgement.latency.lower,
+            over_slo_upper=judgement.latency.upper,
+            decision=judgement.decision,
             extended=extended,
             client_latency_p50_ms=client.percentile_ms(0.5) if client else None,
             client_latency_p95_ms=client.percentile_ms(0.95) if client else None,
@@ -404,7 +481,6 @@ class CapacityRun:
             latency_p50_ms=m.latency_p50_ms,
             latency_p95_ms=m.latency_p95_ms,
             latency_p99_ms=m.latency_p99_ms,
-            error_ratio=min(1.0, max(0.0, error_ratio)),
             cpu_seconds_per_request=cps,
             host_cpu_ratio=host_ratio,
             postgres_cpu_cores=pg_cores,
@@ -414,8 +490,6 @@ class CapacityRun:
             pod_cpu_cores_max=m.pod_cpu_cores_max,
             pod_memory_working_set_bytes=m.pod_memory_working_set_bytes,
             pod_cpu_throttled_ratio=min(1.0, max(0.0, m.pod_cpu_throttled_ratio)),
-            generator_cpu_ratio=generator,
-            generator_saturated=saturated,
             pod_cpu_limit_millicores=plan.cpu_millicores,
             pod_memory_limit_bytes=plan.memory_bytes,
             workers=plan.pod_shape().effective_workers(),
@@ -425,6 +499,14 @@ class CapacityRun:
             ended_at=datetime.fromtimestamp(w.ended_s, tz=UTC),
             duration_s=max(0.001, w.ended_s - w.measured_from_s),
             note="; ".join(notes),
+            round_index=self._round,
+            in_flight_at_start=in_flight_at_start,
+            drain_s=round(drain.waited_s, 3),
+            cpu_speed=speed.k_rounds_per_cpu_s if speed is not None else None,
+            pod_core_foreign_cores=foreign_pod_core_cores(host_before, host_after),
+            batch_requests=list(requests),
+            batch_over_slo=list(over),
+            **fields,
         )
 
     # -- waiting and progress ----------------------------------------------------------------
@@ -488,6 +570,26 @@ class CapacityRun:
                 message=message,
             )
         )
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """A step's figures before its record exists, for capacity/slo.py's judgement."""
+
+    requests: int
+    over_slo_ratio: float
+    error_ratio: float
+    generator_saturated: bool
+    generator_cpu_ratio: float
+    send_lag_p99_ms: float | None
+
+
+def _pods_cores(before: HostSample | None, after: HostSample | None) -> float | None:
+    """Mean cores the pods used between two samples (None: not known here)."""
+    if before is None or after is None or before.pods_s is None or after.pods_s is None:
+        return None
+    wall = after.wall_s - before.wall_s
+    return max(0.0, after.pods_s - before.pods_s) / wall if wall > 0 else None
 
 
 def _host_figures(

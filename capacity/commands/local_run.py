@@ -25,7 +25,7 @@ from capacity.interrupts import signals_deferred, wait_for_signal
 from capacity.plan import Plan
 from capacity.run import CapacityRun, RunResult
 from capacity.target.base import Endpoints
-from capacity.target.cpuspeed import CpuSpeed, drift, probe_cpu_speed
+from capacity.target.cpuspeed import CpuSpeed, InterpreterProbe, drift, probe_cpu_speed
 from capacity.target.grafana import dashboards_url
 from capacity.target.local import LocalTarget, find_prometheus, new_run_id
 from capacity.target.process import port_is_free
@@ -116,6 +116,7 @@ def measure_locally(
     *,
     run_id: str | None = None,
     keep_up: bool = False,
+    quick: bool = False,
 ) -> RunResult:
     """Start the local target, run the plan, stop everything; returns what was measured.
 
@@ -141,6 +142,8 @@ def measure_locally(
         with target as endpoints:
             _write_json(out_dir / RUN_FILE, target.manifest())
             details = platform_details(target, plan)
+            if quick:
+                details["quick"] = True  # the report labels it a smoke test
             _write_json(out_dir / PLATFORM_FILE, details)
             pod_cpus = sorted(target.core_split.pod_cpus) if target.core_split else []
             speed_start = probe_cpu_speed(pod_cpus)
@@ -149,13 +152,14 @@ def measure_locally(
                     "pod %s: %s pid %s cgroup %s",
                     pod.name, pod.base_url, pod.pid, pod.cgroup or "(none: limits not enforced)",
                 )  # fmt: skip
-            run = CapacityRun(
-                plan, endpoints, measurements_path=measurements, run_id=run_id,
-                check_pods=target.check_pods, host_cpu=target.host_sampler(),
-            )  # fmt: skip
-            with ProgressView(console) as view:
-                run.on_progress = view
+            with InterpreterProbe(pod_cpus) as probe, ProgressView(console) as view:
+                run = CapacityRun(
+                    plan, endpoints, measurements_path=measurements, run_id=run_id,
+                    check_pods=target.check_pods, host_cpu=target.host_sampler(),
+                    cpu_probe=probe.measure, on_progress=view,
+                )  # fmt: skip
                 result = run.run()
+            details["step_order"] = " ".join(run.order)
             speed_end = probe_cpu_speed(pod_cpus)
             _write_json(out_dir / PLATFORM_FILE, details | speed_details(speed_start, speed_end))
             _warn_on_drift(console, speed_start, speed_end)
@@ -182,8 +186,8 @@ def speed_details(start: CpuSpeed | None, end: CpuSpeed | None) -> dict[str, Any
             "unknown"
             if change is None
             else f"{change:+.0%} over the run; absolute figures compare across runs only when "
-            "their probes agree, ratios between frameworks (measured interleaved) within a run "
-            "do regardless"
+            "their probes agree; ratios between frameworks, whose steps alternate in time "
+            "(A B B A), are far less exposed to that drift"
         ),
     }
 

@@ -278,7 +278,9 @@ def report(
                         step_given=step_given(step_duration_s, plan), progress=ProgressView,
                     )  # fmt: skip
                 else:
-                    result = measure_locally(the_plan, out_dir, console, keep_up=keep_up)
+                    result = measure_locally(
+                        the_plan, out_dir, console, keep_up=keep_up, quick=quick
+                    )
                 cancel.check()
 
             with explained(during_report):

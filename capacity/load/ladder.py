@@ -7,10 +7,7 @@ a server, so every path is table-tested (tests/local/test_ladder.py).
 
 - Grid: one absolute geometric grid, r_k = base_rps x ratio^k, shared by both frameworks and by
   every run, so two frameworks (or two runs) are always measured at the same offered rates.
-- Decision per step: the share of requests over the SLO (late, failed or dropped) with a Wilson
-  score interval (Wilson 1927; Brown, Cai & DasGupta 2001): pass when the upper bound is under
-  the allowed share, fail when the lower bound is over it, otherwise "undecided" (the run
-  extends the step once, then the pooled point estimate decides).
+- Decision per step and the interval rule: capacity/slo.py (the one place they are defined).
 - Search: climb (or descend) in strides from a starting hint, bisect the bracket down to one
   grid step, then confirm by re-running the last pass and the first fail. A confirmation pools
   its counts with the first measurement; when the pooled verdict flips, the search goes on
@@ -23,10 +20,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-Decision = Literal["pass", "fail", "undecided"]
-Purpose = Literal["climb", "descend", "bisect", "confirm-pass", "confirm-fail"]
+from capacity.slo import StepCounts, Verdict, bracket, confirmed, decide
 
-Z_95 = 1.959963984540054  # two-sided 95%
+__all__ = ["Ladder", "Probe", "Purpose", "RateGrid", "StepCounts", "Verdict", "decide"]
+
+Purpose = Literal["climb", "descend", "bisect", "confirm-pass", "confirm-fail"]
 
 
 @dataclass(frozen=True)
@@ -56,74 +54,6 @@ class RateGrid:
         # The tolerance absorbs the 3-decimal rounding of rps(), so rps(k) maps back to k.
         k = math.floor(math.log(rps / self.base_rps) / math.log(self.ratio) + 1e-3)
         return min(self.top_index, max(0, k))
-
-
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion; (0, 1) when there are no trials."""
-    if trials <= 0:
-        return 0.0, 1.0
-    if not 0 <= successes <= trials:
-        raise ValueError(f"successes {successes} must be within 0..{trials}")
-    p = successes / trials
-    z2 = z * z
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    # Exact ends at 0 and n (the formula leaves rounding dust there), and the bounds always
-    # contain the estimate.
-    lower = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
-    upper = 1.0 if successes == trials else min(1.0, max(p, centre + half))
-    return lower, upper
-
-
-@dataclass(frozen=True)
-class StepCounts:
-    """What the decision needs from one measured step: requests and how many missed the SLO."""
-
-    requests: int  # scheduled in the measuring window (completed, failed, dropped)
-    over_slo: int  # late (latency > SLO), failed or dropped
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.over_slo <= self.requests:
-            raise ValueError(f"over_slo {self.over_slo} must be within 0..{self.requests}")
-
-    def __add__(self, other: StepCounts) -> StepCounts:
-        return StepCounts(self.requests + other.requests, self.over_slo + other.over_slo)
-
-    @property
-    def ratio(self) -> float:
-        return self.over_slo / self.requests if self.requests else 1.0
-
-
-@dataclass(frozen=True)
-class Verdict:
-    decision: Decision
-    ratio: float
-    lower: float
-    upper: float
-
-    @property
-    def passed(self) -> bool:
-        return self.decision == "pass"
-
-
-def decide(counts: StepCounts, allowed_ratio: float, *, final: bool = False) -> Verdict:
-    """Pass/fail/undecided from the Wilson bounds; `final` settles "undecided" by the estimate.
-
-    A step with no requests fails: nothing was served, so nothing met the SLO.
-    """
-    if not 0 < allowed_ratio < 1:
-        raise ValueError(f"allowed share over the SLO {allowed_ratio!r} must be in (0, 1)")
-    lower, upper = wilson_interval(counts.over_slo, counts.requests)
-    ratio = counts.ratio
-    if counts.requests == 0 or lower > allowed_ratio:
-        decision: Decision = "fail"
-    elif upper < allowed_ratio:
-        decision = "pass"
-    elif final:
-        decision = "pass" if ratio <= allowed_ratio else "fail"
-    else:
-        decision = "undecided"
-    return Verdict(decision, ratio, lower, upper)
 
 
 @dataclass(frozen=True)
@@ -166,28 +96,14 @@ class Ladder:
         return decide(self.counts[index], self.allowed_ratio, final=True)
 
     def bracket(self) -> tuple[int | None, int | None]:
-        """(last pass, first fail): the lowest failing index and the highest pass below it."""
-        fails = [i for i in self.counts if not self.verdict(i).passed]  # type: ignore[union-attr]
-        hi = min(fails) if fails else None
-        passes = [
-            i
-            for i in self.counts
-            if self.verdict(i).passed and (hi is None or i < hi)  # type: ignore[union-attr]
-        ]
-        lo = max(passes) if passes else None
-        return lo, hi
+        """(last pass, first fail) on the pooled verdicts (capacity/slo.py's rule)."""
+        return bracket({i: decide(c, self.allowed_ratio, final=True).passed
+                        for i, c in self.counts.items()})  # fmt: skip
 
     @property
     def confirmed(self) -> bool:
         """True when the bracket is one grid step wide and both ends were measured twice."""
-        lo, hi = self.bracket()
-        return (
-            lo is not None
-            and hi is not None
-            and hi - lo == 1
-            and self.runs.get(lo, 0) >= 2
-            and self.runs.get(hi, 0) >= 2
-        )
+        return confirmed(*self.bracket(), self.runs)
 
     @property
     def done(self) -> bool:

@@ -1,32 +1,6 @@
-"""Small pure helpers of the run: the counts a step's record stands for, and the ETA."""
+"""Small pure helpers of the run: the expected wall time of a search, and the ETA."""
 
 from __future__ import annotations
-
-from typing import Protocol
-
-from capacity.load.ladder import StepCounts, decide
-
-
-class _Decided(Protocol):
-    @property
-    def requests(self) -> int: ...
-    @property
-    def over_slo_ratio(self) -> float: ...
-    @property
-    def decision(self) -> str: ...
-
-
-def step_counts(record: _Decided, allowed_ratio: float) -> StepCounts:
-    """The counts a measured step adds to its grid rate, for the run's Ladder and the model alike.
-
-    A step that failed for a reason other than latency (errors over budget, a saturated
-    generator) counts as wholly over the SLO: it cannot vouch for its rate.
-    """
-    n = record.requests
-    over = min(n, round(record.over_slo_ratio * n))
-    if record.decision == "fail" and decide(StepCounts(n, over), allowed_ratio, final=True).passed:
-        return StepCounts(max(1, n), max(1, n))
-    return StepCounts(n, over)
 
 
 def scenario_estimate_s(

@@ -12,8 +12,8 @@ analysis         the composition of all of the above for one measurements file
 """
 
 from capacity.model.allocatable import NodeAllocatable, node_allocatable
-from capacity.model.analysis import Analysis, Series, Settings, analyse
-from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo, judge_step
+from capacity.model.analysis import Analysis, Comparison, Series, Settings, analyse
+from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
 from capacity.model.claims import ClaimCheck, check_claims
 from capacity.model.cost import (
     HOURS_PER_MONTH,
@@ -36,6 +36,7 @@ __all__ = [
     "Analysis",
     "ClaimCheck",
     "ClusterCost",
+    "Comparison",
     "CostEstimate",
     "CostOptions",
     "Figure",
@@ -56,7 +57,6 @@ __all__ = [
     "cheapest",
     "check_claims",
     "estimate_cost",
-    "judge_step",
     "node_allocatable",
     "plan_workloads",
     "pods_per_node",

@@ -15,7 +15,7 @@ from capacity.catalog import NodeType
 from capacity.errors import ConfigError, MeasurementsError
 from capacity.measurements import MeasurementRecord
 from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
-from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
+from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo, run_speed
 from capacity.model.cost import (
     CostEstimate,
     CostOptions,
@@ -68,11 +68,36 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """One scenario's answer: `numerator`/`denominator` capacity per pod, with its 95% interval
+    (bootstrap with the rounds shared by both frameworks: capacity/model/late_share_fit.py)."""
+
+    scenario: str
+    numerator: str  # e.g. "fastapi"
+    denominator: str  # e.g. "django"
+    capacity_ratio: float | None
+    capacity_ratio_ci95: tuple[float, float] | None
+    method: str
+    reason: str | None
+
+
+# The pairs compared, numerator first: the headline answers "how much more does FastAPI serve".
+PAIRS = (("fastapi", "django"), ("fastapi-lean", "django-lean"))
+
+
+@dataclass(frozen=True)
 class Analysis:
     settings: Settings
     nodes: tuple[NodeAllocatable, ...]
     series: tuple[Series, ...]
     warnings: tuple[str, ...]
+    comparisons: tuple[Comparison, ...] = ()
+
+    def comparison(self, scenario: str, numerator: str = "fastapi") -> Comparison | None:
+        return next(
+            (c for c in self.comparisons if c.scenario == scenario and c.numerator == numerator),
+            None,
+        )
 
     def get(self, framework: str, scenario: str) -> Series | None:
         for s in self.series:
@@ -154,9 +179,10 @@ def analyse(
     nodes = tuple(node_allocatable(n, settings.networking) for n in node_types)
     series = []
     warnings: list[str] = []
+    speed = run_speed(records)  # one reference speed for every series of the run
     for (framework, scenario), members in group_series(records).items():
         name = f"{framework}/{scenario}"
-        capacity = capacity_at_slo(members, settings.slo, name)
+        capacity = capacity_at_slo(members, settings.slo, name, speed=speed)
         warnings.extend(capacity.warnings)
         sizing = right_size(members, capacity, settings.margins, name)
         fits: tuple[NodeFit, ...] = ()
@@ -190,4 +216,24 @@ def analyse(
                 cheapest(costs),
             )
         )
-    return Analysis(settings, nodes, tuple(series), tuple(warnings))
+    return Analysis(settings, nodes, tuple(series), tuple(warnings), compare(series, settings.slo))
+
+
+def compare(series: Sequence[Series], slo: Slo) -> tuple[Comparison, ...]:
+    """Per scenario, each measured pair's capacity ratio per pod with its 95% interval."""
+    from capacity.model.late_share_fit import capacity_ratio
+
+    by_key = {(s.framework, s.scenario): s for s in series}
+    out = []
+    for scenario in sorted({s.scenario for s in series}):
+        for num, den in PAIRS:
+            a, b = by_key.get((num, scenario)), by_key.get((den, scenario))
+            if a is None or b is None:
+                continue
+            ratio = capacity_ratio(a.capacity.batches, b.capacity.batches, slo.allowed_over_ratio)
+            # The fit is on total offered rates; per pod, divide by each side's pods.
+            pods = b.tested.pods / a.tested.pods
+            point = None if ratio.point is None else ratio.point * pods
+            ci = None if ratio.ci95 is None else (ratio.ci95[0] * pods, ratio.ci95[1] * pods)
+            out.append(Comparison(scenario, num, den, point, ci, ratio.method, ratio.reason))
+    return tuple(out)

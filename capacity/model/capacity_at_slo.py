@@ -1,101 +1,72 @@
-"""Capacity per pod at the SLO, as an interval and a point estimate, and CPU-seconds per request.
+"""Capacity per pod at the SLO (a fitted rate with its 95% interval, and the grid bracket the
+search found), CPU-seconds per request, raw and normalised by the core-speed probe.
 
-The run measures a framework x scenario on one absolute rate grid (capacity/load/ladder.py).
-Every measurement at a grid rate is pooled (requests and requests over the SLO), and the pooled
-share over the SLO decides the rate: pass when it is within the allowed share (5% for a p95
-SLO), with the same rule and the same counts the run's search used. The capacity interval is
-[last pass, first fail): the lowest failing rate and the highest passing rate below it; it is
-"confirmed" when it is one grid step wide and both ends were measured at least twice. The point
-estimate is the geometric midpoint of the interval. CPU per request is the median over the
-passing steps of (pod CPU-seconds / requests served), both counters taken over the same window.
+Every step is judged by the one decision module (capacity/slo.py). The search's evidence is the
+grid bracket [last pass, first fail): measurements at one grid rate pooled, "confirmed" when one
+grid step wide with both ends measured twice. The capacity itself is finer than the grid: the
+share of requests over the SLO is fitted against log(rate) across every valid step of the series
+(per-second batches, capacity/model/late_share_fit.py), and the capacity is the rate where the
+fit crosses the allowed share, with a 95% interval from a hierarchical block bootstrap (rounds,
+steps, seconds). A step is left out of the fit, with its reason, when the generator was the limit
+(saturated or lagging), when it did not start drained, when the pods' core ran something else,
+or when the core-speed probe before it was off the run's median by more than
+`SPEED_TOLERANCE`. CPU per request is the median over the passing steps of (pod CPU-seconds /
+requests served), and also normalised to the run's median core speed.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from capacity.errors import ConfigError
-from capacity.load.ladder import StepCounts, decide
-from capacity.load.steps import step_counts
 from capacity.measurements import MeasurementRecord
 from capacity.model.derivation import Figure, derive
+from capacity.slo import (
+    Percentile,
+    Slo,
+    StepCounts,
+    StepJudgement,
+    bracket,
+    confirmed,
+    decide,
+    judge,
+    step_counts,
+)
 
-Percentile = Literal["p50", "p95", "p99"]
-ALLOWED_OVER = {"p50": 0.5, "p95": 0.05, "p99": 0.01}
+if TYPE_CHECKING:  # numpy loads only when a capacity is fitted (`capacity fit --help` stays quick)
+    from capacity.model.late_share_fit import CapacityEstimate, StepBatches
+
+__all__ = ["JudgedStep", "Percentile", "PodCapacity", "Slo", "capacity_at_slo", "judged"]
+
+# A step whose core-speed probe differs from the run's median by more than this share ran on a
+# different machine, in effect: it is left out of the fit (docs/local-run.md).
+SPEED_TOLERANCE = 0.15
+# More than this many cores of the pods' CPU(s) busy with something else: the step is left out.
+FOREIGN_CORES_MAX = 0.10
 
 
 @dataclass(frozen=True)
-class Slo:
-    """The service level a step must meet to count as capacity."""
+class JudgedStep:
+    """A measured step with the decision module's judgement and, when left out of the fit, why."""
 
-    latency_ms: float = 100.0
-    percentile: Percentile = "p95"
-    max_error_ratio: float = 0.01
-
-    def __post_init__(self) -> None:
-        if self.percentile not in ("p50", "p95", "p99"):
-            raise ConfigError(f"SLO percentile {self.percentile!r} is not one of p50, p95, p99")
-        if not self.latency_ms > 0:
-            raise ConfigError(f"SLO latency {self.latency_ms!r} ms must be a positive number")
-        if not 0 <= self.max_error_ratio < 1:
-            raise ConfigError(
-                f"error budget {self.max_error_ratio!r} must be a ratio in [0, 1), e.g. 0.01"
-            )
+    record: MeasurementRecord
+    judgement: StepJudgement
+    excluded: str | None = None
 
     @property
-    def allowed_over_ratio(self) -> float:
-        """The share of requests the percentile lets exceed the latency (0.05 for p95)."""
-        return ALLOWED_OVER[self.percentile]
+    def valid(self) -> bool:
+        return self.judgement.passed
 
-    def __str__(self) -> str:
-        return (
-            f"client-side {self.percentile} <= {self.latency_ms:g} ms (at most "
-            f"{self.allowed_over_ratio:.0%} of requests late, failed or dropped, 95% Wilson "
-            f"bound), errors <= {self.max_error_ratio:.2%}, generator not saturated"
-        )
-
-
-@dataclass(frozen=True)
-class StepVerdict:
-    record: MeasurementRecord
-    valid: bool
-    reasons: tuple[str, ...]  # why the step did not pass; empty when it did
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.judgement.reasons + ((self.excluded,) if self.excluded else ())
 
     @property
     def per_pod_rps(self) -> float:
         return self.record.achieved_rps / self.record.pods
-
-
-def latency_at(record: MeasurementRecord, percentile: Percentile) -> float | None:
-    """The client-side latency percentile (from the intended send time)."""
-    return {
-        "p50": record.client_latency_p50_ms,
-        "p95": record.client_latency_p95_ms,
-        "p99": record.client_latency_p99_ms,
-    }[percentile]
-
-
-def judge_step(record: MeasurementRecord, slo: Slo) -> StepVerdict:
-    """One step on its own (the capacity pools every step at the same grid rate)."""
-    reasons = []
-    if record.requests == 0:
-        reasons.append("no request was scheduled in the measuring window")
-    elif record.over_slo_ratio > slo.allowed_over_ratio or record.decision == "fail":
-        reasons.append(
-            f"{record.over_slo_ratio:.1%} of requests over {slo.latency_ms:g} ms, failed or "
-            f"dropped (95% bound [{record.over_slo_lower:.1%}, {record.over_slo_upper:.1%}])"
-        )
-    if record.error_ratio > slo.max_error_ratio:
-        reasons.append(f"errors {record.error_ratio:.2%} > budget {slo.max_error_ratio:.2%}")
-    if record.generator_saturated:
-        reasons.append(
-            f"load generator saturated (CPU {record.generator_cpu_ratio:.0%}): "
-            "measures the generator, not the service"
-        )
-    return StepVerdict(record, not reasons, tuple(reasons))
 
 
 @dataclass(frozen=True)
@@ -111,42 +82,93 @@ class RatePoint:
 
 @dataclass(frozen=True)
 class PodCapacity:
-    steps: tuple[StepVerdict, ...]
+    steps: tuple[JudgedStep, ...]
     rates: tuple[RatePoint, ...]
-    capacity_step: StepVerdict | None  # the last measurement at the interval's low end
-    capacity_per_pod_rps: Figure  # the point estimate
+    capacity_step: JudgedStep | None  # the last measurement at the interval's low end
+    capacity_per_pod_rps: Figure  # the point estimate (fitted; the bracket's midpoint without)
     interval_per_pod_rps: tuple[float | None, float | None]  # [last pass, first fail)
     confirmed: bool
     cpu_seconds_per_request: Figure
     database_bound: str | None  # why the knee is the database's, when it is
     warnings: tuple[str, ...]
+    capacity_ci95_per_pod_rps: tuple[float, float] | None = None
+    fit: CapacityEstimate | None = None
+    batches: tuple[StepBatches, ...] = ()  # the fit's input, for the frameworks' ratio
+    cpu_capacity_per_pod_rps: Figure | None = None  # CPU limit / CPU per request
+    cpu_seconds_per_request_normalised: Figure | None = None
 
 
-def pool_rates(records: Sequence[MeasurementRecord], slo: Slo) -> tuple[RatePoint, ...]:
+def run_speed(records: Sequence[MeasurementRecord]) -> float | None:
+    """The median core-speed probe over a run's steps (None: not probed)."""
+    speeds = [r.cpu_speed for r in records if r.cpu_speed is not None]
+    return statistics.median(speeds) if speeds else None
+
+
+def _exclusion(r: MeasurementRecord, j: StepJudgement, speed: float | None) -> str | None:
+    if j.generator_bound:
+        return "left out of the fit: the generator was the limit"
+    if r.in_flight_at_start:
+        return f"left out of the fit: {r.in_flight_at_start} requests in flight when it began"
+    if r.pod_core_foreign_cores is not None and r.pod_core_foreign_cores > FOREIGN_CORES_MAX:
+        return (
+            f"left out of the fit: {r.pod_core_foreign_cores:.2f} cores of the pods' CPU ran "
+            f"something else (> {FOREIGN_CORES_MAX:g})"
+        )
+    if speed and r.cpu_speed is not None and abs(r.cpu_speed / speed - 1) > SPEED_TOLERANCE:
+        return (
+            f"left out of the fit: the core-speed probe read {r.cpu_speed / speed - 1:+.0%} off "
+            f"the run's median (> {SPEED_TOLERANCE:.0%})"
+        )
+    return None
+
+
+def judged(records: Sequence[MeasurementRecord], slo: Slo, speed: float | None) -> tuple[
+    JudgedStep, ...
+]:  # fmt: skip
+    out = []
+    for r in sorted(records, key=lambda r: (r.round_index, r.step)):
+        j = judge(r, slo)
+        out.append(JudgedStep(r, j, _exclusion(r, j, speed)))
+    return tuple(out)
+
+
+def pool_rates(steps: Sequence[JudgedStep], slo: Slo) -> tuple[RatePoint, ...]:
     by_index: dict[int, list[MeasurementRecord]] = defaultdict(list)
-    for r in records:
-        by_index[r.grid_index].append(r)
+    for s in steps:
+        by_index[s.record.grid_index].append(s.record)
     points = []
     for index, members in sorted(by_index.items()):
         counts = StepCounts(0, 0)
         for r in members:
-            counts = counts + step_counts(r, slo.allowed_over_ratio)
+            counts = counts + step_counts(r, slo)
         verdict = decide(counts, slo.allowed_over_ratio, final=True)
         points.append(RatePoint(index, members[0].offered_rps, counts, len(members),
                                 verdict.passed))  # fmt: skip
     return tuple(points)
 
 
-def bracket(rates: Sequence[RatePoint]) -> tuple[RatePoint | None, RatePoint | None]:
-    """(last pass, first fail): the lowest failing rate and the highest pass below it."""
-    fails = [p for p in rates if not p.passed]
-    hi = min(fails, key=lambda p: p.grid_index) if fails else None
-    passes = [p for p in rates if p.passed and (hi is None or p.grid_index < hi.grid_index)]
-    lo = max(passes, key=lambda p: p.grid_index) if passes else None
-    return lo, hi
+def step_batches(s: JudgedStep) -> StepBatches:
+    """A step's per-second batches for the fit; a record without them is one batch."""
+    from capacity.model.late_share_fit import StepBatches
+
+    r = s.record
+    if r.batch_requests:
+        requests, over = tuple(r.batch_requests), tuple(r.batch_over_slo)
+    else:
+        requests = (r.requests,)
+        over = (min(r.requests, round(r.over_slo_ratio * r.requests)),)
+    if s.judgement.latency.passed and not s.judgement.passed:
+        over = requests  # errors or the generator: it cannot vouch for its rate
+    return StepBatches(
+        rate_rps=r.offered_rps,
+        requests=requests,
+        over_slo=over,
+        round_index=r.round_index,
+        valid=s.excluded is None,
+    )
 
 
-def _cpu_per_request(used: Sequence[StepVerdict], series: str) -> Figure:
+def _cpu_per_request(used: Sequence[JudgedStep], series: str) -> Figure:
     kind, unit = "cpu_seconds_per_request", "CPU-seconds/request"
     values = [
         v.record.cpu_seconds_per_request
@@ -167,7 +189,29 @@ def _cpu_per_request(used: Sequence[StepVerdict], series: str) -> Figure:
     )
 
 
-def _database_bound(hi: RatePoint | None, steps: Sequence[StepVerdict]) -> str | None:
+def _cpu_per_request_normalised(
+    used: Sequence[JudgedStep], speed: float | None, series: str
+) -> Figure | None:
+    """CPU per request as if every step ran at the run's median core speed."""
+    values = [
+        v.record.cpu_seconds_per_request * v.record.cpu_speed / speed
+        for v in used
+        if speed and v.record.cpu_speed and v.record.cpu_seconds_per_request
+    ]
+    if not values:
+        return None
+    return derive(
+        "cpu_seconds_per_request_normalised",
+        "CPU-seconds/request",
+        "median(per_step)",
+        {"per_step": values},
+        f"passing steps of {series}: CPU per request x (the step's core-speed probe / the "
+        f"run's median probe {speed:.1f} k-rounds/CPU-s)",
+        "a faster core spends fewer CPU-seconds on the same request: scaled to the median speed",
+    )
+
+
+def _database_bound(hi: RatePoint | None, steps: Sequence[JudgedStep]) -> str | None:
     """The knee is the database's when the pod had CPU to spare and PostgreSQL did not."""
     if hi is None:
         return None
@@ -191,26 +235,47 @@ def _database_bound(hi: RatePoint | None, steps: Sequence[StepVerdict]) -> str |
     return None
 
 
-def capacity_at_slo(records: Sequence[MeasurementRecord], slo: Slo, series: str) -> PodCapacity:
-    """`records`: one framework x scenario, any order. `series` names it in derivations."""
-    ordered = sorted(records, key=lambda r: r.step)
-    verdicts = tuple(judge_step(r, slo) for r in ordered)
-    rates = pool_rates(ordered, slo)
-    lo, hi = bracket(rates)
-    pods = ordered[0].pods if ordered else 1
+def capacity_at_slo(
+    records: Sequence[MeasurementRecord],
+    slo: Slo,
+    series: str,
+    *,
+    speed: float | None = None,
+    resamples: int = 1000,
+) -> PodCapacity:
+    """`records`: one framework x scenario, any order. `series` names it in derivations;
+    `speed` is the run's median core-speed probe (`run_speed` over all of the run's records)."""
+    steps = judged(records, slo, speed if speed is not None else run_speed(records))
+    speed = speed if speed is not None else run_speed(records)
+    rates = pool_rates(steps, slo)
+    lo_i, hi_i = bracket({p.grid_index: p.passed for p in rates})
+    lo = next((p for p in rates if p.grid_index == lo_i), None)
+    hi = next((p for p in rates if p.grid_index == hi_i), None)
+    pods = steps[0].record.pods if steps else 1
+    run_id = steps[0].record.run_id if steps else "?"
     warnings: list[str] = []
     lo_rps = lo.offered_rps if lo else None
     hi_rps = hi.offered_rps if hi else None
-    confirmed = bool(
-        lo and hi and hi.grid_index - lo.grid_index == 1 and lo.runs >= 2 and hi.runs >= 2
-    )
-    contended = [v.record.step for v in verdicts if v.record.contended]
+    is_confirmed = confirmed(lo_i, hi_i, {p.grid_index: p.runs for p in rates})
+    contended = [v.record.step for v in steps if v.record.contended]
     if contended:
         warnings.append(
             f"{series}: step(s) {', '.join(map(str, contended))} ran while the cores outside the "
             "pods were saturated (contended); their latency may be the machine's, not the pod's"
         )
-    db = _database_bound(hi, verdicts)
+    left_out = [v for v in steps if v.excluded]
+    if left_out:
+        warnings.append(
+            f"{series}: {len(left_out)} of {len(steps)} step(s) left out of the fit: "
+            + "; ".join(f"step {v.record.step}: {v.excluded}" for v in left_out[:4])
+            + (" ..." if len(left_out) > 4 else "")
+        )
+    db = _database_bound(hi, steps)
+    from capacity.model.late_share_fit import capacity_estimate
+
+    batches = tuple(step_batches(v) for v in steps)
+    fit = capacity_estimate(batches, slo.allowed_over_ratio, resamples=resamples) if steps else None
+    ci95: tuple[float, float] | None = None
     if lo is None:
         figure = Figure.undefined(
             "capacity_per_pod_rps",
@@ -221,47 +286,77 @@ def capacity_at_slo(records: Sequence[MeasurementRecord], slo: Slo, series: str)
         capacity_step = None
     else:
         assert lo_rps is not None
-        at_lo = [v for v in verdicts if v.record.grid_index == lo.grid_index]
-        capacity_step = at_lo[-1]
-        if hi_rps is None:
-            formula, inputs = "lo_rps / pods", {"lo_rps": lo_rps, "pods": pods}
-        else:
-            formula = "sqrt(lo_rps * hi_rps) / pods"
-            inputs = {"lo_rps": lo_rps, "hi_rps": hi_rps, "pods": pods}
-        figure = derive(
-            "capacity_per_pod_rps",
-            "req/s per pod",
-            formula,
-            inputs,
-            f"measurements: {series} (run {ordered[0].run_id}); interval [last pass, first fail) "
-            f"on the rate grid, each rate decided on its pooled requests: {slo}",
-            "the geometric midpoint of the interval [lo_rps, hi_rps) of total offered req/s, "
-            "per pod" + ("" if confirmed else "; NOT confirmed: see the warnings"),
+        capacity_step = [v for v in steps if v.record.grid_index == lo.grid_index][-1]
+        source = (
+            f"measurements: {series} (run {run_id}); every valid step's per-second share over "
+            f"the SLO fitted against log(rate); {slo}"
         )
+        if fit is not None and fit.point_rps is not None and not fit.lower_bound_only:
+            inputs: dict[str, float] = {"fitted_rps": fit.point_rps, "pods": pods}
+            figure = derive(
+                "capacity_per_pod_rps", "req/s per pod", "fitted_rps / pods", inputs, source,
+                f"{fit.method}; grid bracket [{lo_rps:g}, {hi_rps if hi_rps else '-'}) req/s"
+                + ("" if is_confirmed else "; bracket NOT confirmed"),
+            )  # fmt: skip
+            if fit.ci95_rps is not None:
+                ci95 = (fit.ci95_rps[0] / pods, fit.ci95_rps[1] / pods)
+        elif hi_rps is None:
+            figure = derive(
+                "capacity_per_pod_rps", "req/s per pod", "lo_rps / pods",
+                {"lo_rps": lo_rps, "pods": pods}, source,
+                "every rate tried met the SLO: the highest one, a lower bound",
+            )  # fmt: skip
+        else:
+            figure = derive(
+                "capacity_per_pod_rps", "req/s per pod", "sqrt(lo_rps * hi_rps) / pods",
+                {"lo_rps": lo_rps, "hi_rps": hi_rps, "pods": pods}, source,
+                "the geometric midpoint of the grid bracket: the fit had no crossing ("
+                + (fit.reason if fit is not None and fit.reason else "no valid step")
+                + ")",
+            )  # fmt: skip
         if hi_rps is None:
             warnings.append(
                 f"{series}: every rate tried met the SLO, so capacity is at least "
                 f"{lo_rps / pods:.1f} req/s per pod; raise the grid or the step budget"
             )
-        elif not confirmed:
+        elif not is_confirmed:
             warnings.append(
-                f"{series}: the interval [{lo_rps:g}, {hi_rps:g}) req/s is not confirmed (one "
-                "grid step wide with both ends measured twice); the search ran out of steps"
+                f"{series}: the bracket [{lo_rps:g}, {hi_rps:g}) req/s is not confirmed (one grid "
+                "step wide with both ends measured twice); the search ran out of steps"
             )
         below = [p for p in rates if not p.passed and p.grid_index < lo.grid_index]
         if below:
-            warnings.append(f"{series}: rate(s) failed below the interval; the knee is noisy")
-    used = [v for v in verdicts if v.valid and (lo is None or v.record.grid_index <= lo.grid_index)]
+            warnings.append(
+                f"{series}: rate(s) {', '.join(f'{p.offered_rps:g}' for p in below)} failed "
+                "below the bracket: the series is inconsistent (a failed confirmation, or drift)"
+            )
+    used = [v for v in steps if v.valid and (lo is None or v.record.grid_index <= lo.grid_index)]
     if db:
         warnings.append(f"{series}: {db}")
+    cps = _cpu_per_request(used, series)
+    cpu_capacity = None
+    if cps.defined and steps:
+        limit_cores = steps[0].record.pod_cpu_limit_millicores / 1000
+        cpu_capacity = derive(
+            "cpu_capacity_per_pod_rps", "req/s per pod", "limit_cores / cpu_s_per_request",
+            {"limit_cores": limit_cores, "cpu_s_per_request": cps.number()},
+            f"{series}: the pod's CPU limit over its CPU per request",
+            "what the CPU limit could serve if CPU were the only limit (beside the latency-based "
+            "capacity: the gap is queueing, the SLO and what the pod spends off-request)",
+        )  # fmt: skip
     return PodCapacity(
-        verdicts,
+        steps,
         rates,
         capacity_step,
         figure,
         (None if lo_rps is None else lo_rps / pods, None if hi_rps is None else hi_rps / pods),
-        confirmed,
-        _cpu_per_request(used, series),
+        is_confirmed,
+        cps,
         db,
         tuple(warnings),
+        ci95,
+        fit,
+        batches,
+        cpu_capacity,
+        _cpu_per_request_normalised(used, speed, series),
     )

@@ -8,6 +8,7 @@ reports show is read from them, so the three files cannot disagree. Each number 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -20,14 +21,14 @@ from capacity.catalog import AddonProfile
 from capacity.errors import ReportError
 from capacity.measurements import MeasurementRecord
 from capacity.model import Analysis, ClaimCheck, CostEstimate, NodeAllocatable, Series, derivation
-from capacity.model.capacity_at_slo import StepVerdict
+from capacity.model.capacity_at_slo import JudgedStep
 from capacity.quantity import format_cpu, format_memory
 from capacity.report import schema as doc
 from capacity.report.schema import RESULTS_SCHEMA_VERSION, Figure
 
 FairnessStatus = Literal["held", "violated", "not checked by the model"]
 # A step's figures as its measurement record has them; the rest the model adds.
-_FROM_RECORD = set(doc.Step.model_fields) - {"per_pod_rps", "valid", "reasons"}
+_FROM_RECORD = set(doc.Step.model_fields) - {"per_pod_rps", "valid", "reasons", "in_fit"}
 
 
 def _kit_version() -> str:
@@ -42,14 +43,19 @@ def _copy[M: BaseModel](model: type[M], value: object) -> M:
     return model.model_validate(value, from_attributes=True)
 
 
-def _step(verdict: StepVerdict) -> doc.Step:
+def _step(verdict: JudgedStep) -> doc.Step:
     r = verdict.record
     return doc.Step(
         **r.model_dump(include=_FROM_RECORD),
         per_pod_rps=r.achieved_rps / r.pods,
         valid=verdict.valid,
         reasons=list(verdict.reasons),
+        in_fit=verdict.excluded is None,
     )
+
+
+def _maybe(figure: derivation.Figure | None) -> Figure | None:
+    return None if figure is None else Figure.of(figure)
 
 
 def _series(s: Series) -> doc.Series:
@@ -75,7 +81,11 @@ def _series(s: Series) -> doc.Series:
         capacity_confirmed=capacity.confirmed,
         knee="database" if capacity.database_bound else ("none" if hi is None else "pod"),
         capacity_per_pod_rps=Figure.of(capacity.capacity_per_pod_rps),
+        capacity_ci95_rps=capacity.capacity_ci95_per_pod_rps,
+        capacity_method=capacity.fit.method if capacity.fit is not None else None,
+        cpu_capacity_per_pod_rps=_maybe(capacity.cpu_capacity_per_pod_rps),
         cpu_seconds_per_request=Figure.of(capacity.cpu_seconds_per_request),
+        cpu_seconds_per_request_normalised=_maybe(capacity.cpu_seconds_per_request_normalised),
         recommended=None
         if sizing is None
         else doc.Recommended(
@@ -230,6 +240,15 @@ def _cost_curve(analysis: Analysis, s: Series) -> doc.CostCurve:
     )
 
 
+def _overlap(a: Sequence[MeasurementRecord], b: Sequence[MeasurementRecord]) -> bool:
+    """Whether two series' steps ran over the same time span (most of the shorter one)."""
+    a0, a1 = min(r.started_at for r in a), max(r.ended_at for r in a)
+    b0, b1 = min(r.started_at for r in b), max(r.ended_at for r in b)
+    shared = (min(a1, b1) - max(a0, b0)).total_seconds()
+    shorter = min((a1 - a0).total_seconds(), (b1 - b0).total_seconds())
+    return shorter <= 0 or shared >= 0.5 * shorter
+
+
 def _fairness(analysis: Analysis) -> list[doc.FairnessCondition]:
     records = [r for s in analysis.series for r in s.records]
     rows: list[doc.FairnessCondition] = []
@@ -237,7 +256,8 @@ def _fairness(analysis: Analysis) -> list[doc.FairnessCondition]:
     def row(condition: str, status: FairnessStatus, detail: str) -> None:
         rows.append(doc.FairnessCondition(condition=condition, status=status, detail=detail))
 
-    unequal, steps_differ = [], []
+    unequal: list[str] = []
+    not_interleaved: list[str] = []
     for scenario in analysis.scenarios:
         d, f = analysis.get("django", scenario), analysis.get("fastapi", scenario)
         if d is None or f is None:
@@ -249,10 +269,13 @@ def _fairness(analysis: Analysis) -> list[doc.FairnessCondition]:
             ft.pods,
         ):
             unequal.append(scenario)
-        if [round(r.offered_rps, 3) for r in d.records] != [
-            round(r.offered_rps, 3) for r in f.records
-        ]:
-            steps_differ.append(scenario)
+        if not _overlap(d.records, f.records):
+            not_interleaved.append(scenario)
+    # One shared grid: every grid index stands for one rate, whichever framework ran it.
+    rates: dict[int, set[float]] = defaultdict(set)
+    for r in records:
+        rates[r.grid_index].add(round(r.offered_rps, 3))
+    off_grid = sorted(k for k, v in rates.items() if len(v) > 1)
     row(
         "Same pod resources for both frameworks (requests = limits)",
         "violated" if unequal else "held",
@@ -275,11 +298,27 @@ def _fairness(analysis: Analysis) -> list[doc.FairnessCondition]:
         else "workers = max(1, ceil(CPU limit / 1000m)) in every record",
     )
     row(
-        "Same request mix and load steps",
-        "violated" if steps_differ else "held",
-        f"offered rates differ in: {', '.join(steps_differ)}"
-        if steps_differ
-        else "identical offered rates per step for both frameworks",
+        "Same request mix on one shared rate grid",
+        "violated" if off_grid else "held",
+        f"grid index(es) {off_grid} carry different rates"
+        if off_grid
+        else "every step offered a rate of the one grid r_k = base x ratio^k (each framework "
+        "searches it on its own)",
+    )
+    row(
+        "Frameworks' steps interleaved in time (A B B A)",
+        "violated" if not_interleaved else "held",
+        f"one framework's steps ran after the other's in: {', '.join(not_interleaved)}"
+        if not_interleaved
+        else "in every scenario both frameworks' steps alternate over the same time span",
+    )
+    undrained = [r for r in records if r.in_flight_at_start]
+    row(
+        "Every step started drained (nothing in flight from the step before)",
+        "violated" if undrained else "held",
+        f"{len(undrained)} step(s) began with requests in flight; they are left out of the fit"
+        if undrained
+        else "arrivals stopped and in-flight requests finished before each step",
     )
     saturated = [r for r in records if r.generator_saturated]
     row(
@@ -406,6 +445,7 @@ def build_results(
             limits_enforced=_limits_enforced(records),
             fairness=_fairness(analysis),
             series=[_series(s) for s in series],
+            comparisons=[_copy(doc.Comparison, c) for c in analysis.comparisons],
             nodes=[_node(n) for n in analysis.nodes],
             fits=[fit for s in series for fit in _fits(s)],
             costs=[_cost(s, c) for s in series for c in s.costs],

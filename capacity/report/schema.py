@@ -217,8 +217,15 @@ class Step(_Model):
     generator_cpu_ratio: float = Field(ge=0, le=1)
     generator_saturated: bool
     duration_s: float
+    round_index: int = Field(ge=0, description="which round of the search (0-based)")
+    in_flight_at_start: int | None = Field(ge=0, description="0: the step started drained")
+    drain_s: float | None = Field(ge=0)
+    send_lag_p99_ms: float | None = Field(ge=0, description="generator: actual - intended send")
+    cpu_speed: float | None = Field(description="core-speed probe before the step, k-rounds/CPU-s")
+    pod_core_foreign_cores: float | None = Field(ge=0)
     valid: bool
     reasons: list[str]
+    in_fit: bool = Field(description="used by the capacity fit (see reasons when not)")
 
 
 class TestedShape(_Model):
@@ -257,9 +264,31 @@ class Series(_Model):
         description="what the first failing rate ran into"
     )
     capacity_per_pod_rps: Figure
+    capacity_ci95_rps: tuple[Number, Number] | None = Field(
+        description="95% interval of the capacity per pod (block bootstrap of the fit)"
+    )
+    capacity_method: str | None = Field(description="how the capacity point was estimated")
+    cpu_capacity_per_pod_rps: Figure | None = Field(
+        description="the CPU limit over CPU per request: capacity if CPU were the only limit"
+    )
     cpu_seconds_per_request: Figure
+    cpu_seconds_per_request_normalised: Figure | None = Field(
+        description="CPU per request scaled to the run's median core speed"
+    )
     recommended: Recommended | None
     warnings: list[str]
+
+
+class Comparison(_Model):
+    """One scenario's headline: numerator/denominator capacity per pod and its 95% interval."""
+
+    scenario: str
+    numerator: Framework
+    denominator: Framework
+    capacity_ratio: Number | None
+    capacity_ratio_ci95: tuple[Number, Number] | None
+    method: str
+    reason: str | None
 
 
 # -- node types, fits, costs -------------------------------------------------------------------
@@ -441,6 +470,7 @@ class Results(_Model):
     limits_enforced: LimitsEnforced
     fairness: list[FairnessCondition]
     series: list[Series] = Field(min_length=1)
+    comparisons: list[Comparison]
     nodes: list[Node] = Field(min_length=1)
     fits: list[Fit]
     costs: list[Cost]

@@ -64,7 +64,14 @@ def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                 "framework": framework,
                 "scenario": scenario,
                 "tested": f"{shape.cpu} CPU / {shape.memory}, {shape.workers} worker(s)",
-                "capacity": "none within SLO" if capacity is None else f"{capacity:,.1f} req/s",
+                "capacity": "none within SLO"
+                if capacity is None
+                else f"{capacity:,.1f} req/s"
+                + (
+                    f" [{s.capacity_ci95_rps[0]:,.1f}, {s.capacity_ci95_rps[1]:,.1f}]"
+                    if s.capacity_ci95_rps
+                    else ""
+                ),
                 "interval": interval_text(s),
                 "cpu_ms": "n/a" if cpu is None else f"{cpu * 1000:.2f} ms",
                 "recommended": "n/a"
@@ -195,6 +202,26 @@ def interpreter_note(results: Results) -> str | None:
     )
 
 
+def ratio_rows(results: Results) -> list[dict[str, str]]:
+    """The answer's lead: per scenario, FastAPI/Django capacity per pod with its 95% interval."""
+    rows = []
+    for c in results.comparisons:
+        if c.capacity_ratio is None:
+            text, ci = "not measured", c.reason or ""
+        else:
+            text = f"{c.capacity_ratio:.2f}x"
+            ci = (
+                f"[{c.capacity_ratio_ci95[0]:.2f}, {c.capacity_ratio_ci95[1]:.2f}]"
+                if c.capacity_ratio_ci95
+                else "no interval"
+            )
+        rows.append(
+            {"scenario": c.scenario, "pair": f"{c.numerator} / {c.denominator}",
+             "ratio": text, "ci": ci}
+        )  # fmt: skip
+    return rows
+
+
 def template_context(results: Results) -> dict[str, Any]:
     scenario = results.inputs.headline_scenario
     scenarios = sorted({s.scenario for s in results.series})
@@ -202,6 +229,8 @@ def template_context(results: Results) -> dict[str, Any]:
         "r": results,
         "headline": scenario,
         "summary": summary_rows(results, scenario),
+        "ratios": ratio_rows(results),
+        "smoke": results.platform.details.get("quick") is True,
         "all_summaries": [row for sc in scenarios for row in summary_rows(results, sc)],
         "nodes": node_rows(results, scenario),
         "costs": cost_rows(results, scenario),

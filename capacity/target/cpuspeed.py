@@ -77,3 +77,104 @@ def drift(start: CpuSpeed | None, end: CpuSpeed | None) -> float | None:
     if start is None or end is None or start.median <= 0:
         return None
     return end.median / start.median - 1
+
+
+# Runs in the child: one probe per line read. The work is what a Python request costs the
+# interpreter (attribute and dict look-ups, small allocations, f-strings, calls), not a C kernel
+# like SHA-256 whose speed need not move with the interpreter's. It answers k-rounds per
+# CPU-second (process time, so a core shared with others slows the wall clock, not the figure)
+# and the wall/CPU ratio of the probe (above 1: something else ran on its core meanwhile).
+_INTERPRETER_PROBE = """
+import json, os, sys, time
+cpus = json.loads(sys.argv[1])
+if cpus and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, cpus)
+
+class Item:
+    __slots__ = ("id", "name", "price")
+    def __init__(self, i, name, price):
+        self.id, self.name, self.price = i, name, price
+    def as_dict(self):
+        return {"id": self.id, "name": self.name, "price": f"{self.price:.2f}"}
+
+def one_round(n):
+    rows = [Item(i, f"item-{i}", i * 1.25) for i in range(n)]
+    out = [r.as_dict() for r in rows if r.id % 3]
+    index = {d["name"]: d for d in out}
+    return sum(len(k) for k in index) + len(sorted(index, key=lambda k: index[k]["id"]))
+
+def probe(seconds):
+    best = None
+    for _ in range(3):
+        rounds, cpu0, wall0 = 0, time.process_time(), time.perf_counter()
+        while time.process_time() - cpu0 < seconds:
+            one_round(40)
+            rounds += 1
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        rate = rounds / cpu / 1000
+        if best is None or rate > best[0]:
+            best = (rate, wall / cpu)
+    return best
+
+for line in sys.stdin:
+    seconds = float(line)
+    rate, stretch = probe(seconds)
+    print(json.dumps([rate, stretch]), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class ProbeReading:
+    """One interpreter-bound probe: k-rounds per CPU-second and its wall/CPU stretch."""
+
+    k_rounds_per_cpu_s: float
+    wall_per_cpu: float
+
+
+class InterpreterProbe:
+    """A child process pinned to the pods' core(s) that runs an interpreter-bound probe on
+    demand (about 3 x `seconds` of CPU each time), so a run can measure the pods' core speed
+    before every step while the pods are idle. Start with `start()`, end with `close()`."""
+
+    def __init__(self, cpus: Sequence[int], seconds: float = 0.03) -> None:
+        self.cpus = tuple(cpus)
+        self.seconds = seconds
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> InterpreterProbe:
+        self._proc = subprocess.Popen(  # fixed argv, no shell
+            [sys.executable, "-c", _INTERPRETER_PROBE, json.dumps(list(self.cpus))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        return self
+
+    def measure(self) -> ProbeReading | None:
+        """None when the probe is not running or did not answer (the run goes on without it)."""
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdout is None or proc.poll() is not None:
+            return None
+        try:
+            proc.stdin.write(f"{self.seconds}\n")
+            proc.stdin.flush()
+            rate, stretch = json.loads(proc.stdout.readline())
+        except (OSError, ValueError):
+            return None
+        return ProbeReading(float(rate), float(stretch))
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> InterpreterProbe:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

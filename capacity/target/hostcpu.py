@@ -32,6 +32,11 @@ class HostSample:
     busy_s: float  # CPU-seconds busy on the cores not given to the pods
     total_s: float  # CPU-seconds elapsed on those cores
     postgres_s: float | None  # PostgreSQL's cumulative CPU-seconds
+    # The pods' own core(s): CPU-seconds busy and elapsed there, and the pods' own CPU-seconds
+    # (all frameworks' pods share those cores), so what else ran on them can be told apart.
+    pod_cores_busy_s: float | None = None
+    pod_cores_total_s: float | None = None
+    pods_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,19 +90,41 @@ def parse_proc_stat(text: str, cpus: Iterable[int], ticks_per_s: float) -> tuple
 
 
 def host_sampler(
-    other_cpus: Iterable[int], postgres_cpu_s: Callable[[], float | None]
+    other_cpus: Iterable[int],
+    postgres_cpu_s: Callable[[], float | None],
+    pod_cpus: Iterable[int] = (),
+    pods_cpu_s: Callable[[], float | None] = lambda: None,
 ) -> Callable[[], HostSample | None]:
     cpus = sorted(other_cpus)
+    pod_cores = sorted(pod_cpus)
     ticks = float(os.sysconf("SC_CLK_TCK"))
 
     def sample() -> HostSample | None:
         try:
-            busy, total = parse_proc_stat(PROC_STAT.read_text(), cpus, ticks)
+            text = PROC_STAT.read_text()
+            busy, total = parse_proc_stat(text, cpus, ticks)
+            pod_busy, pod_total = parse_proc_stat(text, pod_cores, ticks) if pod_cores else (0, 0)
         except (OSError, ValueError, IndexError):
             return None
-        return HostSample(time.time(), busy, total, postgres_cpu_s())
+        return HostSample(
+            time.time(), busy, total, postgres_cpu_s(),
+            pod_busy if pod_cores else None, pod_total if pod_cores else None, pods_cpu_s(),
+        )  # fmt: skip
 
     return sample
+
+
+def foreign_pod_core_cores(before: HostSample | None, after: HostSample | None) -> float | None:
+    """Mean cores of the pods' core(s) busy with something other than the pods between two
+    samples (the probe, another tenant, a stray process): busy there minus the pods' own CPU."""
+    if before is None or after is None:
+        return None
+    values = (before.pod_cores_busy_s, after.pod_cores_busy_s, before.pods_s, after.pods_s)
+    if any(v is None for v in values) or after.wall_s <= before.wall_s:
+        return None
+    busy = after.pod_cores_busy_s - before.pod_cores_busy_s  # type: ignore[operator]
+    own = after.pods_s - before.pods_s  # type: ignore[operator]
+    return max(0.0, busy - own) / (after.wall_s - before.wall_s)
 
 
 def process_tree_cpu_s(pid: int) -> float | None:

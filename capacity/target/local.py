@@ -171,6 +171,7 @@ class LocalTarget:
         self._helpers: dict[str, ManagedProcess] = {}
         self.core_split: CoreSplit | None = None
         self._support_cgroups: dict[str, PodCgroup] = {}
+        self._pod_cgroups: dict[str, PodCgroup] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -364,6 +365,8 @@ class LocalTarget:
                 preexec_fn=cg.preexec_fn() if cg else None,
             )
             self._pod_processes[name] = handle.process
+            if cg is not None:
+                self._pod_cgroups[name] = cg
             try:
                 wait_http_ok(handle.base_url + "/readyz", handle.process, timeout_s=READY_TIMEOUT_S)
             except ProcessError as e:
@@ -485,7 +488,25 @@ class LocalTarget:
                     pass
             return process_tree_cpu_s(pg.pid) if pg is not None else None
 
-        return host_sampler(self.core_split.other_cpus, postgres_cpu_s)
+        return host_sampler(
+            self.core_split.other_cpus, postgres_cpu_s, self.core_split.pod_cpus, self.pods_cpu_s
+        )
+
+    def pods_cpu_s(self) -> float | None:
+        """Every pod's cumulative CPU-seconds, summed (its cgroup, else its process tree)."""
+        total = 0.0
+        for name, proc in self._pod_processes.items():
+            cg = self._pod_cgroups.get(name)
+            try:
+                value = cg.read().cpu_usage_seconds if cg is not None else None
+            except (OSError, ValueError):
+                value = None
+            if value is None:
+                value = process_tree_cpu_s(proc.pid)
+            if value is None:
+                return None
+            total += value
+        return total
 
     # -- while running -----------------------------------------------------------------------
 

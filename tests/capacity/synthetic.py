@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from capacity.load.ladder import RateGrid, wilson_interval
+from capacity.load.ladder import RateGrid
 from capacity.measurements import SCHEMA_VERSION, MeasurementRecord
+from capacity.slo import wilson_interval
 
 MIB = 2**20
 GRID = RateGrid(5.0, 1.08, 90)  # the kit's default grid

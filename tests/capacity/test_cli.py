@@ -119,7 +119,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, measurements_file: Path) -> d
     files = {
         "empty": "",
         "corrupt": '{"schema_version": 1,\n',
-        "future": '{"schema_version": 3, "run_id": "x"}\n',
+        "future": '{"schema_version": 4, "run_id": "x"}\n',
     }
     for name, content in files.items():
         (root / name).mkdir()
@@ -208,7 +208,7 @@ def test_fit_table_covers_every_node_type(runs: dict[str, tuple]) -> None:  # ty
         ("bad-memory", ["memory quantity '512MB' is not valid", "accepted:", "512Mi"]),
         ("empty", ["measurements.jsonl: empty measurements file"]),
         ("corrupt", ["measurements.jsonl:1: not JSON"]),
-        ("future", ["written by a newer kit (schema_version 3); this kit reads 2"]),
+        ("future", ["written by a newer kit (schema_version 4); this kit reads 3"]),
         ("no-file", ["nope.jsonl does not exist"]),
         ("two-slos", ["give one SLO percentile", "--slo-p95-ms", "--slo-p99-ms"]),
         ("whatif-bad", ["plan.yaml", "memory quantity '512MB' is not valid"]),

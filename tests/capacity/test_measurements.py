@@ -34,9 +34,13 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     assert len(read_records(path)) == 1
 
 
-def test_schema_version_is_two() -> None:
-    assert SCHEMA_VERSION == 2
-    assert synthetic.record("fastapi", "mixed", 1, 40.0).schema_version == 2
+def test_schema_version_is_three_and_two_still_reads(tmp_path: Path) -> None:
+    assert SCHEMA_VERSION == 3
+    assert synthetic.record("fastapi", "mixed", 1, 40.0).schema_version == 3
+    path = tmp_path / "m.jsonl"
+    path.write_text(_line(schema_version=2) + "\n")
+    (old,) = read_records(path)
+    assert old.in_flight_at_start is None and old.batch_requests == []
 
 
 @pytest.mark.parametrize(
@@ -58,8 +62,8 @@ def test_schema_version_is_two() -> None:
             "written by an older kit (schema_version 1, closed-loop load",
         ),
         (
-            _line(schema_version=3) + "\n",
-            "written by a newer kit (schema_version 3); this kit reads 2",
+            _line(schema_version=4) + "\n",
+            "written by a newer kit (schema_version 4); this kit reads 3",
         ),
         (_line(ended_at="2026-11-20T09:00:00Z") + "\n", "is before started_at"),
     ],

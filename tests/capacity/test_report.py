@@ -209,7 +209,7 @@ def test_every_cpu_and_capacity_column_carries_the_interpreter_caveat_when_it_ap
     out = build_report(copy_path, tmp_path, slo=Slo(), node_types=["t3.medium"])
     for name in ("report.md", "report.html"):
         text = (out / name).read_text()
-        marked = text.count("CPU per request\u2020") + text.count("(point)\u2020")
+        marked = text.count("CPU per request\u2020") + text.count("[95% interval]\u2020")
         assert marked == (0 if optimised else 4), name
         assert (f"{PGO_LTO_SAVING['healthz']} less CPU per request" in text) is not optimised
 

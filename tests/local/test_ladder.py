@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from capacity.load.client_stats import ClientStep, parse_client_step, percentile_ms
-from capacity.load.ladder import (
-    Ladder,
-    RateGrid,
-    StepCounts,
-    decide,
-    wilson_interval,
-)
+from capacity.load.ladder import Ladder, RateGrid
+from capacity.slo import StepCounts, decide, wilson_interval
 
 GRID = RateGrid(base_rps=10.0, ratio=1.08, top_index=60)
 
