@@ -33,6 +33,7 @@ from tests.grafana.grafana_testlib import (
     panel_targets,
     substitute,
 )
+from tests.scrapes import wait_for_scrapes_after
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
 
@@ -115,7 +116,9 @@ def live() -> Iterator[LiveRun]:
         try:
             ok = drive_load(endpoints.service_urls, LOAD_S)
             assert all(ok.values()), f"no successful requests: {ok}"
-            time.sleep(3)  # let the last scrapes land
+            # The last scrapes: every target scraped once more after the load (not a fixed 3 s,
+            # which a busy machine's late or slow scrape can outlast).
+            wait_for_scrapes_after(endpoints.prometheus_url, time.time())
             yield LiveRun(endpoints, start, time.time())
         finally:
             master.stop()
