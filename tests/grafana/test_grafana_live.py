@@ -27,10 +27,12 @@ from capacity.load.driver import LocustMaster
 from capacity.target.base import Endpoints, PodShape
 from tests.grafana.grafana_testlib import (
     CONCRETE_VARIABLES,
+    FWCAP_DASHBOARDS,
     PanelTarget,
     load_dashboards,
     matching_queries,
     panel_targets,
+    provisioned_dashboards,
     substitute,
 )
 from tests.scrapes import wait_for_scrapes_after
@@ -215,8 +217,7 @@ def test_the_local_runs_grafana_shows_the_runs_data(live: LiveRun) -> None:
             "no grafana-server / grafana binary on PATH: Grafana is not on PyPI, in Debian or "
             "on npm, so it cannot be installed here; test_grafana_local_run.py checks the wiring"
         )
-    found = httpx.get(f"{grafana_url}/api/search", params={"tag": "fwcap"}, timeout=10).json()
-    assert {d["uid"] for d in found} == {"fwcap-framework-comparison", "fwcap-capacity-run"}
+    assert provisioned_dashboards(grafana_url) == FWCAP_DASHBOARDS
     # Every panel query, through Grafana's own datasource, as its dashboards would ask.
     for target in TARGETS:
         r = httpx.get(
