@@ -156,8 +156,21 @@ class ServicePool:
                 self.group, framework, name=framework, port=free_port(), database_url=url,
                 upstream_url=self.upstream_url, workers=SERVICE_WORKERS,
             )  # fmt: skip
+            wait_until_a_request_is_counted(handle)
             self.services[framework] = LiveService(framework, handle, database, url)
         return self.services[framework]
+
+
+def wait_until_a_request_is_counted(handle: ServiceHandle) -> None:
+    """Hand a service out once its /metrics counts the readiness probe's request.
+
+    /metrics shows the contract histogram only once a request is counted, and the FastAPI
+    service counts one after its response has gone out; a test whose first request is /metrics
+    (the contract row) would otherwise race the probe's observation on a busy machine.
+    """
+    from tests.services.live_support import HISTOGRAM, metrics_when
+
+    metrics_when(handle.base_url, lambda text: HISTOGRAM in text, "the readiness probe counted")
 
 
 @pytest.fixture(scope="session")

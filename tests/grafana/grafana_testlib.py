@@ -143,3 +143,31 @@ def structural_problems(dashboard: Mapping[str, Any]) -> list[str]:
     if "framework" in variables and not variables["framework"].get("multi"):
         problems.append("variable $framework is not multi-value")
     return problems
+
+
+FWCAP_DASHBOARDS = {"fwcap-framework-comparison", "fwcap-capacity-run"}
+
+
+def provisioned_dashboards(grafana_url: str, timeout_s: float = 60.0) -> set[str]:
+    """The uids Grafana lists under the fwcap tag, once both kit dashboards are among them.
+
+    Grafana answers /api/health before its provisioning service has loaded the dashboards (that
+    runs beside the HTTP server), so a search right after start-up can come back short on a
+    busy machine. Returns the full listing, for the caller to compare exactly; fails after
+    `timeout_s` with what was listed.
+    """
+    import httpx
+
+    from capacity.polling import Pending, poll_until
+
+    def listed() -> set[str] | Pending:
+        found = httpx.get(f"{grafana_url}/api/search", params={"tag": "fwcap"}, timeout=10)
+        uids = {d["uid"] for d in found.json()}
+        return uids if uids >= FWCAP_DASHBOARDS else Pending(f"listed {sorted(uids)}")
+
+    return poll_until(
+        listed,
+        timeout_s=timeout_s,
+        interval_s=0.5,
+        on_timeout=lambda last: AssertionError(f"{grafana_url}: after {timeout_s:.0f}s {last}"),
+    )

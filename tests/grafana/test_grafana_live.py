@@ -27,12 +27,15 @@ from capacity.load.driver import LocustMaster
 from capacity.target.base import Endpoints, PodShape
 from tests.grafana.grafana_testlib import (
     CONCRETE_VARIABLES,
+    FWCAP_DASHBOARDS,
     PanelTarget,
     load_dashboards,
     matching_queries,
     panel_targets,
+    provisioned_dashboards,
     substitute,
 )
+from tests.scrapes import wait_for_scrapes_after
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
 
@@ -115,7 +118,9 @@ def live() -> Iterator[LiveRun]:
         try:
             ok = drive_load(endpoints.service_urls, LOAD_S)
             assert all(ok.values()), f"no successful requests: {ok}"
-            time.sleep(3)  # let the last scrapes land
+            # The last scrapes: every target scraped once more after the load (not a fixed 3 s,
+            # which a busy machine's late or slow scrape can outlast).
+            wait_for_scrapes_after(endpoints.prometheus_url, time.time())
             yield LiveRun(endpoints, start, time.time())
         finally:
             master.stop()
@@ -212,8 +217,7 @@ def test_the_local_runs_grafana_shows_the_runs_data(live: LiveRun) -> None:
             "no grafana-server / grafana binary on PATH: Grafana is not on PyPI, in Debian or "
             "on npm, so it cannot be installed here; test_grafana_local_run.py checks the wiring"
         )
-    found = httpx.get(f"{grafana_url}/api/search", params={"tag": "fwcap"}, timeout=10).json()
-    assert {d["uid"] for d in found} == {"fwcap-framework-comparison", "fwcap-capacity-run"}
+    assert provisioned_dashboards(grafana_url) == FWCAP_DASHBOARDS
     # Every panel query, through Grafana's own datasource, as its dashboards would ask.
     for target in TARGETS:
         r = httpx.get(

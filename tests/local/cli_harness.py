@@ -32,6 +32,7 @@ class CliRun:
     marker: str
     lines: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    readers: list[threading.Thread] = field(default_factory=list)
 
     def wait_for_line(self, pattern: str, timeout_s: float) -> str:
         deadline = time.monotonic() + timeout_s
@@ -53,7 +54,12 @@ class CliRun:
 
     def finish(self, timeout_s: float = 90) -> int:
         code = self.popen.wait(timeout=timeout_s)
-        time.sleep(0.3)  # the reader threads drain the pipes
+        # The reader threads end at the pipes' end of file, once every process holding them has
+        # exited: wait for that rather than a fixed 0.3 s, which a busy machine can outlast
+        # (the last lines, the ones the tests check, were then missing). The bound is only for
+        # a leftover process still holding a pipe, which the leftover checks then report.
+        for reader in self.readers:
+            reader.join(timeout=30)
         return code
 
     @property
@@ -84,8 +90,12 @@ def start_cli(args: Sequence[str], out_dir: Path, *, env: dict[str, str] | None 
         env=full_env,
     )
     run = CliRun(popen, out_dir, marker)
-    threading.Thread(target=_drain, args=(popen.stdout, run.lines), daemon=True).start()
-    threading.Thread(target=_drain, args=(popen.stderr, run.stderr), daemon=True).start()
+    run.readers = [
+        threading.Thread(target=_drain, args=(popen.stdout, run.lines), daemon=True),
+        threading.Thread(target=_drain, args=(popen.stderr, run.stderr), daemon=True),
+    ]
+    for reader in run.readers:
+        reader.start()
     return run
 
 

@@ -6,6 +6,7 @@ Real signals sent to this process (pytest runs tests in the main thread, where h
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -15,6 +16,7 @@ import pytest
 
 from capacity import interrupts
 from capacity.interrupts import Interrupted, cancellation, signals_deferred, wait_for_signal
+from capacity.polling import Pending, poll_until
 
 
 def _signal_soon(signum: int, after_s: float = 0.2) -> threading.Timer:
@@ -66,9 +68,32 @@ def test_handlers_and_plain_sleep_are_restored_after_the_block() -> None:
     assert time.monotonic() - started >= 0.04
 
 
+def _signal_once_handler_changes(signum: int) -> threading.Thread:
+    """Send `signum` to this process once the main thread has installed a new handler for it.
+
+    A timer at a fixed delay raced the main thread: on a busy machine it could fire before
+    `wait_for_signal` installed its handler, cancelling the enclosing run instead (and then
+    leaving `wait_for_signal` waiting for a signal that had already come).
+    """
+    before = signal.getsignal(signum)
+
+    def send() -> None:
+        # Without a new handler in 60 s, signal anyway: the test then fails instead of hanging.
+        with contextlib.suppress(TimeoutError):
+            poll_until(
+                lambda: True if signal.getsignal(signum) is not before else Pending("same"),
+                timeout_s=60, interval_s=0.01, on_timeout=TimeoutError, sleep=time.sleep,
+            )  # fmt: skip
+        os.kill(os.getpid(), signum)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_keep_up_wait_ends_on_ctrl_c_without_cancelling_the_run() -> None:
     with cancellation() as run_token:
-        _signal_soon(signal.SIGINT)
+        _signal_once_handler_changes(signal.SIGINT)
         assert wait_for_signal() == signal.SIGINT
         assert not run_token.cancelled, "the run goes on to write its report"
         run_token.check()

@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from capacity.polling import Pending, poll_until
 from capacity.target.cgroups import (
     CgroupUnavailable,
     CgroupVersion,
@@ -150,9 +151,18 @@ def test_a_real_cgroup_caps_cpu_at_the_quota_and_removal_kills_what_is_left() ->
         preexec_fn=pod.preexec_fn(),
     )
     try:
-        time.sleep(0.5)
-        before = pod.read()
+        # Both spinners must be running before the window opens: the interpreter starts under
+        # the 0.2-core quota, so its fork comes after an unknown time on a busy machine (a fixed
+        # 0.5 s assumed a quiet one). A child that left the cgroup never makes it two.
+        poll_until(
+            lambda: len(pod.pids()) == 2 or Pending(f"{len(pod.pids())} process(es) in the pod"),
+            timeout_s=60, interval_s=0.05,
+            on_timeout=lambda last: AssertionError(f"the forked child must join the pod: {last}"),
+        )  # fmt: skip
+        # The wall-clock window encloses both reads, so the rate can only be under-stated by
+        # this process's own delays, never over-stated.
         t0 = time.monotonic()
+        before = pod.read()
         time.sleep(2.0)
         after = pod.read()
         cores = (after.cpu_usage_seconds - before.cpu_usage_seconds) / (time.monotonic() - t0)

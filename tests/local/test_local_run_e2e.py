@@ -25,6 +25,7 @@ from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, RunResult, plan_slo
 from capacity.target.base import Endpoints
 from capacity.target.local import LocalTarget
+from tests.scrapes import wait_for_scrapes_after
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
 
@@ -73,7 +74,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             plan, endpoints, measurements_path=measurements, run_id=target.run_id,
             check_pods=target.check_pods,
         ).run()  # fmt: skip
-        time.sleep(2)  # the last scrapes
+        # The last scrapes: every target scraped once more after the run (not a fixed 2 s).
+        wait_for_scrapes_after(endpoints.prometheus_url, time.time())
         yield Run(
             plan, endpoints, result, read_records(measurements), start, time.time(),
             target.cgroups is not None,

@@ -11,6 +11,7 @@ import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from capacity.polling import Pending, poll_until
 from capacity.target.cgroups import new_manager
 from capacity.target.pod_exporter import ExportedContainer, start_pod_exporter
 from capacity.target.process import free_port
@@ -95,6 +96,11 @@ def test_cgroup_counters_are_published_under_cadvisor_names_with_read_times(tmp_
         assert ts is not None and before - 1 <= ts <= time.time() + 1  # like cAdvisor
 
 
+def _tree_cpu_s(root: psutil.Process) -> float:
+    """The tree's CPU seconds as psutil reads them (the exporter's own source, same ticks)."""
+    return sum(float(t.user + t.system) for t in (p.cpu_times() for p in [root, *root.children()]))
+
+
 def test_without_cgroups_a_process_tree_gives_the_same_series_and_no_limits() -> None:
     # A parent that forks a busy child: the tree's CPU must include the child.
     tree = subprocess.Popen(
@@ -104,23 +110,41 @@ def test_without_cgroups_a_process_tree_gives_the_same_series_and_no_limits() ->
     exporter = start_pod_exporter(
         [ExportedContainer("local", "fastapi-0", "fastapi", None, tree.pid)], port=free_port()
     )
+    cpu = "container_cpu_usage_seconds_total", "fastapi-0"
+    root = psutil.Process(tree.pid)
     try:
-        time.sleep(0.3)
+        # Checked against the tree's own CPU clock, read on either side of each scrape, not
+        # against the wall clock: on a busy machine the spinning child may get a small share of
+        # a core, so a rate over a fixed 1.5 s said little. The child must exist before the
+        # first scrape, and must run 0.5 s of CPU between the scrapes (the parent sleeps).
+        poll_until(
+            lambda: bool(root.children()) or Pending("not forked yet"),
+            timeout_s=60, interval_s=0.05, on_timeout=AssertionError,
+        )  # fmt: skip
+        before_first = _tree_cpu_s(root)
         first = _scrape(exporter.address)
-        time.sleep(1.5)
+        after_first = _tree_cpu_s(root)
+        poll_until(
+            lambda: _tree_cpu_s(root) >= after_first + 0.5 or Pending("the child barely ran"),
+            timeout_s=120, interval_s=0.1, on_timeout=AssertionError,
+        )  # fmt: skip
+        before_second = _tree_cpu_s(root)
         limits: dict[tuple[str, str, str], float] = {}
         second = _scrape(exporter.address, limits)
+        after_second = _tree_cpu_s(root)
     finally:
         exporter.stop()
-        for child in psutil.Process(tree.pid).children(recursive=True):
+        for child in root.children(recursive=True):
             child.kill()
         tree.kill()
         tree.wait()
     assert {name for name, _pod in second} == CADVISOR_SERIES
-    cpu = "container_cpu_usage_seconds_total", "fastapi-0"
     (c1, t1), (c2, t2) = first[cpu], second[cpu]
-    assert t1 is not None and t2 is not None
-    assert 0.2 < (c2 - c1) / (t2 - t1) <= 1.1, "the busy child's CPU must be counted"
+    assert t1 is not None and t2 is not None and t2 > t1
+    # The counter moved by the tree's CPU between the two reads, which lie between our own
+    # reads (0.02 s for the sums' rounding): the child is counted, and counted once.
+    assert c2 - c1 >= before_second - after_first - 0.02, "the busy child's CPU must be counted"
+    assert c2 - c1 <= after_second - before_first + 0.02, "no process may be counted twice"
     assert second[("container_memory_working_set_bytes", "fastapi-0")][0] > 5 * MIB
     assert second[("container_spec_cpu_quota", "fastapi-0")][0] == 0  # no limit
     assert second[("container_spec_memory_limit_bytes", "fastapi-0")][0] == 0

@@ -10,9 +10,12 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
+from capacity import polling
 from capacity.errors import TargetError
 from capacity.interrupts import Interrupted, cancellation
 from capacity.polling import Pending, poll_until
@@ -41,7 +44,30 @@ def test_a_falsy_value_is_an_answer_too() -> None:
     assert poll_until(lambda: 0, timeout_s=1, interval_s=1, on_timeout=TargetError) == 0
 
 
-def test_the_timeout_error_quotes_the_last_reason() -> None:
+@dataclass
+class FakeClock:
+    """poll_until's clock, advanced only by its sleeps: a deadline of 0.05 s on the real clock
+    could pass during the first check on a busy machine (one call, no sleep at all)."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(polling, "time", SimpleNamespace(monotonic=fake.monotonic))
+    return fake
+
+
+def test_the_timeout_error_quotes_the_last_reason(clock: FakeClock) -> None:
     seen = iter(range(1000))
 
     def check() -> Pending:
@@ -51,12 +77,14 @@ def test_the_timeout_error_quotes_the_last_reason() -> None:
         poll_until(
             check,
             timeout_s=0.05,
-            interval_s=0.01,
+            interval_s=0.02,
             on_timeout=lambda last: TargetError(f"Locust master not ready in 0.05s: {last}"),
+            sleep=clock.sleep,
         )
     calls = next(seen)
-    assert calls >= 2
-    assert str(e.value) == f"Locust master not ready in 0.05s: {calls - 1} of 4 workers connected"
+    # Checks at 0, 0.02, 0.04 and at the deadline (after a shortened last sleep).
+    assert calls == 4 and clock.slept == pytest.approx([0.02, 0.02, 0.01])
+    assert str(e.value) == "Locust master not ready in 0.05s: 3 of 4 workers connected"
 
 
 def test_a_zero_timeout_looks_once_and_never_sleeps() -> None:
@@ -70,18 +98,26 @@ def test_a_zero_timeout_looks_once_and_never_sleeps() -> None:
     assert poll_until(lambda: "up", timeout_s=0, interval_s=1, on_timeout=TargetError) == "up"
 
 
-def test_no_sleep_runs_past_the_deadline() -> None:
-    slept: list[float] = []
-
-    def sleep(s: float) -> None:
-        slept.append(s)
-        time.sleep(s)
-
+def test_no_sleep_runs_past_the_deadline(clock: FakeClock) -> None:
     with pytest.raises(TargetError):
         poll_until(
-            lambda: Pending("no"), timeout_s=0.3, interval_s=10, on_timeout=TargetError, sleep=sleep
+            lambda: Pending("no"),
+            timeout_s=0.3,
+            interval_s=10,
+            on_timeout=TargetError,
+            sleep=clock.sleep,
         )
-    assert slept and all(s <= 0.3 for s in slept)
+    assert clock.slept == [pytest.approx(0.3)]
+
+
+def test_a_check_slower_than_the_deadline_gives_up_without_sleeping(clock: FakeClock) -> None:
+    def slow() -> Pending:
+        clock.now += 0.5  # the check itself outlasts the 0.3 s deadline
+        return Pending("no")
+
+    with pytest.raises(TargetError):
+        poll_until(slow, timeout_s=0.3, interval_s=10, on_timeout=TargetError, sleep=clock.sleep)
+    assert clock.slept == []
 
 
 def test_a_check_that_raises_gives_up_at_once() -> None:
@@ -117,7 +153,7 @@ def test_cleanup_with_a_plain_sleep_runs_to_its_end_after_ctrl_c() -> None:
         token.cancel(signal.SIGINT)
         found = poll_until(
             lambda: next(answers),
-            timeout_s=5,
+            timeout_s=60,  # only a bound: it returns at the third answer
             interval_s=0.01,
             on_timeout=TargetError,
             sleep=time.sleep,

@@ -19,7 +19,7 @@ _started: dict[str, Any] = {}
 
 @pytest.fixture(scope="session", params=LEAN_VARIANTS)
 def lean_service(request: pytest.FixtureRequest, live_services: Any) -> Any:
-    from tests.conftest import LiveService
+    from tests.conftest import LiveService, wait_until_a_request_is_counted
 
     name = request.param
     if name not in _started:
@@ -29,5 +29,6 @@ def lean_service(request: pytest.FixtureRequest, live_services: Any) -> Any:
             database_url=reference.database_url, upstream_url=live_services.upstream_url,
             workers=2,
         )  # fmt: skip
+        wait_until_a_request_is_counted(handle)
         _started[name] = LiveService(name, handle, reference.database, reference.database_url)
     return _started[name]

@@ -6,11 +6,14 @@ import hashlib
 import http.client
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from capacity.polling import Pending, poll_until
 
 HISTOGRAM = "http_server_request_duration_seconds"
 CONTRACT_BUCKETS = (
@@ -121,6 +124,37 @@ def request_count(exposition: str, **labels: str) -> float:
         for name, sample_labels, value in histogram_samples(exposition)
         if name == HISTOGRAM + "_count"
         and all(sample_labels.get(k) == v for k, v in labels.items())
+    )
+
+
+# A request's observation can land after the client has its response: the FastAPI service
+# observes in its ASGI middleware once the app has returned, i.e. after the last body chunk went
+# out, and its worker may be descheduled in between on a busy machine. A test that counts
+# requests therefore waits for the count it needs instead of reading the first scrape.
+METRICS_WAIT_S = 30.0
+
+
+def metrics_when(
+    base_url: str, ready: Callable[[str], bool], what: str, timeout_s: float = METRICS_WAIT_S
+) -> str:
+    """The first /metrics exposition of `base_url` for which `ready` holds.
+
+    Fails after `timeout_s` naming `what` was awaited, with the last scrape's status.
+    """
+
+    def check() -> str | Pending:
+        response = httpx.get(base_url + "/metrics", timeout=30)
+        if response.status_code != 200:
+            return Pending(f"/metrics answered {response.status_code}")
+        return response.text if ready(response.text) else Pending(f"not yet: {what}")
+
+    return poll_until(
+        check,
+        timeout_s=timeout_s,
+        interval_s=0.1,
+        on_timeout=lambda last: AssertionError(
+            f"{base_url}/metrics after {timeout_s:.0f}s: {last}"
+        ),
     )
 
 

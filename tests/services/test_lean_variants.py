@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.services.contract_cases import CASES, Case
-from tests.services.live_support import histogram_samples, request_count
+from tests.services.live_support import histogram_samples, metrics_when, request_count
 from tests.services.test_contract import check_response
 
 pytestmark = pytest.mark.live
@@ -21,8 +21,12 @@ def test_contract(lean_service: Any, case: Case) -> None:
 
 def test_metrics_carry_the_variant_as_app_label(lean_service: Any) -> None:
     httpx.get(lean_service.url("/api/items/abc"))
-    text = httpx.get(lean_service.url("/metrics")).text
-    assert request_count(text, http_route="/api/items/{id}", http_response_status_code="404") > 0
+    item_404 = {"http_route": "/api/items/{id}", "http_response_status_code": "404"}
+    text = metrics_when(
+        lean_service.base_url,
+        lambda t: request_count(t, **item_404) > 0,
+        f"a request counted under {item_404}",
+    )
     apps = {labels["app"] for _, labels, _ in histogram_samples(text)}
     assert apps == {lean_service.framework}
 

@@ -16,6 +16,7 @@ from tests.services.live_support import (
     LABELS,
     histogram_help,
     histogram_samples,
+    metrics_when,
     request_count,
 )
 
@@ -45,25 +46,45 @@ def test_a_burst_is_counted_exactly_summed_over_all_workers(service: Any) -> Non
         statuses = list(pool.map(fetch, range(BURST)))
     assert statuses == [200] * BURST
 
-    assert request_count(scrape(service), **route) - before == BURST
+    # Wait until the burst is counted (the last observations may trail the responses,
+    # live_support.metrics_when), then require exactly the burst: never more.
+    text = metrics_when(
+        service.base_url,
+        lambda t: request_count(t, **route) - before >= BURST,
+        f"{BURST} more {route} requests counted",
+    )
+    assert request_count(text, **route) - before == BURST
     # Each worker process writes its own file: two workers, two histogram files were summed.
     files = list(service.handle.multiproc_dir.glob("histogram_*.db"))
     assert len(files) >= 2, files
 
 
 def test_labels_are_route_templates_and_the_contract_placeholders(service: Any) -> None:
+    expected = [
+        {"http_route": "/api/items/{id}", "http_response_status_code": "404"},
+        {"http_route": "_unmatched", "http_response_status_code": "404"},
+        {"http_request_method": "_OTHER", "http_route": "/healthz"},
+        {"http_route": "/api/stats", "http_request_method": "POST",
+         "http_response_status_code": "405"},
+    ]  # fmt: skip
+    before = scrape(service)
     httpx.get(service.url("/api/items/abc"))  # 404 from the view: still the item route
     httpx.get(service.url("/no/such/route"))  # no route matched
     # A method outside the standard nine that HTTP parsers still accept (llhttp, behind
     # uvicorn, refuses unknown tokens such as BREW before the application sees them).
     assert httpx.request("PROPFIND", service.url("/healthz")).status_code == 405
     httpx.post(service.url("/api/stats"))  # 405: the route matched, the method did not
-    text = scrape(service)
-    assert request_count(text, http_route="/api/items/{id}", http_response_status_code="404") > 0
-    assert request_count(text, http_route="_unmatched", http_response_status_code="404") > 0
-    assert request_count(text, http_request_method="_OTHER", http_route="/healthz") > 0
-    assert request_count(text, http_route="/api/stats", http_request_method="POST",
-                         http_response_status_code="405") > 0  # fmt: skip
+
+    def added(text: str) -> list[float]:
+        return [request_count(text, **ls) - request_count(before, **ls) for ls in expected]
+
+    # Each request counted once under its label set (waiting for the last observations).
+    text = metrics_when(
+        service.base_url,
+        lambda t: min(added(t)) >= 1,
+        f"one request counted under each of {expected}",
+    )
+    assert added(text) == [1, 1, 1, 1], expected
     routes = {labels["http_route"] for _, labels, _ in histogram_samples(text)}
     assert not any("abc" in r or "/no/such" in r for r in routes), routes
     assert all(labels["app"] == service.framework for _, labels, _ in histogram_samples(text))
@@ -91,7 +112,12 @@ def test_both_services_expose_identical_names_labels_and_buckets(live_services: 
     for framework in FRAMEWORKS:
         service = live_services.get(framework)
         httpx.get(service.url("/healthz"))  # at least one observed series
-        shapes[framework] = _shape(scrape(service))
+        text = metrics_when(
+            service.base_url,
+            lambda t: request_count(t, http_route="/healthz") > 0,
+            "a /healthz request counted",
+        )
+        shapes[framework] = _shape(text)
     django, fastapi = shapes["django"], shapes["fastapi"]
     assert django == fastapi
     _, names, label_names, buckets = fastapi
