@@ -84,7 +84,7 @@ class Plan(BaseModel):
     )
     stride: int = Field(4, ge=1, le=20, description="grid steps per climb/descend move")
     max_probes: int = Field(
-        10, ge=2, le=100, description="most steps per framework x scenario in the first round"
+        8, ge=2, le=100, description="most steps per framework x scenario in the first round"
     )
     rounds: int = Field(
         1, ge=1, le=20, description="times each search runs (a later one starts at the bracket)"

@@ -16,6 +16,7 @@ requests served), and also normalised to the run's median core speed.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -44,8 +45,10 @@ __all__ = ["JudgedStep", "Percentile", "PodCapacity", "Slo", "capacity_at_slo", 
 # A step whose core-speed probe differs from the run's median by more than this share ran on a
 # different machine, in effect: it is left out of the fit (docs/local-run.md).
 SPEED_TOLERANCE = 0.15
-# More than this many cores of the pods' CPU(s) busy with something else: the step is left out.
-FOREIGN_CORES_MAX = 0.10
+# The pods' own core(s) were contended when the pods and whatever else ran there wanted more
+# than this share of them: the pods' quota alone cannot take a whole core, so foreign load below
+# what the quota leaves free costs them nothing, and above it their latency is the machine's.
+CONTENDED_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,13 @@ def _exclusion(r: MeasurementRecord, j: StepJudgement, speed: float | None) -> s
         return "left out of the fit: the generator was the limit"
     if r.in_flight_at_start:
         return f"left out of the fit: {r.in_flight_at_start} requests in flight when it began"
-    if r.pod_core_foreign_cores is not None and r.pod_core_foreign_cores > FOREIGN_CORES_MAX:
+    cores = math.ceil(r.pods * r.pod_cpu_limit_millicores / 1000 - 1e-9)
+    foreign = r.pod_core_foreign_cores
+    if foreign is not None and foreign + r.pods * r.pod_cpu_cores > CONTENDED_SHARE * cores:
         return (
-            f"left out of the fit: {r.pod_core_foreign_cores:.2f} cores of the pods' CPU ran "
-            f"something else (> {FOREIGN_CORES_MAX:g})"
+            f"left out of the fit: the pods' {cores} core(s) also ran {foreign:.2f} cores of "
+            f"other work, {foreign + r.pods * r.pod_cpu_cores:.2f} in all (> "
+            f"{CONTENDED_SHARE:.0%}): their latency was the machine's"
         )
     if speed and r.cpu_speed is not None and abs(r.cpu_speed / speed - 1) > SPEED_TOLERANCE:
         return (
