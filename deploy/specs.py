@@ -350,6 +350,38 @@ def pod_template(
     )
 
 
+def rolling_update(replicas: int) -> dict[str, int]:
+    """maxSurge / maxUnavailable for a Deployment of `replicas` pods.
+
+    One pod: maxSurge 0, maxUnavailable 1 (Kubernetes' advice for single replicas) - the old pod
+    goes before the new one is created, so a rollout needs no room beyond the steady state (the
+    documented nodes have none to spare; tests/deploy/test_scheduling.py proves the update fits).
+    More pods: one extra pod at a time and none missing, so capacity holds during the rollout;
+    the scheduling test counts that surge pod.
+    """
+    if replicas <= 1:
+        return {"maxSurge": 0, "maxUnavailable": 1}
+    return {"maxSurge": 1, "maxUnavailable": 0}
+
+
+def deployment_strategy(
+    replicas: int, *, single_writer: bool = False, surge: bool = False
+) -> k8s.apps.v1.DeploymentStrategyArgs:
+    """Explicit on every Deployment. `single_writer` (a pod owning a volume: Prometheus' TSDB,
+    Grafana's data): Recreate, never two at once. Otherwise a rolling update that adds no pod
+    (maxSurge 0, maxUnavailable 1) unless `surge` asks for rolling_update's capacity-keeping one;
+    only the services under test ask (deploy/specs.py:service_chart_values)."""
+    if single_writer:
+        return k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+    steps = rolling_update(replicas) if surge else rolling_update(1)
+    return k8s.apps.v1.DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+            max_surge=steps["maxSurge"], max_unavailable=steps["maxUnavailable"]
+        ),
+    )
+
+
 def deployment_spec(
     component: str,
     name: str,
@@ -362,7 +394,7 @@ def deployment_spec(
     return k8s.apps.v1.DeploymentSpecArgs(
         replicas=replicas,
         revision_history_limit=3,
-        strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if single_writer else None,
+        strategy=deployment_strategy(replicas, single_writer=single_writer),
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(component, name)),
         template=template,
     )
@@ -600,6 +632,9 @@ def service_chart_values(
             "pullPolicy": settings.image_pull_policy,
         },
         "replicaCount": settings.replicas,
+        # One pod: replaced in place (no surge pod the nodes have no room for); more: one extra
+        # pod at a time so the service keeps its capacity (the scheduling test counts it).
+        "rollout": rolling_update(settings.replicas),
         "resources": {"cpu": settings.cpu, "memory": settings.memory},
         "port": SERVICE_PORT,
         "server": {

@@ -154,3 +154,24 @@ def test_chart_alone_with_every_option_on_validates_and_meets_the_policy(framewo
     for manifest in manifests:
         _validate(manifest)
         assert violations(manifest) == []
+
+
+def test_every_deployment_states_its_rollout_strategy(case: Deployed) -> None:
+    """No Deployment falls back to Kubernetes' default 25% surge: each says how it rolls."""
+    missing = [
+        m["metadata"]["name"]
+        for m in case.all_manifests()
+        if m["kind"] == "Deployment" and not (m["spec"].get("strategy") or {}).get("type")
+    ]
+    assert missing == []
+    for m in case.all_manifests():
+        strategy = m["spec"].get("strategy") or {} if m["kind"] == "Deployment" else {}
+        if strategy.get("type") == "RollingUpdate":
+            steps = strategy["rollingUpdate"]
+            assert (steps["maxSurge"], steps["maxUnavailable"]) != (0, 0), m["metadata"]["name"]
+            if m["spec"].get("replicas", 1) == 1 and m["metadata"]["name"] not in case.charts:
+                assert steps == {"maxSurge": 0, "maxUnavailable": 1}, m["metadata"]["name"]
+            if m["metadata"]["name"] in case.charts:  # the services: by their replicas
+                one = case.settings.replicas == 1
+                assert steps == ({"maxSurge": 0, "maxUnavailable": 1} if one else
+                                 {"maxSurge": 1, "maxUnavailable": 0})  # fmt: skip
