@@ -15,15 +15,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from deploy import images
 from deploy.files import KitFiles
 from deploy.settings import Settings
 from deploy.specs import (
     API_SERVER_PORTS,
-    GRAFANA_IMAGE,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
     GRAFANA_UID,
-    KSM_IMAGE,
     KSM_PORT,
     KSM_SERVICE,
     KSM_TELEMETRY_PORT,
@@ -31,7 +30,6 @@ from deploy.specs import (
     KUBELET_PORT,
     LOCUST_SERVICE,
     LOCUST_WEB_PORT,
-    PROMETHEUS_IMAGE,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
     PROMETHEUS_UID,
@@ -57,6 +55,7 @@ from deploy.specs import (
     pods,
     prometheus_config,
     selector,
+    third_party_image,
     volume_claim,
 )
 
@@ -187,7 +186,7 @@ class Monitoring(pulumi.ComponentResource):
             data = empty_dir("data", PROMETHEUS_EMPTYDIR_SIZE)
         server = container(
             "prometheus",
-            PROMETHEUS_IMAGE,
+            third_party_image(settings, images.PROMETHEUS),
             uid=PROMETHEUS_UID,
             cpu=settings.prometheus_cpu,
             memory=settings.prometheus_memory,
@@ -248,7 +247,7 @@ class Monitoring(pulumi.ComponentResource):
         subject = self._account(name, component, KSM_NAMESPACE_RULES)
         exporter = container(
             component,
-            KSM_IMAGE,
+            third_party_image(self._settings, images.KUBE_STATE_METRICS),
             uid=KSM_UID,
             cpu=KSM_CPU,
             memory=KSM_MEMORY,
@@ -333,7 +332,7 @@ class Monitoring(pulumi.ComponentResource):
         }
         server = container(
             "grafana",
-            GRAFANA_IMAGE,
+            third_party_image(settings, images.GRAFANA),
             uid=GRAFANA_UID,
             cpu=settings.grafana_cpu,
             memory=settings.grafana_memory,

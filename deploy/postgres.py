@@ -9,10 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from deploy import images
 from deploy.settings import Settings
 from deploy.specs import (
     DATABASE_URL_KEY,
-    POSTGRES_IMAGE,
     POSTGRES_PORT,
     POSTGRES_SERVICE,
     POSTGRES_UID,
@@ -35,6 +35,7 @@ from deploy.specs import (
     postgres_init_sql,
     secret_volume,
     selector,
+    third_party_image,
     volume_claim,
 )
 
@@ -126,7 +127,7 @@ class Postgres(pulumi.ComponentResource):
         ]  # fmt: skip
         server = container(
             "postgres",
-            POSTGRES_IMAGE,
+            third_party_image(settings, images.POSTGRES),
             uid=POSTGRES_UID,
             cpu=settings.postgres_cpu,
             memory=settings.postgres_memory,

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
+from deploy import images
 from deploy.settings import FRAMEWORKS, ImageRef, Settings
 from deploy.specs import SERVICE_PORT, in_cluster_url, service_chart_values
 
@@ -83,10 +84,13 @@ def _context_files(build: ImageBuild, project_dir: Path) -> list[tuple[str, Path
     return [(str(p.relative_to(project_dir)), p) for p in files]
 
 
-def content_tag(build: ImageBuild, project_dir: Path = PROJECT_DIR) -> str:
-    """`src-<12 hex>`: a hash of every file the build can read (context and Dockerfile), so the
-    same sources give the same tag and any change gives a new one."""
+def content_tag(build: ImageBuild, project_dir: Path = PROJECT_DIR, base_image: str = "") -> str:
+    """`src-<12 hex>`: a hash of every file the build can read (context and Dockerfile) and of the
+    pinned base image, so the same inputs give the same tag and any change gives a new one (an
+    immutable repository would refuse a new build under an old tag)."""
     digest = hashlib.sha256()
+    if base_image:
+        digest.update(b"BASE_IMAGE=" + base_image.encode() + b"\0")
     dockerfile = (build.dockerfile, project_dir / build.dockerfile)
     for name, path in [*_context_files(build, project_dir), dockerfile]:
         digest.update(name.encode() + b"\0")
@@ -109,6 +113,11 @@ def registry_target(settings: Settings) -> ImageTarget:
     )
 
 
+def base_image_ref(settings: Settings) -> str:
+    """The Dockerfiles' base (`FROM python:<tag>`) by tag and the stack's digest for it."""
+    return images.pinned(images.PYTHON, settings.python_image_digest)
+
+
 def kit_image(
     name: str, settings: Settings, target: ImageTarget, parent: pulumi.Resource
 ) -> pulumi.Output[ImageRef]:
@@ -116,7 +125,8 @@ def kit_image(
     if not settings.build_images:
         return pulumi.Output.from_input(settings.prebuilt_image(name))
     build = image_build(name)
-    tag = settings.image_tag or content_tag(build)
+    base_image = base_image_ref(settings)
+    tag = settings.image_tag or content_tag(build, base_image=base_image)
     repository = pulumi.Output.from_input(target.repositories[name])
     stage_context(build)
     image = docker_build.Image(
@@ -124,7 +134,17 @@ def kit_image(
         tags=[repository.apply(lambda repo: f"{repo}:{tag}")],
         push=True,
         registries=list(target.registries) or None,
-        context=docker_build.BuildContextArgs(location=build.context),
+        # The FROM line names the base by tag; this named context swaps in the stack's pin of
+        # that tag (BuildKit resolves a FROM through a context of the same name), so the
+        # Dockerfiles stay buildable alone and the build still runs on the pinned digest.
+        context=docker_build.BuildContextArgs(
+            location=build.context,
+            named={
+                images.PYTHON.tag_ref: docker_build.ContextArgs(
+                    location=f"docker-image://{base_image}"
+                )
+            },
+        ),
         dockerfile=docker_build.DockerfileArgs(location=build.dockerfile),
         platforms=[docker_build.Platform(settings.build_platform)],
         opts=pulumi.ResourceOptions(parent=parent),

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from capacity.metrics.prometheus_config import render_prometheus_config
+from deploy import images
 from deploy.settings import ImageRef, Settings
 
 PART_OF = "fwcap"
@@ -47,13 +48,12 @@ KUBELET_PORT = 10250
 API_SERVER_PORTS = (443, 6443)
 DATABASE_URL_KEY = "DATABASE_URL"
 
-# Third-party images, pinned (never `latest`); bump them deliberately, together with this comment.
-POSTGRES_IMAGE = "postgres:18.1-bookworm"
-PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0"
-GRAFANA_IMAGE = "grafana/grafana:12.1.1"
-LOCUST_IMAGE = "locustio/locust:2.47.0"  # the Locust version the local run uses (uv.lock)
-# v2.16.0: the newest release in kube-state-metrics' CHANGELOG.md as stored for this kit's review.
-KSM_IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0"
+# Third-party images by tag; deploy/images.py says why their digests are stack config.
+POSTGRES_IMAGE = images.POSTGRES.tag_ref
+PROMETHEUS_IMAGE = images.PROMETHEUS.tag_ref
+GRAFANA_IMAGE = images.GRAFANA.tag_ref
+LOCUST_IMAGE = images.LOCUST.tag_ref
+KSM_IMAGE = images.KUBE_STATE_METRICS.tag_ref
 
 # Non-root identities: each image's own user, so files it ships stay readable.
 KIT_UID = 10001  # the kit's images (services, upstream stub)
@@ -70,6 +70,11 @@ NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/warn": "restricted",
     "app.kubernetes.io/part-of": PART_OF,
 }
+
+
+def third_party_image(settings: Settings, image: images.ThirdPartyImage) -> str:
+    """The stack's pin of a third-party image: tag and digest (load_settings made sure of it)."""
+    return images.pinned(image, settings.image_digest(image))
 
 
 def labels(component: str, name: str) -> dict[str, str]:

@@ -13,8 +13,8 @@ import kubernetes_validate
 import pytest
 
 from tests.deploy.conftest import Deployed
-from tests.deploy.harness import KUBERNETES_VERSION, render_chart
-from tests.deploy.policy import image_is_pinned, violations
+from tests.deploy.harness import KUBERNETES_VERSION, alone, render_chart
+from tests.deploy.policy import image_is_pinned, pod_spec, violations
 
 # Custom resources have no schema in kubernetes-validate; their shape is checked here instead.
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
@@ -56,7 +56,7 @@ def test_every_workload_meets_the_restricted_profile(case: Deployed) -> None:
 
 
 def test_policy_flags_each_kind_of_violation() -> None:
-    good = render_chart({}, "django", "demo")
+    good = render_chart(alone("django"), "django", "demo")
     deployment = next(m for m in good if m["kind"] == "Deployment")
     assert violations(deployment) == []
 
@@ -101,6 +101,7 @@ def test_policy_flags_each_kind_of_violation() -> None:
         ),
         "latest": (lambda p, c: c.update(image="r/fwcap-django:latest"), "not pinned"),
         "untagged": (lambda p, c: c.update(image="r/fwcap-django"), "not pinned"),
+        "tag only": (lambda p, c: c.update(image="r/fwcap-django:1.0"), "not pinned"),
         "host path": (
             lambda p, c: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
             "hostPath",
@@ -116,9 +117,11 @@ def test_policy_flags_each_kind_of_violation() -> None:
 @pytest.mark.parametrize(
     ("image", "pinned"),
     [
-        ("postgres:18.1-bookworm", True),
+        ("postgres:18.1-bookworm@sha256:" + "a" * 64, True),
         ("localhost:5001/fwcap-django:0.1.0@sha256:" + "a" * 64, True),
-        ("localhost:5001/fwcap-django@sha256:" + "a" * 64, True),
+        ("postgres:18.1-bookworm", False),  # a tag alone can be re-pushed
+        ("localhost:5001/fwcap-django@sha256:" + "a" * 64, False),  # a digest alone: unreadable
+        ("localhost:5001/fwcap-django:0.1.0@sha256:abc", False),
         ("localhost:5001/fwcap-django", False),
         ("grafana/grafana:latest", False),
         ("grafana/grafana", False),
@@ -129,7 +132,9 @@ def test_image_pinning_rule(image: str, pinned: bool) -> None:
 
 
 def test_strict_schema_validation_rejects_unknown_fields() -> None:
-    deployment = next(m for m in render_chart({}, "django", "demo") if m["kind"] == "Deployment")
+    deployment = next(
+        m for m in render_chart(alone("django"), "django", "demo") if m["kind"] == "Deployment"
+    )
     _validate(deployment)
     bad = copy.deepcopy(deployment)
     bad["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFS"] = True
@@ -142,7 +147,7 @@ def test_chart_alone_with_every_option_on_validates_and_meets_the_policy(framewo
     """`helm install` without Pulumi: hook Job, chart-made Secret, HPA and ServiceMonitor."""
     values = {
         "framework": framework,
-        "image": {"repository": f"localhost:5001/fwcap-{framework}", "tag": "0.1.0"},
+        "image": alone(framework)["image"],
         "database": {"url": f"postgresql://u:p@postgres:5432/{framework}"},
         "autoscaling": {"enabled": True},
         "monitoring": {"mode": "existing"},
@@ -175,3 +180,15 @@ def test_every_deployment_states_its_rollout_strategy(case: Deployed) -> None:
                 one = case.settings.replicas == 1
                 assert steps == ({"maxSurge": 0, "maxUnavailable": 1} if one else
                                  {"maxSurge": 1, "maxUnavailable": 0})  # fmt: skip
+
+
+def test_every_image_carries_its_tag_and_digest(case: Deployed) -> None:
+    """Acceptance: no container or init container of any rendered object runs a tag-only image."""
+    found = {
+        c["image"]
+        for m in case.all_manifests()
+        if (spec := pod_spec(m)) is not None
+        for c in [*spec.get("containers", []), *spec.get("initContainers", [])]
+    }
+    assert len(found) >= 5
+    assert sorted(i for i in found if not image_is_pinned(i)) == []
