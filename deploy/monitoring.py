@@ -30,6 +30,7 @@ from deploy.specs import (
     KUBELET_PORT,
     LOCUST_SERVICE,
     LOCUST_WEB_PORT,
+    PROMETHEUS_GRACE_SECONDS,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
     PROMETHEUS_UID,
@@ -218,6 +219,7 @@ class Monitoring(pulumi.ComponentResource):
             # A config change rolls the pod (Prometheus would not reload by itself).
             annotations={"fwcap/config-sha256": _sha256(config_text)},
             service_account=subject.name,  # the config reads its token
+            grace_seconds=PROMETHEUS_GRACE_SECONDS,
         )
         # One TSDB (single_writer): never two Prometheus pods at once.
         add_workload(

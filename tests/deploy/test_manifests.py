@@ -7,13 +7,14 @@ input, so a pass means something."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
 from tests.deploy.conftest import Deployed
-from tests.deploy.harness import KUBERNETES_VERSION, alone, render_chart
+from tests.deploy.harness import KUBERNETES_VERSION, ROOT, alone, render_chart
 from tests.deploy.policy import image_is_pinned, pod_spec, violations
 
 # Custom resources have no schema in kubernetes-validate; their shape is checked here instead.
@@ -192,3 +193,51 @@ def test_every_image_carries_its_tag_and_digest(case: Deployed) -> None:
     }
     assert len(found) >= 5
     assert sorted(i for i in found if not image_is_pinned(i)) == []
+
+
+def _server_graceful_timeouts_s() -> dict[str, int]:
+    """The servers' own SIGTERM budgets, read from their config (what the images run)."""
+    gunicorn = (ROOT / "services/django/gunicorn.conf.py").read_text()
+    uvicorn = (ROOT / "services/fastapi/app/serve.py").read_text()
+    found = {
+        "django": re.search(r"^graceful_timeout = (\d+)", gunicorn, re.MULTILINE),
+        "fastapi": re.search(r"^GRACEFUL_SHUTDOWN_S = (\d+)", uvicorn, re.MULTILINE),
+    }
+    assert all(found.values()), found
+    assert "timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S" in uvicorn
+    return {fw: int(m.group(1)) for fw, m in found.items() if m}
+
+
+def test_every_workload_states_its_grace_and_the_services_drain_before_sigterm(
+    case: Deployed,
+) -> None:
+    """Acceptance: terminationGracePeriodSeconds on every Deployment (and PostgreSQL), above the
+    preStop delay plus the server's own graceful timeout for the services."""
+    timeouts = _server_graceful_timeouts_s()
+    for m in case.all_manifests():
+        if m["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        pod = m["spec"]["template"]["spec"]
+        name = m["metadata"]["name"]
+        assert isinstance(pod.get("terminationGracePeriodSeconds"), int), name
+        if name in case.charts:
+            [server] = pod["containers"]
+            pre_stop = server["lifecycle"]["preStop"]["sleep"]["seconds"]
+            assert pre_stop >= 5
+            assert pod["terminationGracePeriodSeconds"] > pre_stop + timeouts[name], name
+        if name == "upstream-stub":
+            assert pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] >= 5
+        if name == "postgres":
+            command = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+            assert command[:2] == ["pg_ctl", "stop"] and "fast" in command
+
+
+def test_the_chart_refuses_a_grace_period_shorter_than_drain_plus_graceful_timeout() -> None:
+    values = alone("django")
+    values["shutdown"] = {
+        "preStopSeconds": 10,
+        "serverGracefulTimeoutSeconds": 20,
+        "terminationGracePeriodSeconds": 30,
+    }
+    with pytest.raises(Exception, match=r"terminationGracePeriodSeconds must exceed"):
+        render_chart(values, "django", "demo")
