@@ -41,6 +41,7 @@ from deploy.specs import (
     Rules,
     add_role_binding,
     add_workload,
+    addresses,
     config_map_volume,
     container,
     empty_dir,
@@ -51,7 +52,6 @@ from deploy.specs import (
     labels,
     meta,
     mount,
-    outside_pods,
     pod_template,
     pods,
     prometheus_config,
@@ -236,8 +236,10 @@ class Monitoring(pulumi.ComponentResource):
                 Allow((pods("service"),), (SERVICE_PORT,)),
                 Allow((pods("locust-master"),), (LOCUST_WEB_PORT,)),
                 Allow((pods("kube-state-metrics"),), (KSM_PORT,)),
-                # The kubelets (cAdvisor) and the API server (discovery) are outside any pod.
-                Allow((outside_pods(),), (KUBELET_PORT, *API_SERVER_PORTS)),
+                # The kubelets (cAdvisor) and the API server (discovery) are outside any pod:
+                # named by their addresses, so the token cannot leave the cluster.
+                Allow(addresses(settings.node_cidrs), (KUBELET_PORT,)),
+                Allow(addresses(settings.api_server_cidrs), API_SERVER_PORTS),
             ],
         )
 
@@ -284,7 +286,7 @@ class Monitoring(pulumi.ComponentResource):
             template,
             self._child,
             ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
-            egress=[Allow((outside_pods(),), API_SERVER_PORTS)],
+            egress=[Allow(addresses(self._settings.api_server_cidrs), API_SERVER_PORTS)],
         )
 
     # -- bundled Grafana ------------------------------------------------------------------

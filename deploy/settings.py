@@ -9,6 +9,7 @@ registers a single resource.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -320,6 +321,20 @@ class Settings(BaseModel):
         le=1000,
     )
 
+    node_cidrs: tuple[str, ...] = _setting(
+        (),
+        "CIDRs of the nodes' addresses (the kubelets Prometheus scrapes for cAdvisor on 10250); "
+        "required with monitoringMode bundled, so its egress names them instead of 0.0.0.0/0.",
+        "a list of CIDRs like [\"172.18.0.0/16\"] (kind's Docker network) or your VPC's; never "
+        "0.0.0.0/0 or ::/0",
+    )
+    api_server_cidrs: tuple[str, ...] = _setting(
+        (),
+        "CIDRs of the API server's endpoints (`kubectl get endpoints kubernetes`), which "
+        "Prometheus and kube-state-metrics reach on 443/6443; required with monitoringMode "
+        "bundled.",
+        "a list of CIDRs (a /32 per endpoint, or the subnet they live in); never 0.0.0.0/0 or ::/0",
+    )
     # Digests of the third-party images (deploy/images.py); required where the stack uses them.
     python_image_digest: str = _setting(
         "",
@@ -391,6 +406,23 @@ class Settings(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"{list(names)!r} names a framework twice")
         return tuple(str(n) for n in names)
+
+    @field_validator("node_cidrs", "api_server_cidrs", mode="before")
+    @classmethod
+    def _cidrs(cls, value: object) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("not a list of CIDRs")
+        found = []
+        for item in items:
+            try:
+                network = ipaddress.ip_network(str(item).strip(), strict=True)
+            except ValueError as e:
+                raise ValueError(f"{item!r} is not a CIDR ({e})") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{item!r} is every address: name the nodes' own range")
+            found.append(str(network))
+        return tuple(found)
 
     @field_validator("registry")
     @classmethod
@@ -613,6 +645,16 @@ def _check_combinations(settings: Settings, project_dir: Path) -> None:
                 f"below {config_key('replicas')} = {settings.replicas}",
             )
         )
+    if settings.monitoring_mode == "bundled":
+        for field in ("node_cidrs", "api_server_cidrs"):
+            if not getattr(settings, field):
+                problems.append(
+                    f"{config_key(field)} is required when {config_key('monitoring_mode')} is "
+                    "bundled (the egress of Prometheus and kube-state-metrics names these "
+                    "addresses instead of 0.0.0.0/0); find them with `kubectl get nodes -o wide` "
+                    'and `kubectl get endpoints kubernetes` (docs/deploy.md, "Egress"); '
+                    f"accepted: {accepted(field)}"
+                )
     missing = [i for i in settings.third_party_images() if not settings.image_digest(i)]
     if missing:
         problems.append(

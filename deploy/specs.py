@@ -500,11 +500,13 @@ def namespace_peer(
     )
 
 
-def outside_pods() -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    """Node and control-plane addresses (the kubelet, the API server): no pod selector reaches
-    them, and their addresses differ per cluster."""
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0")
+def addresses(cidrs: Sequence[str]) -> tuple[k8s.networking.v1.NetworkPolicyPeerArgs, ...]:
+    """Peers outside any pod (the kubelets, the API server): their addresses, from stack config
+    (fwcap:nodeCidrs, fwcap:apiServerCidrs) - never 0.0.0.0/0, which would let a token-holding
+    pod reach the internet."""
+    return tuple(
+        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+        for c in cidrs
     )
 
 

@@ -44,6 +44,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "fwcap:memory": "1Gi",
         "fwcap:workers": 3,
         "fwcap:namespace": "capacity-test",
+        "fwcap:nodeCidrs": ["10.0.0.0/16", "fd00:10::/64"],
+        "fwcap:apiServerCidrs": ["10.0.0.10/32", "10.0.0.11/32"],
     },
 }
 
