@@ -11,10 +11,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from deploy import images
 from deploy.files import KitFiles
 from deploy.settings import Settings
 from deploy.specs import (
-    LOCUST_IMAGE,
     LOCUST_MASTER_PORT,
     LOCUST_SERVICE,
     LOCUST_UID,
@@ -38,6 +38,7 @@ from deploy.specs import (
     pod_template,
     pods,
     tcp_probe,
+    third_party_image,
 )
 
 LOCUSTFILE_DIR = "/etc/fwcap/locust"
@@ -127,7 +128,7 @@ class Locust(pulumi.ComponentResource):
         master_ports = {"web": LOCUST_WEB_PORT, "master": LOCUST_MASTER_PORT}
         master = container(
             "locust",
-            LOCUST_IMAGE,
+            third_party_image(settings, images.LOCUST),
             uid=LOCUST_UID,
             cpu=settings.locust_master_cpu,
             memory=settings.locust_master_memory,
@@ -149,7 +150,7 @@ class Locust(pulumi.ComponentResource):
         )
         worker = container(
             "locust",
-            LOCUST_IMAGE,
+            third_party_image(settings, images.LOCUST),
             uid=LOCUST_UID,
             cpu=settings.locust_cpu,
             memory=settings.locust_memory,

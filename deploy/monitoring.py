@@ -15,15 +15,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from deploy import images
 from deploy.files import KitFiles
 from deploy.settings import Settings
 from deploy.specs import (
     API_SERVER_PORTS,
-    GRAFANA_IMAGE,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
     GRAFANA_UID,
-    KSM_IMAGE,
     KSM_PORT,
     KSM_SERVICE,
     KSM_TELEMETRY_PORT,
@@ -31,7 +30,7 @@ from deploy.specs import (
     KUBELET_PORT,
     LOCUST_SERVICE,
     LOCUST_WEB_PORT,
-    PROMETHEUS_IMAGE,
+    PROMETHEUS_GRACE_SECONDS,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
     PROMETHEUS_UID,
@@ -42,6 +41,7 @@ from deploy.specs import (
     Rules,
     add_role_binding,
     add_workload,
+    addresses,
     config_map_volume,
     container,
     empty_dir,
@@ -52,11 +52,11 @@ from deploy.specs import (
     labels,
     meta,
     mount,
-    outside_pods,
     pod_template,
     pods,
     prometheus_config,
     selector,
+    third_party_image,
     volume_claim,
 )
 
@@ -187,7 +187,7 @@ class Monitoring(pulumi.ComponentResource):
             data = empty_dir("data", PROMETHEUS_EMPTYDIR_SIZE)
         server = container(
             "prometheus",
-            PROMETHEUS_IMAGE,
+            third_party_image(settings, images.PROMETHEUS),
             uid=PROMETHEUS_UID,
             cpu=settings.prometheus_cpu,
             memory=settings.prometheus_memory,
@@ -219,6 +219,7 @@ class Monitoring(pulumi.ComponentResource):
             # A config change rolls the pod (Prometheus would not reload by itself).
             annotations={"fwcap/config-sha256": _sha256(config_text)},
             service_account=subject.name,  # the config reads its token
+            grace_seconds=PROMETHEUS_GRACE_SECONDS,
         )
         # One TSDB (single_writer): never two Prometheus pods at once.
         add_workload(
@@ -235,8 +236,10 @@ class Monitoring(pulumi.ComponentResource):
                 Allow((pods("service"),), (SERVICE_PORT,)),
                 Allow((pods("locust-master"),), (LOCUST_WEB_PORT,)),
                 Allow((pods("kube-state-metrics"),), (KSM_PORT,)),
-                # The kubelets (cAdvisor) and the API server (discovery) are outside any pod.
-                Allow((outside_pods(),), (KUBELET_PORT, *API_SERVER_PORTS)),
+                # The kubelets (cAdvisor) and the API server (discovery) are outside any pod:
+                # named by their addresses, so the token cannot leave the cluster.
+                Allow(addresses(settings.node_cidrs), (KUBELET_PORT,)),
+                Allow(addresses(settings.api_server_cidrs), API_SERVER_PORTS),
             ],
         )
 
@@ -248,7 +251,7 @@ class Monitoring(pulumi.ComponentResource):
         subject = self._account(name, component, KSM_NAMESPACE_RULES)
         exporter = container(
             component,
-            KSM_IMAGE,
+            third_party_image(self._settings, images.KUBE_STATE_METRICS),
             uid=KSM_UID,
             cpu=KSM_CPU,
             memory=KSM_MEMORY,
@@ -283,7 +286,7 @@ class Monitoring(pulumi.ComponentResource):
             template,
             self._child,
             ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
-            egress=[Allow((outside_pods(),), API_SERVER_PORTS)],
+            egress=[Allow(addresses(self._settings.api_server_cidrs), API_SERVER_PORTS)],
         )
 
     # -- bundled Grafana ------------------------------------------------------------------
@@ -333,7 +336,7 @@ class Monitoring(pulumi.ComponentResource):
         }
         server = container(
             "grafana",
-            GRAFANA_IMAGE,
+            third_party_image(settings, images.GRAFANA),
             uid=GRAFANA_UID,
             cpu=settings.grafana_cpu,
             memory=settings.grafana_memory,

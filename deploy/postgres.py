@@ -9,10 +9,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from deploy import images
 from deploy.settings import Settings
 from deploy.specs import (
     DATABASE_URL_KEY,
-    POSTGRES_IMAGE,
+    POSTGRES_GRACE_SECONDS,
     POSTGRES_PORT,
     POSTGRES_SERVICE,
     POSTGRES_UID,
@@ -35,6 +36,7 @@ from deploy.specs import (
     postgres_init_sql,
     secret_volume,
     selector,
+    third_party_image,
     volume_claim,
 )
 
@@ -124,9 +126,13 @@ class Postgres(pulumi.ComponentResource):
             "pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", POSTGRES_USER,
             "-d", "postgres",
         ]  # fmt: skip
+        fast_shutdown = [
+            "pg_ctl", "stop", "-D", _PGDATA, "-m", "fast", "-w",
+            "-t", str(POSTGRES_GRACE_SECONDS - 10),
+        ]  # fmt: skip
         server = container(
             "postgres",
-            POSTGRES_IMAGE,
+            third_party_image(settings, images.POSTGRES),
             uid=POSTGRES_UID,
             cpu=settings.postgres_cpu,
             memory=settings.postgres_memory,
@@ -147,6 +153,13 @@ class Postgres(pulumi.ComponentResource):
                 mount("run", "/var/run/postgresql"),
                 mount("tmp", "/tmp"),
             ],
+            # The kubelet's SIGTERM asks PostgreSQL for a "smart" shutdown, which waits for every
+            # session to end - and the services' pools never end theirs, so the pod would be
+            # SIGKILLed at its grace period and recover from the WAL on the next start. A fast
+            # shutdown ends the sessions and checkpoints first.
+            pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=fast_shutdown)
+            ),
         )
         template = pod_template(
             "postgres",
@@ -159,6 +172,7 @@ class Postgres(pulumi.ComponentResource):
                 empty_dir("tmp", "256Mi"),
             ],
             placement=Placement(pool=settings.load_pool),
+            grace_seconds=POSTGRES_GRACE_SECONDS,
         )
         k8s.apps.v1.StatefulSet(
             resource_name,

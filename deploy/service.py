@@ -4,6 +4,7 @@ charts/fwcap-service Helm chart, installed through helm.v4.Chart from the local 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
+from deploy import images
 from deploy.settings import FRAMEWORKS, ImageRef, Settings
 from deploy.specs import SERVICE_PORT, in_cluster_url, service_chart_values
 
@@ -24,28 +26,54 @@ _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 
 @dataclass(frozen=True)
 class ImageBuild:
-    """Where an image of the kit is built from (paths relative to the project directory)."""
+    """Where an image of the kit is built from (paths relative to the project directory).
+
+    `staged`: the image's context is not a source directory but one assembled from these files
+    (name in the context -> source path), so it holds exactly what the Dockerfile copies."""
 
     name: str  # django | fastapi | upstream
     context: str
     dockerfile: str
     repository: str  # the name under the stack's registry
+    staged: Mapping[str, str] = field(default_factory=dict)
+
+
+STAGING_DIR = ".build/images"  # git-ignored; rewritten by every `pulumi up`
 
 
 def image_build(name: str) -> ImageBuild:
     if name == "upstream":
         # The stub is the one file services/upstream_stub.py plus aiohttp: a small image of its
-        # own, so neither service image carries a dependency it does not use.
+        # own, built from a context of just its two inputs - not all of services/, where any
+        # service change would give it a new tag and roll it for nothing.
         return ImageBuild(
-            name, "services", "deploy/images/upstream-stub/Dockerfile", "fwcap-upstream-stub"
+            name,
+            f"{STAGING_DIR}/{name}",
+            "deploy/images/upstream-stub/Dockerfile",
+            "fwcap-upstream-stub",
+            staged={
+                "upstream_stub.py": "services/upstream_stub.py",
+                "requirements.txt": "deploy/images/upstream-stub/requirements.txt",
+            },
         )
     return ImageBuild(name, f"services/{name}", f"services/{name}/Dockerfile", f"fwcap-{name}")
 
 
-def content_tag(build: ImageBuild, project_dir: Path = PROJECT_DIR) -> str:
-    """`src-<12 hex>`: a hash of every file the build can read (context and Dockerfile), so the
-    same sources give the same tag and any change gives a new one."""
-    digest = hashlib.sha256()
+def stage_context(build: ImageBuild, project_dir: Path = PROJECT_DIR) -> None:
+    """Assemble a staged context (only its files, whatever was there before)."""
+    if not build.staged:
+        return
+    context = project_dir / build.context
+    shutil.rmtree(context, ignore_errors=True)
+    context.mkdir(parents=True)
+    for name, source in build.staged.items():
+        shutil.copyfile(project_dir / source, context / name)
+
+
+def _context_files(build: ImageBuild, project_dir: Path) -> list[tuple[str, Path]]:
+    """(name the hash records, file) for every file the build can read."""
+    if build.staged:
+        return [(source, project_dir / source) for source in sorted(build.staged.values())]
     context = project_dir / build.context
     files = sorted(
         p
@@ -53,8 +81,19 @@ def content_tag(build: ImageBuild, project_dir: Path = PROJECT_DIR) -> str:
         if p.is_file() and not _IGNORED_PARTS & set(p.relative_to(context).parts)
         and p.suffix != ".pyc"
     )  # fmt: skip
-    for path in [*files, project_dir / build.dockerfile]:
-        digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
+    return [(str(p.relative_to(project_dir)), p) for p in files]
+
+
+def content_tag(build: ImageBuild, project_dir: Path = PROJECT_DIR, base_image: str = "") -> str:
+    """`src-<12 hex>`: a hash of every file the build can read (context and Dockerfile) and of the
+    pinned base image, so the same inputs give the same tag and any change gives a new one (an
+    immutable repository would refuse a new build under an old tag)."""
+    digest = hashlib.sha256()
+    if base_image:
+        digest.update(b"BASE_IMAGE=" + base_image.encode() + b"\0")
+    dockerfile = (build.dockerfile, project_dir / build.dockerfile)
+    for name, path in [*_context_files(build, project_dir), dockerfile]:
+        digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return "src-" + digest.hexdigest()[:12]
 
@@ -74,6 +113,11 @@ def registry_target(settings: Settings) -> ImageTarget:
     )
 
 
+def base_image_ref(settings: Settings) -> str:
+    """The Dockerfiles' base (`FROM python:<tag>`) by tag and the stack's digest for it."""
+    return images.pinned(images.PYTHON, settings.python_image_digest)
+
+
 def kit_image(
     name: str, settings: Settings, target: ImageTarget, parent: pulumi.Resource
 ) -> pulumi.Output[ImageRef]:
@@ -81,14 +125,26 @@ def kit_image(
     if not settings.build_images:
         return pulumi.Output.from_input(settings.prebuilt_image(name))
     build = image_build(name)
-    tag = settings.image_tag or content_tag(build)
+    base_image = base_image_ref(settings)
+    tag = settings.image_tag or content_tag(build, base_image=base_image)
     repository = pulumi.Output.from_input(target.repositories[name])
+    stage_context(build)
     image = docker_build.Image(
         f"{name}-image",
         tags=[repository.apply(lambda repo: f"{repo}:{tag}")],
         push=True,
         registries=list(target.registries) or None,
-        context=docker_build.BuildContextArgs(location=build.context),
+        # The FROM line names the base by tag; this named context swaps in the stack's pin of
+        # that tag (BuildKit resolves a FROM through a context of the same name), so the
+        # Dockerfiles stay buildable alone and the build still runs on the pinned digest.
+        context=docker_build.BuildContextArgs(
+            location=build.context,
+            named={
+                images.PYTHON.tag_ref: docker_build.ContextArgs(
+                    location=f"docker-image://{base_image}"
+                )
+            },
+        ),
         dockerfile=docker_build.DockerfileArgs(location=build.dockerfile),
         platforms=[docker_build.Platform(settings.build_platform)],
         opts=pulumi.ResourceOptions(parent=parent),

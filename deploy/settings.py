@@ -9,6 +9,7 @@ registers a single resource.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from capacity.quantity import (
     memory_text,
 )
 from capacity.validation import problems
+from deploy import images
 
 PROJECT = "fwcap"
 # The services the program deploys: the reference ones (the lean variants run locally only).
@@ -57,12 +59,13 @@ _IMAGE_REF = re.compile(
     + r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
     + r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 IMAGE_REF_FORMS = (
-    "repository:tag or repository:tag@sha256:<64 hex>, e.g. ghcr.io/acme/fwcap-django:1.2.0 "
-    "(a fixed tag, never 'latest')"
+    "repository:tag@sha256:<64 hex>, e.g. ghcr.io/acme/fwcap-django:1.2.0@sha256:... (a fixed "
+    "tag, never 'latest', and the digest it names: `crane digest <repository:tag>`)"
 )
 REGISTRY_FORMS = (
     "host[:port][/path] without a scheme, e.g. localhost:5001 or "
@@ -91,6 +94,13 @@ def parse_image_ref(text: str) -> ImageRef:
     if match["tag"] == "latest":
         raise ValueError(f"{text!r} uses the moving tag 'latest'")
     return ImageRef(match["repository"], match["tag"], match["digest"] or "")
+
+
+DIGEST_FORMS = "sha256: and 64 lowercase hex digits, as `crane digest <image>` prints it"
+
+
+def _digest_description(image: images.ThirdPartyImage) -> str:
+    return f"Digest of {image.tag_ref} ({image.why}); pins the tag to the image it named."
 
 
 def _setting(default: Any, description: str, accepted: str, **constraints: Any) -> Any:
@@ -311,6 +321,52 @@ class Settings(BaseModel):
         le=1000,
     )
 
+    node_cidrs: tuple[str, ...] = _setting(
+        (),
+        "CIDRs of the nodes' addresses (the kubelets Prometheus scrapes for cAdvisor on 10250); "
+        "required with monitoringMode bundled, so its egress names them instead of 0.0.0.0/0.",
+        "a list of CIDRs like [\"172.18.0.0/16\"] (kind's Docker network) or your VPC's; never "
+        "0.0.0.0/0 or ::/0",
+    )
+    api_server_cidrs: tuple[str, ...] = _setting(
+        (),
+        "CIDRs of the API server's endpoints (`kubectl get endpoints kubernetes`), which "
+        "Prometheus and kube-state-metrics reach on 443/6443; required with monitoringMode "
+        "bundled.",
+        "a list of CIDRs (a /32 per endpoint, or the subnet they live in); never 0.0.0.0/0 or ::/0",
+    )
+    # Digests of the third-party images (deploy/images.py); required where the stack uses them.
+    python_image_digest: str = _setting(
+        "",
+        _digest_description(images.PYTHON),
+        DIGEST_FORMS,
+    )
+    postgres_image_digest: str = _setting(
+        "",
+        _digest_description(images.POSTGRES),
+        DIGEST_FORMS,
+    )
+    prometheus_image_digest: str = _setting(
+        "",
+        _digest_description(images.PROMETHEUS),
+        DIGEST_FORMS,
+    )
+    grafana_image_digest: str = _setting(
+        "",
+        _digest_description(images.GRAFANA),
+        DIGEST_FORMS,
+    )
+    locust_image_digest: str = _setting(
+        "",
+        _digest_description(images.LOCUST),
+        DIGEST_FORMS,
+    )
+    kube_state_metrics_image_digest: str = _setting(
+        "",
+        _digest_description(images.KUBE_STATE_METRICS),
+        DIGEST_FORMS,
+    )
+
     ecr: bool = _setting(
         False,
         "Create the images' ECR repositories (immutable tags) and push with credentials from the "
@@ -351,6 +407,23 @@ class Settings(BaseModel):
             raise ValueError(f"{list(names)!r} names a framework twice")
         return tuple(str(n) for n in names)
 
+    @field_validator("node_cidrs", "api_server_cidrs", mode="before")
+    @classmethod
+    def _cidrs(cls, value: object) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("not a list of CIDRs")
+        found = []
+        for item in items:
+            try:
+                network = ipaddress.ip_network(str(item).strip(), strict=True)
+            except ValueError as e:
+                raise ValueError(f"{item!r} is not a CIDR ({e})") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{item!r} is every address: name the nodes' own range")
+            found.append(str(network))
+        return tuple(found)
+
     @field_validator("registry")
     @classmethod
     def _registry(cls, value: str) -> str:
@@ -369,9 +442,17 @@ class Settings(BaseModel):
     @field_validator("django_image", "fastapi_image", "upstream_image")
     @classmethod
     def _image_ref(cls, value: str) -> str:
-        if value:
-            parse_image_ref(value)
+        if value and not parse_image_ref(value).digest:
+            raise ValueError("no @sha256: digest (a tag alone can be re-pushed)")
         return value.strip()
+
+    @field_validator(*(f"{i.key}_image_digest" for i in images.ALL))
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _DIGEST.match(value):
+            raise ValueError("not an image digest")
+        return value
 
     @field_validator("build_platform")
     @classmethod
@@ -449,6 +530,18 @@ class Settings(BaseModel):
     def pod_shape(self) -> PodShape:
         """One service pod's resources and server threads (workers None: derived from CPU)."""
         return PodShape.of(self.cpu, self.memory, self.workers or None, self.threads)
+
+    def image_digest(self, image: images.ThirdPartyImage) -> str:
+        return str(getattr(self, f"{image.key}_image_digest"))
+
+    def third_party_images(self) -> tuple[images.ThirdPartyImage, ...]:
+        """The third-party images this stack runs or builds on."""
+        used = [images.POSTGRES, images.LOCUST]
+        if self.build_images:
+            used.insert(0, images.PYTHON)
+        if self.monitoring_mode == "bundled":
+            used += [images.PROMETHEUS, images.GRAFANA, images.KUBE_STATE_METRICS]
+        return tuple(used)
 
     def prebuilt_image(self, name: str) -> ImageRef:
         """The configured image for `django`, `fastapi` or `upstream` (buildImages false)."""
@@ -551,6 +644,30 @@ def _check_combinations(settings: Settings, project_dir: Path) -> None:
                 settings.hpa_max_replicas,
                 f"below {config_key('replicas')} = {settings.replicas}",
             )
+        )
+    if settings.monitoring_mode == "bundled":
+        for field in ("node_cidrs", "api_server_cidrs"):
+            if not getattr(settings, field):
+                problems.append(
+                    f"{config_key(field)} is required when {config_key('monitoring_mode')} is "
+                    "bundled (the egress of Prometheus and kube-state-metrics names these "
+                    "addresses instead of 0.0.0.0/0); find them with `kubectl get nodes -o wide` "
+                    'and `kubectl get endpoints kubernetes` (docs/deploy.md, "Egress"); '
+                    f"accepted: {accepted(field)}"
+                )
+    missing = [i for i in settings.third_party_images() if not settings.image_digest(i)]
+    if missing:
+        problems.append(
+            "the stack pins no digest for "
+            + ", ".join(i.tag_ref for i in missing)
+            + " (every image runs by digest, so a re-pushed tag cannot change what runs); "
+            + "resolve each and set it, e.g.\n    "
+            + "\n    ".join(
+                f"{config_key(f'{i.key}_image_digest')}: {images.resolve_commands(i)}"
+                for i in missing
+            )
+            + f"\n  then `pulumi config set {config_key(f'{missing[0].key}_image_digest')} "
+            'sha256:...` (docs/deploy.md, "Image pins"); accepted: ' + DIGEST_FORMS
         )
     locustfile = project_dir / settings.locustfile
     if not locustfile.is_file():

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from capacity.metrics.prometheus_config import render_prometheus_config
+from deploy import images
 from deploy.settings import ImageRef, Settings
 
 PART_OF = "fwcap"
@@ -47,13 +48,12 @@ KUBELET_PORT = 10250
 API_SERVER_PORTS = (443, 6443)
 DATABASE_URL_KEY = "DATABASE_URL"
 
-# Third-party images, pinned (never `latest`); bump them deliberately, together with this comment.
-POSTGRES_IMAGE = "postgres:18.1-bookworm"
-PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0"
-GRAFANA_IMAGE = "grafana/grafana:12.1.1"
-LOCUST_IMAGE = "locustio/locust:2.47.0"  # the Locust version the local run uses (uv.lock)
-# v2.16.0: the newest release in kube-state-metrics' CHANGELOG.md as stored for this kit's review.
-KSM_IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0"
+# Third-party images by tag; deploy/images.py says why their digests are stack config.
+POSTGRES_IMAGE = images.POSTGRES.tag_ref
+PROMETHEUS_IMAGE = images.PROMETHEUS.tag_ref
+GRAFANA_IMAGE = images.GRAFANA.tag_ref
+LOCUST_IMAGE = images.LOCUST.tag_ref
+KSM_IMAGE = images.KUBE_STATE_METRICS.tag_ref
 
 # Non-root identities: each image's own user, so files it ships stay readable.
 KIT_UID = 10001  # the kit's images (services, upstream stub)
@@ -70,6 +70,11 @@ NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/warn": "restricted",
     "app.kubernetes.io/part-of": PART_OF,
 }
+
+
+def third_party_image(settings: Settings, image: images.ThirdPartyImage) -> str:
+    """The stack's pin of a third-party image: tag and digest (load_settings made sure of it)."""
+    return images.pinned(image, settings.image_digest(image))
 
 
 def labels(component: str, name: str) -> dict[str, str]:
@@ -246,6 +251,25 @@ def env_vars(
     return found + [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in (plain or {}).items()]
 
 
+# -- Stopping pods: the grace the kubelet gives each kind of pod before SIGKILL ----------------
+
+# Seconds a serving pod keeps serving after deletion while endpoints drop it (the chart's
+# shutdown.preStopSeconds is the same for the services).
+PRE_STOP_SECONDS = 5
+# The Kubernetes default, stated: what needs no more (Locust, Grafana, kube-state-metrics).
+DEFAULT_GRACE_SECONDS = 30
+# Prometheus writes its head block and WAL checkpoint on SIGTERM; PostgreSQL's fast shutdown
+# checkpoints. Both get longer, so they are never SIGKILLed mid-write.
+PROMETHEUS_GRACE_SECONDS = 120
+POSTGRES_GRACE_SECONDS = 60
+
+
+def drain_first(seconds: int = PRE_STOP_SECONDS) -> k8s.core.v1.LifecycleHandlerArgs:
+    """preStop `sleep` (Kubernetes 1.30+; no shell needed in the image): the pod keeps serving
+    while kube-proxy and DNS stop routing to it, and only then gets SIGTERM."""
+    return k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds))
+
+
 # -- The one set of builders every component uses -------------------------------------------
 
 
@@ -278,13 +302,16 @@ def container(
     args: Sequence[str] | None = None,
     env: Sequence[k8s.core.v1.EnvVarArgs] | None = None,
     pull_policy: str | None = None,
+    pre_stop: k8s.core.v1.LifecycleHandlerArgs | None = None,
 ) -> k8s.core.v1.ContainerArgs:
     """A container under the restricted profile: non-root `uid`, read-only root, requests = limits,
-    and readiness + liveness probes (no long-running container goes without them)."""
+    and readiness + liveness probes (no long-running container goes without them). `pre_stop`:
+    what the kubelet runs before SIGTERM (see drain_first)."""
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=image,
         image_pull_policy=pull_policy,
+        lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=pre_stop) if pre_stop else None,
         args=list(args) if args is not None else None,
         env=list(env) if env else None,
         ports=[
@@ -328,8 +355,10 @@ def pod_template(
     annotations: Mapping[str, str] | None = None,
     service_account: pulumi.Input[str] | None = None,
     supplemental_groups: list[int] | None = None,
+    grace_seconds: int = DEFAULT_GRACE_SECONDS,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
-    """A pod that mounts no API token unless it names a service account that needs one."""
+    """A pod that mounts no API token unless it names a service account that needs one;
+    `grace_seconds` (terminationGracePeriodSeconds) is always stated."""
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(
             labels=labels(component, name),
@@ -339,6 +368,7 @@ def pod_template(
             service_account_name=service_account,
             automount_service_account_token=service_account is not None,
             enable_service_links=False,
+            termination_grace_period_seconds=grace_seconds,
             security_context=pod_security_context(uid, supplemental_groups=supplemental_groups),
             containers=list(containers),
             volumes=list(volumes),
@@ -346,6 +376,38 @@ def pod_template(
             tolerations=placement.tolerations(),
             affinity=placement.affinity(),
             topology_spread_constraints=placement.spread(component, name),
+        ),
+    )
+
+
+def rolling_update(replicas: int) -> dict[str, int]:
+    """maxSurge / maxUnavailable for a Deployment of `replicas` pods.
+
+    One pod: maxSurge 0, maxUnavailable 1 (Kubernetes' advice for single replicas) - the old pod
+    goes before the new one is created, so a rollout needs no room beyond the steady state (the
+    documented nodes have none to spare; tests/deploy/test_scheduling.py proves the update fits).
+    More pods: one extra pod at a time and none missing, so capacity holds during the rollout;
+    the scheduling test counts that surge pod.
+    """
+    if replicas <= 1:
+        return {"maxSurge": 0, "maxUnavailable": 1}
+    return {"maxSurge": 1, "maxUnavailable": 0}
+
+
+def deployment_strategy(
+    replicas: int, *, single_writer: bool = False, surge: bool = False
+) -> k8s.apps.v1.DeploymentStrategyArgs:
+    """Explicit on every Deployment. `single_writer` (a pod owning a volume: Prometheus' TSDB,
+    Grafana's data): Recreate, never two at once. Otherwise a rolling update that adds no pod
+    (maxSurge 0, maxUnavailable 1) unless `surge` asks for rolling_update's capacity-keeping one;
+    only the services under test ask (deploy/specs.py:service_chart_values)."""
+    if single_writer:
+        return k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+    steps = rolling_update(replicas) if surge else rolling_update(1)
+    return k8s.apps.v1.DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+            max_surge=steps["maxSurge"], max_unavailable=steps["maxUnavailable"]
         ),
     )
 
@@ -362,7 +424,7 @@ def deployment_spec(
     return k8s.apps.v1.DeploymentSpecArgs(
         replicas=replicas,
         revision_history_limit=3,
-        strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if single_writer else None,
+        strategy=deployment_strategy(replicas, single_writer=single_writer),
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(component, name)),
         template=template,
     )
@@ -438,11 +500,13 @@ def namespace_peer(
     )
 
 
-def outside_pods() -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    """Node and control-plane addresses (the kubelet, the API server): no pod selector reaches
-    them, and their addresses differ per cluster."""
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0")
+def addresses(cidrs: Sequence[str]) -> tuple[k8s.networking.v1.NetworkPolicyPeerArgs, ...]:
+    """Peers outside any pod (the kubelets, the API server): their addresses, from stack config
+    (fwcap:nodeCidrs, fwcap:apiServerCidrs) - never 0.0.0.0/0, which would let a token-holding
+    pod reach the internet."""
+    return tuple(
+        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+        for c in cidrs
     )
 
 
@@ -600,6 +664,9 @@ def service_chart_values(
             "pullPolicy": settings.image_pull_policy,
         },
         "replicaCount": settings.replicas,
+        # One pod: replaced in place (no surge pod the nodes have no room for); more: one extra
+        # pod at a time so the service keeps its capacity (the scheduling test counts it).
+        "rollout": rolling_update(settings.replicas),
         "resources": {"cpu": settings.cpu, "memory": settings.memory},
         "port": SERVICE_PORT,
         "server": {

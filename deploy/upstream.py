@@ -15,6 +15,7 @@ from deploy.specs import (
     Placement,
     add_workload,
     container,
+    drain_first,
     empty_dir,
     env_vars,
     http_probes,
@@ -55,6 +56,8 @@ class UpstreamStub(pulumi.ComponentResource):
             env=env_vars({"HOME": "/tmp"}),
             probes=http_probes("/healthz", "http"),
             mounts=[mount("tmp", "/tmp")],
+            # The services call it on every /api/upstream: drain before aiohttp stops.
+            pre_stop=drain_first(),
         )
         template = pod_template(
             component,

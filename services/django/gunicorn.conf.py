@@ -38,7 +38,10 @@ worker_class = {
 threads = int(_resolved("THREADS"))
 keepalive = 5  # seconds an idle client connection stays open for its next request
 timeout = 30  # a worker silent for this long is killed and replaced
-graceful_timeout = 20  # finish in-flight requests well inside Kubernetes' default 30 s grace
+# SIGTERM: finish in-flight requests for at most this long. The chart's
+# terminationGracePeriodSeconds covers it plus the preStop delay (charts/fwcap-service/values.yaml,
+# `shutdown`); services/fastapi/app/serve.py gives uvicorn the same 20 s.
+graceful_timeout = 20
 
 # The request-head limits both services share (services/CONTRACT.md): the request line up to
 # 8190 bytes (gunicorn's maximum; its default 4094 would refuse item ids uvicorn accepts), at

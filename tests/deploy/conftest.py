@@ -11,6 +11,7 @@ import pytest
 
 from deploy.settings import Settings, load_settings, raw_from_stack_values
 from tests.deploy.harness import (
+    MOCK_IMAGE_PINS,
     ROOT,
     ProgramRun,
     pulumi_config,
@@ -35,7 +36,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "fwcap:buildImages": False,
         "fwcap:frameworks": ["fastapi"],
         "fwcap:fastapiImage": "ghcr.io/acme/fwcap-fastapi:1.2.0@sha256:" + "cd" * 32,
-        "fwcap:upstreamImage": "ghcr.io/acme/fwcap-upstream-stub:1.2.0",
+        "fwcap:upstreamImage": "ghcr.io/acme/fwcap-upstream-stub:1.2.0@sha256:" + "ef" * 32,
         "fwcap:replicas": 2,
         "fwcap:hpaEnabled": True,
         "fwcap:hpaMaxReplicas": 5,
@@ -43,6 +44,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "fwcap:memory": "1Gi",
         "fwcap:workers": 3,
         "fwcap:namespace": "capacity-test",
+        "fwcap:nodeCidrs": ["10.0.0.0/16", "fd00:10::/64"],
+        "fwcap:apiServerCidrs": ["10.0.0.10/32", "10.0.0.11/32"],
     },
 }
 
@@ -64,7 +67,7 @@ class Deployed:
 
 def all_cases() -> dict[str, dict[str, Any]]:
     cases = {f.name: stack_values(f) for f in stack_files()}
-    cases.update(VARIANTS)
+    cases.update({name: {**MOCK_IMAGE_PINS, **values} for name, values in VARIANTS.items()})
     return cases
 
 

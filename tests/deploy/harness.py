@@ -18,6 +18,9 @@ import helm_python as helm
 import pulumi
 import yaml
 from pulumi.runtime import settings as runtime_settings
+from pydantic.alias_generators import to_camel
+
+from deploy import images
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = ROOT / "charts" / "fwcap-service"
@@ -112,8 +115,23 @@ def project_defaults() -> dict[str, Any]:
     return {f"fwcap:{key}": spec["default"] for key, spec in project["config"].items()}
 
 
-def stack_values(stack_file: Path) -> dict[str, Any]:
+# What a user adds to a stack before its first `pulumi up` (docs/deploy.md, "Image pins"): the
+# digest of each third-party image. The committed stack files cannot carry real ones (no registry
+# was reachable where they were written), so the tests pin made-up digests, one per image.
+MOCK_IMAGE_PINS = {
+    f"fwcap:{to_camel(image.key)}ImageDigest": "sha256:" + f"{n:02d}" * 32
+    for n, image in enumerate(images.ALL, start=1)
+}
+
+
+def committed_stack_values(stack_file: Path) -> dict[str, Any]:
+    """The stack file's `config:` exactly as committed."""
     return dict(yaml.safe_load(stack_file.read_text())["config"])
+
+
+def stack_values(stack_file: Path) -> dict[str, Any]:
+    """The stack file's config once its user has pinned the third-party images' digests."""
+    return {**MOCK_IMAGE_PINS, **committed_stack_values(stack_file)}
 
 
 def pulumi_config(values: dict[str, Any]) -> dict[str, str]:
@@ -182,3 +200,15 @@ def render_chart(values: dict[str, Any], release: str, namespace: str) -> list[d
             continue
         manifests += [doc for doc in yaml.safe_load_all(text) if doc]
     return manifests
+
+
+def alone(framework: str) -> dict[str, Any]:
+    """The least a `helm install` of the chart without Pulumi needs: an image by tag and digest."""
+    return {
+        "framework": framework,
+        "image": {
+            "repository": f"localhost:5001/fwcap-{framework}",
+            "tag": "0.1.0",
+            "digest": MOCK_DIGEST,
+        },
+    }

@@ -8,6 +8,7 @@ a pod template have none.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Volume types the restricted profile allows (PSS "Volume Types", restricted).
@@ -37,12 +38,12 @@ def pod_spec(manifest: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def image_is_pinned(image: str) -> bool:
-    """A tag other than `latest` (a digest alone also pins)."""
-    if "@sha256:" in image:
-        image = image.split("@", 1)[0]
-        if ":" not in image.rsplit("/", 1)[-1]:
-            return True
-    last = image.rsplit("/", 1)[-1]
+    """A tag other than `latest` (for readers) and a digest (for the kubelet: a tag can be
+    re-pushed, a digest cannot)."""
+    name, at, digest = image.partition("@")
+    if not at or not re.fullmatch(r"sha256:[a-f0-9]{64}", digest):
+        return False
+    last = name.rsplit("/", 1)[-1]
     if ":" not in last:
         return False
     return last.rsplit(":", 1)[1] not in ("", "latest")
@@ -116,7 +117,9 @@ def _container_violations(
             found.append(f"{where}: {resource} request {requests[resource]} != limit")
     image = str(c.get("image") or "")
     if not image_is_pinned(image):
-        found.append(f"{where}: image {image!r} is not pinned to a tag other than latest")
+        found.append(
+            f"{where}: image {image!r} is not pinned: tag (not latest) and @sha256: digest"
+        )
     tmp = [m for m in c.get("volumeMounts") or [] if m.get("mountPath") == "/tmp"]
     if not tmp or "emptyDir" not in volumes.get(tmp[0]["name"], {}):
         found.append(f"{where}: /tmp is not an emptyDir")

@@ -122,6 +122,43 @@ def kit_pods(manifests: list[dict[str, Any]]) -> list[PodRequest]:
     return pods
 
 
+def _surge_pods(manifest: dict[str, Any], replicas: int) -> int:
+    """Extra pods a Deployment's rollout adds at once: its maxSurge (Kubernetes' default 25%,
+    rounded up, when no strategy is given); none for Recreate or other kinds."""
+    if manifest["kind"] != "Deployment":
+        return 0
+    strategy = manifest["spec"].get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return -(-replicas * int(surge[:-1]) // 100)
+    return int(surge)
+
+
+def update_pods(manifests: list[dict[str, Any]]) -> list[PodRequest]:
+    """Every pod during the worst second `pulumi up`: the steady state (every workload at its
+    replicas, an autoscaler at its maximum), each Deployment's rollout surge - all of them rolling
+    at once, as after a change of every image - and every migration Job again (a new image gets a
+    new Job). A Job of the first `pulumi up` has finished by then (a completed pod holds no
+    requests), so it is not counted twice."""
+    steady = kit_pods(manifests)
+    hpa_max = {
+        m["spec"]["scaleTargetRef"]["name"]: m["spec"]["maxReplicas"]
+        for m in manifests
+        if m["kind"] == "HorizontalPodAutoscaler"
+    }
+    surge: list[PodRequest] = []
+    for m in manifests:
+        spec = pod_spec(m)
+        if spec is None or m["kind"] == "Job":
+            continue
+        replicas = hpa_max.get(m["metadata"]["name"], int(m["spec"].get("replicas", 1)))
+        name = f"{m['kind']}/{m['metadata']['name']}"
+        surge += [_pod_request(f"{name}#surge{i}", spec) for i in range(_surge_pods(m, replicas))]
+    return steady + surge
+
+
 def cluster_for(settings: Settings) -> Cluster:
     if settings.cluster_node_type == "kind":
         system = tuple(PodRequest(n, c, m) for n, c, m in KIND_SYSTEM_PODS)

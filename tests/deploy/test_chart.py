@@ -16,6 +16,7 @@ from tests.deploy.harness import (
     KUBERNETES_VERSION,
     MOCK_ECR_REGISTRY,
     ROOT,
+    alone,
     render_chart,
     stack_values,
 )
@@ -96,7 +97,9 @@ def test_lint_and_render_refuse_bad_values(bad: dict[str, Any], path: str) -> No
 
 def test_chart_alone_runs_the_seed_job_as_a_helm_hook_and_creates_the_secret_from_a_url() -> None:
     manifests = render_chart(
-        {"database": {"url": "postgresql://u:p@db:5432/django"}}, "django", "demo"
+        {**alone("django"), "database": {"url": "postgresql://u:p@db:5432/django"}},
+        "django",
+        "demo",
     )
     job = one(manifests, "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
@@ -152,3 +155,10 @@ def test_django_gets_threads_and_fastapi_does_not() -> None:
 
     assert env("django")["THREADS"] == "16"
     assert "THREADS" not in env("fastapi")
+
+
+def test_the_chart_refuses_an_image_without_its_digest() -> None:
+    values = alone("django")
+    values["image"]["digest"] = ""
+    with pytest.raises(Exception, match=r"image\.digest is required"):
+        render_chart(values, "django", "fwcap")

@@ -54,3 +54,12 @@ def test_the_script_is_valid_bash_and_stops_without_its_tools(tmp_path) -> None:
     )
     assert result.returncode == 1
     assert "'docker' is not installed" in result.stderr
+
+
+def test_the_script_checks_the_kind_subnet_against_the_stacks_cidrs() -> None:
+    """kind-up greps the local stack for the exact line it expects; keep the two in step."""
+    local = stack_values(ROOT / "stacks/Pulumi.local.yaml")
+    [subnet] = local["fwcap:nodeCidrs"]
+    assert local["fwcap:apiServerCidrs"] == [subnet]
+    assert f'fwcap:nodeCidrs: ["{subnet}"]' in (ROOT / "stacks/Pulumi.local.yaml").read_text()
+    assert 'grep -qF "fwcap:nodeCidrs: [\\"$subnet\\"]"' in SCRIPT.read_text()

@@ -5,12 +5,16 @@ negative control: the same evaluation on a deliberately weakened copy must find 
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 import pytest
 
+from capacity.errors import ConfigError
+from deploy.settings import load_settings, raw_from_stack_values
 from deploy.specs import LOCUST_MASTER_PORT, LOCUST_WEB_PORT, POSTGRES_PORT, SERVICE_PORT
 from tests.deploy.conftest import Deployed
+from tests.deploy.harness import ROOT, stack_values
 from tests.deploy.netpol import Pod, allowed, pods_of
 
 COMPONENT = "app.kubernetes.io/component"
@@ -171,3 +175,59 @@ def test_label_selector_semantics(
     from tests.deploy.netpol import selects
 
     assert selects(selector, labels) is expected
+
+
+def _peers(manifests: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], list[Any]]]:
+    """(policy name, peer, ports) for every ingress and egress peer."""
+    found = []
+    for m in manifests:
+        if m["kind"] != "NetworkPolicy":
+            continue
+        for rule in m["spec"].get("egress", []) or []:
+            found += [(m["metadata"]["name"], p, rule.get("ports", [])) for p in rule.get("to", [])]
+        for rule in m["spec"].get("ingress", []) or []:
+            found += [
+                (m["metadata"]["name"], p, rule.get("ports", [])) for p in rule.get("from", [])
+            ]
+    return found
+
+
+def test_no_policy_opens_every_address(case: Deployed) -> None:
+    """Acceptance: no peer is 0.0.0.0/0 or ::/0 (the token-holding Prometheus and
+    kube-state-metrics reach only the nodes and the API server, by their stated addresses)."""
+    wide = [
+        (name, peer)
+        for name, peer, _ in _peers(case.all_manifests())
+        if "ipBlock" in peer and ipaddress.ip_network(peer["ipBlock"]["cidr"]).prefixlen == 0
+    ]
+    assert wide == []
+
+
+def test_address_peers_are_the_stacks_cidrs_on_the_kubelet_and_api_ports(case: Deployed) -> None:
+    settings = case.settings
+    by_policy: dict[str, set[tuple[str, int]]] = {}
+    for name, peer, ports in _peers(case.all_manifests()):
+        if "ipBlock" in peer:
+            by_policy.setdefault(name, set()).update(
+                (peer["ipBlock"]["cidr"], p["port"]) for p in ports
+            )
+    if settings.monitoring_mode != "bundled":
+        assert by_policy == {}
+        return
+    api = {(c, port) for c in settings.api_server_cidrs for port in (443, 6443)}
+    nodes = {(c, 10250) for c in settings.node_cidrs}
+    assert by_policy == {"prometheus": nodes | api, "kube-state-metrics": api}
+
+
+@pytest.mark.parametrize("cidrs", [["0.0.0.0/0"], ["::/0"], ["10.0.0.1/8"], ["nodes"]])
+def test_every_address_or_a_bad_cidr_is_refused(cidrs: list[str]) -> None:
+    local = raw_from_stack_values(stack_values(ROOT / "stacks" / "Pulumi.local.yaml"))
+    with pytest.raises(ConfigError, match="fwcap:nodeCidrs"):
+        load_settings({**local, "nodeCidrs": cidrs}, ROOT)
+
+
+def test_bundled_monitoring_needs_the_addresses() -> None:
+    local = raw_from_stack_values(stack_values(ROOT / "stacks" / "Pulumi.local.yaml"))
+    local.pop("apiServerCidrs")
+    with pytest.raises(ConfigError, match=r"fwcap:apiServerCidrs is required .* endpoints"):
+        load_settings(local, ROOT)

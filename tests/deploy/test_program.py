@@ -12,7 +12,7 @@ import yaml
 
 from capacity.metrics.prometheus_config import render_prometheus_config
 from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
-from deploy.service import content_tag, image_build
+from deploy.service import base_image_ref, content_tag, image_build
 from deploy.settings import ImageRef
 from deploy.specs import service_chart_values
 from tests.deploy.conftest import CHART_TYPE, Deployed
@@ -115,8 +115,12 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
         )
         for fw in _frameworks(case):
             build = images[f"{fw}-image"]
-            tag = _cfg(case, "imageTag") or content_tag(image_build(fw))
+            base = base_image_ref(case.settings)
+            tag = _cfg(case, "imageTag") or content_tag(image_build(fw), base_image=base)
             assert build["push"] is True
+            named = build["context"]["named"]
+            assert named == {"python:3.12.11-slim-bookworm": {"location": f"docker-image://{base}"}}
+            assert "@sha256:" in base
             assert build["tags"] == [f"{registry}/fwcap-{fw}:{tag}"]
             assert build["context"]["location"] == f"services/{fw}"
             assert build["dockerfile"]["location"] == f"services/{fw}/Dockerfile"
@@ -129,7 +133,9 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
                 "pullPolicy": _cfg(case, "imagePullPolicy"),
             }
         stub = _container(_workload(case, "upstream-stub"))
-        stub_tag = _cfg(case, "imageTag") or content_tag(image_build("upstream"))
+        stub_tag = _cfg(case, "imageTag") or content_tag(
+            image_build("upstream"), base_image=base_image_ref(case.settings)
+        )
         assert stub["image"] == f"{registry}/fwcap-upstream-stub:{stub_tag}@{MOCK_DIGEST}"
     else:
         assert images == {}

@@ -89,15 +89,17 @@ def test_at_least_a_local_and_an_eks_stack() -> None:
 @pytest.mark.parametrize("name", [*FRAMEWORKS, "upstream"])
 def test_every_image_the_program_builds_has_its_dockerfile_and_context(name: str) -> None:
     build = image_build(name)
-    assert (ROOT / build.context).is_dir(), build
+    # A staged context exists once `pulumi up` has assembled it from its sources.
+    assert build.staged or (ROOT / build.context).is_dir(), build
     assert (ROOT / build.dockerfile).is_file(), build
 
 
 def test_upstream_stub_image_copies_the_stub_from_its_context() -> None:
     build = image_build("upstream")
     dockerfile = (ROOT / build.dockerfile).read_text()
-    assert "COPY upstream_stub.py" in dockerfile
-    assert (ROOT / build.context / "upstream_stub.py").is_file()
+    assert "COPY upstream_stub.py" in dockerfile and "COPY requirements.txt" in dockerfile
+    assert set(build.staged) == {"upstream_stub.py", "requirements.txt"}
+    assert all((ROOT / source).is_file() for source in build.staged.values())
     assert "USER 10001" in dockerfile
 
 

@@ -1,7 +1,8 @@
 """Acceptance: every committed stack fits the cluster it documents. All pods the program and the
 chart create for the stack (under Pulumi's mocks, chart rendered by Helm) are packed onto the
 stack's nodes after what the cluster already runs (tests/deploy/scheduling.py); one pod left over
-would stay Pending and fail `pulumi up`'s readiness wait."""
+would stay Pending and fail `pulumi up`'s readiness wait. The same holds for the second
+`pulumi up`: the steady state plus every rollout's surge plus the migration Jobs again."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import dataclasses
 import pytest
 
 from capacity.quantity import format_cpu
-from tests.deploy.conftest import Deployed
+from tests.deploy.conftest import Deployed, deployed
 from tests.deploy.scheduling import (
     KIND_DOCKER_CPU_MILLICORES,
     KIND_SYSTEM_PODS,
     cluster_for,
     kit_pods,
     pack,
+    update_pods,
 )
 
 
@@ -39,6 +41,35 @@ def test_every_pod_of_each_stack_schedules_on_its_documented_cluster(stack: Depl
         f"{stack.name} on {cluster.description}: would stay Pending: "
         + ", ".join(f"{p.name} ({format_cpu(p.cpu_millicores)})" for p in packing.unscheduled)
     )
+
+
+def test_an_update_of_every_image_fits_its_documented_cluster(stack: Deployed) -> None:
+    """Steady state + the largest possible rollout (every Deployment at once) + every migration
+    Job: a second `pulumi up` after a code change never leaves a pod Pending."""
+    _checked(stack)
+    cluster = cluster_for(stack.settings)
+    manifests = stack.all_manifests()
+    pods = update_pods(manifests)
+    jobs = [p for p in pods if p.name.startswith("Job/")]
+    assert len(jobs) == len(stack.settings.frameworks)
+    packing = pack(cluster, pods)
+    assert packing.unscheduled == [], (
+        f"{stack.name} on {cluster.description} during an update: would stay Pending: "
+        + ", ".join(f"{p.name} ({format_cpu(p.cpu_millicores)})" for p in packing.unscheduled)
+    )
+
+
+def test_without_explicit_strategies_the_update_would_not_fit_on_kind() -> None:
+    """Negative control: Kubernetes' default strategy (maxSurge 25%, one extra pod for one
+    replica) on the local stack's Deployments asks for more than kind's node has left."""
+    stack = deployed("Pulumi.local.yaml")
+    defaulted = []
+    for m in stack.all_manifests():
+        m = dict(m)
+        if m["kind"] == "Deployment" and m["spec"].get("strategy", {}).get("type") != "Recreate":
+            m["spec"] = {k: v for k, v in m["spec"].items() if k != "strategy"}
+        defaulted.append(m)
+    assert pack(cluster_for(stack.settings), update_pods(defaulted)).unscheduled
 
 
 def test_the_pod_list_is_complete(stack: Deployed) -> None:

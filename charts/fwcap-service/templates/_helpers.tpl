@@ -16,16 +16,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
-{{/* repository:tag, plus @digest when known, so the tag can never silently move. */}}
+{{/* repository:tag@digest: the tag for readers, the digest so the image can never silently move. */}}
 {{- define "fwcap-service.image" -}}
 {{- if eq .Values.image.tag "latest" -}}
 {{- fail "image.tag must be a fixed tag, not \"latest\"" -}}
 {{- end -}}
-{{- $ref := printf "%s:%s" .Values.image.repository .Values.image.tag -}}
-{{- if .Values.image.digest -}}
-{{- $ref = printf "%s@%s" $ref .Values.image.digest -}}
+{{- if not .Values.image.digest -}}
+{{- fail (printf "image.digest is required: the sha256:... that %s:%s names (`crane digest %s:%s`); a tag alone can be re-pushed" .Values.image.repository .Values.image.tag .Values.image.repository .Values.image.tag) -}}
 {{- end -}}
-{{- $ref -}}
+{{- printf "%s:%s@%s" .Values.image.repository .Values.image.tag .Values.image.digest -}}
 {{- end -}}
 
 {{- define "fwcap-service.databaseSecret" -}}

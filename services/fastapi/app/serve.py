@@ -10,6 +10,8 @@ import argparse
 
 import uvicorn
 
+GRACEFUL_SHUTDOWN_S = 20
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app.serve")
@@ -29,6 +31,12 @@ def main() -> None:
         # Short keep-alive: long enough for a client's next request, short enough that idle
         # connections behind a load balancer do not pile up.
         timeout_keep_alive=5,
+        # SIGTERM: stop listening, finish what is in flight for at most this long, then exit.
+        # Unset, uvicorn waits for open connections without end, until the kubelet's SIGKILL at
+        # terminationGracePeriodSeconds cuts every request at once. The same 20 s as gunicorn's
+        # graceful_timeout (services/django/gunicorn.conf.py); the chart's grace period covers it
+        # plus its preStop delay (charts/fwcap-service/values.yaml, `shutdown`).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 

@@ -1,0 +1,193 @@
+"""What a pod does when Kubernetes stops it, on the real servers (no cluster): the kubelet runs
+the preStop delay, then sends SIGTERM to the container's main process - gunicorn's arbiter, or
+uvicorn's supervisor - and SIGKILLs it terminationGracePeriodSeconds after the start.
+
+Each framework gets its own server (2 workers) over the session's embedded PostgreSQL and upstream
+stub. Twenty requests that each wait 2 s on the stub are in flight when SIGTERM arrives, and a
+client keeps opening new connections until the server has exited.
+
+What holds for both servers: every in-flight request completes with its normal answer, and the
+server exits by itself well inside its graceful timeout (20 s).
+
+What does not hold, for either (strict xfail below): refusing new connections while draining.
+Both stop *accepting* at once but keep a listening socket open until the drain is over - gunicorn
+27's gthread workers close theirs only after their in-flight requests finish, uvicorn's supervisor
+only after its workers exit - so a connection made meanwhile is completed by the kernel into that
+socket's backlog, never answered, and reset when the server exits. Closing the listener at SIGTERM
+is a change inside gunicorn's gthread worker and uvicorn's `Multiprocess` supervisor, not a setting.
+In Kubernetes the preStop delay is what covers it: the pod has left the Service's endpoints before
+SIGTERM, so no new connection is routed to it while it drains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from capacity.target.postgres import Postgres
+from capacity.target.process import ProcessGroup, free_port
+from capacity.target.services import run_launcher_command, start_service
+
+IN_FLIGHT = 20
+DELAY_MS = 2000  # the contract's maximum for /api/upstream
+SETTLE_S = 1.4  # after SIGTERM: both servers have stopped accepting by then
+# The servers' own graceful timeouts (gunicorn.conf.py graceful_timeout, app/serve.py
+# timeout_graceful_shutdown); the chart's terminationGracePeriodSeconds lies above both plus the
+# preStop delay (tests/deploy/test_manifests.py checks that).
+GRACEFUL_TIMEOUT_S = 20
+
+
+@dataclass
+class Outcome:
+    status: int | None = None
+    body: bytes = b""
+    error: str = ""
+
+
+def _slow_request(port: int, outcome: Outcome, started: threading.Barrier) -> None:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=GRACEFUL_TIMEOUT_S + 10)
+        conn.connect()
+        started.wait(timeout=10)
+        conn.request("GET", f"/api/upstream?delay_ms={DELAY_MS}")
+        response = conn.getresponse()
+        outcome.status, outcome.body = response.status, response.read()
+        conn.close()
+    except Exception as e:  # recorded and asserted on: any failure is the finding
+        outcome.error = f"{type(e).__name__}: {e}"
+
+
+def _new_connection(port: int) -> str:
+    """`refused` (nothing listens), `served` (a full answer), or how it broke."""
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return f"connect error: {e}"
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        return "reset"
+    except TimeoutError:
+        return "accepted, never answered"
+    except OSError as e:
+        return f"error: {e}"
+    finally:
+        sock.close()
+    if data.startswith(b"HTTP/1.1 200"):
+        return "served"
+    return "closed without an answer" if not data else f"answered {data[:12]!r}"
+
+
+@dataclass
+class Drain:
+    """What happened when a server with requests in flight got SIGTERM."""
+
+    outcomes: list[Outcome]
+    probes: list[tuple[float, str]] = field(default_factory=list)  # (s after SIGTERM, outcome)
+    exited_after_s: float = 0.0
+    still_alive: bool = False
+
+    def late(self) -> list[str]:
+        return [outcome for at, outcome in self.probes if at >= SETTLE_S]
+
+    def early(self) -> list[str]:
+        return [f"{at:.2f}s {outcome}" for at, outcome in self.probes if at < SETTLE_S]
+
+
+def _sigterm_under_load(
+    framework: str, group: ProcessGroup, postgres: Postgres, upstream_url: str
+) -> Drain:
+    url = postgres.create_database(f"fwcap_graceful_{framework}")
+    run_launcher_command(framework, ("migrate", "seed"), {"DATABASE_URL": url})
+    handle = start_service(
+        group, framework, name=f"graceful-{framework}", port=free_port(),
+        database_url=url, upstream_url=upstream_url, workers=2,
+    )  # fmt: skip
+    port, proc = handle.port, handle.process
+    try:
+        drain = Drain([Outcome() for _ in range(IN_FLIGHT)])
+        started = threading.Barrier(IN_FLIGHT + 1)
+        threads = [
+            threading.Thread(target=_slow_request, args=(port, o, started), daemon=True)
+            for o in drain.outcomes
+        ]
+        for t in threads:
+            t.start()
+        started.wait(timeout=10)
+        time.sleep(0.2)  # every request has reached the server and waits on the stub
+        os.kill(proc.pid, signal.SIGTERM)  # the kubelet signals the container's main process
+        signalled = time.monotonic()
+        while proc.alive() and time.monotonic() - signalled < GRACEFUL_TIMEOUT_S + 5:
+            drain.probes.append((time.monotonic() - signalled, _new_connection(port)))
+            time.sleep(0.05)
+        for t in threads:
+            t.join(timeout=GRACEFUL_TIMEOUT_S + 10)
+        with contextlib.suppress(Exception):
+            proc.popen.wait(timeout=5)
+        drain.exited_after_s = time.monotonic() - signalled
+        drain.still_alive = proc.alive()
+        return drain
+    finally:
+        proc.terminate()
+
+
+_drains: dict[str, Drain] = {}
+
+
+@pytest.fixture(params=["django", "fastapi"])
+def drained(
+    request: pytest.FixtureRequest, process_group: ProcessGroup, postgres: Postgres,
+    upstream_url: str,
+) -> Iterator[tuple[str, Drain]]:  # fmt: skip
+    """One SIGTERM-under-load per framework, shared by the tests below."""
+    framework = request.param
+    if framework not in _drains:
+        _drains[framework] = _sigterm_under_load(framework, process_group, postgres, upstream_url)
+    yield framework, _drains[framework]
+
+
+def test_sigterm_completes_every_request_in_flight_and_exits_in_time(
+    drained: tuple[str, Drain],
+) -> None:
+    framework, drain = drained
+    failed = [o for o in drain.outcomes if o.status != 200 or o.error]
+    assert failed == [], f"{len(failed)} of {IN_FLIGHT} in-flight requests failed: {failed[:3]}"
+    for o in drain.outcomes:
+        assert f'"delay_ms":{DELAY_MS}'.encode() in o.body.replace(b" ", b""), o.body
+    assert not drain.still_alive, f"{framework} did not exit after SIGTERM"
+    assert drain.exited_after_s < GRACEFUL_TIMEOUT_S, f"exit took {drain.exited_after_s:.1f}s"
+    assert drain.probes, "the server exited before any new client could try"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gunicorn's gthread workers and uvicorn's supervisor keep a listening socket open while "
+    "they drain: a late connection is accepted by the kernel, never answered, and reset at exit "
+    "(module docstring; the pod's preStop delay keeps such connections away in Kubernetes)",
+)
+def test_after_sigterm_new_connections_are_refused(drained: tuple[str, Drain]) -> None:
+    _, drain = drained
+    late = drain.late()
+    assert late and set(late) == {"refused"}, f"after {SETTLE_S}s: {sorted(set(late))}"
+
+
+def test_what_a_late_client_sees_is_recorded(drained: tuple[str, Drain]) -> None:
+    """The probes ran through the whole drain; anything but refused, served or the known
+    accepted-then-dropped outcome would be a new failure mode."""
+    _, drain = drained
+    known = {"refused", "served", "accepted, never answered", "reset"}
+    assert {outcome for _, outcome in drain.probes} <= known, drain.probes
