@@ -191,6 +191,7 @@ def _fits(s: Series) -> list[doc.Fit]:
             pods_by_slots=Figure.of(f.by_pod_slots),
             pods_per_node=Figure.of(f.pods_per_node),
             binding=cast(list[doc.Binding], list(f.binding)),  # checked by the model
+            pods_by_pod_ips=Figure.maybe(f.by_pod_ips),
         )
         for f in s.fits
     ]

@@ -55,7 +55,7 @@ Fraction = Annotated[  # a part held back, less than the whole: 0 <= x < 1
 InputValue = Number | str | bool | None | list[Number] | list[str]
 ControlPlane = Literal["default", "standard", "extended", "free", "none"]
 Purchase = Literal["on-demand", "spot", "commit-1y"]
-Binding = Literal["cpu", "memory", "max_pods"]
+Binding = Literal["cpu", "memory", "max_pods", "pod_ips"]
 
 
 class _Model(BaseModel):
@@ -320,6 +320,7 @@ class Fit(_Model):
     pods_by_slots: Figure
     pods_per_node: Figure
     binding: list[Binding] = Field(min_length=1)
+    pods_by_pod_ips: Figure | None = None  # EKS VPC CNI: pod IPs left after the daemonsets
 
 
 class AddonPod(_Model):
