@@ -163,6 +163,12 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
             for content in (pool.placement.contents if pool else ())
         ],
         survives=cluster.survives if cluster is not None else None,
+        placement_name=cast(
+            Literal["spread", "first-fit"] | None, pool.placement_name if pool else None
+        ),
+        alternative_monthly_usd=Figure.maybe(
+            cluster.alternative_monthly_usd if cluster is not None else None
+        ),
     )
 
 

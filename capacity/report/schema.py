@@ -374,10 +374,19 @@ class Cost(_Model):
     burst_surplus_vcpu: list[Figure]
     addons: Addons
     placement: list[Placement] = Field(
-        description="Nodes holding pods, grouped by identical content (first-fit decreasing "
-        "in each zone); spare nodes hold none."
+        description="Nodes holding pods, grouped by identical content, as placement_name "
+        "places them (spread: kube-scheduler's default scoring over every node, spare ones "
+        "included; first-fit: first-fit decreasing in each zone, spare nodes empty)."
     )
     survives: str | None = Field(description="The failure the sizing survives.")
+    placement_name: Literal["spread", "first-fit"] | None = Field(
+        default=None, description="The placement the burst term is priced on."
+    )
+    alternative_monthly_usd: Figure | None = Field(
+        default=None,
+        description="The same month with the pods placed the other way (first-fit when "
+        "placement_name is spread): only the burst term moves.",
+    )
 
 
 class Cheapest(_Model):

@@ -144,10 +144,15 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                     f"{_value(c.workload_nodes)} + {_value(c.addons.nodes)} add-on + "
                     f"{_value(c.spare_nodes)} spare = {c.nodes_needed.value}"
                 ),
-                "placement": "; ".join(
+                "placement": (f"{c.placement_name}: " if c.placement_name else "")
+                + "; ".join(
                     f"{p.nodes} x ({', '.join(f'{n} {k}' for k, n in p.pods.items())})"
                     for p in c.placement
                 ),
+                "alternative": ""
+                if c.alternative_monthly_usd is None or c.placement_name is None
+                else f"{'first-fit' if c.placement_name == 'spread' else 'spread'}: "
+                f"{usd(_value(c.alternative_monthly_usd))}",
                 "workload": usd(_value(c.workload_nodes_usd_month)),
                 "addons": usd(_value(c.addons_usd_month)),
                 "spare": usd(_value(c.spare_nodes_usd_month)),
