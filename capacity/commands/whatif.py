@@ -102,6 +102,9 @@ def whatif(
                             "monthly_usd": o.monthly_usd,
                             "monthly": _figure(o.cost.monthly_usd),
                             "placement": o.cost.options.placement,
+                            "idle_usd_month": None
+                            if o.cost.idle_usd_month is None
+                            else _figure(o.cost.idle_usd_month),
                             "alternative_monthly": None
                             if o.cost.alternative_monthly_usd is None
                             else _figure(o.cost.alternative_monthly_usd),

@@ -33,6 +33,7 @@ from capacity.model.placement import (
     SPREAD_SOURCE,
     Placement,
     PodBatch,
+    fits_empty,
     place,
     spread,
 )
@@ -128,6 +129,7 @@ class PoolCost:
     # The other placement and its burst: first-fit when spread is priced, and the reverse.
     alternative_placement: Placement | None = None
     alternative_burst_usd_month: Figure | None = None
+    idle_usd_month: Figure | None = None  # inside the node terms: capacity no pod requests
 
     @property
     def alternative_placement_name(self) -> str:
@@ -146,6 +148,7 @@ class ClusterCost:
     survives: str
     options: CostOptions = field(default_factory=CostOptions)
     alternative_monthly_usd: Figure | None = None  # the month on the other placement
+    idle_usd_month: Figure | None = None  # summed over pools, part of the node terms
 
     @property
     def total_nodes(self) -> int:
@@ -424,6 +427,44 @@ def _burst(
     return surplus, usd
 
 
+IDLE_SOURCE = (
+    "OpenCost allocation spec (https://github.com/opencost/opencost/blob/develop/spec/"
+    "opencost-specv01.md): idle = asset cost - allocated cost, a pod allocated its request. "
+    "ASSUMPTION: a node's price is split half to CPU, half to memory (OpenCost splits it by "
+    "its CPU and RAM rates); kube-reserved and eviction headroom are never requested, so idle"
+)
+
+
+def _idle(
+    node: NodeAllocatable, nodes: int, nodes_usd: float, batches: Sequence[PodBatch]
+) -> Figure:
+    """What the pool's nodes cost for capacity no pod requested (OpenCost's idle)."""
+    t = node.node
+    requested_cpu = nodes * int(node.daemonset_cpu_millicores.number()) + sum(
+        b.count * b.pod.cpu_millicores for b in batches
+    )
+    requested_memory = nodes * int(node.daemonset_memory_bytes.number()) + sum(
+        b.count * b.pod.memory_bytes for b in batches
+    )
+    return derive(
+        "idle_usd_month",
+        "USD/month",
+        "nodes_usd_month * (0.5 * max(0, 1 - requested_cpu_millicores / (nodes * vcpu * 1000))"
+        " + 0.5 * max(0, 1 - requested_memory_bytes / (nodes * memory_bytes)))",
+        {
+            "nodes_usd_month": nodes_usd,
+            "requested_cpu_millicores": requested_cpu,
+            "requested_memory_bytes": requested_memory,
+            "nodes": nodes,
+            "vcpu": t.vcpu,
+            "memory_bytes": t.memory_bytes,
+        },
+        IDLE_SOURCE,
+        "part of the node terms, not added to the month: the capacity paid for that no pod "
+        "(daemonsets, add-ons, workload) requests",
+    )
+
+
 def _nodes_usd(kind: str, nodes: Figure, price: Figure, why: str) -> Figure:
     return derive(
         kind,
@@ -514,6 +555,17 @@ def price_pool(
         "burst_usd_month": burst_usd,
     }
     pool_terms = TERMS[:-1]
+    node_terms = ("workload_nodes_usd_month", "addons_usd_month", "spare_nodes_usd_month")
+    idle = (
+        _idle(
+            node,
+            int(total.number()),
+            sum(terms[k].number() for k in node_terms),
+            [b for b in workload + extra if fits_empty(node, b.pod)],
+        )
+        if total.number() > 0
+        else derive("idle_usd_month", "USD/month", "0", {}, IDLE_SOURCE, "no nodes")
+    )
     monthly = derive(
         "pool_usd_month",
         "USD/month",
@@ -524,6 +576,7 @@ def price_pool(
     return PoolCost(
         node, tuple(groups), tuple(addons), placements[chosen], workload_nodes, addon_nodes,
         spare, total, price, surplus, terms, monthly, chosen, placements[other], other_burst,
+        idle,
     )  # fmt: skip
 
 
@@ -595,8 +648,9 @@ def price_cluster(
         SPREAD_SOURCE if other == "spread" else FIRST_FIT_SOURCE,
         f"the same nodes with the pods placed {other} (burst is the only term that moves)",
     )
+    idle = _summed("idle_usd_month", [p.idle_usd_month for p in priced if p.idle_usd_month])
     return ClusterCost(
-        tuple(priced), terms, monthly, _survives(priced, options), options, alternative
+        tuple(priced), terms, monthly, _survives(priced, options), options, alternative, idle
     )
 
 
@@ -615,6 +669,7 @@ class CostEstimate:
     pod_cpu_use_cores: Figure | None = None
     control_plane_usd_per_million_requests: Figure | None = None
     pod_idle_cpu_cores: Figure | None = None
+    usd_per_requested_vcpu_hour: Figure | None = None
 
     @property
     def node_type(self) -> str:
@@ -697,6 +752,21 @@ def estimate_cost(
             target_rps,
         ),
         idle_cpu_cores if isinstance(idle_cpu_cores, Figure) else None,
+        derive(
+            "usd_per_requested_vcpu_hour",
+            "USD/vCPU-hour",
+            "monthly_usd / (pods_needed * pod_cpu_millicores / 1000 * hours_per_month)",
+            {
+                "monthly_usd": cluster.monthly_usd.value,
+                "pods_needed": pods_value,
+                "pod_cpu_millicores": fit.pod.cpu_millicores,
+                "hours_per_month": HOURS_PER_MONTH,
+            },
+            "the month over the vCPU-hours the workload requests (OpenCost's cost per "
+            "requested CPU, the whole month charged to the workload)",
+        )
+        if pods_value > 0 and fit.pod.cpu_millicores > 0
+        else None,
     )
 
 

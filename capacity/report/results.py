@@ -169,6 +169,8 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
         alternative_monthly_usd=Figure.maybe(
             cluster.alternative_monthly_usd if cluster is not None else None
         ),
+        idle_usd_month=Figure.maybe(cluster.idle_usd_month if cluster is not None else None),
+        usd_per_requested_vcpu_hour=Figure.maybe(c.usd_per_requested_vcpu_hour),
     )
 
 

@@ -387,6 +387,14 @@ class Cost(_Model):
         description="The same month with the pods placed the other way (first-fit when "
         "placement_name is spread): only the burst term moves.",
     )
+    idle_usd_month: Figure | None = Field(
+        default=None,
+        description="OpenCost's idle: what the nodes cost for capacity no pod requests; part "
+        "of the node terms, not added to monthly_usd.",
+    )
+    usd_per_requested_vcpu_hour: Figure | None = Field(
+        default=None, description="monthly_usd over the vCPU-hours the workload requests."
+    )
 
 
 class Cheapest(_Model):

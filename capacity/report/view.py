@@ -157,6 +157,8 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                 "addons": usd(_value(c.addons_usd_month)),
                 "spare": usd(_value(c.spare_nodes_usd_month)),
                 "burst": usd(_value(c.burst_usd_month)),
+                "idle": usd(_value(c.idle_usd_month)),
+                "per_vcpu_hour": usd_3sig(_value(c.usd_per_requested_vcpu_hour)),
                 "control_plane": usd(_value(c.control_plane_usd_month)),
                 "monthly": usd(monthly),
                 "per_million": usd_3sig(c.usd_per_million_requests.value),

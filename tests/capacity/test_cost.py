@@ -432,3 +432,34 @@ def test_spread_placement_on_t3_medium_by_hand(
     assert cluster.alternative_monthly_usd.number() == pytest.approx(first_fit, abs=0.005)
     # every node holds pods: the scheduler does not keep the spare empty
     assert sum(c.nodes for c in cluster.pools[0].placement.contents) == nodes
+
+
+# Idle (OpenCost: asset cost - allocated), half the node price to CPU, half to memory.
+# fastapi hand case, nodes only, t3.medium: 4 nodes = 8 vCPU, 16 GiB; requested CPU 10 x 500m +
+# 4 x 180m (daemonsets) = 5720m -> idle 1 - 5720/8000 = 0.285; memory 10 x 512Mi + 4 x 104Mi =
+# 5536Mi of 16384Mi -> idle 0.662109375; 121.472 x (0.1425 + 0.3310546875) = 57.523635.
+# Per requested vCPU-hour: 198.487 / (10 x 0.5 x 730) = 0.05438.
+# With the defaults (5 nodes: + add-ons 1 + spare 1, control plane 73): requested CPU
+# 5000 + 5 x 180 + 2 x 100 + 100 + 2 x 60 + 500 + 250 = 7070m of 10000m -> 0.293; memory
+# 8115978240 of 5 x 4 GiB -> 0.622069...; 151.84 x 0.5 x (0.293 + 0.62206907) = 69.472138;
+# per requested vCPU-hour 329.96 / 3650 = 0.0904.
+IDLE = [
+    (NODES_ONLY, 57.523635, 0.05438, 198.487),
+    (CostOptions(), 69.472138, 0.0904, 329.96),
+]
+
+
+@pytest.mark.parametrize(("options", "idle", "per_vcpu_hour", "monthly"), IDLE)
+def test_idle_capacity_and_cost_per_requested_vcpu_hour_by_hand(
+    options: CostOptions, idle: float, per_vcpu_hour: float, monthly: float
+) -> None:
+    cost = _estimate("t3.medium", options)
+    assert cost.cluster is not None and cost.cluster.idle_usd_month is not None
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    assert cost.cluster.idle_usd_month.number() == pytest.approx(idle, abs=0.005)
+    assert cost.usd_per_requested_vcpu_hour is not None
+    assert cost.usd_per_requested_vcpu_hour.number() == pytest.approx(per_vcpu_hour, abs=5e-5)
+    # idle is inside the node terms, never added to the month
+    assert "idle_usd_month" not in cost.cluster.monthly_usd.inputs
+    figure = cost.cluster.idle_usd_month
+    assert evaluate(figure.formula, figure.inputs) == pytest.approx(idle, abs=0.005)
