@@ -35,6 +35,8 @@ class Daemonset:
     cpu_millicores: int
     memory_bytes: int
     source: str
+    # A host-network pod shares the node's IP: it takes a max-pods slot but no pod IP.
+    host_network: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class _DaemonsetIn(_Strict):
     cpu: CpuMillicores
     memory: MemoryBytes
     source: str
+    host_network: bool = False
 
 
 class _MemoryCapacityIn(_Strict):
@@ -313,7 +316,9 @@ def _provider(key: str, raw: _ProviderIn, kit_addons: tuple[Addon, ...] = ()) ->
             raw.memory_capacity.overhead_fraction,
             raw.memory_capacity.source,
         ),
-        daemonsets=tuple(Daemonset(d.name, d.cpu, d.memory, d.source) for d in raw.daemonsets),
+        daemonsets=tuple(
+            Daemonset(d.name, d.cpu, d.memory, d.source, d.host_network) for d in raw.daemonsets
+        ),
         control_plane=None
         if cp is None
         else ControlPlane(

@@ -34,6 +34,7 @@ def _fit_json(fit: NodeFit) -> dict[str, Any]:
         "allocatable_cpu_millicores": node.allocatable_cpu_millicores.value,
         "allocatable_memory_bytes": node.allocatable_memory_bytes.value,
         "max_pods": node.max_pods.value,
+        "pod_ips": None if node.pod_ips is None else node.pod_ips.value,
         "daemonset_pods": node.daemonset_pods.value,
         "daemonset_cpu_millicores": node.daemonset_cpu_millicores.value,
         "daemonset_memory_bytes": node.daemonset_memory_bytes.value,
@@ -50,8 +51,10 @@ def _fit_json(fit: NodeFit) -> dict[str, Any]:
                 node.daemonset_cpu_millicores,
                 node.daemonset_memory_bytes,
                 node.daemonset_pods,
+                *(x for x in (node.pod_ips, node.daemonset_pod_ips) if x is not None),
                 *(x for x in (fit.by_cpu, fit.by_memory) if x is not None),
                 fit.by_pod_slots,
+                *(x for x in (fit.by_pod_ips,) if x is not None),
                 fit.pods_per_node,
             )
         },
@@ -102,7 +105,7 @@ def fit(
             n.node.provider.key,
             format_cpu(int(n.allocatable_cpu_millicores.number())),
             human_bytes(n.allocatable_memory_bytes.number()),
-            str(n.max_pods.value),
+            str(n.max_pods.value) + ("" if n.pod_ips is None else f" ({n.pod_ips.value} IPs)"),
             f"{n.daemonset_pods.value} pods, "
             f"{format_cpu(int(n.daemonset_cpu_millicores.number()))}"
             f" / {human_bytes(n.daemonset_memory_bytes.number())}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from capacity.commands.options import (
 from capacity.model import node_allocatable, plan_workloads
 from capacity.model.cost import TERMS
 from capacity.model.derivation import Figure
+from capacity.model.placement import PLACEMENTS
 from capacity.model.whatif_file import load_whatif
 
 
@@ -52,10 +54,22 @@ def whatif(
     addons: AddonsOption = ADDONS,
     max_pods_mode: MaxPodsModeOption = NETWORKING.max_pods_mode,
     max_pods: MaxPodsOption = NETWORKING.max_pods,
+    placement: Annotated[
+        str,
+        typer.Option(
+            "--placement",
+            help=f"Where pods land for burst credits: {', '.join(PLACEMENTS)} (spread: "
+            "kube-scheduler's default scoring; first-fit: bin-packing schedulers, Karpenter "
+            "consolidation). The other is shown as the alternative.",
+        ),
+    ] = COST.placement,
 ) -> None:
     """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost,
     priced by the report's own cost model."""
-    options = cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons)
+    options = dataclasses.replace(
+        cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons),
+        placement=placement,
+    )
     net = networking(max_pods_mode, max_pods)
     workloads, names = load_whatif(plan_file)
     nodes = load_catalog(catalog)
@@ -87,6 +101,13 @@ def whatif(
                             "total_nodes": o.total_nodes,
                             "monthly_usd": o.monthly_usd,
                             "monthly": _figure(o.cost.monthly_usd),
+                            "placement": o.cost.options.placement,
+                            "idle_usd_month": None
+                            if o.cost.idle_usd_month is None
+                            else _figure(o.cost.idle_usd_month),
+                            "alternative_monthly": None
+                            if o.cost.alternative_monthly_usd is None
+                            else _figure(o.cost.alternative_monthly_usd),
                             **{k: _figure(o.cost.terms[k]) for k in TERMS},
                             "survives": o.cost.survives,
                             "pools": [
@@ -107,6 +128,9 @@ def whatif(
                                     "burst_surplus_vcpu": [
                                         _figure(f) for f in p.burst_surplus_vcpu
                                     ],
+                                    "alternative_burst_usd_month": None
+                                    if p.alternative_burst_usd_month is None
+                                    else _figure(p.alternative_burst_usd_month),
                                     "usd_month": _figure(p.monthly_usd),
                                 }
                                 for p in o.cost.pools
@@ -120,7 +144,9 @@ def whatif(
             )
         )
         return
-    table = Table(title="What-if: nodes and monthly cost per candidate node type")
+    table = Table(
+        title=f"What-if: nodes and monthly cost per candidate node type (pods placed {placement})"
+    )
     for column in (
         "candidate",
         "pools (node type: workload + add-on + spare nodes)",
@@ -128,6 +154,7 @@ def whatif(
         "burst",
         "control plane",
         "USD/month",
+        f"USD/month {next(p for p in PLACEMENTS if p != placement)}",
         "note",
     ):
         table.add_column(column)
@@ -149,6 +176,9 @@ def whatif(
             f"{o.cost.terms['burst_usd_month'].number():,.2f}",
             f"{o.cost.terms['control_plane_usd_month'].number():,.2f}",
             f"{o.monthly_usd:,.2f}",
+            ""
+            if o.cost.alternative_monthly_usd is None
+            else f"{o.cost.alternative_monthly_usd.number():,.2f}",
             note,
         )
     out.print(table)

@@ -8,7 +8,7 @@ differs per provider is how each term is chosen; each rule below names where it 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from capacity.catalog import NodeType, ReservationRule
@@ -33,6 +33,14 @@ EKS_CUSTOM_NETWORKING_SOURCE = (
     "VPC CNI custom networking: the primary ENI is not used for pods "
     "(https://docs.aws.amazon.com/eks/latest/userguide/cni-custom-network.html, "
     "max-pods-calculator.sh --cni-custom-networking-enabled, as of 2026-12-01)"
+)
+EKS_POD_IPS_SOURCE = (
+    "amazon-eks-ami max-pods-calculator.sh (https://github.com/awslabs/amazon-eks-ami, "
+    "files/max-pods-calculator.sh, calculate_max_ip_addresses_secondary_ips): max pods = ENIs x "
+    "(IPv4 per ENI - 1) + 2, where ENIs x (IPv4 per ENI - 1) are the VPC CNI's pod IPs (each ENI's "
+    "primary address is the ENI's own) and the +2 are the host-network aws-node and kube-proxy, "
+    "which take no pod IP. A maxPods set above the IPs admits pods the CNI cannot address: they "
+    'stay ContainerCreating ("failed to assign an IP address to container")'
 )
 MaxPodsMode = Literal["default", "prefix-delegation", "custom-networking"]
 MAX_PODS_MODES: tuple[MaxPodsMode, ...] = ("default", "prefix-delegation", "custom-networking")
@@ -66,6 +74,14 @@ GKE_SOURCE = (
     "GB brackets are 1000 MiB as GKE computes them (kubernetes/autoscaler "
     "cluster-autoscaler/cloudprovider/gce/reserved.go, memoryReservedMiB)"
 )
+GKE_DEFAULT_MAX_PODS = 110
+GKE_ABOVE_110_PODS_SOURCE = (
+    "GKE plan-node-sizes (https://cloud.google.com/kubernetes-engine/docs/concepts/"
+    "plan-node-sizes, as cited by issue 25): nodes configured for more than 110 pods "
+    "get an extra CPU reservation. UNVERIFIED: the amount was not checked against the page or "
+    "the cluster-autoscaler's gce/reserved.go (whose CPU rule, read 2026-12-07, has no max-pods "
+    "term), so it is not applied"
+)
 GKE_EVICTION_SOURCE = (
     "GKE eviction threshold memory.available < 100Mi (plan-node-sizes; "
     "KubeletEvictionHardMemory in cluster-autoscaler gce/reserved.go)"
@@ -95,6 +111,10 @@ class NodeAllocatable:
     daemonset_memory_bytes: Figure
     daemonset_pods: Figure
     usd_per_hour: Figure
+    # The pod IPs the network gives one node (EKS VPC CNI), None where IPs never bind, and the
+    # daemonset pods that take one (host-network pods do not).
+    pod_ips: Figure | None = None
+    daemonset_pod_ips: Figure | None = None
 
     @property
     def free_cpu_millicores(self) -> int:
@@ -108,7 +128,54 @@ class NodeAllocatable:
 
     @property
     def free_pod_slots(self) -> int:
-        return int(self.max_pods.number() - self.daemonset_pods.number())
+        """Pods the daemonsets leave room for: max-pods slots, and pod IPs where they bind."""
+        slots = int(self.max_pods.number() - self.daemonset_pods.number())
+        ips = self.free_pod_ips
+        return slots if ips is None else min(slots, ips)
+
+    @property
+    def free_pod_ips(self) -> int | None:
+        if self.pod_ips is None or self.daemonset_pod_ips is None:
+            return None
+        return int(self.pod_ips.number() - self.daemonset_pod_ips.number())
+
+
+def pod_ips(node: NodeType, networking: Networking | None = None) -> Figure | None:
+    """The pod IPs one node gets from the VPC CNI (EKS), whatever --max-pods says.
+
+    None where the provider sets max pods without ENIs (GKE, AKS: each node's pod range is
+    sized for its max pods, so addresses never bind before max pods does).
+    """
+    if node.provider.max_pods is not None or node.enis is None or node.ipv4_per_eni is None:
+        return None
+    net = networking or Networking()
+    inputs: dict[str, InputValue] = {"enis": node.enis, "ipv4_per_eni": node.ipv4_per_eni}
+    if net.max_pods_mode == "prefix-delegation":
+        return derive(
+            "pod_ips",
+            "IPs",
+            "enis * (ipv4_per_eni - 1) * 16",
+            inputs,
+            EKS_PREFIX_SOURCE,
+            "prefix delegation: each secondary IPv4 slot holds a /28 prefix of 16 pod addresses",
+        )
+    if net.max_pods_mode == "custom-networking":
+        return derive(
+            "pod_ips",
+            "IPs",
+            "(enis - 1) * (ipv4_per_eni - 1)",
+            inputs,
+            EKS_CUSTOM_NETWORKING_SOURCE,
+            "custom networking: pod IPs come from the secondary ENIs only",
+        )
+    return derive(
+        "pod_ips",
+        "IPs",
+        "enis * (ipv4_per_eni - 1)",
+        inputs,
+        EKS_POD_IPS_SOURCE,
+        "secondary-IP mode: one secondary IPv4 address per pod; each ENI keeps its primary",
+    )
 
 
 def max_pods(node: NodeType, networking: Networking | None = None) -> Figure:
@@ -249,15 +316,28 @@ def _tiered_cpu(node: NodeType, source: str, *, per_tier_floor: bool) -> Figure:
     )
 
 
-def _eks_cpu(node: NodeType) -> Figure:
+def _eks_cpu(node: NodeType, pods: Figure) -> Figure:
     return _tiered_cpu(node, EKS_SOURCE, per_tier_floor=True)
 
 
-def _gke_cpu(node: NodeType) -> Figure:
-    return _tiered_cpu(node, GKE_SOURCE, per_tier_floor=False)
+def _gke_cpu(node: NodeType, pods: Figure) -> Figure:
+    figure = _tiered_cpu(node, GKE_SOURCE, per_tier_floor=False)
+    if pods.number() <= GKE_DEFAULT_MAX_PODS:
+        return figure
+    # GKE says it reserves more CPU on nodes set for more than 110 pods, but the amount could
+    # not be checked against a source when this was written (no network): rather than invent
+    # one, the figure keeps the tiers and says that it is an upper bound of allocatable CPU.
+    return replace(
+        figure,
+        source=f"{figure.source}; {GKE_ABOVE_110_PODS_SOURCE}",
+        explanation=f"max pods {int(pods.number())} > {GKE_DEFAULT_MAX_PODS}: GKE reserves "
+        "additional CPU that this kit could not verify from a source, so this reservation "
+        "is a lower bound (allocatable CPU an upper bound); read the node's allocatable CPU with "
+        "`kubectl describe node`",
+    )
 
 
-def _aks_cpu(node: NodeType) -> Figure:
+def _aks_cpu(node: NodeType, pods: Figure) -> Figure:
     terms = [str(AKS_CPU_BASE_MILLICORES)]
     for per_core, start, end in AKS_CPU_STEPS:
         part = (
@@ -309,7 +389,7 @@ def _aks_memory(node: NodeType, pods: Figure) -> Figure:
 class ProviderRule:
     """How one provider chooses each term of allocatable (see the sources)."""
 
-    kube_reserved_cpu: Callable[[NodeType], Figure]
+    kube_reserved_cpu: Callable[[NodeType, Figure], Figure]  # (node, max pods)
     kube_reserved_memory: Callable[[NodeType, Figure], Figure]  # (node, max pods)
     eviction_source: str
     max_pods_range: tuple[int, int, str]  # what --max-pods may set: low, high, source
@@ -362,7 +442,7 @@ def node_allocatable(node: NodeType, networking: Networking | None = None) -> No
     pods = max_pods(node, networking)
     capacity = memory_capacity_bytes(node)
     rule = PROVIDER_RULES[node.provider.reservation]
-    cpu_reserved = rule.kube_reserved_cpu(node)
+    cpu_reserved = rule.kube_reserved_cpu(node, pods)
     memory_reserved = rule.kube_reserved_memory(node, pods)
     eviction = eviction_memory_bytes(rule.eviction_source)
     allocatable_cpu = derive(
@@ -415,6 +495,19 @@ def node_allocatable(node: NodeType, networking: Networking | None = None) -> No
         {"usd_per_hour": node.usd_per_hour},
         node.price_source,
     )
+    ips = pod_ips(node, networking)
+    ds_ips = None
+    if ips is not None:
+        ds_ips = derive(
+            "daemonset_pod_ips",
+            "IPs",
+            "len(daemonset_names)",
+            {"daemonset_names": [d.name for d in daemonsets if not d.host_network]},
+            ds_source,
+            "daemonset pods on the pod network take a pod IP each; host-network ones ("
+            + (", ".join(d.name for d in daemonsets if d.host_network) or "none")
+            + ") use the node's",
+        )
     return NodeAllocatable(
         node=node,
         max_pods=pods,
@@ -428,4 +521,6 @@ def node_allocatable(node: NodeType, networking: Networking | None = None) -> No
         daemonset_memory_bytes=ds_memory,
         daemonset_pods=ds_pods,
         usd_per_hour=price,
+        pod_ips=ips,
+        daemonset_pod_ips=ds_ips,
     )

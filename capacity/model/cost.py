@@ -11,21 +11,32 @@ figure) is the sum of its terms, each a derivation in results.json:
   + burst_usd_month + control_plane_usd_month
 
 Burst: on a burstable node (T3/T4g Unlimited) the CPU its pods use above the node's baseline
-is billed per vCPU-hour, node by node as the pods landed. A pod uses idle + CPU-seconds per
+is billed per vCPU-hour, node by node as the pods landed: spread by kube-scheduler's default
+scoring over every node (spare ones included) unless `placement` says first-fit; the other
+placement is priced too, as the alternative month. A pod uses idle + CPU-seconds per
 request x its share of the load when that was measured, else its CPU request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from capacity.catalog import Addon, Provider
 from capacity.errors import ConfigError
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.derivation import Figure, derive
 from capacity.model.fit import NodeFit, PodShape
-from capacity.model.placement import Placement, PodBatch, place
+from capacity.model.placement import (
+    FIRST_FIT_SOURCE,
+    PLACEMENTS,
+    SPREAD_SOURCE,
+    Placement,
+    PodBatch,
+    fits_empty,
+    place,
+    spread,
+)
 
 HOURS_PER_MONTH = 730
 PURCHASE_OPTIONS = ("on-demand", "spot", "commit-1y")
@@ -51,6 +62,9 @@ class CostOptions:
     purchase: str = "on-demand"
     spot_discount: float | None = None  # overrides the catalog's assumption
     addon_profiles: tuple[str, ...] = ("system", "monitoring")
+    # Where pods land for the burst: kube-scheduler's default spread, or first-fit (bin-packing
+    # schedulers, Karpenter consolidation). Node counts come from first-fit either way.
+    placement: str = "spread"
 
     def __post_init__(self) -> None:
         if self.spare_nodes < 0:
@@ -70,6 +84,8 @@ class CostOptions:
             raise ConfigError(
                 f"spot discount {self.spot_discount!r} must be a fraction in [0, 1), e.g. 0.65"
             )
+        if self.placement not in PLACEMENTS:
+            raise ConfigError(f"placement {self.placement!r} is not one of {', '.join(PLACEMENTS)}")
         bad = [p for p in self.addon_profiles if p not in ADDON_PROFILES]
         if bad:
             raise ConfigError(
@@ -109,6 +125,15 @@ class PoolCost:
     burst_surplus_vcpu: tuple[Figure, ...]  # one per group of identical nodes
     terms: Mapping[str, Figure]  # every TERMS entry but the control plane
     monthly_usd: Figure  # the pool's nodes and burst
+    placement_name: str = "first-fit"  # which placement `placement` and the burst follow
+    # The other placement and its burst: first-fit when spread is priced, and the reverse.
+    alternative_placement: Placement | None = None
+    alternative_burst_usd_month: Figure | None = None
+    idle_usd_month: Figure | None = None  # inside the node terms: capacity no pod requests
+
+    @property
+    def alternative_placement_name(self) -> str:
+        return next(p for p in PLACEMENTS if p != self.placement_name)
 
     @property
     def unplaceable(self) -> tuple[str, ...]:
@@ -122,6 +147,8 @@ class ClusterCost:
     monthly_usd: Figure
     survives: str
     options: CostOptions = field(default_factory=CostOptions)
+    alternative_monthly_usd: Figure | None = None  # the month on the other placement
+    idle_usd_month: Figure | None = None  # summed over pools, part of the node terms
 
     @property
     def total_nodes(self) -> int:
@@ -355,7 +382,9 @@ def _workload_nodes(
     )
 
 
-def _burst(node: NodeAllocatable, placement: Placement) -> tuple[tuple[Figure, ...], Figure]:
+def _burst(
+    node: NodeAllocatable, placement: Placement, placement_name: str = "first-fit"
+) -> tuple[tuple[Figure, ...], Figure]:
     t = node.node
     burst = t.burstable
     if burst is None:
@@ -390,10 +419,50 @@ def _burst(node: NodeAllocatable, placement: Placement) -> tuple[tuple[Figure, .
             "surplus_usd_per_vcpu_hour": burst.surplus_usd_per_vcpu_hour,
             "hours_per_month": HOURS_PER_MONTH,
         },
-        burst.source,
-        "CPU the placed pods use above each node's baseline, billed per vCPU-hour (Unlimited)",
+        f"{burst.source}; placement: "
+        f"{SPREAD_SOURCE if placement_name == 'spread' else FIRST_FIT_SOURCE}",
+        "CPU the placed pods use above each node's baseline, billed per vCPU-hour (Unlimited); "
+        f"pods placed {placement_name}",
     )
     return surplus, usd
+
+
+IDLE_SOURCE = (
+    "OpenCost allocation spec (https://github.com/opencost/opencost/blob/develop/spec/"
+    "opencost-specv01.md): idle = asset cost - allocated cost, a pod allocated its request. "
+    "ASSUMPTION: a node's price is split half to CPU, half to memory (OpenCost splits it by "
+    "its CPU and RAM rates); kube-reserved and eviction headroom are never requested, so idle"
+)
+
+
+def _idle(
+    node: NodeAllocatable, nodes: int, nodes_usd: float, batches: Sequence[PodBatch]
+) -> Figure:
+    """What the pool's nodes cost for capacity no pod requested (OpenCost's idle)."""
+    t = node.node
+    requested_cpu = nodes * int(node.daemonset_cpu_millicores.number()) + sum(
+        b.count * b.pod.cpu_millicores for b in batches
+    )
+    requested_memory = nodes * int(node.daemonset_memory_bytes.number()) + sum(
+        b.count * b.pod.memory_bytes for b in batches
+    )
+    return derive(
+        "idle_usd_month",
+        "USD/month",
+        "nodes_usd_month * (0.5 * max(0, 1 - requested_cpu_millicores / (nodes * vcpu * 1000))"
+        " + 0.5 * max(0, 1 - requested_memory_bytes / (nodes * memory_bytes)))",
+        {
+            "nodes_usd_month": nodes_usd,
+            "requested_cpu_millicores": requested_cpu,
+            "requested_memory_bytes": requested_memory,
+            "nodes": nodes,
+            "vcpu": t.vcpu,
+            "memory_bytes": t.memory_bytes,
+        },
+        IDLE_SOURCE,
+        "part of the node terms, not added to the month: the capacity paid for that no pod "
+        "(daemonsets, add-ons, workload) requests",
+    )
 
 
 def _nodes_usd(kind: str, nodes: Figure, price: Figure, why: str) -> Figure:
@@ -460,7 +529,19 @@ def price_pool(
         "the pool's nodes",
     )
     price = node_usd_per_hour(node, options)
-    surplus, burst_usd = _burst(node, placement)
+    zones = options.zones
+    per_zone = [
+        placement.nodes // zones + spare_value // zones + (1 if z < spare_value % zones else 0)
+        for z in range(zones)
+    ]
+    spread_placement = replace(
+        spread(node, extra + workload, per_zone), lower_bound_nodes=placement.lower_bound_nodes
+    )
+    placements = {"first-fit": placement, "spread": spread_placement}
+    chosen, other = options.placement, next(p for p in PLACEMENTS if p != options.placement)
+    surplus, burst_usd = _burst(node, placements[chosen], chosen)
+    _, other_burst = _burst(node, placements[other], other)
+    other_burst = replace(other_burst, kind=f"{other.replace('-', '_')}_burst_usd_month")
     terms = {
         "workload_nodes_usd_month": _nodes_usd(
             "workload_nodes_usd_month", workload_nodes, price, "nodes the workload's pods need"
@@ -474,6 +555,17 @@ def price_pool(
         "burst_usd_month": burst_usd,
     }
     pool_terms = TERMS[:-1]
+    node_terms = ("workload_nodes_usd_month", "addons_usd_month", "spare_nodes_usd_month")
+    idle = (
+        _idle(
+            node,
+            int(total.number()),
+            sum(terms[k].number() for k in node_terms),
+            [b for b in workload + extra if fits_empty(node, b.pod)],
+        )
+        if total.number() > 0
+        else derive("idle_usd_month", "USD/month", "0", {}, IDLE_SOURCE, "no nodes")
+    )
     monthly = derive(
         "pool_usd_month",
         "USD/month",
@@ -482,8 +574,9 @@ def price_pool(
         f"{node.node.name} pool",
     )
     return PoolCost(
-        node, tuple(groups), tuple(addons), placement, workload_nodes, addon_nodes, spare,
-        total, price, surplus, terms, monthly,
+        node, tuple(groups), tuple(addons), placements[chosen], workload_nodes, addon_nodes,
+        spare, total, price, surplus, terms, monthly, chosen, placements[other], other_burst,
+        idle,
     )  # fmt: skip
 
 
@@ -540,7 +633,25 @@ def price_cluster(
         {k: terms[k].value for k in TERMS},
         "the sum of the month's terms",
     )
-    return ClusterCost(tuple(priced), terms, monthly, _survives(priced, options), options)
+    other = priced[0].alternative_placement_name
+    other_kind = f"{other.replace('-', '_')}_burst_usd_month"
+    other_burst = [p.alternative_burst_usd_month for p in priced]
+    alternative = derive(
+        "alternative_monthly_usd",
+        "USD/month",
+        f"monthly_usd - burst_usd_month + {other_kind}",
+        {
+            "monthly_usd": monthly.value,
+            "burst_usd_month": terms["burst_usd_month"].value,
+            other_kind: sum(f.number() for f in other_burst if f is not None),
+        },
+        SPREAD_SOURCE if other == "spread" else FIRST_FIT_SOURCE,
+        f"the same nodes with the pods placed {other} (burst is the only term that moves)",
+    )
+    idle = _summed("idle_usd_month", [p.idle_usd_month for p in priced if p.idle_usd_month])
+    return ClusterCost(
+        tuple(priced), terms, monthly, _survives(priced, options), options, alternative, idle
+    )
 
 
 # ---- the report's question: one workload at a target load ----------------------------------
@@ -558,6 +669,7 @@ class CostEstimate:
     pod_cpu_use_cores: Figure | None = None
     control_plane_usd_per_million_requests: Figure | None = None
     pod_idle_cpu_cores: Figure | None = None
+    usd_per_requested_vcpu_hour: Figure | None = None
 
     @property
     def node_type(self) -> str:
@@ -640,6 +752,21 @@ def estimate_cost(
             target_rps,
         ),
         idle_cpu_cores if isinstance(idle_cpu_cores, Figure) else None,
+        derive(
+            "usd_per_requested_vcpu_hour",
+            "USD/vCPU-hour",
+            "monthly_usd / (pods_needed * pod_cpu_millicores / 1000 * hours_per_month)",
+            {
+                "monthly_usd": cluster.monthly_usd.value,
+                "pods_needed": pods_value,
+                "pod_cpu_millicores": fit.pod.cpu_millicores,
+                "hours_per_month": HOURS_PER_MONTH,
+            },
+            "the month over the vCPU-hours the workload requests (OpenCost's cost per "
+            "requested CPU, the whole month charged to the workload)",
+        )
+        if pods_value > 0 and fit.pod.cpu_millicores > 0
+        else None,
     )
 
 

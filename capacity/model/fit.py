@@ -3,7 +3,9 @@
 A pod fits when, for CPU and for memory, the requests already on the node plus its own stay
 within allocatable; daemonset pods are on every node first. Identical pods therefore fit
 floor((allocatable - daemonset requests) / pod request) times per resource, and never more
-than the pod slots the daemonsets left (max pods - daemonset pods).
+than the pod slots the daemonsets left (max pods - daemonset pods) nor, on EKS's VPC CNI, the
+pod IPs they left (pod IPs - daemonset pods on the pod network): a pod the kubelet admits but
+the CNI cannot address never starts.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class NodeFit:
     by_memory: Figure | None
     by_pod_slots: Figure
     pods_per_node: Figure
-    binding: tuple[str, ...]  # which constraints give the minimum: cpu, memory, max_pods
+    binding: tuple[str, ...]  # which constraints give the minimum: cpu, memory, max_pods, pod_ips
+    by_pod_ips: Figure | None = None  # None: the network gives every slot an IP (GKE, AKS)
 
 
 def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
@@ -71,13 +74,29 @@ def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
         {"max_pods": max_pods, "daemonset_pods": ds_pods},
         "kubelet maxPods counts every pod on the node, daemonset pods included",
     )
+    by_ips = None
+    if node.pod_ips is not None and node.daemonset_pod_ips is not None:
+        by_ips = derive(
+            "pods_by_pod_ips",
+            "pods",
+            "max(0, pod_ips - daemonset_pod_ips)",
+            {
+                "pod_ips": int(node.pod_ips.number()),
+                "daemonset_pod_ips": int(node.daemonset_pod_ips.number()),
+            },
+            node.pod_ips.source,
+            "every pod off the host network needs a pod IP; the daemonsets' come first",
+        )
     limits = {"max_pods": by_slots}
     if by_cpu is not None:
         limits["cpu"] = by_cpu
     if by_memory is not None:
         limits["memory"] = by_memory
+    if by_ips is not None:
+        limits["pod_ips"] = by_ips
     values = {name: int(figure.number()) for name, figure in limits.items()}
-    inputs = {f"pods_by_{'slots' if k == 'max_pods' else k}": v for k, v in values.items()}
+    names = {"max_pods": "pods_by_slots", "pod_ips": "pods_by_pod_ips"}
+    inputs = {names.get(k, f"pods_by_{k}"): v for k, v in values.items()}
     formula = f"min({', '.join(inputs)})" if len(inputs) > 1 else next(iter(inputs))
     total = derive(
         "pods_per_node",
@@ -88,5 +107,7 @@ def pods_per_node(node: NodeAllocatable, pod: PodShape) -> NodeFit:
         f"{pod} on {node.node.name}",
     )
     fewest = int(total.number())
-    binding = tuple(name for name in ("cpu", "memory", "max_pods") if values.get(name) == fewest)
-    return NodeFit(node, pod, by_cpu, by_memory, by_slots, total, binding)
+    binding = tuple(
+        name for name in ("cpu", "memory", "max_pods", "pod_ips") if values.get(name) == fewest
+    )
+    return NodeFit(node, pod, by_cpu, by_memory, by_slots, total, binding, by_ips)

@@ -173,6 +173,14 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
             for content in (pool.placement.contents if pool else ())
         ],
         survives=cluster.survives if cluster is not None else None,
+        placement_name=cast(
+            Literal["spread", "first-fit"] | None, pool.placement_name if pool else None
+        ),
+        alternative_monthly_usd=Figure.maybe(
+            cluster.alternative_monthly_usd if cluster is not None else None
+        ),
+        idle_usd_month=Figure.maybe(cluster.idle_usd_month if cluster is not None else None),
+        usd_per_requested_vcpu_hour=Figure.maybe(c.usd_per_requested_vcpu_hour),
     )
 
 
@@ -201,6 +209,7 @@ def _fits(s: Series) -> list[doc.Fit]:
             pods_by_slots=Figure.of(f.by_pod_slots),
             pods_per_node=Figure.of(f.pods_per_node),
             binding=cast(list[doc.Binding], list(f.binding)),  # checked by the model
+            pods_by_pod_ips=Figure.maybe(f.by_pod_ips),
         )
         for f in s.fits
     ]

@@ -55,7 +55,7 @@ Fraction = Annotated[  # a part held back, less than the whole: 0 <= x < 1
 InputValue = Number | str | bool | None | list[Number] | list[str]
 ControlPlane = Literal["default", "standard", "extended", "free", "none"]
 Purchase = Literal["on-demand", "spot", "commit-1y"]
-Binding = Literal["cpu", "memory", "max_pods"]
+Binding = Literal["cpu", "memory", "max_pods", "pod_ips"]
 
 
 class _Model(BaseModel):
@@ -349,6 +349,7 @@ class Fit(_Model):
     pods_by_slots: Figure
     pods_per_node: Figure
     binding: list[Binding] = Field(min_length=1)
+    pods_by_pod_ips: Figure | None = None  # EKS VPC CNI: pod IPs left after the daemonsets
 
 
 class AddonPod(_Model):
@@ -402,10 +403,27 @@ class Cost(_Model):
     burst_surplus_vcpu: list[Figure]
     addons: Addons
     placement: list[Placement] = Field(
-        description="Nodes holding pods, grouped by identical content (first-fit decreasing "
-        "in each zone); spare nodes hold none."
+        description="Nodes holding pods, grouped by identical content, as placement_name "
+        "places them (spread: kube-scheduler's default scoring over every node, spare ones "
+        "included; first-fit: first-fit decreasing in each zone, spare nodes empty)."
     )
     survives: str | None = Field(description="The failure the sizing survives.")
+    placement_name: Literal["spread", "first-fit"] | None = Field(
+        default=None, description="The placement the burst term is priced on."
+    )
+    alternative_monthly_usd: Figure | None = Field(
+        default=None,
+        description="The same month with the pods placed the other way (first-fit when "
+        "placement_name is spread): only the burst term moves.",
+    )
+    idle_usd_month: Figure | None = Field(
+        default=None,
+        description="OpenCost's idle: what the nodes cost for capacity no pod requests; part "
+        "of the node terms, not added to monthly_usd.",
+    )
+    usd_per_requested_vcpu_hour: Figure | None = Field(
+        default=None, description="monthly_usd over the vCPU-hours the workload requests."
+    )
 
 
 class Cheapest(_Model):

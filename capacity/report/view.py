@@ -151,14 +151,21 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                     f"{_value(c.workload_nodes)} + {_value(c.addons.nodes)} add-on + "
                     f"{_value(c.spare_nodes)} spare = {c.nodes_needed.value}"
                 ),
-                "placement": "; ".join(
+                "placement": (f"{c.placement_name}: " if c.placement_name else "")
+                + "; ".join(
                     f"{p.nodes} x ({', '.join(f'{n} {k}' for k, n in p.pods.items())})"
                     for p in c.placement
                 ),
+                "alternative": ""
+                if c.alternative_monthly_usd is None or c.placement_name is None
+                else f"{'first-fit' if c.placement_name == 'spread' else 'spread'}: "
+                f"{usd(_value(c.alternative_monthly_usd))}",
                 "workload": usd(_value(c.workload_nodes_usd_month)),
                 "addons": usd(_value(c.addons_usd_month)),
                 "spare": usd(_value(c.spare_nodes_usd_month)),
                 "burst": usd(_value(c.burst_usd_month)),
+                "idle": usd(_value(c.idle_usd_month)),
+                "per_vcpu_hour": usd_3sig(_value(c.usd_per_requested_vcpu_hour)),
                 "control_plane": usd(_value(c.control_plane_usd_month)),
                 "monthly": usd(monthly),
                 "per_million": usd_3sig(c.usd_per_million_requests.value),

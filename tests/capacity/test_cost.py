@@ -3,6 +3,7 @@ and `capacity whatif` agreeing with the report to the cent."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -44,33 +45,62 @@ def _estimate(node: str, options: CostOptions = NODES_ONLY, **kw: float):  # typ
     )  # fmt: skip
 
 
-# Hand computations (issue 10). t3.medium: 3 pods per node (CPU: (1930 - 180) / 500), 10 pods
-# land 3/3/3/1. One pod: 0.108 + 0.00263 x 100 = 0.371 cores. A 3-pod node uses 1.113 against
-# a 0.4 baseline -> 0.713 surplus, x3 nodes = 2.139 vCPU; the 1-pod node stays below.
-# Month: 4 x 0.0416 x 730 = 121.472, burst 2.139 x 0.05 x 730 = 78.07 -> 199.54.
-# e2-standard-2: 3 pods per node, 4 nodes x 0.067006 x 730 = 195.66, no burst.
+# Hand computations (issues 10 and 25). t3.medium: 3 pods per node (CPU: (1930 - 180) / 500).
+# One pod: 0.108 + 0.00263 x 100 = 0.371 cores; a node's baseline 0.2 x 2 = 0.4 vCPU.
+# Spread (kube-scheduler's LeastAllocated + BalancedAllocation over the 4 nodes): 10 pods land
+# 3/3/2/2. 3-pod nodes 1.113 - 0.4 = 0.713, 2-pod nodes 0.742 - 0.4 = 0.342:
+# 2 x 0.713 + 2 x 0.342 = 2.110 vCPU x 0.05 x 730 = 77.015; 4 x 0.0416 x 730 = 121.472
+# -> 198.487 = $198.49.
+# First-fit: 3/3/3/1 -> 3 x 0.713 = 2.139 vCPU (the 1-pod node stays below) -> 78.0735
+# -> 199.5455 = $199.55.
+# e2-standard-2: 3 pods per node, 4 nodes x 0.067006 x 730 = 195.65752, no burst.
 HAND = [
-    ("t3.medium", 4, ((3, 3), (1, 1)), 199.60, 1.0),
-    ("e2-standard-2", 4, ((3, 3), (1, 1)), 195.66, 0.01),
-    ("m6i.large", 4, ((3, 3), (1, 1)), 4 * 0.096 * 730, 0.01),
+    ("t3.medium", "spread", ((3, 2), (2, 2)), 198.487),
+    ("t3.medium", "first-fit", ((3, 3), (1, 1)), 199.5455),
+    ("e2-standard-2", "spread", ((3, 2), (2, 2)), 195.65752),
+    ("e2-standard-2", "first-fit", ((3, 3), (1, 1)), 195.65752),
+    ("m6i.large", "spread", ((3, 2), (2, 2)), 4 * 0.096 * 730),
 ]
 
 
-@pytest.mark.parametrize(("node", "nodes", "placement", "monthly", "tolerance"), HAND)
+@pytest.mark.parametrize(("node", "placement_name", "placement", "monthly"), HAND)
 def test_fastapi_cpu_by_hand_before_fees(
-    node: str, nodes: int, placement: tuple[tuple[int, int], ...], monthly: float, tolerance: float
+    node: str, placement_name: str, placement: tuple[tuple[int, int], ...], monthly: float
 ) -> None:
-    cost = _estimate(node)
+    cost = _estimate(node, dataclasses.replace(NODES_ONLY, placement=placement_name))
     assert cost.pods_needed.value == 10
-    assert cost.nodes_needed.value == nodes
+    assert cost.nodes_needed.value == 4
     assert cost.cluster is not None
     placed = sorted(
         ((dict(c.pods)["workload"], c.nodes) for c in cost.cluster.pools[0].placement.contents),
         reverse=True,
     )
     assert tuple(placed) == placement
-    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=tolerance)
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
     assert cost.term("control_plane_usd_month").value == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("placement_name", "monthly", "alternative", "formula"),
+    [
+        ("spread", 198.487, 199.5455, "first_fit_burst_usd_month"),
+        ("first-fit", 199.5455, 198.487, "spread_burst_usd_month"),
+    ],
+)
+def test_the_other_placement_is_priced_as_the_alternative(
+    placement_name: str, monthly: float, alternative: float, formula: str
+) -> None:
+    cost = _estimate("t3.medium", dataclasses.replace(NODES_ONLY, placement=placement_name))
+    assert cost.cluster is not None and cost.cluster.alternative_monthly_usd is not None
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    assert cost.cluster.alternative_monthly_usd.number() == pytest.approx(alternative, abs=0.005)
+    assert formula in cost.cluster.alternative_monthly_usd.formula
+    assert cost.cluster.pools[0].placement_name == placement_name
+
+
+def test_an_unknown_placement_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ConfigError, match="placement 'binpack' is not one of spread, first-fit"):
+        CostOptions(placement="binpack")
 
 
 def test_the_corrected_burst_flips_the_cheapest_node_to_e2() -> None:
@@ -366,3 +396,70 @@ def test_batched_placement_equals_first_fit_decreasing_pod_by_pod(node, shapes) 
     )
     assert ours == _first_fit_decreasing_one_by_one(alloc, batches)
     assert placed.nodes >= placed.lower_bound_nodes
+
+
+# The golden synthetic run's headline (mixed) on t3.medium, default options (1 spare node,
+# system + monitoring add-ons at their requests, EKS standard control plane 0.10 x 730 = 73).
+# fastapi: 6 pods of 500m/160Mi using 0.322 cores; 4 nodes x 30.368 = 121.472.
+#   Spread over the 4 nodes, add-ons first: (coredns .1 + ebs-csi-controller .06 + 2 x .322)
+#   = .804, (coredns .1 + prometheus .5 + .322) = .922, (ebs .06 + grafana .25 + .322) = .632,
+#   (metrics-server .1 + 2 x .322) = .744 -> surplus .404 + .522 + .232 + .344 = 1.502 vCPU
+#   x 36.5 = 54.823 -> 121.472 + 73 + 54.823 = 249.295. First-fit: 263.895.
+# django: 13 pods of 350m/192Mi using 3.1/13 cores; 5 nodes x 30.368 = 151.84; spread burst
+#   .6769 + .4154 + .3869 + .3754 + .4154 = 2.27 vCPU x 36.5 = 82.855 -> 307.695.
+#   First-fit: 322.295.
+GOLDEN_SPREAD = [
+    ("fastapi", PodShape(500, 160 * MIB), 6, 0.322, 4, 249.295, 263.895),
+    ("django", PodShape(350, 192 * MIB), 13, 3.1 / 13, 5, 307.695, 322.295),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "pod", "pods", "use", "nodes", "spread", "first_fit"), GOLDEN_SPREAD
+)
+def test_spread_placement_on_t3_medium_by_hand(
+    name: str, pod: PodShape, pods: int, use: float, nodes: int, spread: float, first_fit: float
+) -> None:
+    from capacity.model.cost import PodGroup, price_cluster
+    from capacity.model.derivation import derive
+
+    node = node_allocatable(CATALOG.node("t3.medium"))
+    cores = derive("pod_cpu_use_cores", "cores", "c", {"c": use}, "given")
+    cluster = price_cluster([(node, [PodGroup(name, pod, pods, cores)])], CostOptions())
+    assert cluster.total_nodes == nodes
+    assert cluster.monthly_usd.number() == pytest.approx(spread, abs=0.005)
+    assert cluster.alternative_monthly_usd is not None
+    assert cluster.alternative_monthly_usd.number() == pytest.approx(first_fit, abs=0.005)
+    # every node holds pods: the scheduler does not keep the spare empty
+    assert sum(c.nodes for c in cluster.pools[0].placement.contents) == nodes
+
+
+# Idle (OpenCost: asset cost - allocated), half the node price to CPU, half to memory.
+# fastapi hand case, nodes only, t3.medium: 4 nodes = 8 vCPU, 16 GiB; requested CPU 10 x 500m +
+# 4 x 180m (daemonsets) = 5720m -> idle 1 - 5720/8000 = 0.285; memory 10 x 512Mi + 4 x 104Mi =
+# 5536Mi of 16384Mi -> idle 0.662109375; 121.472 x (0.1425 + 0.3310546875) = 57.523635.
+# Per requested vCPU-hour: 198.487 / (10 x 0.5 x 730) = 0.05438.
+# With the defaults (5 nodes: + add-ons 1 + spare 1, control plane 73): requested CPU
+# 5000 + 5 x 180 + 2 x 100 + 100 + 2 x 60 + 500 + 250 = 7070m of 10000m -> 0.293; memory
+# 8115978240 of 5 x 4 GiB -> 0.622069...; 151.84 x 0.5 x (0.293 + 0.62206907) = 69.472138;
+# per requested vCPU-hour 329.96 / 3650 = 0.0904.
+IDLE = [
+    (NODES_ONLY, 57.523635, 0.05438, 198.487),
+    (CostOptions(), 69.472138, 0.0904, 329.96),
+]
+
+
+@pytest.mark.parametrize(("options", "idle", "per_vcpu_hour", "monthly"), IDLE)
+def test_idle_capacity_and_cost_per_requested_vcpu_hour_by_hand(
+    options: CostOptions, idle: float, per_vcpu_hour: float, monthly: float
+) -> None:
+    cost = _estimate("t3.medium", options)
+    assert cost.cluster is not None and cost.cluster.idle_usd_month is not None
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    assert cost.cluster.idle_usd_month.number() == pytest.approx(idle, abs=0.005)
+    assert cost.usd_per_requested_vcpu_hour is not None
+    assert cost.usd_per_requested_vcpu_hour.number() == pytest.approx(per_vcpu_hour, abs=5e-5)
+    # idle is inside the node terms, never added to the month
+    assert "idle_usd_month" not in cost.cluster.monthly_usd.inputs
+    figure = cost.cluster.idle_usd_month
+    assert evaluate(figure.formula, figure.inputs) == pytest.approx(idle, abs=0.005)

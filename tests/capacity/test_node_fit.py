@@ -229,3 +229,67 @@ def test_a_bad_quantity_in_the_catalog_names_the_file_field_and_value(tmp_path) 
     message = str(caught.value)
     assert str(path) in message and "daemonsets" in message and "'30 m'" in message
     assert "500m" in message  # what is accepted
+
+
+# Pod IPs (EKS VPC CNI): (node, --max-pods, --max-pods-mode, pod IPs, pods per node, binding).
+# Daemonsets on the pod network: ebs-csi-node only (aws-node, kube-proxy and
+# eks-pod-identity-agent are host-network), so one IP goes to daemonsets.
+IP_CASES = [
+    # t3.medium 100m/128Mi: 3 x (6 - 1) = 15 IPs - 1 = 14; slots 50 - 4 = 46; CPU
+    # floor(1750 / 100) = 17; memory with maxPods 50: reserved (11*50+255) MiB = 844103680 ->
+    # alloc 3972844748 - 844103680 - 104857600 = 3023883468, free 2914831564 / 134217728 = 21.
+    ("t3.medium", 50, "default", 15, 14, ("pod_ips",)),
+    # The default maxPods 17 leaves 13 slots, one below the 14 IPs: max pods binds, not IPs.
+    ("t3.medium", None, "default", 15, 13, ("max_pods",)),
+    # m5.large 3 x (10 - 1) = 27 IPs - 1 = 26; maxPods 100 -> 96 slots; CPU 17, memory
+    # (8 GiB: 7945689497 - (11*100+255) MiB - 100 MiB - 104 MiB) // 128 MiB = 47 -> 17, cpu
+    ("m5.large", 100, "default", 27, 17, ("cpu",)),
+    # custom networking: (3 - 1) x 5 = 10 IPs - 1 = 9 < 17 - 4 = 13 slots... maxPods is
+    # (3 - 1) x 5 + 2 = 12 -> 8 slots, so max pods binds (its rule already drops the ENI).
+    ("t3.medium", None, "custom-networking", 10, 8, ("max_pods",)),
+    # prefix delegation: 3 x 5 x 16 = 240 IPs; maxPods min(242, 110) = 110, so kube-reserved
+    # memory is (11*110+255) MiB = 1536163840 -> alloc 3972844748 - 1536163840 - 104857600 =
+    # 2331823308, free 2222771404 / 134217728 = 16.56 -> 16, memory (CPU 17).
+    ("t3.medium", None, "prefix-delegation", 240, 16, ("memory",)),
+]
+
+
+@pytest.mark.parametrize(("node", "max_pods", "mode", "ips", "pods", "binding"), IP_CASES)
+def test_pods_per_node_are_capped_by_the_pod_ips_in_secondary_ip_mode(
+    node: str, max_pods: int | None, mode: str, ips: int, pods: int, binding: tuple[str, ...]
+) -> None:
+    from capacity.model.allocatable import Networking
+
+    net = Networking(max_pods_mode=mode, max_pods=max_pods)  # type: ignore[arg-type]
+    alloc = node_allocatable(CATALOG.node(node), net)
+    assert alloc.pod_ips is not None and alloc.pod_ips.value == ips
+    assert alloc.daemonset_pod_ips is not None and alloc.daemonset_pod_ips.value == 1
+    fit = pods_per_node(alloc, PodShape(100, 128 * MIB))
+    assert fit.pods_per_node.value == pods
+    assert fit.binding == binding
+    assert fit.by_pod_ips is not None and fit.by_pod_ips.value == ips - 1
+
+
+def test_gke_and_aks_have_no_pod_ip_cap() -> None:
+    for name in ("e2-standard-2", "Standard_D2s_v5"):
+        alloc = node_allocatable(CATALOG.node(name))
+        assert alloc.pod_ips is None
+        assert pods_per_node(alloc, PodShape(100, 128 * MIB)).by_pod_ips is None
+
+
+@pytest.mark.parametrize(("max_pods", "flagged"), [(110, False), (111, True), (256, True)])
+def test_gke_above_110_pods_says_its_extra_cpu_reservation_is_unverified(
+    max_pods: int, flagged: bool
+) -> None:
+    # e2-standard-2 with --max-pods 256: the tiers give 60 + 10 = 70m whatever max pods is; GKE's
+    # extra reservation above 110 pods is not applied (unverified) and the figure says so.
+    from capacity.model.allocatable import Networking
+
+    alloc = node_allocatable(CATALOG.node("e2-standard-2"), Networking(max_pods=max_pods))
+    cpu = alloc.kube_reserved_cpu_millicores
+    assert cpu.value == 70 and alloc.allocatable_cpu_millicores.value == 1930
+    assert ("UNVERIFIED" in cpu.source) is flagged
+    assert ("upper bound" in cpu.explanation) is flagged
+    # 256 slots - 4 daemonsets = 252; memory (GKE's reservation has no max-pods term) and CPU
+    # bind first: 100m pods -> floor((1930 - 218) / 100) = 17.
+    assert pods_per_node(alloc, PodShape(100, 128 * MIB)).pods_per_node.value == 17
