@@ -63,12 +63,21 @@ def whatif(
             "consolidation). The other is shown as the alternative.",
         ),
     ] = COST.placement,
+    credit_mode: Annotated[
+        str,
+        typer.Option(
+            "--credit-mode",
+            help="Burstable nodes (T3/T4g): default (standard for spot, as AWS advises; "
+            "unlimited otherwise), standard or unlimited.",
+        ),
+    ] = COST.credit_mode,
 ) -> None:
     """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost,
     priced by the report's own cost model."""
     options = dataclasses.replace(
         cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons),
         placement=placement,
+        credit_mode=credit_mode,
     )
     net = networking(max_pods_mode, max_pods)
     workloads, names = load_whatif(plan_file)

@@ -463,3 +463,40 @@ def test_idle_capacity_and_cost_per_requested_vcpu_hour_by_hand(
     assert "idle_usd_month" not in cost.cluster.monthly_usd.inputs
     figure = cost.cluster.idle_usd_month
     assert evaluate(figure.formula, figure.inputs) == pytest.approx(idle, abs=0.005)
+
+
+# Spot t3.medium (spot discount 0.65 from the catalog): nodes only, 4 nodes x 0.0416 x 0.35 x
+# 730 = 42.5152. Standard credit mode (spot's default): no burst billed; at baseline (0.4 vCPU
+# a node) the 2-pod nodes serve (0.4 - 2 x 0.108) / 0.00263 = 69.962 req/s each, the 3-pod
+# nodes (0.4 - 3 x 0.108) / 0.00263 = 28.897 each: 2 x 69.962 + 2 x 28.897 = 197.719 req/s of
+# the 1,000 target. Unlimited (stated): + 77.015 burst (spread) = 119.5302.
+SPOT = [
+    ("default", "standard", 42.5152, 197.719),
+    ("standard", "standard", 42.5152, 197.719),
+    ("unlimited", "unlimited", 42.5152 + 77.015, None),
+]
+
+
+@pytest.mark.parametrize(("mode", "resolved", "monthly", "baseline_rps"), SPOT)
+def test_spot_burstables_default_to_standard_credit_mode(
+    mode: str, resolved: str, monthly: float, baseline_rps: float | None
+) -> None:
+    options = dataclasses.replace(NODES_ONLY, purchase="spot", credit_mode=mode)
+    cost = _estimate("t3.medium", options)
+    assert cost.credit_mode == resolved
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    if baseline_rps is None:
+        assert cost.baseline_sustainable_rps is None
+    else:
+        assert cost.baseline_sustainable_rps is not None
+        assert cost.baseline_sustainable_rps.number() == pytest.approx(baseline_rps, abs=0.005)
+        assert cost.term("burst_usd_month").value == 0  # type: ignore[union-attr]
+
+
+def test_on_demand_burstables_stay_unlimited_and_non_burstables_have_no_mode() -> None:
+    assert _estimate("t3.medium").credit_mode == "unlimited"
+    assert (
+        _estimate("m6i.large", dataclasses.replace(NODES_ONLY, purchase="spot")).credit_mode is None
+    )
+    with pytest.raises(ConfigError, match="credit mode 'boost' is not one of"):
+        CostOptions(credit_mode="boost")
