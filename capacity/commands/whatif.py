@@ -71,6 +71,14 @@ def whatif(
             "unlimited otherwise), standard or unlimited.",
         ),
     ] = COST.credit_mode,
+    arm_factor: Annotated[
+        float | None,
+        typer.Option(
+            "--arm-factor",
+            help="Measured ARM/amd64 CPU-per-request ratio for arm64 node types (e.g. 0.85); "
+            "without it ARM nodes are priced with the amd64 CPU per request, and say so.",
+        ),
+    ] = None,
 ) -> None:
     """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost,
     priced by the report's own cost model."""
@@ -86,7 +94,7 @@ def whatif(
     pinned = [
         node_allocatable(nodes.node(w.node_type), net) for w in workloads if w.node_type is not None
     ]
-    plan = plan_workloads(workloads, candidates, pinned, options)
+    plan = plan_workloads(workloads, candidates, pinned, options, arm_factor)
     best = plan.cheapest
     if as_json:
         typer.echo(
@@ -119,6 +127,7 @@ def whatif(
                             else _figure(o.cost.alternative_monthly_usd),
                             **{k: _figure(o.cost.terms[k]) for k in TERMS},
                             "survives": o.cost.survives,
+                            "caveats": list(o.caveats),
                             "pools": [
                                 {
                                     "node_type": p.node.node.name,
@@ -178,6 +187,8 @@ def whatif(
             if o is best
             else ("" if o.feasible else f"does not fit: {', '.join(o.unplaceable)}")
         )
+        if o.caveats:
+            note = "; ".join(x for x in (note, *o.caveats) if x)
         table.add_row(
             o.candidate or "(pinned only)",
             pools,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from capacity.catalog import Addon, Provider
+from capacity.catalog import Addon, NodeType, Provider
 from capacity.errors import ConfigError
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.derivation import Figure, derive
@@ -176,6 +176,34 @@ class ClusterCost:
     @property
     def total_nodes(self) -> int:
         return sum(int(p.nodes_total.number()) for p in self.pools)
+
+
+# ---- ARM nodes: CPU per request measured on another architecture --------------------------
+
+
+def arch_caveat(node: NodeType, arm_factor: float | None) -> str | None:
+    """What an ARM node's figures rest on: the CPU per request measured here (amd64), or the
+    measured ARM/amd64 factor given with --arm-factor."""
+    if node.arch != "arm64":
+        return None
+    if arm_factor is None:
+        return (
+            f"{node.name} is arm64: its pods are assumed to need the CPU per request measured "
+            "on this machine's architecture (amd64); pass --arm-factor with a measured ARM/amd64 "
+            "CPU-per-request ratio to correct it"
+        )
+    return (
+        f"{node.name} is arm64: CPU per request and idle CPU x {arm_factor:g}, capacity per "
+        f"pod / {arm_factor:g} (--arm-factor, measured ARM/amd64 CPU per request, given)"
+    )
+
+
+def check_arm_factor(arm_factor: float | None) -> None:
+    if arm_factor is not None and not 0 < arm_factor <= 10:
+        raise ConfigError(
+            f"ARM factor {arm_factor!r} must be a positive ratio of ARM to amd64 CPU per "
+            "request, e.g. 0.85 (ARM needs 15% less CPU per request) or 1.2"
+        )
 
 
 def check_headroom(headroom: float) -> None:
@@ -707,6 +735,7 @@ class CostEstimate:
     usd_per_requested_vcpu_hour: Figure | None = None
     credit_mode: str | None = None  # burstable nodes only: standard or unlimited
     baseline_sustainable_rps: Figure | None = None  # standard mode: the load at baseline
+    arch_caveat: str | None = None  # ARM nodes: what their CPU per request rests on
 
     @property
     def node_type(self) -> str:
@@ -737,6 +766,7 @@ def estimate_cost(
     *,
     idle_cpu_cores: float | Figure = 0.0,
     options: CostOptions | None = None,
+    arm_factor: float | None = None,
 ) -> CostEstimate:
     """`idle_cpu_cores`: a pod's CPU with no traffic; pass the figure (idle_cpu_cores()) to
     have its derivation published with the estimate."""
@@ -748,12 +778,22 @@ def estimate_cost(
     if capacity_per_pod_rps <= 0:
         raise ConfigError(f"capacity per pod {capacity_per_pod_rps!r} req/s must be positive")
     node = fit.node.node
+    check_arm_factor(arm_factor)
+    caveat = arch_caveat(node, arm_factor)
+    if node.arch == "arm64" and arm_factor is not None:
+        # The CPU a request costs scales by the factor; for the CPU-bound pod the capacity at
+        # the SLO scales inversely (the pod's CPU limit is what runs out).
+        capacity_per_pod_rps /= arm_factor
+        idle *= arm_factor
+        if cpu_seconds_per_request is not None:
+            cpu_seconds_per_request *= arm_factor
     pods = pods_for_load_figure(
         "pods_needed",
         target_rps,
         capacity_per_pod_rps,
         headroom,
-        "capacity at SLO (measured) with the stated headroom",
+        "capacity at SLO (measured) with the stated headroom"
+        + (f"; {caveat}" if caveat and arm_factor is not None else ""),
     )
     pods_value = int(pods.number())
     if fit.pods_per_node.number() <= 0:
@@ -811,6 +851,7 @@ def estimate_cost(
         else baseline_sustainable_rps(
             pool, target_rps, use.number(), idle, cpu_seconds_per_request
         ),
+        caveat,
     )
 
 

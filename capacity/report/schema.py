@@ -403,6 +403,9 @@ class Cost(_Model):
     baseline_sustainable_rps: Figure | None = Field(
         default=None, description="Standard credit mode: the load the pods sustain at baseline."
     )
+    arch_caveat: str | None = Field(
+        default=None, description="ARM node types: what their CPU per request rests on."
+    )
 
 
 class Cheapest(_Model):

@@ -139,7 +139,7 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
         rows.append(
             {
                 "framework": c.framework,
-                "node_type": c.node_type,
+                "node_type": c.node_type + (f" ({c.arch_caveat})" if c.arch_caveat else ""),
                 "nodes": (
                     f"{_value(c.workload_nodes)} + {_value(c.addons.nodes)} add-on + "
                     f"{_value(c.spare_nodes)} spare = {c.nodes_needed.value}"

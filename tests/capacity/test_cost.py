@@ -500,3 +500,49 @@ def test_on_demand_burstables_stay_unlimited_and_non_burstables_have_no_mode() -
     )
     with pytest.raises(ConfigError, match="credit mode 'boost' is not one of"):
         CostOptions(credit_mode="boost")
+
+
+# ARM: t4g.medium (arm64, $0.0336/h, baseline 0.2, surplus $0.04/vCPU-h), nodes only, spread.
+# Without a factor: the amd64 line, 10 pods, 4 nodes 3/3/2/2, surplus 2.110 vCPU (as t3.medium)
+# -> 4 x 0.0336 x 730 + 2.110 x 0.04 x 730 = 98.112 + 61.612 = 159.724, with the caveat.
+# --arm-factor 0.8: capacity 130 / 0.8 = 162.5 -> ceil(1000 / (162.5 x 0.8)) = 8 pods, 3 nodes
+# (3/3/2); a pod uses 0.8 x 0.108 + 0.8 x 0.00263 x 125 = 0.0864 + 0.263 = 0.3494; 3-pod
+# nodes 1.0482 - 0.4 = 0.6482 (x2), 2-pod node 0.6988 - 0.4 = 0.2988 -> 1.5952 vCPU
+# -> 3 x 0.0336 x 730 + 1.5952 x 29.2 = 73.584 + 46.57984 = 120.16384.
+ARM = [
+    (None, 10, 159.724, "pass --arm-factor"),
+    (0.8, 8, 120.16384, "x 0.8"),
+]
+
+
+@pytest.mark.parametrize(("factor", "pods", "monthly", "said"), ARM)
+def test_arm_nodes_carry_a_caveat_and_take_a_measured_factor(
+    factor: float | None, pods: int, monthly: float, said: str
+) -> None:
+    fit = pods_per_node(node_allocatable(CATALOG.node("t4g.medium")), POD)
+    cost = estimate_cost(
+        FASTAPI_CPU["capacity"], fit, 1000.0, 0.2, FASTAPI_CPU["cps"],
+        idle_cpu_cores=FASTAPI_CPU["idle"], options=NODES_ONLY, arm_factor=factor,
+    )  # fmt: skip
+    assert cost.pods_needed.value == pods
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    assert cost.arch_caveat is not None and said in cost.arch_caveat
+    # amd64 nodes ignore the factor and carry no caveat
+    amd = _estimate("t3.medium")
+    assert amd.arch_caveat is None
+
+
+def test_whatif_applies_the_arm_factor_on_arm_pools_only_and_says_so() -> None:
+    workload = Workload(
+        "fastapi", POD, target_rps=1000.0, capacity_per_pod_rps=FASTAPI_CPU["capacity"],
+        headroom=0.2, cpu_seconds_per_request=FASTAPI_CPU["cps"],
+        idle_cpu_cores=FASTAPI_CPU["idle"],
+    )  # fmt: skip
+    nodes = [node_allocatable(CATALOG.node(n)) for n in ("t4g.medium", "t3.medium")]
+    plan = plan_workloads([workload], nodes, options=NODES_ONLY, arm_factor=0.8)
+    by_name = {o.candidate: o for o in plan.options}
+    assert round(by_name["t4g.medium"].monthly_usd, 2) == 120.16
+    assert round(by_name["t3.medium"].monthly_usd, 2) == 198.49
+    assert by_name["t4g.medium"].caveats and not by_name["t3.medium"].caveats
+    with pytest.raises(ConfigError, match="ARM factor -1"):
+        plan_workloads([workload], nodes, arm_factor=-1)
