@@ -399,18 +399,19 @@ def test_batched_placement_equals_first_fit_decreasing_pod_by_pod(node, shapes) 
 
 
 # The golden synthetic run's headline (mixed) on t3.medium, default options (1 spare node,
-# system + monitoring add-ons at their requests, EKS standard control plane 0.10 x 730 = 73).
+# system + monitoring add-ons at their requests, EKS standard control plane 0.10 x 730 = 73;
+# ebs-csi-controller 50m/192Mi per replica).
 # fastapi: 6 pods of 500m/160Mi using 0.322 cores; 4 nodes x 30.368 = 121.472.
-#   Spread over the 4 nodes, add-ons first: (coredns .1 + ebs-csi-controller .06 + 2 x .322)
-#   = .804, (coredns .1 + prometheus .5 + .322) = .922, (ebs .06 + grafana .25 + .322) = .632,
-#   (metrics-server .1 + 2 x .322) = .744 -> surplus .404 + .522 + .232 + .344 = 1.502 vCPU
-#   x 36.5 = 54.823 -> 121.472 + 73 + 54.823 = 249.295. First-fit: 263.895.
+#   Spread over the 4 nodes, add-ons first: (coredns .1 + grafana .25 + .322) = .672,
+#   (coredns .1 + prometheus .5 + .322) = .922, (2 x ebs-csi-controller .05 + 2 x .322) = .744,
+#   (metrics-server .1 + 2 x .322) = .744 -> surplus .272 + .522 + .344 + .344 = 1.482 vCPU
+#   x 36.5 = 54.093 -> 121.472 + 73 + 54.093 = 248.565. First-fit: 263.165.
 # django: 13 pods of 350m/192Mi using 3.1/13 cores; 5 nodes x 30.368 = 151.84; spread burst
-#   .6769 + .4154 + .3869 + .3754 + .4154 = 2.27 vCPU x 36.5 = 82.855 -> 307.695.
-#   First-fit: 322.295.
+#   .6769 + .4154 + .3769 + .3654 + .4154 = 2.25 vCPU x 36.5 = 82.125 -> 306.965.
+#   First-fit: 321.565.
 GOLDEN_SPREAD = [
-    ("fastapi", PodShape(500, 160 * MIB), 6, 0.322, 4, 249.295, 263.895),
-    ("django", PodShape(350, 192 * MIB), 13, 3.1 / 13, 5, 307.695, 322.295),
+    ("fastapi", PodShape(500, 160 * MIB), 6, 0.322, 4, 248.565, 263.165),
+    ("django", PodShape(350, 192 * MIB), 13, 3.1 / 13, 5, 306.965, 321.565),
 ]
 
 
@@ -440,12 +441,12 @@ def test_spread_placement_on_t3_medium_by_hand(
 # 5536Mi of 16384Mi -> idle 0.662109375; 121.472 x (0.1425 + 0.3310546875) = 57.523635.
 # Per requested vCPU-hour: 198.487 / (10 x 0.5 x 730) = 0.05438.
 # With the defaults (5 nodes: + add-ons 1 + spare 1, control plane 73): requested CPU
-# 5000 + 5 x 180 + 2 x 100 + 100 + 2 x 60 + 500 + 250 = 7070m of 10000m -> 0.293; memory
-# 8115978240 of 5 x 4 GiB -> 0.622069...; 151.84 x 0.5 x (0.293 + 0.62206907) = 69.472138;
-# per requested vCPU-hour 329.96 / 3650 = 0.0904.
+# 5000 + 5 x 180 + 2 x 100 + 100 + 2 x 50 + 500 + 250 = 7050m of 10000m -> 0.295; memory
+# 8015314944 of 5 x 4 GiB -> 0.626760...; 151.84 x 0.5 x (0.295 + 0.62676) = 69.979853;
+# per requested vCPU-hour 329.23 / 3650 = 0.0902.
 IDLE = [
     (NODES_ONLY, 57.523635, 0.05438, 198.487),
-    (CostOptions(), 69.472138, 0.0904, 329.96),
+    (CostOptions(), 69.979853, 0.0902, 329.23),
 ]
 
 
