@@ -119,6 +119,9 @@ def whatif(
                             "monthly_usd": o.monthly_usd,
                             "monthly": _figure(o.cost.monthly_usd),
                             "placement": o.cost.options.placement,
+                            "credit_mode": o.cost.options.resolved_credit_mode
+                            if any(p.node.node.burstable for p in o.cost.pools)
+                            else None,
                             "idle_usd_month": None
                             if o.cost.idle_usd_month is None
                             else _figure(o.cost.idle_usd_month),
@@ -193,7 +196,12 @@ def whatif(
             o.candidate or "(pinned only)",
             pools,
             str(o.total_nodes),
-            f"{o.cost.terms['burst_usd_month'].number():,.2f}",
+            f"{o.cost.terms['burst_usd_month'].number():,.2f}"
+            + (
+                f" ({options.resolved_credit_mode} credits)"
+                if any(p.node.node.burstable for p in o.cost.pools)
+                else ""
+            ),
             f"{o.cost.terms['control_plane_usd_month'].number():,.2f}",
             f"{o.monthly_usd:,.2f}",
             ""
