@@ -63,12 +63,29 @@ def whatif(
             "consolidation). The other is shown as the alternative.",
         ),
     ] = COST.placement,
+    credit_mode: Annotated[
+        str,
+        typer.Option(
+            "--credit-mode",
+            help="Burstable nodes (T3/T4g): default (standard for spot, as AWS advises; "
+            "unlimited otherwise), standard or unlimited.",
+        ),
+    ] = COST.credit_mode,
+    arm_factor: Annotated[
+        float | None,
+        typer.Option(
+            "--arm-factor",
+            help="Measured ARM/amd64 CPU-per-request ratio for arm64 node types (e.g. 0.85); "
+            "without it ARM nodes are priced with the amd64 CPU per request, and say so.",
+        ),
+    ] = None,
 ) -> None:
     """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost,
     priced by the report's own cost model."""
     options = dataclasses.replace(
         cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons),
         placement=placement,
+        credit_mode=credit_mode,
     )
     net = networking(max_pods_mode, max_pods)
     workloads, names = load_whatif(plan_file)
@@ -77,7 +94,7 @@ def whatif(
     pinned = [
         node_allocatable(nodes.node(w.node_type), net) for w in workloads if w.node_type is not None
     ]
-    plan = plan_workloads(workloads, candidates, pinned, options)
+    plan = plan_workloads(workloads, candidates, pinned, options, arm_factor)
     best = plan.cheapest
     if as_json:
         typer.echo(
@@ -102,6 +119,9 @@ def whatif(
                             "monthly_usd": o.monthly_usd,
                             "monthly": _figure(o.cost.monthly_usd),
                             "placement": o.cost.options.placement,
+                            "credit_mode": o.cost.options.resolved_credit_mode
+                            if any(p.node.node.burstable for p in o.cost.pools)
+                            else None,
                             "idle_usd_month": None
                             if o.cost.idle_usd_month is None
                             else _figure(o.cost.idle_usd_month),
@@ -110,6 +130,7 @@ def whatif(
                             else _figure(o.cost.alternative_monthly_usd),
                             **{k: _figure(o.cost.terms[k]) for k in TERMS},
                             "survives": o.cost.survives,
+                            "caveats": list(o.caveats),
                             "pools": [
                                 {
                                     "node_type": p.node.node.name,
@@ -169,11 +190,18 @@ def whatif(
             if o is best
             else ("" if o.feasible else f"does not fit: {', '.join(o.unplaceable)}")
         )
+        if o.caveats:
+            note = "; ".join(x for x in (note, *o.caveats) if x)
         table.add_row(
             o.candidate or "(pinned only)",
             pools,
             str(o.total_nodes),
-            f"{o.cost.terms['burst_usd_month'].number():,.2f}",
+            f"{o.cost.terms['burst_usd_month'].number():,.2f}"
+            + (
+                f" ({options.resolved_credit_mode} credits)"
+                if any(p.node.node.burstable for p in o.cost.pools)
+                else ""
+            ),
             f"{o.cost.terms['control_plane_usd_month'].number():,.2f}",
             f"{o.monthly_usd:,.2f}",
             ""

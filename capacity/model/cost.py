@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from capacity.catalog import Addon, Provider
+from capacity.catalog import Addon, NodeType, Provider
 from capacity.errors import ConfigError
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.derivation import Figure, derive
@@ -42,6 +42,16 @@ HOURS_PER_MONTH = 730
 PURCHASE_OPTIONS = ("on-demand", "spot", "commit-1y")
 CONTROL_PLANE_CHOICES = ("default", "standard", "extended", "free", "none")
 ADDON_PROFILES = ("system", "monitoring", "loadgen")
+CREDIT_MODES = ("default", "standard", "unlimited")
+CREDIT_MODE_SOURCE = (
+    "AWS: burstable spot instances should use standard credit mode "
+    "(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-"
+    "how-to.html, 'Use burstable performance instances as Spot Instances', as of 2026-12-01); "
+    "in standard mode a node with no credits left runs at its baseline, nothing above it is "
+    "billed. T3/T4g launch in unlimited mode otherwise "
+    "(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-"
+    "unlimited-mode.html)"
+)
 TERMS = (
     "workload_nodes_usd_month",
     "addons_usd_month",
@@ -65,6 +75,8 @@ class CostOptions:
     # Where pods land for the burst: kube-scheduler's default spread, or first-fit (bin-packing
     # schedulers, Karpenter consolidation). Node counts come from first-fit either way.
     placement: str = "spread"
+    # Burstable nodes: default = standard for spot (AWS's advice), unlimited otherwise.
+    credit_mode: str = "default"
 
     def __post_init__(self) -> None:
         if self.spare_nodes < 0:
@@ -84,6 +96,10 @@ class CostOptions:
             raise ConfigError(
                 f"spot discount {self.spot_discount!r} must be a fraction in [0, 1), e.g. 0.65"
             )
+        if self.credit_mode not in CREDIT_MODES:
+            raise ConfigError(
+                f"credit mode {self.credit_mode!r} is not one of {', '.join(CREDIT_MODES)}"
+            )
         if self.placement not in PLACEMENTS:
             raise ConfigError(f"placement {self.placement!r} is not one of {', '.join(PLACEMENTS)}")
         bad = [p for p in self.addon_profiles if p not in ADDON_PROFILES]
@@ -92,6 +108,13 @@ class CostOptions:
                 f"add-on profile(s) {', '.join(map(repr, bad))} not known; accepted: "
                 f"{', '.join(ADDON_PROFILES)} (or none)"
             )
+
+    @property
+    def resolved_credit_mode(self) -> str:
+        """standard or unlimited: what a burstable node runs in under these options."""
+        if self.credit_mode != "default":
+            return self.credit_mode
+        return "standard" if self.purchase == "spot" else "unlimited"
 
     def addons(self, provider: Provider) -> tuple[Addon, ...]:
         return tuple(a for a in provider.addons if a.profile in self.addon_profiles)
@@ -153,6 +176,34 @@ class ClusterCost:
     @property
     def total_nodes(self) -> int:
         return sum(int(p.nodes_total.number()) for p in self.pools)
+
+
+# ---- ARM nodes: CPU per request measured on another architecture --------------------------
+
+
+def arch_caveat(node: NodeType, arm_factor: float | None) -> str | None:
+    """What an ARM node's figures rest on: the CPU per request measured here (amd64), or the
+    measured ARM/amd64 factor given with --arm-factor."""
+    if node.arch != "arm64":
+        return None
+    if arm_factor is None:
+        return (
+            f"{node.name} is arm64: its pods are assumed to need the CPU per request measured "
+            "on this machine's architecture (amd64); pass --arm-factor with a measured ARM/amd64 "
+            "CPU-per-request ratio to correct it"
+        )
+    return (
+        f"{node.name} is arm64: CPU per request and idle CPU x {arm_factor:g}, capacity per "
+        f"pod / {arm_factor:g} (--arm-factor, measured ARM/amd64 CPU per request, given)"
+    )
+
+
+def check_arm_factor(arm_factor: float | None) -> None:
+    if arm_factor is not None and not 0 < arm_factor <= 10:
+        raise ConfigError(
+            f"ARM factor {arm_factor!r} must be a positive ratio of ARM to amd64 CPU per "
+            "request, e.g. 0.85 (ARM needs 15% less CPU per request) or 1.2"
+        )
 
 
 def check_headroom(headroom: float) -> None:
@@ -383,7 +434,10 @@ def _workload_nodes(
 
 
 def _burst(
-    node: NodeAllocatable, placement: Placement, placement_name: str = "first-fit"
+    node: NodeAllocatable,
+    placement: Placement,
+    placement_name: str = "first-fit",
+    credit_mode: str = "unlimited",
 ) -> tuple[tuple[Figure, ...], Figure]:
     t = node.node
     burst = t.burstable
@@ -391,6 +445,14 @@ def _burst(
         zero = derive(
             "burst_usd_month", "USD/month", "0", {}, t.price_source,
             f"{t.name} is not burstable: its price covers full use of every vCPU",
+        )  # fmt: skip
+        return (), zero
+    if credit_mode == "standard":
+        zero = derive(
+            "burst_usd_month", "USD/month", "0", {}, f"{burst.source}; {CREDIT_MODE_SOURCE}",
+            "standard credit mode: nothing above the baseline is billed; a node whose pods "
+            "use more than its baseline is held at the baseline once its credits are spent "
+            "(see baseline_sustainable_rps)",
         )  # fmt: skip
         return (), zero
     surplus = tuple(
@@ -539,8 +601,9 @@ def price_pool(
     )
     placements = {"first-fit": placement, "spread": spread_placement}
     chosen, other = options.placement, next(p for p in PLACEMENTS if p != options.placement)
-    surplus, burst_usd = _burst(node, placements[chosen], chosen)
-    _, other_burst = _burst(node, placements[other], other)
+    mode = options.resolved_credit_mode
+    surplus, burst_usd = _burst(node, placements[chosen], chosen, mode)
+    _, other_burst = _burst(node, placements[other], other, mode)
     other_burst = replace(other_burst, kind=f"{other.replace('-', '_')}_burst_usd_month")
     terms = {
         "workload_nodes_usd_month": _nodes_usd(
@@ -670,6 +733,9 @@ class CostEstimate:
     control_plane_usd_per_million_requests: Figure | None = None
     pod_idle_cpu_cores: Figure | None = None
     usd_per_requested_vcpu_hour: Figure | None = None
+    credit_mode: str | None = None  # burstable nodes only: standard or unlimited
+    baseline_sustainable_rps: Figure | None = None  # standard mode: the load at baseline
+    arch_caveat: str | None = None  # ARM nodes: what their CPU per request rests on
 
     @property
     def node_type(self) -> str:
@@ -700,6 +766,7 @@ def estimate_cost(
     *,
     idle_cpu_cores: float | Figure = 0.0,
     options: CostOptions | None = None,
+    arm_factor: float | None = None,
 ) -> CostEstimate:
     """`idle_cpu_cores`: a pod's CPU with no traffic; pass the figure (idle_cpu_cores()) to
     have its derivation published with the estimate."""
@@ -711,12 +778,22 @@ def estimate_cost(
     if capacity_per_pod_rps <= 0:
         raise ConfigError(f"capacity per pod {capacity_per_pod_rps!r} req/s must be positive")
     node = fit.node.node
+    check_arm_factor(arm_factor)
+    caveat = arch_caveat(node, arm_factor)
+    if node.arch == "arm64" and arm_factor is not None:
+        # The CPU a request costs scales by the factor; for the CPU-bound pod the capacity at
+        # the SLO scales inversely (the pod's CPU limit is what runs out).
+        capacity_per_pod_rps /= arm_factor
+        idle *= arm_factor
+        if cpu_seconds_per_request is not None:
+            cpu_seconds_per_request *= arm_factor
     pods = pods_for_load_figure(
         "pods_needed",
         target_rps,
         capacity_per_pod_rps,
         headroom,
-        "capacity at SLO (measured) with the stated headroom",
+        "capacity at SLO (measured) with the stated headroom"
+        + (f"; {caveat}" if caveat and arm_factor is not None else ""),
     )
     pods_value = int(pods.number())
     if fit.pods_per_node.number() <= 0:
@@ -737,6 +814,7 @@ def estimate_cost(
         [(fit.node, [PodGroup("workload", fit.pod, pods_value, use)])], opts, fit
     )
     pool = cluster.pools[0]
+    mode = opts.resolved_credit_mode if node.burstable is not None else None
     return CostEstimate(
         fit,
         target_rps,
@@ -767,6 +845,73 @@ def estimate_cost(
         )
         if pods_value > 0 and fit.pod.cpu_millicores > 0
         else None,
+        mode,
+        None
+        if mode != "standard"
+        else baseline_sustainable_rps(
+            pool, target_rps, use.number(), idle, cpu_seconds_per_request
+        ),
+        caveat,
+    )
+
+
+def baseline_sustainable_rps(
+    pool: PoolCost,
+    target_rps: float,
+    use_cores: float,
+    idle_cores: float,
+    cpu_seconds_per_request: float | None,
+) -> Figure:
+    """The load the pods sustain when every node runs at its baseline (standard credit mode,
+    credits spent), each pod serving what its node's baseline leaves it."""
+    kind, unit = "baseline_sustainable_rps", "req/s"
+    burst = pool.node.node.burstable
+    assert burst is not None
+    if not cpu_seconds_per_request:
+        return Figure.undefined(
+            kind, unit, "no measured CPU per request: the pods' rate at baseline is unknown"
+        )
+    baseline = burst.baseline_per_vcpu * pool.node.node.vcpu
+    per_node = []
+    for c in pool.placement.contents:
+        n = sum(count for name, count in c.pods if name == "workload")
+        if n == 0:
+            continue
+        addon_cores = max(0.0, c.cpu_use_cores - n * use_cores)
+        per_node.append(
+            derive(
+                "baseline_rps_per_node_group",
+                unit,
+                "nodes * node_pods * max(0, (baseline_per_vcpu * vcpu - addon_cpu_cores"
+                " - node_pods * idle_cpu_cores) / (node_pods * cpu_seconds_per_request))",
+                {
+                    "nodes": c.nodes,
+                    "node_pods": n,
+                    "baseline_per_vcpu": burst.baseline_per_vcpu,
+                    "vcpu": pool.node.node.vcpu,
+                    "addon_cpu_cores": addon_cores,
+                    "idle_cpu_cores": idle_cores,
+                    "cpu_seconds_per_request": cpu_seconds_per_request,
+                },
+                burst.source,
+                "nodes holding " + ", ".join(f"{k} x {name}" for name, k in c.pods),
+            )
+        )
+    if not per_node:
+        return Figure.undefined(kind, unit, "no workload pod was placed")
+    return derive(
+        kind,
+        unit,
+        "min(target_rps, sum(baseline_rps_per_node_group))",
+        {
+            "target_rps": target_rps,
+            "baseline_rps_per_node_group": [f.number() for f in per_node],
+        },
+        f"{burst.source}; {CREDIT_MODE_SOURCE}",
+        f"each node at its baseline ({baseline:g} vCPU): the add-ons' share first (at their "
+        "requests: conservative, they are not measured), then the workload pods' idle use; "
+        "the rest serves requests at the measured CPU per request. A balancer that sends "
+        f"each pod the same load does worse. Pods placed {pool.placement_name}",
     )
 
 

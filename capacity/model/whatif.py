@@ -11,7 +11,7 @@ burst and control-plane terms, so the two agree to the cent on the same input.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from capacity.errors import ConfigError
 from capacity.model.allocatable import NodeAllocatable
@@ -19,6 +19,8 @@ from capacity.model.cost import (
     ClusterCost,
     CostOptions,
     PodGroup,
+    arch_caveat,
+    check_arm_factor,
     check_headroom,
     pod_cpu_use,
     pods_for_load_figure,
@@ -40,6 +42,22 @@ class Workload:
     node_type: str | None = None  # pin to its own pool of this node type
     cpu_seconds_per_request: float | None = None  # measured CPU line; else pods use requests
     idle_cpu_cores: float = 0.0
+
+    def on_arm(self, arm_factor: float | None) -> Workload:
+        """The workload on an ARM node: its measured CPU line scaled by the ARM/amd64 factor
+        (capacity per pod inversely); unchanged without a factor."""
+        if arm_factor is None or arm_factor == 1:
+            return self
+        return replace(
+            self,
+            capacity_per_pod_rps=None
+            if self.capacity_per_pod_rps is None
+            else self.capacity_per_pod_rps / arm_factor,
+            cpu_seconds_per_request=None
+            if self.cpu_seconds_per_request is None
+            else self.cpu_seconds_per_request * arm_factor,
+            idle_cpu_cores=self.idle_cpu_cores * arm_factor,
+        )
 
     def cpu_use(self, pods: int) -> Figure:
         """Cores one pod uses when `pods` pods share the workload's target load."""
@@ -72,6 +90,7 @@ class PlanOption:
     candidate: str  # the node type the unpinned workloads use
     cost: ClusterCost
     unplaceable: tuple[str, ...]  # workloads whose pod fits no empty node of its pool
+    caveats: tuple[str, ...] = ()  # ARM pools: what their CPU per request rests on
 
     @property
     def pools(self) -> tuple[object, ...]:
@@ -106,9 +125,12 @@ def plan_workloads(
     candidates: Sequence[NodeAllocatable],
     pinned: Sequence[NodeAllocatable] = (),
     options: CostOptions | None = None,
+    arm_factor: float | None = None,
 ) -> WhatIfPlan:
-    """Try every candidate node type for the unpinned workloads; pinned ones keep their pool."""
+    """Try every candidate node type for the unpinned workloads; pinned ones keep their pool.
+    `arm_factor`: a measured ARM/amd64 CPU-per-request ratio applied on arm64 pools."""
     opts = options or CostOptions()
+    check_arm_factor(arm_factor)
     if not workloads:
         raise ConfigError("a what-if plan needs at least one workload")
     names = [w.name for w in workloads]
@@ -129,6 +151,9 @@ def plan_workloads(
             groups[candidate.node.name] = []  # the candidate's pool first: it hosts the add-ons
         for w, count in counted:
             key = w.node_type or (candidate.node.name if candidate else "")
+            if by_name[key].node.arch == "arm64" and arm_factor not in (None, 1):
+                w = w.on_arm(arm_factor)  # the workload as it runs there
+                count = w.pods()
             groups.setdefault(key, []).append((w, int(count.number())))
         unplaceable = tuple(
             w.name
@@ -149,6 +174,11 @@ def plan_workloads(
             if members or key == (candidate.node.name if candidate else None)
         ]
         cost = price_cluster(pools, opts)
-        plans.append(PlanOption(candidate.node.name if candidate else "", cost, unplaceable))
+        caveats = tuple(
+            c for key in groups if (c := arch_caveat(by_name[key].node, arm_factor)) is not None
+        )
+        plans.append(
+            PlanOption(candidate.node.name if candidate else "", cost, unplaceable, caveats)
+        )
     plans.sort(key=lambda o: (not o.feasible, o.monthly_usd, o.candidate))
     return WhatIfPlan(counted, tuple(plans))

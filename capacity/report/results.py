@@ -181,6 +181,9 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
         ),
         idle_usd_month=Figure.maybe(cluster.idle_usd_month if cluster is not None else None),
         usd_per_requested_vcpu_hour=Figure.maybe(c.usd_per_requested_vcpu_hour),
+        credit_mode=cast(Literal["standard", "unlimited"] | None, c.credit_mode),
+        baseline_sustainable_rps=Figure.maybe(c.baseline_sustainable_rps),
+        arch_caveat=c.arch_caveat,
     )
 
 

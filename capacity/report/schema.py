@@ -424,6 +424,17 @@ class Cost(_Model):
     usd_per_requested_vcpu_hour: Figure | None = Field(
         default=None, description="monthly_usd over the vCPU-hours the workload requests."
     )
+    credit_mode: Literal["standard", "unlimited"] | None = Field(
+        default=None,
+        description="Burstable nodes: the credit mode priced (standard: no surplus billed, "
+        "CPU held at baseline once credits are spent; spot's default).",
+    )
+    baseline_sustainable_rps: Figure | None = Field(
+        default=None, description="Standard credit mode: the load the pods sustain at baseline."
+    )
+    arch_caveat: str | None = Field(
+        default=None, description="ARM node types: what their CPU per request rests on."
+    )
 
 
 class Cheapest(_Model):

@@ -146,7 +146,7 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
         rows.append(
             {
                 "framework": c.framework,
-                "node_type": c.node_type,
+                "node_type": c.node_type + (f" ({c.arch_caveat})" if c.arch_caveat else ""),
                 "nodes": (
                     f"{_value(c.workload_nodes)} + {_value(c.addons.nodes)} add-on + "
                     f"{_value(c.spare_nodes)} spare = {c.nodes_needed.value}"
@@ -163,7 +163,15 @@ def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
                 "workload": usd(_value(c.workload_nodes_usd_month)),
                 "addons": usd(_value(c.addons_usd_month)),
                 "spare": usd(_value(c.spare_nodes_usd_month)),
-                "burst": usd(_value(c.burst_usd_month)),
+                "burst": usd(_value(c.burst_usd_month))
+                + (f" ({c.credit_mode} credits" if c.credit_mode else "")
+                + (
+                    f"; {_value(c.baseline_sustainable_rps) or 0:,.0f} req/s at baseline"
+                    if c.baseline_sustainable_rps is not None
+                    and c.baseline_sustainable_rps.value is not None
+                    else ""
+                )
+                + (")" if c.credit_mode else ""),
                 "idle": usd(_value(c.idle_usd_month)),
                 "per_vcpu_hour": usd_3sig(_value(c.usd_per_requested_vcpu_hour)),
                 "control_plane": usd(_value(c.control_plane_usd_month)),

@@ -470,3 +470,60 @@ def test_diagnostics_are_one_dim_line_each_and_warnings_say_so() -> None:
         "\x1b[2mstarting PostgreSQL on a line much longer than forty columns\x1b[0m",
         "\x1b[2mwarning: could not remove cgroups: busy\x1b[0m",
     ]
+
+
+def test_fit_caps_pods_by_pod_ips_with_the_cap_in_the_derivation() -> None:
+    # Issue 25's acceptance: t3.medium, --max-pods 50, 100m/128Mi -> 3 x 5 = 15 pod IPs, one
+    # taken by ebs-csi-node -> 14 (CPU alone would allow 17).
+    args = ["fit", "--cpu", "100m", "--memory", "128Mi", "--node", "t3.medium"]
+    result = CliRunner().invoke(app, [*args, "--max-pods", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    node = json.loads(result.output)["nodes"][0]
+    assert node["pods_per_node"] == 14 and node["binding"] == ["pod_ips"]
+    derivation = node["derivations"]["pods_per_node"]
+    assert derivation["inputs"]["pods_by_pod_ips"] == 14
+    assert node["derivations"]["pods_by_pod_ips"]["inputs"] == {
+        "pod_ips": 15,
+        "daemonset_pod_ips": 1,
+    }
+    assert "max-pods-calculator.sh" in node["derivations"]["pod_ips"]["source"]
+
+
+def test_whatif_takes_placement_credit_mode_and_arm_factor(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "node_types: [t3.medium, t4g.medium]\nworkloads:\n  - {name: fastapi, cpu: 500m, "
+        "memory: 512Mi, target_rps: 1000, capacity_per_pod_rps: 130, headroom: 0.2, "
+        "cpu_seconds_per_request: 0.00263, idle_cpu_cores: 0.108}\n",
+        encoding="utf-8",
+    )
+    base = [
+        "whatif",
+        str(plan),
+        "--spare-nodes",
+        "0",
+        "--control-plane",
+        "none",
+        "--addons",
+        "none",
+    ]
+    cases = [
+        (
+            [],
+            {"t3.medium": (198.49, 199.55, "unlimited"), "t4g.medium": (159.72, None, "unlimited")},
+        ),
+        (["--placement", "first-fit"], {"t3.medium": (199.55, 198.49, "unlimited")}),
+        (["--purchase", "spot"], {"t3.medium": (42.52, 42.52, "standard")}),
+        (["--arm-factor", "0.8"], {"t4g.medium": (120.16, 120.16, "unlimited")}),
+    ]
+    for extra, expected in cases:
+        result = CliRunner().invoke(app, [*base, *extra, "--json"])
+        assert result.exit_code == 0, result.output
+        options = {o["candidate"]: o for o in json.loads(result.output)["options"]}
+        for name, (monthly, alternative, mode) in expected.items():
+            o = options[name]
+            assert round(o["monthly_usd"], 2) == monthly, (extra, name)
+            if alternative is not None:
+                assert round(o["alternative_monthly"]["value"], 2) == alternative, (extra, name)
+            assert o["credit_mode"] == mode
+            assert bool(o["caveats"]) == (name == "t4g.medium")

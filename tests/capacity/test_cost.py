@@ -399,18 +399,19 @@ def test_batched_placement_equals_first_fit_decreasing_pod_by_pod(node, shapes) 
 
 
 # The golden synthetic run's headline (mixed) on t3.medium, default options (1 spare node,
-# system + monitoring add-ons at their requests, EKS standard control plane 0.10 x 730 = 73).
+# system + monitoring add-ons at their requests, EKS standard control plane 0.10 x 730 = 73;
+# ebs-csi-controller 50m/192Mi per replica).
 # fastapi: 6 pods of 500m/160Mi using 0.322 cores; 4 nodes x 30.368 = 121.472.
-#   Spread over the 4 nodes, add-ons first: (coredns .1 + ebs-csi-controller .06 + 2 x .322)
-#   = .804, (coredns .1 + prometheus .5 + .322) = .922, (ebs .06 + grafana .25 + .322) = .632,
-#   (metrics-server .1 + 2 x .322) = .744 -> surplus .404 + .522 + .232 + .344 = 1.502 vCPU
-#   x 36.5 = 54.823 -> 121.472 + 73 + 54.823 = 249.295. First-fit: 263.895.
+#   Spread over the 4 nodes, add-ons first: (coredns .1 + grafana .25 + .322) = .672,
+#   (coredns .1 + prometheus .5 + .322) = .922, (2 x ebs-csi-controller .05 + 2 x .322) = .744,
+#   (metrics-server .1 + 2 x .322) = .744 -> surplus .272 + .522 + .344 + .344 = 1.482 vCPU
+#   x 36.5 = 54.093 -> 121.472 + 73 + 54.093 = 248.565. First-fit: 263.165.
 # django: 13 pods of 350m/192Mi using 3.1/13 cores; 5 nodes x 30.368 = 151.84; spread burst
-#   .6769 + .4154 + .3869 + .3754 + .4154 = 2.27 vCPU x 36.5 = 82.855 -> 307.695.
-#   First-fit: 322.295.
+#   .6769 + .4154 + .3769 + .3654 + .4154 = 2.25 vCPU x 36.5 = 82.125 -> 306.965.
+#   First-fit: 321.565.
 GOLDEN_SPREAD = [
-    ("fastapi", PodShape(500, 160 * MIB), 6, 0.322, 4, 249.295, 263.895),
-    ("django", PodShape(350, 192 * MIB), 13, 3.1 / 13, 5, 307.695, 322.295),
+    ("fastapi", PodShape(500, 160 * MIB), 6, 0.322, 4, 248.565, 263.165),
+    ("django", PodShape(350, 192 * MIB), 13, 3.1 / 13, 5, 306.965, 321.565),
 ]
 
 
@@ -440,12 +441,12 @@ def test_spread_placement_on_t3_medium_by_hand(
 # 5536Mi of 16384Mi -> idle 0.662109375; 121.472 x (0.1425 + 0.3310546875) = 57.523635.
 # Per requested vCPU-hour: 198.487 / (10 x 0.5 x 730) = 0.05438.
 # With the defaults (5 nodes: + add-ons 1 + spare 1, control plane 73): requested CPU
-# 5000 + 5 x 180 + 2 x 100 + 100 + 2 x 60 + 500 + 250 = 7070m of 10000m -> 0.293; memory
-# 8115978240 of 5 x 4 GiB -> 0.622069...; 151.84 x 0.5 x (0.293 + 0.62206907) = 69.472138;
-# per requested vCPU-hour 329.96 / 3650 = 0.0904.
+# 5000 + 5 x 180 + 2 x 100 + 100 + 2 x 50 + 500 + 250 = 7050m of 10000m -> 0.295; memory
+# 8015314944 of 5 x 4 GiB -> 0.626760...; 151.84 x 0.5 x (0.295 + 0.62676) = 69.979853;
+# per requested vCPU-hour 329.23 / 3650 = 0.0902.
 IDLE = [
     (NODES_ONLY, 57.523635, 0.05438, 198.487),
-    (CostOptions(), 69.472138, 0.0904, 329.96),
+    (CostOptions(), 69.979853, 0.0902, 329.23),
 ]
 
 
@@ -463,3 +464,86 @@ def test_idle_capacity_and_cost_per_requested_vcpu_hour_by_hand(
     assert "idle_usd_month" not in cost.cluster.monthly_usd.inputs
     figure = cost.cluster.idle_usd_month
     assert evaluate(figure.formula, figure.inputs) == pytest.approx(idle, abs=0.005)
+
+
+# Spot t3.medium (spot discount 0.65 from the catalog): nodes only, 4 nodes x 0.0416 x 0.35 x
+# 730 = 42.5152. Standard credit mode (spot's default): no burst billed; at baseline (0.4 vCPU
+# a node) the 2-pod nodes serve (0.4 - 2 x 0.108) / 0.00263 = 69.962 req/s each, the 3-pod
+# nodes (0.4 - 3 x 0.108) / 0.00263 = 28.897 each: 2 x 69.962 + 2 x 28.897 = 197.719 req/s of
+# the 1,000 target. Unlimited (stated): + 77.015 burst (spread) = 119.5302.
+SPOT = [
+    ("default", "standard", 42.5152, 197.719),
+    ("standard", "standard", 42.5152, 197.719),
+    ("unlimited", "unlimited", 42.5152 + 77.015, None),
+]
+
+
+@pytest.mark.parametrize(("mode", "resolved", "monthly", "baseline_rps"), SPOT)
+def test_spot_burstables_default_to_standard_credit_mode(
+    mode: str, resolved: str, monthly: float, baseline_rps: float | None
+) -> None:
+    options = dataclasses.replace(NODES_ONLY, purchase="spot", credit_mode=mode)
+    cost = _estimate("t3.medium", options)
+    assert cost.credit_mode == resolved
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    if baseline_rps is None:
+        assert cost.baseline_sustainable_rps is None
+    else:
+        assert cost.baseline_sustainable_rps is not None
+        assert cost.baseline_sustainable_rps.number() == pytest.approx(baseline_rps, abs=0.005)
+        assert cost.term("burst_usd_month").value == 0  # type: ignore[union-attr]
+
+
+def test_on_demand_burstables_stay_unlimited_and_non_burstables_have_no_mode() -> None:
+    assert _estimate("t3.medium").credit_mode == "unlimited"
+    assert (
+        _estimate("m6i.large", dataclasses.replace(NODES_ONLY, purchase="spot")).credit_mode is None
+    )
+    with pytest.raises(ConfigError, match="credit mode 'boost' is not one of"):
+        CostOptions(credit_mode="boost")
+
+
+# ARM: t4g.medium (arm64, $0.0336/h, baseline 0.2, surplus $0.04/vCPU-h), nodes only, spread.
+# Without a factor: the amd64 line, 10 pods, 4 nodes 3/3/2/2, surplus 2.110 vCPU (as t3.medium)
+# -> 4 x 0.0336 x 730 + 2.110 x 0.04 x 730 = 98.112 + 61.612 = 159.724, with the caveat.
+# --arm-factor 0.8: capacity 130 / 0.8 = 162.5 -> ceil(1000 / (162.5 x 0.8)) = 8 pods, 3 nodes
+# (3/3/2); a pod uses 0.8 x 0.108 + 0.8 x 0.00263 x 125 = 0.0864 + 0.263 = 0.3494; 3-pod
+# nodes 1.0482 - 0.4 = 0.6482 (x2), 2-pod node 0.6988 - 0.4 = 0.2988 -> 1.5952 vCPU
+# -> 3 x 0.0336 x 730 + 1.5952 x 29.2 = 73.584 + 46.57984 = 120.16384.
+ARM = [
+    (None, 10, 159.724, "pass --arm-factor"),
+    (0.8, 8, 120.16384, "x 0.8"),
+]
+
+
+@pytest.mark.parametrize(("factor", "pods", "monthly", "said"), ARM)
+def test_arm_nodes_carry_a_caveat_and_take_a_measured_factor(
+    factor: float | None, pods: int, monthly: float, said: str
+) -> None:
+    fit = pods_per_node(node_allocatable(CATALOG.node("t4g.medium")), POD)
+    cost = estimate_cost(
+        FASTAPI_CPU["capacity"], fit, 1000.0, 0.2, FASTAPI_CPU["cps"],
+        idle_cpu_cores=FASTAPI_CPU["idle"], options=NODES_ONLY, arm_factor=factor,
+    )  # fmt: skip
+    assert cost.pods_needed.value == pods
+    assert cost.monthly_usd.number() == pytest.approx(monthly, abs=0.005)
+    assert cost.arch_caveat is not None and said in cost.arch_caveat
+    # amd64 nodes ignore the factor and carry no caveat
+    amd = _estimate("t3.medium")
+    assert amd.arch_caveat is None
+
+
+def test_whatif_applies_the_arm_factor_on_arm_pools_only_and_says_so() -> None:
+    workload = Workload(
+        "fastapi", POD, target_rps=1000.0, capacity_per_pod_rps=FASTAPI_CPU["capacity"],
+        headroom=0.2, cpu_seconds_per_request=FASTAPI_CPU["cps"],
+        idle_cpu_cores=FASTAPI_CPU["idle"],
+    )  # fmt: skip
+    nodes = [node_allocatable(CATALOG.node(n)) for n in ("t4g.medium", "t3.medium")]
+    plan = plan_workloads([workload], nodes, options=NODES_ONLY, arm_factor=0.8)
+    by_name = {o.candidate: o for o in plan.options}
+    assert round(by_name["t4g.medium"].monthly_usd, 2) == 120.16
+    assert round(by_name["t3.medium"].monthly_usd, 2) == 198.49
+    assert by_name["t4g.medium"].caveats and not by_name["t3.medium"].caveats
+    with pytest.raises(ConfigError, match="ARM factor -1"):
+        plan_workloads([workload], nodes, arm_factor=-1)
