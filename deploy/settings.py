@@ -59,6 +59,7 @@ _IMAGE_REF = re.compile(
     + r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
     + r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+_CRON = re.compile(r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
@@ -217,6 +218,23 @@ class Settings(BaseModel):
         "an integer from 20 to 10000",
         ge=20,
         le=10000,
+    )
+    postgres_backup_schedule: str = _setting(
+        "",
+        "Cron schedule of a pg_dumpall CronJob writing gzipped dumps to a volume of its own "
+        "(postgresBackupStorage); empty: no backup (the default: the data is a reproducible "
+        "seed).",
+        "empty, or a 5-field cron expression like '0 3 * * *' (or @daily, @hourly, @weekly)",
+    )
+    postgres_backup_storage: Memory = _setting(
+        "5Gi", "Size of the backup volume, when postgresBackupSchedule is set.", MEMORY_FORMS
+    )
+    postgres_backup_keep: int = _setting(
+        7,
+        "Dumps kept on the backup volume (older ones are deleted).",
+        "an integer from 1 to 100",
+        ge=1,
+        le=100,
     )
     storage_class: str = _setting(
         "",
@@ -423,6 +441,14 @@ class Settings(BaseModel):
                 raise ValueError(f"{item!r} is every address: name the nodes' own range")
             found.append(str(network))
         return tuple(found)
+
+    @field_validator("postgres_backup_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _CRON.match(value):
+            raise ValueError("not a cron schedule")
+        return value
 
     @field_validator("registry")
     @classmethod

@@ -249,7 +249,10 @@ def test_postgres_has_a_volume_a_generated_password_and_one_database_per_framewo
     policy = case.run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-policy").inputs
     [rule] = policy["spec"]["ingress"]
     [peer] = rule["from"]
-    assert sorted(peer["podSelector"]["matchExpressions"][0]["values"]) == ["migration", "service"]
+    backup = ["postgres-backup"] if case.settings.postgres_backup_schedule else []
+    assert sorted(peer["podSelector"]["matchExpressions"][0]["values"]) == sorted(
+        ["migration", "service", *backup]
+    )
     assert policy["spec"]["egress"] == []
 
 
