@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ PROJECT = "fwcap"
 FRAMEWORKS = REFERENCE
 MONITORING_MODES = ("bundled", "existing")
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
-BUILD_PLATFORMS = ("linux/amd64", "linux/arm64")
+BUILD_PLATFORMS = ("linux/amd64", "linux/arm64", "host")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -192,8 +193,9 @@ class Settings(BaseModel):
     )
     build_platform: str = _setting(
         "linux/amd64",
-        "CPU architecture of the built images (the nodes' architecture).",
-        "linux/amd64 or linux/arm64",
+        "CPU architecture of the built images (the nodes' architecture); host: this machine's "
+        "(kind, k3d).",
+        "linux/amd64, linux/arm64, or host (the architecture of the machine running pulumi up)",
     )
     django_image: str = _setting(
         "", "Prebuilt Django image, used when buildImages is false.", IMAGE_REF_FORMS
@@ -568,6 +570,14 @@ class Settings(BaseModel):
         if self.monitoring_mode == "bundled":
             used += [images.PROMETHEUS, images.GRAFANA, images.KUBE_STATE_METRICS]
         return tuple(used)
+
+    def resolved_build_platform(self, machine: str | None = None) -> str:
+        """`host`: the architecture of the machine running `pulumi up` - a kind or k3d node's,
+        since those run in its Docker (so no script has to write it into the stack file)."""
+        if self.build_platform != "host":
+            return self.build_platform
+        arch = (machine or platform.machine()).lower()
+        return "linux/arm64" if arch in ("arm64", "aarch64") else "linux/amd64"
 
     def prebuilt_image(self, name: str) -> ImageRef:
         """The configured image for `django`, `fastapi` or `upstream` (buildImages false)."""

@@ -3,12 +3,19 @@ from voluntary eviction, and the optional pg_dumpall CronJob (off by default).""
 
 from __future__ import annotations
 
+import gzip
+import os
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from capacity.quantity import MIB, parse_memory_bytes
+from capacity.target.postgres import PG_PASSWORD, PG_USER, Postgres, _bin_dir
 from deploy.monitoring import PROMETHEUS_EMPTYDIR_SIZE, retention_size
+from deploy.postgres import BACKUP_SCRIPT
 from tests.deploy.conftest import Deployed
 from tests.deploy.policy import violations
 
@@ -68,3 +75,31 @@ def test_the_backup_cronjob_exists_only_when_scheduled_and_meets_the_policy(
     ]
     assert claims == ["postgres-backup"]
     assert _one(case, "PersistentVolumeClaim", "postgres-backup")
+
+
+def test_the_backup_script_dumps_a_real_postgresql_and_keeps_the_newest(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    """The CronJob's shell script, run by sh against the embedded PostgreSQL (the image's
+    pg_dumpall and sh are the same tools): three runs, KEEP=2, the newest dump restores the
+    databases' definitions."""
+    postgres.create_database("fwcap_backup_demo")
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    port = postgres.url("x").rsplit(":", 1)[1].split("/")[0]
+    env = {
+        **os.environ,
+        "PATH": f"{_bin_dir()}:{os.environ['PATH']}",
+        "PGHOST": "127.0.0.1", "PGPORT": port, "PGUSER": PG_USER, "PGPASSWORD": PG_PASSWORD,
+        "KEEP": "2",
+    }  # fmt: skip
+    script = BACKUP_SCRIPT.replace("/backup", str(backup))
+    for _ in range(3):
+        done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        time.sleep(1.05)  # the file name has a one-second resolution
+    dumps = sorted(backup.iterdir())
+    assert [d.suffixes[-2:] for d in dumps] == [[".sql", ".gz"]] * 2
+    with gzip.open(dumps[-1]) as f:
+        text = f.read().decode()
+    assert "fwcap_backup_demo" in text, (done.stderr, text[:3000])
