@@ -60,6 +60,10 @@ COMMANDS: dict[str, Lazy] = {
         "capacity.commands.report:report",
         "Measure both frameworks here (real pods in cgroups, real load), then write the report.",
     ),
+    "restore": Lazy(
+        "capacity.commands.restore:restore",
+        "Restore the replicas and HPA bounds a killed `capacity report --stack` run left behind.",
+    ),
     "catalog": Lazy(
         "capacity.commands.catalog:app", "The node catalog: prices, dates and sources."
     ),

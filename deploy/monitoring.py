@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from capacity.quantity import MIB, parse_memory_bytes
 from deploy import images
 from deploy.files import KitFiles
 from deploy.settings import Settings
@@ -83,6 +84,17 @@ PROMETHEUS_NAMESPACE_RULES = (
     (("pods",), ("list", "watch")),
 )
 KSM_NAMESPACE_RULES = ((("pods",), ("list", "watch")),)
+
+
+# Size-based retention keeps this share of the TSDB's volume: the WAL, the head block being
+# compacted and a block being written need the rest (Prometheus' storage docs advise a margin).
+RETENTION_SHARE_PERCENT = 80
+
+
+def retention_size(volume: str) -> str:
+    """`--storage.tsdb.retention.size` for a volume of `volume` (a Kubernetes quantity), in
+    Prometheus' units (MB = 2^20 bytes)."""
+    return f"{parse_memory_bytes(volume) * RETENTION_SHARE_PERCENT // 100 // MIB}MB"
 
 
 def _sha256(text: str) -> str:
@@ -165,6 +177,7 @@ class Monitoring(pulumi.ComponentResource):
             data={"prometheus.yml": config_text},
             opts=child,
         )
+        tsdb_size = settings.prometheus_storage or PROMETHEUS_EMPTYDIR_SIZE
         if settings.prometheus_storage:
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data",
@@ -195,6 +208,8 @@ class Monitoring(pulumi.ComponentResource):
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={settings.prometheus_retention}",
+                # Whichever comes first: a volume that fills up stops Prometheus writing.
+                f"--storage.tsdb.retention.size={retention_size(tsdb_size)}",
                 f"--web.listen-address=:{PROMETHEUS_PORT}",
             ],
             ports={"web": PROMETHEUS_PORT},

@@ -24,11 +24,13 @@ from deploy.specs import (
     add_network_policy,
     add_service,
     container,
+    container_security_context,
     database_secret_name,
     database_url,
     empty_dir,
     env_vars,
     exec_probe,
+    guaranteed_resources,
     meta,
     mount,
     pod_template,
@@ -38,6 +40,17 @@ from deploy.specs import (
     selector,
     third_party_image,
     volume_claim,
+)
+
+BACKUP = "postgres-backup"  # component and name of the backup CronJob, its pods and volume
+BACKUP_CPU, BACKUP_MEMORY = "100m", "256Mi"
+# A dump is written under a temporary name and renamed once complete, so a failed run never
+# leaves a truncated file that looks like a backup; then only the newest $KEEP are kept.
+BACKUP_SCRIPT = (
+    "set -eu; name=/backup/fwcap-$(date -u +%Y%m%dT%H%M%SZ).sql; "
+    'pg_dumpall --clean --if-exists > "$name.partial"; gzip "$name.partial"; '
+    'mv "$name.partial.gz" "$name.gz"; '
+    "ls -1t /backup/fwcap-*.sql.gz | tail -n +$((KEEP + 1)) | xargs -r rm -f --"
 )
 
 # The image's own layout for 18+: data under /var/lib/postgresql/<major>/docker, volume above it.
@@ -188,13 +201,106 @@ class Postgres(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # Only the services and their migration Jobs; PostgreSQL itself calls nobody.
+        # One pod holding the only copy of the data: a voluntary eviction (a node drain, a
+        # cluster upgrade) waits until someone deletes the pod on purpose - after a measurement,
+        # after a backup - instead of taking the database away mid-run.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{resource_name}-pdb",
+            metadata=meta(name, namespace, "postgres"),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                min_available=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("postgres", name)),
+            ),
+            opts=child,
+        )
+        clients: tuple[str, ...] = ("service", "migration")
+        if settings.postgres_backup_schedule:
+            clients += (BACKUP,)
+            self._backup(resource_name, settings, namespace, admin_name, child)
+        # Only the services, their migration Jobs (and the backup); PostgreSQL calls nobody.
         add_network_policy(
             f"{resource_name}-policy",
             namespace,
             "postgres",
             name,
             child,
-            ingress=[Allow((pods("service", "migration"),), (POSTGRES_PORT,))],
+            ingress=[Allow((pods(*clients),), (POSTGRES_PORT,))],
         )
         self.register_outputs({"host": self.host})
+
+    def _backup(
+        self,
+        resource_name: str,
+        settings: Settings,
+        namespace: pulumi.Input[str],
+        admin_secret: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Off by default (fwcap:postgresBackupSchedule): a CronJob that writes `pg_dumpall`,
+        gzipped, to a volume of its own and keeps the newest postgresBackupKeep dumps."""
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{resource_name}-backup-data",
+            metadata=meta(BACKUP, namespace, BACKUP),
+            spec=volume_claim(BACKUP, BACKUP, settings.postgres_backup_storage, settings).spec,
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")
+            ),
+        )
+        dump = k8s.core.v1.ContainerArgs(
+            name="pg-dumpall",
+            image=third_party_image(settings, images.POSTGRES),
+            command=["sh", "-c", BACKUP_SCRIPT],
+            env=env_vars(
+                {
+                    "PGHOST": self.host,
+                    "PGPORT": str(POSTGRES_PORT),
+                    "PGUSER": POSTGRES_USER,
+                    "KEEP": str(settings.postgres_backup_keep),
+                },
+                secrets={"PGPASSWORD": (admin_secret, "POSTGRES_PASSWORD")},
+            ),
+            resources=guaranteed_resources(BACKUP_CPU, BACKUP_MEMORY),
+            security_context=container_security_context(POSTGRES_UID),
+            volume_mounts=[mount("backup", "/backup"), mount("tmp", "/tmp")],
+        )
+        template = pod_template(
+            BACKUP,
+            BACKUP,
+            uid=POSTGRES_UID,
+            containers=[dump],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="backup",
+                    persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                        claim_name=claim.metadata.apply(lambda m: str(m.name))
+                    ),
+                ),
+                empty_dir("tmp", "64Mi"),
+            ],
+            placement=Placement(pool=settings.load_pool),
+            restart_policy="OnFailure",
+        )
+        k8s.batch.v1.CronJob(
+            f"{resource_name}-backup",
+            metadata=meta(BACKUP, namespace, BACKUP),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=settings.postgres_backup_schedule,
+                concurrency_policy="Forbid",
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=3,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        backoff_limit=2, active_deadline_seconds=3600, template=template
+                    )
+                ),
+            ),
+            opts=child,
+        )
+        add_network_policy(
+            f"{resource_name}-backup-policy",
+            namespace,
+            BACKUP,
+            BACKUP,
+            child,
+            egress=[Allow((pods("postgres"),), (POSTGRES_PORT,))],
+        )

@@ -146,7 +146,7 @@ def kit_image(
             },
         ),
         dockerfile=docker_build.DockerfileArgs(location=build.dockerfile),
-        platforms=[docker_build.Platform(settings.build_platform)],
+        platforms=[docker_build.Platform(settings.resolved_build_platform())],
         opts=pulumi.ResourceOptions(parent=parent),
     )
     # The digest pins the pods to exactly what was pushed, whatever the tag later points at.

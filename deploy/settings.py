@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ PROJECT = "fwcap"
 FRAMEWORKS = REFERENCE
 MONITORING_MODES = ("bundled", "existing")
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
-BUILD_PLATFORMS = ("linux/amd64", "linux/arm64")
+BUILD_PLATFORMS = ("linux/amd64", "linux/arm64", "host")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -59,6 +60,7 @@ _IMAGE_REF = re.compile(
     + r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
     + r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+_CRON = re.compile(r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
@@ -191,8 +193,9 @@ class Settings(BaseModel):
     )
     build_platform: str = _setting(
         "linux/amd64",
-        "CPU architecture of the built images (the nodes' architecture).",
-        "linux/amd64 or linux/arm64",
+        "CPU architecture of the built images (the nodes' architecture); host: this machine's "
+        "(kind, k3d).",
+        "linux/amd64, linux/arm64, or host (the architecture of the machine running pulumi up)",
     )
     django_image: str = _setting(
         "", "Prebuilt Django image, used when buildImages is false.", IMAGE_REF_FORMS
@@ -217,6 +220,23 @@ class Settings(BaseModel):
         "an integer from 20 to 10000",
         ge=20,
         le=10000,
+    )
+    postgres_backup_schedule: str = _setting(
+        "",
+        "Cron schedule of a pg_dumpall CronJob writing gzipped dumps to a volume of its own "
+        "(postgresBackupStorage); empty: no backup (the default: the data is a reproducible "
+        "seed).",
+        "empty, or a 5-field cron expression like '0 3 * * *' (or @daily, @hourly, @weekly)",
+    )
+    postgres_backup_storage: Memory = _setting(
+        "5Gi", "Size of the backup volume, when postgresBackupSchedule is set.", MEMORY_FORMS
+    )
+    postgres_backup_keep: int = _setting(
+        7,
+        "Dumps kept on the backup volume (older ones are deleted).",
+        "an integer from 1 to 100",
+        ge=1,
+        le=100,
     )
     storage_class: str = _setting(
         "",
@@ -424,6 +444,14 @@ class Settings(BaseModel):
             found.append(str(network))
         return tuple(found)
 
+    @field_validator("postgres_backup_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _CRON.match(value):
+            raise ValueError("not a cron schedule")
+        return value
+
     @field_validator("registry")
     @classmethod
     def _registry(cls, value: str) -> str:
@@ -542,6 +570,14 @@ class Settings(BaseModel):
         if self.monitoring_mode == "bundled":
             used += [images.PROMETHEUS, images.GRAFANA, images.KUBE_STATE_METRICS]
         return tuple(used)
+
+    def resolved_build_platform(self, machine: str | None = None) -> str:
+        """`host`: the architecture of the machine running `pulumi up` - a kind or k3d node's,
+        since those run in its Docker (so no script has to write it into the stack file)."""
+        if self.build_platform != "host":
+            return self.build_platform
+        arch = (machine or platform.machine()).lower()
+        return "linux/arm64" if arch in ("arm64", "aarch64") else "linux/amd64"
 
     def prebuilt_image(self, name: str) -> ImageRef:
         """The configured image for `django`, `fastapi` or `upstream` (buildImages false)."""

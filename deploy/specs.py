@@ -356,6 +356,7 @@ def pod_template(
     service_account: pulumi.Input[str] | None = None,
     supplemental_groups: list[int] | None = None,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
+    restart_policy: str | None = None,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """A pod that mounts no API token unless it names a service account that needs one;
     `grace_seconds` (terminationGracePeriodSeconds) is always stated."""
@@ -369,6 +370,7 @@ def pod_template(
             automount_service_account_token=service_account is not None,
             enable_service_links=False,
             termination_grace_period_seconds=grace_seconds,
+            restart_policy=restart_policy,  # a Job's pods: OnFailure or Never
             security_context=pod_security_context(uid, supplemental_groups=supplemental_groups),
             containers=list(containers),
             volumes=list(volumes),

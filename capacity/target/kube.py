@@ -36,7 +36,14 @@ from capacity.target.cluster.options import ClusterOptions
 from capacity.target.cluster.portforward import PortForward
 from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
 from capacity.target.cluster.retry import RetryingPrometheus
-from capacity.target.cluster.scale import COMPONENT, NAME, Scaler, pod_problem, selector_string
+from capacity.target.cluster.scale import (
+    COMPONENT,
+    NAME,
+    ORIGINAL_ANNOTATION,
+    Scaler,
+    pod_problem,
+    selector_string,
+)
 from capacity.target.cluster.scrape import wait_for_kit_targets
 from capacity.target.cluster.stack import StackOutputs
 
@@ -136,6 +143,7 @@ class KubeTarget:
         ns = self.namespace
         log.info("cluster %s (context %s), namespace %s", access.server, access.context, ns)
         self._scaler = Scaler(access.api, ns)
+        self._restore_leftovers()
         for fw in plan.frameworks:
             self._deployments[fw] = self._scaler.find(SERVICE_COMPONENT, fw)
         workers = self._scaler.find(*LOCUST_WORKER)
@@ -191,6 +199,26 @@ class KubeTarget:
             locust_auth=locust_auth,
         )
 
+    def _restore_leftovers(self) -> None:
+        """An earlier run that was killed left its records on the Deployments it scaled: put
+        those back before this run measures anything (or stop, saying what to fix)."""
+        assert self._scaler is not None
+        leftovers = self._scaler.adopt_leftovers()
+        if not leftovers:
+            return
+        log.warning(
+            "an earlier run was stopped before it restored %s (annotation %s); restoring first",
+            ", ".join(f"deployments/{d}" for d in leftovers),
+            ORIGINAL_ANNOTATION,
+        )
+        problems = self._scaler.restore()
+        if problems:
+            raise TargetError(
+                "could not restore what an earlier run left: "
+                + "; ".join(problems)
+                + f"; fix that, then `capacity restore --namespace {self.namespace}`"
+            )
+
     def _locust_auth(self) -> tuple[str, str] | None:
         """The master's Basic credentials: the stack's outputs, else (no Pulumi) the Secret the
         program creates; None when neither exists (a master deployed without the auth plugin)."""
@@ -220,7 +248,10 @@ class KubeTarget:
         pf = PortForward(self.access.api, namespace, service, port)
         pf.__enter__()
         self._forwards.append(pf)
-        log.info("port-forward %s -> service %s/%s:%d", pf.url, namespace, service, port)
+        log.info(
+            "port-forward %s -> service %s/%s:%d (pod port %d)",
+            pf.url, namespace, service, port, pf.remote_port,
+        )  # fmt: skip
         return pf.url
 
     def _fit_plan(self, prometheus_url: str, intervals: Sequence[str]) -> None:

@@ -46,6 +46,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "fwcap:namespace": "capacity-test",
         "fwcap:nodeCidrs": ["10.0.0.0/16", "fd00:10::/64"],
         "fwcap:apiServerCidrs": ["10.0.0.10/32", "10.0.0.11/32"],
+        "fwcap:postgresBackupSchedule": "0 3 * * *",
     },
 }
 

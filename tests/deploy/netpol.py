@@ -110,7 +110,8 @@ def pods_of(manifests: list[dict[str, Any]], namespace: str) -> list[Pod]:
     for m in manifests:
         if pod_spec(m) is None or m["kind"] == "Pod":
             continue
-        labels = m["spec"]["template"]["metadata"]["labels"]
+        spec = m["spec"]["jobTemplate"]["spec"] if m["kind"] == "CronJob" else m["spec"]
+        labels = spec["template"]["metadata"]["labels"]
         ns_labels = {"kubernetes.io/metadata.name": namespace}
         found.append(Pod(f"{m['kind']}/{m['metadata']['name']}", namespace, labels, ns_labels))
     return found

@@ -104,3 +104,19 @@ def test_the_kind_node_and_the_local_registry_are_pinned_by_digest() -> None:
     for name in ("django", "fastapi", "upstream"):
         dockerfile = (ROOT / image_build(name).dockerfile).read_text()
         assert f"\nFROM {images.PYTHON.tag_ref}\n" in dockerfile
+
+
+@pytest.mark.parametrize(
+    ("machine", "platform"),
+    [("x86_64", "linux/amd64"), ("AMD64", "linux/amd64"), ("arm64", "linux/arm64"),
+     ("aarch64", "linux/arm64")],
+)  # fmt: skip
+def test_host_build_platform_follows_this_machine(machine: str, platform: str) -> None:
+    """The local stack says `host`, so scripts/kind-up no longer writes the platform into the
+    committed stack file."""
+    local = load_settings(
+        raw_from_stack_values(stack_values(ROOT / "stacks/Pulumi.local.yaml")), ROOT
+    )
+    assert local.build_platform == "host"
+    assert local.resolved_build_platform(machine) == platform
+    assert "pulumi config set" not in (ROOT / "scripts/kind-up").read_text()

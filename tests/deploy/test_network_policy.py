@@ -101,7 +101,10 @@ def test_default_deny_check_fails_without_the_policy(case: Deployed) -> None:
 
 def test_only_the_services_and_their_jobs_reach_postgresql(case: Deployed) -> None:
     namespace = case.settings.namespace
-    assert _postgres_clients(_manifests(case), case) == {(namespace, c) for c in DATABASE_CLIENTS}
+    clients = DATABASE_CLIENTS | (
+        {"postgres-backup"} if case.settings.postgres_backup_schedule else set()
+    )
+    assert _postgres_clients(_manifests(case), case) == {(namespace, c) for c in clients}
 
 
 def test_postgresql_check_sees_a_widened_policy(case: Deployed) -> None:

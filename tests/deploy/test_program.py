@@ -124,7 +124,8 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
             assert build["tags"] == [f"{registry}/fwcap-{fw}:{tag}"]
             assert build["context"]["location"] == f"services/{fw}"
             assert build["dockerfile"]["location"] == f"services/{fw}/Dockerfile"
-            assert build["platforms"] == [_cfg(case, "buildPlatform")]
+            assert build["platforms"] == [case.settings.resolved_build_platform()]
+            assert build["platforms"][0] in ("linux/amd64", "linux/arm64")
             values = case.run.one(CHART_TYPE, fw).inputs["values"]["image"]
             assert values == {
                 "repository": f"{registry}/fwcap-{fw}",
@@ -249,7 +250,10 @@ def test_postgres_has_a_volume_a_generated_password_and_one_database_per_framewo
     policy = case.run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-policy").inputs
     [rule] = policy["spec"]["ingress"]
     [peer] = rule["from"]
-    assert sorted(peer["podSelector"]["matchExpressions"][0]["values"]) == ["migration", "service"]
+    backup = ["postgres-backup"] if case.settings.postgres_backup_schedule else []
+    assert sorted(peer["podSelector"]["matchExpressions"][0]["values"]) == sorted(
+        ["migration", "service", *backup]
+    )
     assert policy["spec"]["egress"] == []
 
 

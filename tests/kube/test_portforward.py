@@ -1,4 +1,5 @@
-"""Port-forwards through the fake API server's WebSocket, including one that drops mid-request."""
+"""Port-forwards through the fake API server's WebSocket, including one that drops mid-request,
+and to the pod port a Service's targetPort names (80 -> 9090, by number or by name)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from capacity.errors import TargetError
 from capacity.metrics.client import connect
 from capacity.target.cluster.kubeapi import KubeAccess
 from capacity.target.cluster.portforward import PortForward, RetryingPrometheus
-from tests.kube.conftest import NS, PromStandIn
-from tests.kube.fake_api import FakeKube
+from tests.kube.conftest import NS, PromStandIn, StandIn
+from tests.kube.fake_api import FakeKube, pod, service
 
 
 def test_prometheus_answers_through_the_tunnel(
@@ -64,3 +65,44 @@ def test_a_service_without_ready_pods_is_named(kube: FakeKube, access: KubeAcces
     kube.get("pods", "prometheus-0", NS)["status"]["conditions"][0]["status"] = "False"
     with pytest.raises(TargetError, match="service prometheus in namespace fwcap has no ready pod"):
         PortForward(access.api, NS, "prometheus", 9090).__enter__()
+
+
+def _existing_prometheus(kube: FakeKube, target_port: int | str) -> None:
+    """A kube-prometheus-stack-like Prometheus in `monitoring`: Service port 80 -> pod 9090."""
+    selector = {"app.kubernetes.io/name": "prometheus"}
+    svc = service("kps-prometheus", "monitoring", selector, 80)
+    svc["spec"]["ports"][0]["targetPort"] = target_port
+    kube.add(svc)
+    kube.add(
+        pod("prometheus-kps-0", "monitoring", selector,
+            containers=[{"name": "prometheus", "image": "prom/prometheus:v3.5.0",
+                         "ports": [{"name": "http-web", "containerPort": 9090}]}])
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("target_port", [9090, "9090", "http-web"])
+def test_the_service_port_is_resolved_to_the_pods_target_port(
+    kube: FakeKube, access: KubeAccess, target_port: int | str
+) -> None:
+    _existing_prometheus(kube, target_port)
+    standin = StandIn()
+    kube.backends[("prometheus-kps-0", 9090)] = standin.address
+    try:
+        with PortForward(access.api, "monitoring", "kps-prometheus", 80) as pf:
+            result = connect(pf.url).custom_query("up", params={"time": "1700000000"})
+            assert pf.remote_port == 9090
+    finally:
+        standin.close()
+    assert result[0]["value"][1] == "123.5"
+    assert ("portforward", "pods/prometheus-kps-0:9090") in kube.requests
+    assert ("portforward", "pods/prometheus-kps-0:80") not in kube.requests
+
+
+def test_a_target_port_the_pod_does_not_declare_or_a_wrong_service_port_is_named(
+    kube: FakeKube, access: KubeAccess
+) -> None:
+    _existing_prometheus(kube, "metrics")
+    with pytest.raises(TargetError, match="targets the port named 'metrics', which pod"):
+        PortForward(access.api, "monitoring", "kps-prometheus", 80).__enter__()
+    with pytest.raises(TargetError, match=r"has no port 9090 \(its ports: 80\)"):
+        PortForward(access.api, "monitoring", "kps-prometheus", 9090).__enter__()

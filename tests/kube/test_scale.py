@@ -12,13 +12,17 @@ from capacity.errors import TargetError
 from capacity.interrupts import Interrupted, cancellation
 from capacity.interrupts import sleep as cancellable_sleep
 from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.scale import Scaler
+from capacity.target.cluster.scale import ORIGINAL_ANNOTATION, Scaler
 from tests.kube.conftest import NS, labels
 from tests.kube.fake_api import FakeKube, deployment
 
 
 def replicas(kube: FakeKube, name: str) -> int:
     return int(kube.get("deployments", name, NS)["spec"]["replicas"])
+
+
+def annotations(kube: FakeKube, name: str) -> dict[str, str]:
+    return dict(kube.get("deployments", name, NS)["metadata"].get("annotations") or {})
 
 
 def hpa_bounds(kube: FakeKube, name: str) -> tuple[int | None, int]:
@@ -52,13 +56,17 @@ def test_scale_pins_the_hpa_then_success_restores_replicas_and_hpa(
     assert scaler.restore() == []
     assert (replicas(kube, "django"), replicas(kube, "fastapi")) == (3, 3)
     assert hpa_bounds(kube, "django") == (2, 6)
-    # Restored last-touched first, so the HPA is back only after its Deployment is.
+    # Restored last-touched first, so the HPA is back only after its Deployment is; each
+    # Deployment's record is removed once both are back.
     patches = [path for verb, path in kube.requests if verb == "patch"]
-    assert patches[-3:] == [
-        "deployments/fastapi",
+    assert patches[-5:] == [
+        "deployments/fastapi",  # replicas
+        "deployments/fastapi",  # its record
         "deployments/django",
         "horizontalpodautoscalers/django",
+        "deployments/django",
     ]
+    assert all(ORIGINAL_ANNOTATION not in annotations(kube, d) for d in ("django", "fastapi"))
 
 
 def test_failure_mid_measurement_restores(kube: FakeKube, access: KubeAccess) -> None:
@@ -110,10 +118,10 @@ def test_forbidden_scale_names_the_verb_resource_and_fix(
     message = str(e.value)
     assert message.startswith("forbidden: the kubeconfig's user may not patch deployments/django")
     assert "namespace fwcap (RBAC)" in message and "rolebinding" in message
-    # The HPA was pinned before the refusal: restoring puts it back (its patch is allowed).
-    problems = scaler.restore()
-    assert hpa_bounds(kube, "django") == (2, 6)
-    assert len(problems) == 1 and "deployments/django (restore by hand: replicas 3)" in problems[0]
+    # The record is written before anything changes: refused, nothing was changed at all.
+    assert ("patch", "horizontalpodautoscalers/django") not in kube.requests
+    assert scaler.restore() == []
+    assert hpa_bounds(kube, "django") == (2, 6) and replicas(kube, "django") == 3
 
 
 def test_a_missing_deployment_is_reported_before_anything_changes(

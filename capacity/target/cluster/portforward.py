@@ -25,11 +25,54 @@ from capacity.target.cluster.kubeapi import api_call
 from capacity.target.cluster.retry import RetryingPrometheus, retrying
 from capacity.target.cluster.scale import selector_string
 
-__all__ = ["PortForward", "RetryingPrometheus", "ready_pod_of_service", "retrying"]
+__all__ = [
+    "PortForward",
+    "RetryingPrometheus",
+    "pod_port",
+    "ready_pod_and_port",
+    "retrying",
+]
 
 
-def ready_pod_of_service(api: client.ApiClient, namespace: str, service: str) -> str:
-    """A ready pod behind `service` (port-forwards go to pods, as kubectl's do)."""
+def _ready(pod: Any) -> bool:
+    conditions = (pod.status.conditions or []) if pod.status else []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def pod_port(svc: Any, pod: Any, service_port: int) -> int:
+    """The pod port behind one of `svc`'s ports, as kube-proxy (and `kubectl port-forward
+    svc/...`) resolves it: the targetPort - a number, or the name of a container port, looked up
+    on this pod - and the port's own number when no targetPort is set. An existing Prometheus
+    whose Service maps 80 to 9090 is thus reached on 9090."""
+    ports = list(svc.spec.ports or [])
+    for p in ports:
+        if p.port != service_port:
+            continue
+        target = p.target_port
+        if target is None or target == "":
+            return service_port
+        if isinstance(target, int) or str(target).isdigit():
+            return int(target)
+        for c in pod.spec.containers or []:
+            for cp in c.ports or []:
+                if cp.name == target:
+                    return int(cp.container_port)
+        raise TargetError(
+            f"service {svc.metadata.name} port {service_port} targets the port named "
+            f"{target!r}, which pod {pod.metadata.name} does not declare"
+        )
+    raise TargetError(
+        f"service {svc.metadata.name} in namespace {svc.metadata.namespace} has no port "
+        f"{service_port} (its ports: {', '.join(str(p.port) for p in ports) or 'none'}); check "
+        "the URL's port"
+    )
+
+
+def ready_pod_and_port(
+    api: client.ApiClient, namespace: str, service: str, service_port: int
+) -> tuple[str, int]:
+    """A ready pod behind `service` and the pod port its `service_port` leads to
+    (port-forwards go to pods, as kubectl's do)."""
     core = client.CoreV1Api(api)
     svc: Any = api_call(
         f"get services/{service}",
@@ -43,9 +86,8 @@ def ready_pod_of_service(api: client.ApiClient, namespace: str, service: str) ->
         lambda: core.list_namespaced_pod(namespace, label_selector=labels),
     ).items
     for p in pods:
-        conditions = (p.status.conditions or []) if p.status else []
-        if any(c.type == "Ready" and c.status == "True" for c in conditions):
-            return str(p.metadata.name)
+        if _ready(p):
+            return str(p.metadata.name), pod_port(svc, p, service_port)
     raise TargetError(
         f"service {service} in namespace {namespace} has no ready pod to port-forward to "
         f"({len(pods)} pod(s) match {labels})"
@@ -53,23 +95,25 @@ def ready_pod_of_service(api: client.ApiClient, namespace: str, service: str) ->
 
 
 class PortForward:
-    """127.0.0.1:<local_port> -> <pod of service>:<remote_port>; a context manager."""
+    """127.0.0.1:<local_port> -> <pod of service>:<the pod port behind service_port>; a context
+    manager. `remote_port` is that pod port, resolved from the Service's targetPort per pod."""
 
     def __init__(
         self,
         api: client.ApiClient,
         namespace: str,
         service: str,
-        remote_port: int,
+        service_port: int,
         *,
-        pod_of: Callable[[], str] | None = None,
+        pod_of: Callable[[], tuple[str, int]] | None = None,
     ) -> None:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
         self.service = service
-        self.remote_port = remote_port
-        self._pod_of = pod_of or (lambda: ready_pod_of_service(api, namespace, service))
+        self.service_port = service_port
+        self.remote_port = service_port  # until the first pod is resolved
+        self._pod_of = pod_of or (lambda: ready_pod_and_port(api, namespace, service, service_port))
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -86,8 +130,8 @@ class PortForward:
         return f"http://127.0.0.1:{self.local_port}"
 
     def __enter__(self) -> PortForward:
-        pod = self._pod_of()  # fails here, before any load, if nothing is ready
-        self._probe(pod)
+        pod, self.remote_port = self._pod_of()  # fails here, before any load, if none is ready
+        self._probe(pod, self.remote_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         accept = threading.Thread(
@@ -110,7 +154,7 @@ class PortForward:
         for t in self._threads:
             t.join(timeout=2)
 
-    def _open(self, pod: str) -> Any:
+    def _open(self, pod: str, port: int) -> Any:
         return api_call(
             f"create pods/{pod}/portforward",
             self.namespace,
@@ -118,20 +162,20 @@ class PortForward:
                 self.core.connect_get_namespaced_pod_portforward,
                 pod,
                 self.namespace,
-                ports=str(self.remote_port),
+                ports=str(port),
             ),
         )
 
-    def _probe(self, pod: str) -> None:
+    def _probe(self, pod: str, port: int) -> None:
         """Open and close one tunnel, so RBAC or a missing pod is reported up front."""
         try:
-            tunnel = self._open(pod)
+            tunnel = self._open(pod, port)
         except TargetError:
             raise
         except Exception as e:  # websocket handshake errors carry the API's status
             raise TargetError(
-                f"port-forward to pod {pod} port {self.remote_port} in namespace "
-                f"{self.namespace} failed: {e}"
+                f"port-forward to pod {pod} port {port} (service {self.service} port "
+                f"{self.service_port}) in namespace {self.namespace} failed: {e}"
             ) from e
         tunnel.close()
 
@@ -150,14 +194,14 @@ class PortForward:
 
     def _serve(self, conn: socket.socket) -> None:
         try:
-            pod = self._pod_of()
-            tunnel = self._open(pod)
+            pod, port = self._pod_of()
+            tunnel = self._open(pod, port)
             self.tunnels_opened += 1
         except Exception as e:
             self.last_error = str(e)
             conn.close()
             return
-        remote = tunnel.socket(self.remote_port)
+        remote = tunnel.socket(port)
         remote.setblocking(True)
         try:
             _pump(conn, remote, self._stop)

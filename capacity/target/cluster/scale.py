@@ -1,13 +1,18 @@
 """Scales each framework's Deployment to the pods a plan needs, and puts everything back.
 
 The first touch of a Deployment records its replicas and, when a HorizontalPodAutoscaler
-targets it, the HPA's min/max; the HPA is pinned to the measured count (min = max) so it cannot
-undo the scaling mid-step. `restore()` writes every recorded value back, last touched first;
-the target calls it on success, on failure and on Ctrl-C (signals deferred meanwhile).
+targets it, the HPA's min/max - in memory and, before anything changes, in an annotation on the
+Deployment itself (ORIGINAL_ANNOTATION), so a run that is killed (SIGKILL, a lost laptop) leaves
+the record on the object it drifted. The HPA is pinned to the measured count (min = max) so it
+cannot undo the scaling mid-step. `restore()` writes every recorded value back, last touched
+first, and removes the annotation once its writes succeeded; the target calls it on success, on
+failure and on Ctrl-C (signals deferred meanwhile). `adopt_leftovers()` loads the annotations an
+earlier run left, so the next run - or `capacity restore` - puts those objects back first.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +30,8 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "app.kubernetes.io/component"
 NAME = "app.kubernetes.io/name"
+# On a Deployment the kit scaled: its replicas (and HPA bounds) from before, as JSON.
+ORIGINAL_ANNOTATION = "capacity.fwcap.io/original-scale"
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,38 @@ class Original:
     hpa: str | None = None
     hpa_min_replicas: int | None = None
     hpa_max_replicas: int | None = None
+
+
+def annotation_text(original: Original) -> str:
+    record: dict[str, Any] = {"replicas": original.replicas}
+    if original.hpa is not None:
+        record |= {
+            "hpa": original.hpa,
+            "hpaMinReplicas": original.hpa_min_replicas,
+            "hpaMaxReplicas": original.hpa_max_replicas,
+        }
+    return json.dumps(record, sort_keys=True)
+
+
+def original_from_annotation(deployment: str, text: str) -> Original:
+    """The record `annotation_text` wrote; TargetError naming the object if it is not one."""
+    try:
+        record = json.loads(text)
+        replicas = int(record["replicas"])
+        hpa = record.get("hpa")
+        return Original(
+            deployment=deployment,
+            replicas=replicas,
+            hpa=str(hpa) if hpa is not None else None,
+            hpa_min_replicas=record.get("hpaMinReplicas"),
+            hpa_max_replicas=record.get("hpaMaxReplicas"),
+        )
+    except (ValueError, TypeError, KeyError) as e:
+        raise TargetError(
+            f"deployments/{deployment}: annotation {ORIGINAL_ANNOTATION}={text!r} is not the "
+            f"kit's record ({e}); restore its replicas by hand, then remove the annotation "
+            f"(`kubectl annotate deployment {deployment} {ORIGINAL_ANNOTATION}-`)"
+        ) from None
 
 
 def selector_string(labels: dict[str, str]) -> str:
@@ -107,17 +146,51 @@ class Scaler:
         return None
 
     def _remember(self, deployment: str) -> None:
+        """Record the Deployment's (and HPA's) scale, on the object first, before any change."""
         if deployment in self.originals:
             return
         d = self._read(deployment)
+        left = ((d.metadata.annotations or {}) if d.metadata else {}).get(ORIGINAL_ANNOTATION)
+        if left is not None:
+            # An earlier run's record: the current scale is its drift, not the original.
+            self.originals[deployment] = original_from_annotation(deployment, left)
+            return
         hpa = self._hpa_for(deployment)
-        self.originals[deployment] = Original(
+        original = Original(
             deployment=deployment,
             replicas=int(d.spec.replicas if d.spec.replicas is not None else 1),
             hpa=hpa.metadata.name if hpa else None,
             hpa_min_replicas=hpa.spec.min_replicas if hpa else None,
             hpa_max_replicas=hpa.spec.max_replicas if hpa else None,
         )
+        self._annotate(deployment, annotation_text(original))
+        self.originals[deployment] = original
+
+    def _annotate(self, deployment: str, text: str | None) -> None:
+        """Set (or, with None, remove) the record on the Deployment."""
+        body = {"metadata": {"annotations": {ORIGINAL_ANNOTATION: text}}}
+        api_call(
+            f"patch deployments/{deployment}",
+            self.namespace,
+            lambda: self.apps.patch_namespaced_deployment(deployment, self.namespace, body),
+        )
+
+    def adopt_leftovers(self) -> list[str]:
+        """Load the records earlier runs left on this namespace's Deployments (a killed run);
+        `restore()` then puts them back. Returns the Deployments found."""
+        found: Any = api_call(
+            "list deployments",
+            self.namespace,
+            lambda: self.apps.list_namespaced_deployment(self.namespace),
+        )
+        adopted = []
+        for d in found.items:
+            text = (d.metadata.annotations or {}).get(ORIGINAL_ANNOTATION)
+            if text is None or d.metadata.name in self.originals:
+                continue
+            self.originals[d.metadata.name] = original_from_annotation(d.metadata.name, text)
+            adopted.append(str(d.metadata.name))
+        return adopted
 
     def _patch_hpa(self, name: str, min_replicas: int | None, max_replicas: int | None) -> None:
         body = {"spec": {"minReplicas": min_replicas, "maxReplicas": max_replicas}}
@@ -226,12 +299,24 @@ class Scaler:
                         ),
                     )
                 )
+            failed = False
             for what, value, write in writes:
                 try:
                     write()
                     log.info("restored %s: %s", what, value)
                 except TargetError as e:
+                    failed = True
                     problems.append(f"{what} (restore by hand: {value}): {e}")
+            if not failed:
+                # Only a fully restored object loses its record: else the next run (or
+                # `capacity restore`) still knows what to put back.
+                try:
+                    self._annotate(original.deployment, None)
+                except TargetError as e:
+                    problems.append(
+                        f"deployments/{original.deployment}: restored, but its annotation "
+                        f"{ORIGINAL_ANNOTATION} could not be removed: {e}"
+                    )
         self.originals.clear()
         return problems
 
