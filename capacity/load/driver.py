@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, NonNegativeInt, ValidationError
@@ -144,17 +145,21 @@ class LocustMaster:
             ) from e
         return parse_stats(r.json())
 
-    def client_step(self, key: str) -> ClientStep:
-        """The workers' tally of one step key, as last reported to the master."""
+    def _fwcap_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """One of the locustfile's own endpoints, as JSON (TargetError when it does not answer)."""
         try:
-            r = self._client.get(f"{self.url}/fwcap/steps", params={"key": key})
+            r = self._client.get(f"{self.url}{path}", params=params)
             r.raise_for_status()
-            payload = r.json()
+            return r.json()
         except (httpx.HTTPError, ValueError) as e:
             raise TargetError(
-                f"Locust master at {self.url} did not answer /fwcap/steps: {e}; is it running "
+                f"Locust master at {self.url} did not answer {path}: {e}; is it running "
                 "capacity/load/locustfile.py?"
             ) from e
+
+    def client_step(self, key: str) -> ClientStep:
+        """The workers' tally of one step key, as last reported to the master."""
+        payload = self._fwcap_json("/fwcap/steps", {"key": key})
         entry = payload.get(key) if isinstance(payload, dict) else None
         if not isinstance(entry, dict):
             raise TargetError(f"Locust master /fwcap/steps has no entry for key {key!r}")
@@ -162,16 +167,7 @@ class LocustMaster:
 
     def loadgen_state(self) -> LoadgenState:
         """Requests in flight over all workers, as of each one's latest report (once a second)."""
-        try:
-            r = self._client.get(f"{self.url}/fwcap/state")
-            r.raise_for_status()
-            payload = r.json()
-        except (httpx.HTTPError, ValueError) as e:
-            raise TargetError(
-                f"Locust master at {self.url} did not answer /fwcap/state: {e}; is it running "
-                "capacity/load/locustfile.py?"
-            ) from e
-        return parse_loadgen_state(payload)
+        return parse_loadgen_state(self._fwcap_json("/fwcap/state"))
 
     def in_flight_now(self) -> int:
         """Requests in flight now, all keys and workers (0 once a step's queue has drained)."""

@@ -251,8 +251,8 @@ def capacity_at_slo(
 ) -> PodCapacity:
     """`records`: one framework x scenario, any order. `series` names it in derivations;
     `speed` is the run's median core-speed probe (`run_speed` over all of the run's records)."""
-    steps = judged(records, slo, speed if speed is not None else run_speed(records))
     speed = speed if speed is not None else run_speed(records)
+    steps = judged(records, slo, speed)
     rates = pool_rates(steps, slo)
     lo_i, hi_i = bracket({p.grid_index: p.passed for p in rates})
     lo = next((p for p in rates if p.grid_index == lo_i), None)

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from capacity.load.client_stats import ClientStep
-from capacity.load.driver import LocustMaster
 from capacity.plan import build_plan
 from capacity.run import CapacityRun
 from capacity.target.base import Endpoints
-from capacity.target.local import locust_commands
-from capacity.target.process import ProcessGroup, free_port, wait_http_ok
+from capacity.target.process import free_port
+from tests.local.live_locust import running_master
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
 
@@ -61,16 +60,9 @@ class QueueServer:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CapacityRun]:
     tmp = Path(tmp_path_factory.mktemp("drain"))
-    web_port = free_port()
-    master_argv, worker_argv = locust_commands(web_port, free_port())
     server = QueueServer()
-    with ProcessGroup(tmp) as group:
-        m = group.start("locust-master", master_argv)
-        group.start("locust-worker-0", worker_argv)
-        url = f"http://127.0.0.1:{web_port}"
-        wait_http_ok(url + "/stats/requests", m, timeout_s=60)
-        master = LocustMaster(url)
-        master.wait_ready(1, timeout_s=60)
+    with running_master(tmp) as master:
+        url = master.url
         plan = build_plan(
             cli={"frameworks": ["fastapi"], "step_duration_s": 6, "settle_s": 1, "warmup_s": 4}
         )
@@ -80,7 +72,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CapacityRun]:
             check_pods=lambda: None, prom=object(), master=master,  # type: ignore[arg-type]
         )  # fmt: skip
         master.stop()
-        master.close()
     server.close()
 
 

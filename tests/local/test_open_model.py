@@ -20,8 +20,8 @@ import pytest
 
 from capacity.load.client_stats import ClientStep, percentile_ms
 from capacity.load.driver import LocustMaster
-from capacity.target.local import locust_commands
-from capacity.target.process import ProcessGroup, free_port, wait_http_ok
+from capacity.target.process import free_port
+from tests.local.live_locust import running_master
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]  # a real Locust master + worker
 
@@ -75,17 +75,8 @@ class StallingServer:
 
 @pytest.fixture(scope="module")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocustMaster]:
-    web_port = free_port()
-    master_argv, worker_argv = locust_commands(web_port, free_port())
-    with ProcessGroup(Path(tmp_path_factory.mktemp("locust"))) as group:
-        m = group.start("locust-master", master_argv)
-        group.start("locust-worker-0", worker_argv)
-        url = f"http://127.0.0.1:{web_port}"
-        wait_http_ok(url + "/stats/requests", m, timeout_s=60)
-        api = LocustMaster(url)
-        api.wait_ready(1, timeout_s=60)
+    with running_master(Path(tmp_path_factory.mktemp("locust"))) as api:
         yield api
-        api.close()
 
 
 @pytest.fixture
