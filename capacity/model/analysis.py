@@ -15,7 +15,13 @@ from capacity.catalog import NodeType
 from capacity.errors import ConfigError, MeasurementsError
 from capacity.measurements import MeasurementRecord
 from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
-from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo, run_speed
+from capacity.model.capacity_at_slo import (
+    PodCapacity,
+    Slo,
+    capacity_at_slo,
+    run_speed,
+    run_step_sigma,
+)
 from capacity.model.cost import (
     CostEstimate,
     CostOptions,
@@ -180,9 +186,11 @@ def analyse(
     series = []
     warnings: list[str] = []
     speed = run_speed(records)  # one reference speed for every series of the run
-    for (framework, scenario), members in group_series(records).items():
+    groups = group_series(records)
+    sigma = run_step_sigma(list(groups.values()), settings.slo, speed)
+    for (framework, scenario), members in groups.items():
         name = f"{framework}/{scenario}"
-        capacity = capacity_at_slo(members, settings.slo, name, speed=speed)
+        capacity = capacity_at_slo(members, settings.slo, name, speed=speed, step_sigma=sigma)
         warnings.extend(capacity.warnings)
         sizing = right_size(members, capacity, settings.margins, name)
         fits: tuple[NodeFit, ...] = ()
@@ -216,10 +224,12 @@ def analyse(
                 cheapest(costs),
             )
         )
-    return Analysis(settings, nodes, tuple(series), tuple(warnings), compare(series, settings.slo))
+    return Analysis(
+        settings, nodes, tuple(series), tuple(warnings), compare(series, settings.slo, sigma)
+    )
 
 
-def compare(series: Sequence[Series], slo: Slo) -> tuple[Comparison, ...]:
+def compare(series: Sequence[Series], slo: Slo, sigma: float) -> tuple[Comparison, ...]:
     """Per scenario, each measured pair's capacity ratio per pod with its 95% interval."""
     from capacity.model.late_share_fit import capacity_ratio
 

@@ -4,7 +4,7 @@ search found), CPU-seconds per request, raw and normalised by the core-speed pro
 Every step is judged by the one decision module (capacity/slo.py). The search's evidence is the
 grid bracket [last pass, first fail): measurements at one grid rate pooled, "confirmed" when one
 grid step wide with both ends measured twice. The capacity itself is finer than the grid: the
-share of requests over the SLO is fitted against log(rate) across every valid step of the series
+share of requests over the SLO is fitted (non-decreasing) against log(rate) over every valid step
 (per-second batches, capacity/model/late_share_fit.py), and the capacity is the rate where the
 fit crosses the allowed share, with a 95% interval from a hierarchical block bootstrap (rounds,
 steps, seconds). A step is left out of the fit, with its reason, when the generator was the limit
@@ -138,6 +138,18 @@ def judged(records: Sequence[MeasurementRecord], slo: Slo, speed: float | None) 
     return tuple(out)
 
 
+def run_step_sigma(
+    groups: Sequence[Sequence[MeasurementRecord]], slo: Slo, speed: float | None
+) -> float:
+    """The step-to-step spread of the share over the SLO, pooled over every series of a run
+    (capacity/model/late_share_fit.py `step_effect_sigma`): one series repeats few rates."""
+    from capacity.model.late_share_fit import step_effect_sigma
+
+    return step_effect_sigma(
+        *([step_batches(s) for s in judged(group, slo, speed)] for group in groups)
+    )
+
+
 def pool_rates(steps: Sequence[JudgedStep], slo: Slo) -> tuple[RatePoint, ...]:
     by_index: dict[int, list[MeasurementRecord]] = defaultdict(list)
     for s in steps:
@@ -248,9 +260,11 @@ def capacity_at_slo(
     *,
     speed: float | None = None,
     resamples: int = 1000,
+    step_sigma: float | None = None,
 ) -> PodCapacity:
     """`records`: one framework x scenario, any order. `series` names it in derivations;
-    `speed` is the run's median core-speed probe (`run_speed` over all of the run's records)."""
+    `speed` is the run's median core-speed probe (`run_speed` over all of the run's records),
+    `step_sigma` the run's step-to-step spread (`run_step_sigma`; None: this series' own)."""
     speed = speed if speed is not None else run_speed(records)
     steps = judged(records, slo, speed)
     rates = pool_rates(steps, slo)
@@ -280,7 +294,13 @@ def capacity_at_slo(
     from capacity.model.late_share_fit import capacity_estimate
 
     batches = tuple(step_batches(v) for v in steps)
-    fit = capacity_estimate(batches, slo.allowed_over_ratio, resamples=resamples) if steps else None
+    fit = (
+        capacity_estimate(
+            batches, slo.allowed_over_ratio, resamples=resamples, step_sigma=step_sigma
+        )
+        if steps
+        else None
+    )
     ci95: tuple[float, float] | None = None
     if lo is None:
         figure = Figure.undefined(
@@ -295,7 +315,7 @@ def capacity_at_slo(
         capacity_step = [v for v in steps if v.record.grid_index == lo.grid_index][-1]
         source = (
             f"measurements: {series} (run {run_id}); every valid step's per-second share over "
-            f"the SLO fitted against log(rate); {slo}"
+            f"the SLO fitted non-decreasing against log(rate); {slo}"
         )
         if fit is not None and fit.point_rps is not None and not fit.lower_bound_only:
             inputs: dict[str, float] = {"fitted_rps": fit.point_rps, "pods": pods}

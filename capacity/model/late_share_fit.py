@@ -1,14 +1,20 @@
-"""Capacity at the SLO finer than the rate grid, with a 95% interval and a framework ratio: a
-logistic fit of the share of requests over the SLO against ln(offered rate), and a hierarchical
-percentile bootstrap (rounds, then steps, then circular blocks of seconds) after Kalibera & Jones,
-"Rigorous Benchmarking in Reasonable Time" (ISMM 2013), and Künsch (1989) / Politis & Romano
-(1992, 1994) for the block bootstrap.
+"""Capacity at the SLO finer than the rate grid, with a 95% interval and a framework ratio: an
+isotonic (non-decreasing) fit of the share of requests over the SLO against ln(offered rate),
+interpolated where it crosses the allowed share, and a hierarchical percentile bootstrap (rounds,
+then the repeats of each rate, then circular blocks of seconds, with a step-level random effect
+learnt from the repeats) after Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"
+(ISMM 2013), and Künsch (1989) / Politis & Romano (1992, 1994) for the block bootstrap.
+
+A global logistic curve was tried first: with a floor of late requests at low rates (an
+outbound call's own tail) and a sharp knee it crossed 5% below the last passing rate (django
+mixed 203 req/s against a bracket [217, 235), 2026-12-07); the isotonic fit only assumes that
+the share does not fall as the load rises.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,20 +24,10 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-# Ridge on (intercept at the mean ln rate, slope): weak enough to move a real fit by far less
-# than its standard error (a sharp knee has slope ~50 per ln-rate and information ~10 nats per
-# unit slope^2), strong enough that complete separation still has a finite optimum, which
-# then sits inside the gap between the last passing and the first failing rate.
-RIDGE = 1e-3
-# Never report a crossing further than this factor outside the rates tried: the logistic shape
-# is an assumption, and nothing was measured out there.
+# Never report a crossing further than this factor outside the rates tried: nothing was
+# measured out there.
 EXTRAPOLATION_FACTOR = 1.5
 NO_CROSSING_REPORT_SHARE = 0.10
-FULL_FIT_ITERATIONS = 200
-REPLICATE_ITERATIONS = 60
-# Step multipliers tried at every Newton iteration; plain Newton overshoots on logistic losses
-# far from the optimum (near separation), so each replicate keeps the best of these.
-LINE_SEARCH = np.array([1.0, 0.5, 0.25, 0.125, 0.0625, 0.015625, 0.0])
 
 
 @dataclass(frozen=True)
@@ -73,26 +69,6 @@ class StepBatches:
 
 
 @dataclass(frozen=True)
-class LogisticFit:
-    """logit(share over SLO) = intercept + slope * ln(rate in req/s)."""
-
-    intercept: float
-    slope: float  # per unit of ln(rate)
-
-    def share_at(self, rate_rps: float) -> float:
-        return _sigmoid(self.intercept + self.slope * math.log(rate_rps))
-
-    def rate_at(self, share: float) -> float | None:
-        """The rate where the fitted share equals share; None when the share never rises."""
-        if not 0.0 < share < 1.0:
-            raise ValueError(f"share must be strictly between 0 and 1, got {share!r}")
-        if self.slope <= 0:
-            return None
-        ln_rate = (math.log(share / (1.0 - share)) - self.intercept) / self.slope
-        return math.exp(ln_rate) if ln_rate < 700 else math.inf
-
-
-@dataclass(frozen=True)
 class CapacityEstimate:
     """Capacity at the SLO: a point finer than the grid, its 95% interval, and why when missing."""
 
@@ -108,7 +84,6 @@ class CapacityEstimate:
     no_crossing_low: int = 0  # share above allowed everywhere: capacity below the rates tried
     no_crossing_high: int = 0  # share below allowed everywhere: capacity above the rates tried
     clamp_rps: tuple[float, float] | None = None  # the range the point and interval may reach
-    fit: LogisticFit | None = None
 
 
 @dataclass(frozen=True)
@@ -122,11 +97,16 @@ class RatioEstimate:
 
 
 METHOD = (
-    "Logistic regression of the share of requests over the SLO on ln(offered rate) over every "
-    "second of every valid step; the capacity is the rate where the fitted share crosses the "
-    "allowed share, and its 95% interval is a percentile bootstrap that resamples rounds, then "
-    "steps within each round, then {block}-second blocks of consecutive seconds within each step "
+    "Isotonic (non-decreasing) regression of the share of requests over the SLO on ln(offered "
+    "rate), steps at one rate pooled; the capacity is where the fitted share crosses the allowed "
+    "share, interpolated between the highest rate within it and the next rate above, and its 95% "
+    "interval is a percentile bootstrap that resamples rounds, then the repeated steps of each "
+    "rate within a round, then {block}-second blocks of consecutive seconds within each step "
     "(so bursts of late requests count as bursts), refitting each of {resamples} replicates."
+)
+SIGMA_NOTE = (
+    " Each drawn step's logit share is shifted by a normal random effect, sigma {sigma:.2f}: the "
+    "spread beyond binomial noise of the steps the run repeated at one rate."
 )
 RATIO_METHOD = (
     "Ratio of the two capacity point estimates; its 95% interval is a percentile bootstrap of the "
@@ -136,65 +116,13 @@ RATIO_METHOD = (
 )
 
 
-def _sigmoid(eta: float) -> float:
-    if eta >= 0:
-        return 1.0 / (1.0 + math.exp(-eta))
-    e = math.exp(eta)
-    return e / (1.0 + e)
-
-
 def _valid(steps: Sequence[StepBatches]) -> list[StepBatches]:
     return [s for s in steps if s.valid]
 
 
-def _newton(
-    x: FloatArray,
-    n: FloatArray,
-    k: FloatArray,
-    alpha: FloatArray,
-    beta: FloatArray,
-    iterations: int,
-) -> tuple[FloatArray, FloatArray]:
-    """Ridge-penalised binomial logistic fits, one per row of (x, n, k), by damped Newton.
-
-    Rows are bootstrap replicates, columns steps (padding has n = 0); a step's seconds share
-    one x, so the fit on per-second batches equals the fit on the step totals.
-    """
-
-    def objective(a: FloatArray, b: FloatArray) -> FloatArray:
-        eta = a[..., None] + b[..., None] * x
-        loss: FloatArray = (n * np.logaddexp(0.0, eta) - k * eta).sum(axis=-1)
-        return loss + 0.5 * RIDGE * (a * a + b * b)
-
-    for _ in range(iterations):
-        eta = alpha[:, None] + beta[:, None] * x
-        with np.errstate(over="ignore"):
-            p = 1.0 / (1.0 + np.exp(-eta))
-        resid = n * p - k
-        w = n * p * (1.0 - p)
-        g_a = resid.sum(axis=1) + RIDGE * alpha
-        g_b = (resid * x).sum(axis=1) + RIDGE * beta
-        h_aa = w.sum(axis=1) + RIDGE
-        h_ab = (w * x).sum(axis=1)
-        h_bb = (w * x * x).sum(axis=1) + RIDGE
-        det = h_aa * h_bb - h_ab * h_ab
-        d_a = -(h_bb * g_a - h_ab * g_b) / det
-        d_b = -(h_aa * g_b - h_ab * g_a) / det
-        trial_a = alpha[None, :] + LINE_SEARCH[:, None] * d_a[None, :]
-        trial_b = beta[None, :] + LINE_SEARCH[:, None] * d_b[None, :]
-        best = np.argmin(objective(trial_a, trial_b), axis=0)
-        cols = np.arange(alpha.shape[0])
-        new_a, new_b = trial_a[best, cols], trial_b[best, cols]
-        moved = float(np.max(np.abs(new_a - alpha) + np.abs(new_b - beta), initial=0.0))
-        alpha, beta = new_a, new_b
-        if moved < 1e-9:
-            break
-    return alpha, beta
-
-
 @dataclass(frozen=True)
 class _Data:
-    """Valid steps as arrays, ln rate centred so the intercept and slope are nearly uncorrelated."""
+    """Valid steps as arrays (ln rate centred on the steps' mean)."""
 
     steps: list[StepBatches]
     x: FloatArray  # ln rate - centre
@@ -219,27 +147,6 @@ def _data(steps: Sequence[StepBatches], rounds: list[int] | None = None) -> _Dat
         round_of=np.array([rounds.index(s.round_index) for s in valid], dtype=np.int64),
         rounds=rounds,
     )
-
-
-def _fit_centred(data: _Data) -> tuple[float, float]:
-    a, b = _newton(
-        data.x[None, :],
-        data.n[None, :],
-        data.k[None, :],
-        np.zeros(1),
-        np.zeros(1),
-        FULL_FIT_ITERATIONS,
-    )
-    return float(a[0]), float(b[0])
-
-
-def fit_late_share(steps: Sequence[StepBatches]) -> LogisticFit | None:
-    """The ridge-penalised logistic fit over every batch of the valid steps; None without data."""
-    data = _data(steps)
-    if not data.steps or data.n.sum() == 0:
-        return None
-    a, b = _fit_centred(data)
-    return LogisticFit(intercept=a - b * data.centre, slope=b)
 
 
 def _block_totals(
@@ -273,12 +180,13 @@ def _round_picks(rounds: int, resamples: int, rng: np.random.Generator) -> IntAr
 def _replicate_fits(
     data: _Data,
     picks: IntArray,
-    warm: tuple[float, float],
     block_s: int,
     allowed: float,
     rng: np.random.Generator,
+    sigma: float,
 ) -> _Replicates:
-    """Refit every replicate: rounds as picked, steps resampled within each, blocks within steps."""
+    """Every replicate's data: rounds as picked, each rate's repeats resampled within a round,
+    blocks of seconds within each step, and the step-level random effect `sigma`."""
     resamples, positions = picks.shape
     members = [np.flatnonzero(data.round_of == g) for g in range(len(data.rounds))]
     width = max((len(m) for m in members), default=0)
@@ -288,8 +196,13 @@ def _replicate_fits(
             rows = np.flatnonzero(picks[:, i] == g)
             if rows.size == 0 or member.size == 0:
                 continue
-            chosen = member[rng.integers(0, member.size, size=(rows.size, member.size))]
-            slot[rows[:, None], i * width + np.arange(member.size)[None, :]] = chosen
+            # Steps are resampled among those at the same rate (the design is kept: a replicate
+            # never loses the rates that bracket the knee, only draws their repeats again).
+            for rate in np.unique(data.x[member]):
+                where = np.flatnonzero(data.x[member] == rate)
+                same = member[where]
+                chosen = same[rng.integers(0, same.size, size=(rows.size, same.size))]
+                slot[rows[:, None], i * width + where[None, :]] = chosen
     n = np.zeros(slot.shape)
     k = np.zeros(slot.shape)
     for s, step in enumerate(data.steps):
@@ -297,21 +210,61 @@ def _replicate_fits(
         count = int(where.sum())
         if count:
             n[where], k[where] = _block_totals(step, count, block_s, rng)
+    if sigma > 0:
+        # Steps at one rate scatter more than their requests' binomial noise (the machine is
+        # not the same at every step): each drawn step gets a random shift of its logit share
+        # of the size its repeats show (a random-effects level, Kalibera & Jones 2013).
+        eps = rng.normal(0.0, sigma, size=n.shape)
+        k = np.clip(k, 0.0, n)
+        logit = np.log((k + 0.5) / (n - k + 0.5)) + eps
+        k = np.where(n > 0, n / (1.0 + np.exp(-logit)), 0.0)
     x = np.where(slot >= 0, data.x[np.maximum(slot, 0)], 0.0)
-    alpha, beta = _newton(
-        x, n, k, np.full(resamples, warm[0]), np.full(resamples, warm[1]), REPLICATE_ITERATIONS
-    )
-    passed = (n > 0) & (k <= allowed * n)
-    failed = (n > 0) & (k > allowed * n)
-    return _Replicates(alpha, beta, passed.any(axis=1), failed.any(axis=1))
+    return _Replicates(x, n, k)
+
+
+def _excess_variance(data: _Data) -> tuple[float, int]:
+    """(sum of excess squares, degrees of freedom) of the logit share of steps repeated at one
+    rate within a round, beyond their binomial noise (Cox's empirical logit of
+    (k + 1/2) / (n - k + 1/2))."""
+    # Repeats within one round: across rounds the machine may have drifted, which the round
+    # level of the bootstrap covers (and which cancels in the ratio when drawn jointly).
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i, xi in enumerate(data.x):
+        groups.setdefault((int(data.round_of[i]), float(xi)), []).append(i)
+    excess, dof = 0.0, 0
+    for all_members in groups.values():
+        # Only steps whose share is informative on the logit scale: a share of 0 or 1 says
+        # nothing about its spread (and the knee is where the others are).
+        members = [i for i in all_members if data.k[i] >= 5 and data.n[i] - data.k[i] >= 5]
+        if len(members) < 2:
+            continue
+        n = data.n[members]
+        k = data.k[members]
+        ell = np.log((k + 0.5) / (n - k + 0.5))
+        binomial = float(np.mean(1.0 / (k + 0.5) + 1.0 / (n - k + 0.5)))
+        excess += (float(np.var(ell, ddof=1)) - binomial) * (len(members) - 1)
+        dof += len(members) - 1
+    return excess, dof
+
+
+def step_effect_sigma(*series: Sequence[StepBatches]) -> float:
+    """The step-to-step spread of the logit share beyond binomial noise, pooled over the given
+    series' steps repeated at one rate (0 when none was repeated informatively)."""
+    total, dof = 0.0, 0
+    for steps in series:
+        excess, d = _excess_variance(_data(steps))
+        total, dof = total + excess, dof + d
+    return math.sqrt(max(0.0, total / dof)) if dof else 0.0
 
 
 @dataclass(frozen=True)
 class _Replicates:
-    alpha: FloatArray  # centred intercepts
-    beta: FloatArray
-    any_pass: BoolArray  # some resampled step within the allowed share
-    any_fail: BoolArray
+    """Each replicate's resampled steps: centred ln rate, requests and requests over the SLO
+    (a slot left empty has no requests)."""
+
+    x: FloatArray
+    n: FloatArray
+    k: FloatArray
 
 
 def _crossings(
@@ -319,23 +272,22 @@ def _crossings(
 ) -> tuple[FloatArray, int, int]:
     """Replicate capacities in req/s, clamped; no crossing counts as the clamp limit on its side.
 
-    A replicate has no crossing when, by the same pooled-share rule as the point, every step it
-    drew passed (capacity above the rates tried) or every one failed (below), or when its fitted
-    share never rises (the side is where its share at the centre falls). It counts as the clamp
-    limit on that side, so once more than 2.5% fall on one side that end of the interval is the
-    limit; the reason says so when more than 10% of all replicates have no crossing.
+    A replicate has no crossing when every step it drew passed (capacity above the rates tried)
+    or every one failed (below). It counts as the clamp limit on that side, so once more than
+    2.5% fall on one side that end of the interval is the limit; the reason says so when more
+    than 10% of all replicates have no crossing.
     """
-    alpha, beta = fits.alpha, fits.beta
-    logit = math.log(allowed / (1.0 - allowed))
-    flat = beta <= 0
-    high = (fits.any_pass & ~fits.any_fail) | (flat & (alpha <= logit))
-    low = ~high & ((fits.any_fail & ~fits.any_pass) | (flat & (alpha > logit)))
-    rising = ~(high | low)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ln_cross = centre + (logit - alpha) / np.where(rising, beta, 1.0)
-    ln_lo, ln_hi = math.log(clamp[0]), math.log(clamp[1])
-    ln_cross = np.where(high, ln_hi, np.where(low, ln_lo, np.clip(ln_cross, ln_lo, ln_hi)))
-    return np.exp(ln_cross), int(low.sum()), int(high.sum())
+    ln_lo, ln_hi = math.log(clamp[0]) - centre, math.log(clamp[1]) - centre
+    values = np.empty(fits.x.shape[0])
+    low = high = 0
+    for r in range(fits.x.shape[0]):
+        ln_cross, side = isotonic_crossing(fits.x[r], fits.n[r], fits.k[r], allowed)
+        if ln_cross is None:
+            low += side == "low"
+            high += side == "high"
+            ln_cross = ln_lo if side == "low" else ln_hi
+        values[r] = min(max(ln_cross, ln_lo), ln_hi)
+    return np.exp(values + centre), low, high
 
 
 def _check_options(allowed_share: float, resamples: int, block_s: int) -> None:
@@ -347,11 +299,59 @@ def _check_options(allowed_share: float, resamples: int, block_s: int) -> None:
         raise ValueError(f"block_s must be at least 1 second, got {block_s!r}")
 
 
+def _pool_adjacent_violators(share: list[float], weight: list[float]) -> list[float]:
+    """The weighted least-squares non-decreasing fit of `share` (Ayer et al. 1955)."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for p, w in zip(share, weight, strict=True):
+        blocks.append([p, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            total = w1 + w2
+            blocks.append([(m1 * w1 + m2 * w2) / total if total else m1, total, c1 + c2])
+    fitted: list[float] = []
+    for mean, _w, count in blocks:
+        fitted.extend([mean] * int(count))
+    return fitted
+
+
+def isotonic_crossing(
+    x: Iterable[float], n: Iterable[float], k: Iterable[float], allowed: float
+) -> tuple[float | None, str]:
+    """Where the share over the SLO, fitted non-decreasing in x = ln(rate), crosses `allowed`.
+
+    Steps at one rate are pooled; the pooled shares get their isotonic fit (weights: requests);
+    the crossing is interpolated linearly in the fitted share between the highest rate still
+    within `allowed` and the next one above it. Returns (x at the crossing, "") or (None, side)
+    with side "high" (every rate within the share) or "low" (none).
+    """
+    pooled: dict[float, list[float]] = {}
+    for xi, ni, ki in zip(x, n, k, strict=True):
+        if ni > 0:
+            entry = pooled.setdefault(float(xi), [0.0, 0.0])
+            entry[0] += float(ni)
+            entry[1] += float(ki)
+    if not pooled:
+        return None, "low"
+    xs = sorted(pooled)
+    fitted = _pool_adjacent_violators(
+        [pooled[v][1] / pooled[v][0] for v in xs], [pooled[v][0] for v in xs]
+    )
+    within = [i for i, p in enumerate(fitted) if p <= allowed]
+    if not within:
+        return None, "low"
+    i = within[-1]
+    if i == len(xs) - 1:
+        return None, "high"
+    p_lo, p_hi = fitted[i], fitted[i + 1]
+    return xs[i] + (allowed - p_lo) / (p_hi - p_lo) * (xs[i + 1] - xs[i]), ""
+
+
 @dataclass(frozen=True)
 class _Point:
     estimate: CapacityEstimate
     data: _Data
-    warm: tuple[float, float] | None  # None: no crossing to bootstrap
+    crossed: bool  # False: no crossing to bootstrap
 
 
 def _point(steps: Sequence[StepBatches], allowed: float, rounds: list[int] | None) -> _Point:
@@ -369,7 +369,7 @@ def _point(steps: Sequence[StepBatches], allowed: float, rounds: list[int] | Non
             resamples=0,
             method="",
         )
-        return _Point(estimate, data, None)
+        return _Point(estimate, data, False)
 
     if not data.steps or data.n.sum() == 0:
         return undefined(None, "no valid step with requests")
@@ -381,11 +381,10 @@ def _point(steps: Sequence[StepBatches], allowed: float, rounds: list[int] | Non
         return undefined(top, f"every rate met the SLO up to {top:g} req/s", lower=True)
     if not any(passed):
         return undefined(None, f"no rate met the SLO; lowest tried {min(rates):g} req/s")
-    a, b = _fit_centred(data)
-    fit = LogisticFit(intercept=a - b * data.centre, slope=b)
-    cross = fit.rate_at(allowed)
-    if cross is None:
-        return undefined(None, "the fitted share over the SLO does not rise with the rate")
+    ln_cross, _side = isotonic_crossing(data.x, data.n, data.k, allowed)
+    if ln_cross is None:
+        return undefined(None, "the share over the SLO never crosses the allowed share")
+    cross = math.exp(ln_cross + data.centre)
     clamp = (min(rates) / EXTRAPOLATION_FACTOR, max(rates) * EXTRAPOLATION_FACTOR)
     reason = None
     if not clamp[0] <= cross <= clamp[1]:
@@ -405,9 +404,8 @@ def _point(steps: Sequence[StepBatches], allowed: float, rounds: list[int] | Non
         resamples=0,
         method="",
         clamp_rps=clamp,
-        fit=fit,
     )
-    return _Point(estimate, data, (a, b))
+    return _Point(estimate, data, True)
 
 
 def _no_crossing_note(low: int, high: int, resamples: int) -> str | None:
@@ -447,24 +445,26 @@ def capacity_estimate(
     resamples: int = 1000,
     block_s: int = 3,
     seed: int = 0,
+    step_sigma: float | None = None,
 ) -> CapacityEstimate:
     """Capacity where the fitted share over the SLO crosses allowed_share, with its 95% interval."""
     _check_options(allowed_share, resamples, block_s)
     point = _point(steps, allowed_share, None)
     method = METHOD.format(block=block_s, resamples=resamples)
     est = point.estimate
-    if point.warm is None or est.clamp_rps is None:
+    if not point.crossed or est.clamp_rps is None:
         return replace(est, method=method)
     round_rng, step_rng, _ = _streams(seed)
     picks = _round_picks(len(point.data.rounds), resamples, round_rng)
-    fits = _replicate_fits(point.data, picks, point.warm, block_s, allowed_share, step_rng)
+    sigma = step_effect_sigma(steps) if step_sigma is None else step_sigma
+    fits = _replicate_fits(point.data, picks, block_s, allowed_share, step_rng, sigma)
     values, low, high = _crossings(fits, point.data.centre, allowed_share, est.clamp_rps)
     return replace(
         est,
+        method=method + SIGMA_NOTE.format(sigma=sigma),
         ci95_rps=_percentiles(values),
         reason=_join(est.reason, _no_crossing_note(low, high, resamples)),
         resamples=resamples,
-        method=method,
         no_crossing_low=low,
         no_crossing_high=high,
     )
@@ -478,6 +478,7 @@ def capacity_ratio(
     resamples: int = 1000,
     block_s: int = 3,
     seed: int = 0,
+    step_sigma: float | None = None,
 ) -> RatioEstimate:
     """Numerator capacity over denominator capacity (e.g. FastAPI / Django), with a 95% interval."""
     _check_options(allowed_share, resamples, block_s)
@@ -486,16 +487,16 @@ def capacity_ratio(
     num = _point(numerator, allowed_share, rounds)
     den = _point(denominator, allowed_share, rounds)
     for name, side in (("numerator", num), ("denominator", den)):
-        if side.warm is None or side.estimate.point_rps is None:
+        if not side.crossed or side.estimate.point_rps is None:
             why = f"{name} capacity undefined: {side.estimate.reason}"
             return RatioEstimate(point=None, ci95=None, reason=why, method=method)
     assert num.estimate.point_rps is not None and den.estimate.point_rps is not None
-    assert num.warm is not None and den.warm is not None
     assert num.estimate.clamp_rps is not None and den.estimate.clamp_rps is not None
     round_rng, num_rng, den_rng = _streams(seed)
     picks = _round_picks(len(rounds), resamples, round_rng)
-    fits_n = _replicate_fits(num.data, picks, num.warm, block_s, allowed_share, num_rng)
-    fits_d = _replicate_fits(den.data, picks, den.warm, block_s, allowed_share, den_rng)
+    sigma = step_effect_sigma(numerator, denominator) if step_sigma is None else step_sigma
+    fits_n = _replicate_fits(num.data, picks, block_s, allowed_share, num_rng, sigma)
+    fits_d = _replicate_fits(den.data, picks, block_s, allowed_share, den_rng, sigma)
     top, low_n, high_n = _crossings(fits_n, num.data.centre, allowed_share, num.estimate.clamp_rps)
     bottom, low_d, high_d = _crossings(
         fits_d, den.data.centre, allowed_share, den.estimate.clamp_rps
@@ -516,5 +517,5 @@ def capacity_ratio(
         point=num.estimate.point_rps / den.estimate.point_rps,
         ci95=_percentiles(top / bottom),
         reason=reason,
-        method=method,
+        method=method + SIGMA_NOTE.format(sigma=sigma),
     )
