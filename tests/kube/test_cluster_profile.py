@@ -112,6 +112,22 @@ def test_idle_counters_are_measured_from_their_timestamps() -> None:
     assert "timestamps" in reading.reason
 
 
+def test_jittered_stamps_of_a_busy_machine_read_as_whole_scrapes() -> None:
+    # The local exporter stamps each value when it reads it: under load the gaps are 1.02 s,
+    # not 1 s, and a refresh of 1.02 s would round the plan's wait up to 2 s.
+    jittered = [[(1000.0 + 1.02 * i + (0.05 if i % 3 else 0.0), 3.5) for i in range(30)]]
+    reading = measure_refresh(RecordedPrometheus(jittered, [0]), "ns", scrape_s=1)
+    assert reading.refresh_s == 1
+
+
+@pytest.mark.parametrize("refresh_s", [1.0, 1.02, 1.4, 2.6, 10.0])
+def test_the_minimum_step_always_makes_a_valid_plan(refresh_s: float) -> None:
+    timing = ClusterTiming(refresh_s, 1, True)
+    step = timing.min_step_s(build_plan().settle_s)
+    plan = cluster_plan(build_plan(cli={"step_duration_s": step}), timing, step_given=True)
+    assert plan.step_duration_s == step
+
+
 def test_samples_stamped_at_scrape_time_fall_back_to_value_changes() -> None:
     # honor_timestamps: false: a sample every 5 s scrape, the value new every other one.
     busy = [[(1000.0 + 5 * i, float(i // 2)) for i in range(25)]]

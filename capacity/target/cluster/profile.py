@@ -44,7 +44,10 @@ class ClusterTiming:
         return max(self.cadvisor_refresh_s, self.scrape_interval_s)
 
     def min_step_s(self, settle_s: float) -> float:
-        return float(math.ceil(settle_s + SAMPLES_PER_WINDOW * self.sample_interval_s))
+        """Settle plus `SAMPLES_PER_WINDOW` samples, and never less than the plan's own rule
+        (settle + two waits of `query_wait_s`, which is rounded up to whole seconds)."""
+        samples = SAMPLES_PER_WINDOW * self.sample_interval_s
+        return float(math.ceil(settle_s + max(samples, 2 * self.query_wait_s + 1)))
 
     @property
     def query_wait_s(self) -> int:
@@ -139,6 +142,9 @@ def measure_refresh(
     by_time = refresh_from_timestamps(stamps)
     if by_time is None:
         return RefreshReading(None, "each CPU counter has a single sample so far")
+    # A stamp is the moment the value was read, so a busy machine jitters the gaps (1.02 s for a
+    # 1 s refresh): a refresh is a whole number of scrapes, at least one.
+    by_time = scrape_s * max(1, round(by_time / scrape_s))
     counts = [
         (len(s), changes[key])
         for r, s in zip(raw, stamps, strict=True)
