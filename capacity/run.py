@@ -40,7 +40,7 @@ from capacity.target.base import Endpoints
 from capacity.target.cpuspeed import ProbeReading
 from capacity.target.hostcpu import HostSample, foreign_pod_core_cores
 
-Phase = Literal["warm-up", "step", "scenario-done"]
+Phase = Literal["warm-up", "step", "scenario-done", "round"]
 # A warm-up offers far more than any pod serves; the in-flight cap turns it into a saturating
 # closed loop whose completion rate is the ceiling the search starts from.
 WARMUP_RPS = 1000.0
@@ -140,6 +140,7 @@ class CapacityRun:
         clock: Clock | None = None,
         host_cpu: Callable[[], HostSample | None] | None = None,
         cpu_probe: Callable[[], ProbeReading | None] | None = None,
+        between_rounds: Callable[[], None] | None = None,
     ) -> None:
         self.clock: Clock = clock or interrupts.CLOCK
         self.plan = plan
@@ -153,6 +154,7 @@ class CapacityRun:
         self.master = master or LocustMaster(endpoints.locust_url, auth=endpoints.locust_auth)
         self.host_cpu = host_cpu or (lambda: None)
         self.cpu_probe = cpu_probe or (lambda: None)
+        self.between_rounds = between_rounds
         self.slo = plan_slo(plan)
         self.grid = plan_grid(plan)
         self.result = RunResult()
@@ -173,6 +175,8 @@ class CapacityRun:
             earlier: dict[tuple[str, str], Ladder] = {}
             for round_index in range(self.plan.rounds):
                 self._round = round_index
+                if round_index > 0 and self.between_rounds is not None:
+                    self._new_processes(round_index)
                 for s_index, scenario in enumerate(self.plan.scenarios):
                     order = frameworks_order(
                         list(self.plan.frameworks), s_index + round_index * len(self.plan.scenarios)
@@ -190,6 +194,16 @@ class CapacityRun:
             with contextlib.suppress(TargetError):
                 self.master.stop()
         return self.result
+
+    def _new_processes(self, round_index: int) -> None:
+        """The target's fresh processes for a later round; the generator's users, whose
+        connections went with the old ones, start afresh too."""
+        assert self.between_rounds is not None
+        with contextlib.suppress(TargetError):
+            self.master.stop()
+        self._on_host = ""
+        self._emit("round", message=f"round {round_index + 1}: restarting the pods")
+        self.between_rounds()
 
     def _ladder(self, framework: str, scenario: str, earlier: Ladder | None) -> Ladder:
         """The search of one round: the first starts from a warm-up's ceiling, a later one
@@ -235,12 +249,17 @@ class CapacityRun:
 
     def _ending(self, ladder: Ladder) -> str:
         lo, hi = ladder.interval_rps()
+        where = f"round {self._round + 1}: " if self.plan.rounds > 1 else ""
         if lo is None:
-            return "no grid rate met the SLO (the lowest rate tried failed)"
+            return where + "no grid rate met the SLO (the lowest rate tried failed)"
         if hi is None:
-            return f"every rate tried met the SLO, up to {lo:g} req/s"
+            return where + f"every rate tried met the SLO, up to {lo:g} req/s"
+        if self._round > 0:
+            # A later round re-measures the bracket's ends once each; the model pools it with
+            # the earlier rounds, whose confirmation it keeps or overturns.
+            return where + f"bracket [{lo:g}, {hi:g}) req/s, re-measured"
         confirmed = "confirmed" if ladder.confirmed else "NOT confirmed (ran out of steps)"
-        return f"bracket [{lo:g}, {hi:g}) req/s, {confirmed}"
+        return where + f"bracket [{lo:g}, {hi:g}) req/s, {confirmed}"
 
     # -- load --------------------------------------------------------------------------------
 

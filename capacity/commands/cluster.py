@@ -2,9 +2,10 @@
 "this cluster" sizing written beside the report.
 
 commands/report.py calls three functions from here when any cluster flag is given:
-`cluster_preflight` (every check that needs no load and changes nothing), `measure_cluster`
-(the same run loop as the local run, on the cluster or URL target) and `write_this_cluster`
-(pods per node on the user's own nodes, nodes needed, cost when the catalog prices them).
+`cluster_preflight` (every check that needs no load and changes nothing), `cluster_target`
+(the cluster or URL target that `capacity.measure.measure` runs the plan on, as it does the
+local one) and `write_this_cluster` (pods per node on the user's own nodes, nodes needed, cost
+when the catalog prices them).
 """
 
 from __future__ import annotations
@@ -12,23 +13,20 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from capacity.errors import ConfigError
 from capacity.plan import Plan, read_plan_file
-from capacity.run import CapacityRun, RunResult
+from capacity.target.base import Target
 from capacity.target.cluster.options import ClusterOptions
 from capacity.target.cluster.stack import StackOutputs, find_stack, read_stack_outputs
-from capacity.target.url import UrlTarget, check_url, wait_reachable
+from capacity.target.url import check_url, wait_reachable
 
 # The kubernetes client (seconds to import) loads only once a cluster flag is given.
 
 log = logging.getLogger(__name__)
-
-CLUSTER_NODES_FILE = "cluster-nodes.json"
 THIS_CLUSTER_FILE = "this-cluster.md"
 
 
@@ -93,89 +91,14 @@ def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
     return read_stack_outputs(stack_file)
 
 
-def platform_details(target: Any, plan: Plan) -> dict[str, Any]:
-    from capacity.target.kube import KubeTarget
-
-    details: dict[str, Any] = {
-        "target": "kube",
-        "mode": "url" if isinstance(target, UrlTarget) else "kubernetes",
-        "limits_enforced": True,
-        "limits_note": "pods ran with Kubernetes requests = limits (Guaranteed QoS)",
-        "locust_workers": plan.locust_workers,
-        "scrape_interval_s": plan.scrape_interval_s,
-        "step_duration_s": plan.step_duration_s,
-    }
-    timing = getattr(target, "timing", None)
-    if timing is not None:
-        details["cadvisor_refresh_s"] = timing.cadvisor_refresh_s
-        details["cadvisor_refresh_measured"] = timing.measured
-        details["prometheus_scrape_interval_s"] = timing.scrape_interval_s
-    if isinstance(target, KubeTarget):
-        access = target.access
-        details.update(
-            cluster=access.server if access else None,
-            context=access.context if access else None,
-            namespace=target.namespace,
-            load_generator_shares_node_with=", ".join(target.worker_nodes_shared) or "none",
-        )
-    return details
-
-
-def _save_nodes(target: Any, out_dir: Path) -> None:
-    """The nodes and daemonset requests, read once per run for the "this cluster" table."""
-    from capacity.target.kube import KubeTarget
-
-    if not isinstance(target, KubeTarget) or target.access is None:
-        return
-    from dataclasses import asdict
-
-    from capacity.errors import TargetError
-    from capacity.target.cluster.nodes import read_cluster_nodes
-
-    try:
-        nodes = read_cluster_nodes(target.access.api)
-    except TargetError as e:  # sizing with this cluster is a bonus; the run goes on
-        log.warning('no "this cluster" table: %s', e)
-        return
-    (out_dir / CLUSTER_NODES_FILE).write_text(json.dumps([asdict(n) for n in nodes], indent=2))
-
-
-def measure_cluster(
-    plan: Plan,
-    options: ClusterOptions,
-    outputs: StackOutputs | None,
-    out_dir: Path,
-    console: Console,
-    *,
-    step_given: bool,
-    run_id: str,
-    progress: Any,
-) -> tuple[RunResult, Plan]:
-    """The local run's pipeline on a cluster or URL target; returns what was measured and the
-    plan as fitted to the cluster's timing."""
-    from capacity.metrics.client import connect
-    from capacity.target.cluster.retry import RetryingPrometheus
+def cluster_target(
+    plan: Plan, options: ClusterOptions, outputs: StackOutputs | None, *, step_given: bool
+) -> Target:
+    """The target for the cluster flags (URL mode, or the Kubernetes API), for
+    `capacity.measure.measure`; the kubernetes client loads only here."""
     from capacity.target.kube import make_target
 
-    target = make_target(plan, options, outputs, step_given=step_given)
-    with target as endpoints:
-        fitted: Plan = target.effective_plan or plan
-        (out_dir / "platform.json").write_text(
-            json.dumps(platform_details(target, fitted), indent=2, default=str) + "\n"
-        )
-        _save_nodes(target, out_dir)
-        run = CapacityRun(
-            fitted,
-            endpoints,
-            measurements_path=out_dir / "measurements.jsonl",
-            run_id=run_id,
-            check_pods=target.check_pods,
-            target_kind="kube",
-            prom=RetryingPrometheus(connect(endpoints.prometheus_url)),
-        )
-        with progress(console) as view:
-            run.on_progress = view
-            return run.run(), fitted
+    return make_target(plan, options, outputs, step_given=step_given)
 
 
 def write_this_cluster(
@@ -185,7 +108,7 @@ def write_this_cluster(
     from capacity.catalog import load_catalog
     from capacity.measurements import read_records
     from capacity.model import Settings, analyse
-    from capacity.model.cluster import ClusterNode, size_cluster
+    from capacity.model.cluster import CLUSTER_NODES_FILE, ClusterNode, size_cluster
     from capacity.run import plan_slo
 
     nodes_file = out_dir / CLUSTER_NODES_FILE

@@ -59,7 +59,7 @@ class ProgressView:
             if key != self._last_printed:
                 self._last_printed = key
                 self.console.print(step_line(p), markup=False, highlight=False)
-        if p.phase == "scenario-done" and p.message:
+        if p.phase in ("scenario-done", "round") and p.message:
             self.console.print(f"  -> {p.message}", markup=False, highlight=False)
         if self.live is not None:
             self.live.update(self._render())

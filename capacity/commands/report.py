@@ -13,6 +13,7 @@ machinery (targets, load, report) is imported only once a run starts, so `--help
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -197,18 +198,13 @@ def report(
     """
     from capacity.commands.cluster import (
         cluster_preflight,
-        measure_cluster,
+        cluster_target,
         step_given,
         write_this_cluster,
     )
-    from capacity.commands.local_run import (
-        MEASUREMENTS_FILE,
-        check_out_dir,
-        default_out_dir,
-        measure_locally,
-        preflight,
-    )
+    from capacity.commands.local_run import check_out_dir, default_out_dir, local_target, preflight
     from capacity.commands.progress import ProgressView, format_eta
+    from capacity.measure import MEASUREMENTS_FILE, measure
     from capacity.run import plan_slo
     from capacity.target.cluster.options import ClusterOptions
     from capacity.target.local import new_run_id
@@ -271,16 +267,19 @@ def report(
                 f"{format_eta(estimate)} of load; output {out_dir}/",
                 markup=False,
             )
-            with explained(during_run, run_failed):
+            with explained(during_run, run_failed), contextlib.ExitStack() as scope:
+                run_id = new_run_id()
                 if cluster.given:
-                    result, the_plan = measure_cluster(
-                        the_plan, cluster, outputs, out_dir, console, run_id=new_run_id(),
-                        step_given=step_given(step_duration_s, plan), progress=ProgressView,
-                    )  # fmt: skip
-                else:
-                    result = measure_locally(
-                        the_plan, out_dir, console, keep_up=keep_up, quick=quick
+                    target = cluster_target(
+                        the_plan, cluster, outputs, step_given=step_given(step_duration_s, plan)
                     )
+                else:
+                    target = scope.enter_context(local_target(the_plan, out_dir, run_id))
+                measured = measure(
+                    the_plan, target, out_dir, console, run_id=run_id, quick=quick,
+                    keep_up=keep_up and not cluster.given, progress=lambda: ProgressView(console),
+                )  # fmt: skip
+                result, the_plan = measured.result, measured.plan
                 cancel.check()
 
             with explained(during_report):

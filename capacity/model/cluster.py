@@ -23,6 +23,10 @@ from capacity.model.fit import NodeFit, PodShape, pods_per_node
 API_SOURCE = "read from the Kubernetes API (node status, daemonset pods' requests)"
 
 
+# Where a cluster run writes the nodes it read (a list of ClusterNode as JSON), beside its report.
+CLUSTER_NODES_FILE = "cluster-nodes.json"
+
+
 @dataclass(frozen=True)
 class ClusterNode:
     """One node as the API reports it."""

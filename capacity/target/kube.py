@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from kubernetes import client
@@ -28,13 +31,19 @@ from capacity.errors import TargetError
 from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
+from capacity.model.cluster import CLUSTER_NODES_FILE
 from capacity.plan import Plan
-from capacity.target.base import Endpoints, PodInfo
+from capacity.target.base import Endpoints, PodInfo, StepInstruments
 from capacity.target.cluster.kubeapi import KubeAccess, api_call, load_kube
 from capacity.target.cluster.kubeapi import explain as api_call_error
 from capacity.target.cluster.options import ClusterOptions
 from capacity.target.cluster.portforward import PortForward
-from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
+from capacity.target.cluster.profile import (
+    ClusterTiming,
+    cluster_details,
+    describe_timing,
+    fit_to_prometheus,
+)
 from capacity.target.cluster.retry import RetryingPrometheus
 from capacity.target.cluster.scale import (
     COMPONENT,
@@ -46,6 +55,7 @@ from capacity.target.cluster.scale import (
 )
 from capacity.target.cluster.scrape import wait_for_kit_targets
 from capacity.target.cluster.stack import StackOutputs
+from capacity.target.url import UrlTarget
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +91,8 @@ def _restarts(pod: Any) -> int:
 @dataclass
 class KubeTarget:
     """Context manager: `with KubeTarget(...) as endpoints:` measures the deployed pods."""
+
+    kind: ClassVar[Literal["local", "kube"]] = "kube"
 
     plan: Plan
     options: ClusterOptions
@@ -128,6 +140,40 @@ class KubeTarget:
                 problems = self._scaler.restore()
                 if problems:
                     log.warning("could not restore: %s", "; ".join(problems))
+
+    # -- what the driver asks of a target -----------------------------------------------------
+
+    def fitted_plan(self, plan: Plan) -> Plan:
+        return self.effective_plan or plan
+
+    def platform_details(self, plan: Plan) -> dict[str, Any]:
+        access = self.access
+        return cluster_details(plan, self.timing, "kubernetes") | {
+            "cluster": access.server if access else None,
+            "context": access.context if access else None,
+            "namespace": self.namespace,
+            "load_generator_shares_node_with": ", ".join(self.worker_nodes_shared) or "none",
+        }
+
+    def instruments(self, endpoints: Endpoints) -> AbstractContextManager[StepInstruments]:
+        prom = RetryingPrometheus(connect(endpoints.prometheus_url))
+        return contextlib.nullcontext(StepInstruments(prom=prom))
+
+    def between_rounds(self) -> None:
+        return None  # the cluster's pods stay as deployed; a rollout would be a change
+
+    def write_extras(self, out_dir: Path) -> None:
+        """cluster-nodes.json: the nodes and daemonset requests, for the "this cluster" table."""
+        from capacity.target.cluster.nodes import read_cluster_nodes
+
+        if self.access is None:
+            return
+        try:
+            nodes = read_cluster_nodes(self.access.api)
+        except TargetError as e:  # sizing with this cluster is a bonus; the run goes on
+            log.warning('no "this cluster" table: %s', e)
+            return
+        (out_dir / CLUSTER_NODES_FILE).write_text(json.dumps([asdict(n) for n in nodes], indent=2))
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -340,10 +386,8 @@ def make_target(
     outputs: StackOutputs | None,
     *,
     step_given: bool,
-) -> Any:
+) -> KubeTarget | UrlTarget:
     """The target for the cluster flags: URL mode, or the Kubernetes API (stack / namespace)."""
-    from capacity.target.url import UrlTarget
-
     if options.url_mode and options.prometheus_url and options.locust_url:
         return UrlTarget(
             plan,

@@ -14,6 +14,7 @@ How each part maps to Kubernetes is written up in docs/local-run.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -21,12 +22,12 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import psutil
 
@@ -35,13 +36,14 @@ from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import wait_for_targets
 from capacity.metrics.prometheus_config import ServiceTarget, render_prometheus_config
-from capacity.target.base import LOCAL_NAMESPACE, Endpoints, PodInfo, PodShape
+from capacity.target.base import LOCAL_NAMESPACE, Endpoints, PodInfo, PodShape, StepInstruments
 from capacity.target.cgroups import (
     CgroupManager,
     CgroupUnavailable,
     PodCgroup,
     new_manager,
 )
+from capacity.target.cpuspeed import InterpreterProbe
 from capacity.target.grafana import local_grafana
 from capacity.target.hostcpu import (
     CoreSplit,
@@ -65,6 +67,9 @@ from capacity.target.process import (
 from capacity.target.services import run_launcher_command, start_service, start_stub
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from capacity.plan import Plan
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "load" / "locustfile.py"
 PROMETHEUS_BINARY = "prometheus"
@@ -132,8 +137,20 @@ def new_run_id() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
+@dataclass(frozen=True)
+class _PodSetup:
+    """What every pod (re)start needs, fixed when the target starts."""
+
+    database_urls: dict[str, str]
+    stub_url: str
+    ports: dict[str, int]
+    cgroups: dict[str, PodCgroup]
+
+
 class LocalTarget:
     """Context manager: `with LocalTarget(...) as endpoints:` runs everything locally."""
+
+    kind: ClassVar[Literal["local", "kube"]] = "local"
 
     def __init__(
         self,
@@ -147,6 +164,7 @@ class LocalTarget:
         prometheus_port: int | None = None,
         locust_port: int | None = None,
         run_id: str | None = None,
+        manifest_path: Path | None = None,
     ) -> None:
         if replicas < 1:
             raise TargetError(f"replicas must be at least 1, got {replicas}")
@@ -161,6 +179,7 @@ class LocalTarget:
         self.prometheus_port = prometheus_port
         self.locust_port = locust_port
         self.run_id = run_id or new_run_id()
+        self.manifest_path = manifest_path  # run.json: what was started, written once started
         self.group = ProcessGroup(self.workdir / "logs")
         self.ports = PortPicker()
         self.cgroups: CgroupManager | None = None
@@ -172,12 +191,15 @@ class LocalTarget:
         self.core_split: CoreSplit | None = None
         self._support_cgroups: dict[str, PodCgroup] = {}
         self._pod_cgroups: dict[str, PodCgroup] = {}
+        self._pod_setup: _PodSetup | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def __enter__(self) -> Endpoints:
         try:
             self.endpoints = self._start()
+            if self.manifest_path is not None:
+                self.manifest_path.write_text(json.dumps(self.manifest(), indent=2) + "\n")
         except BaseException:
             self.stop()
             raise
@@ -245,6 +267,11 @@ class LocalTarget:
         log.info("Prometheus %s, Locust %s", prometheus_url, locust_url)
         self._support_cgroups = support_cgroups
         self._pin(pods)
+        for pod in pods:
+            log.info(
+                "pod %s: %s pid %s cgroup %s",
+                pod.name, pod.base_url, pod.pid, pod.cgroup or "(none: limits not enforced)",
+            )  # fmt: skip
         return Endpoints(
             service_urls={
                 fw: [p.base_url for p in pods if p.framework == fw] for fw in self.frameworks
@@ -344,51 +371,77 @@ class LocalTarget:
         ports: dict[str, int],
         cgroups: dict[str, PodCgroup],
     ) -> list[PodInfo]:
-        def start(fw: str, name: str) -> PodInfo:
-            cg = cgroups.get(name)
-            if cg is not None:
-                # Start-up boost: the server imports its framework without the CPU quota (as
-                # with Kubernetes' in-place resize) and gets it back once ready, before any
-                # load; under a 500m quota a Django pod took twice as long to start.
-                cg.set_cpu_quota(None)
-            handle = start_service(
-                self.group,
-                fw,
-                name=name,
-                port=ports[name],
-                database_url=database_urls[fw],
-                upstream_url=stub_url,
-                cpu_limit_millicores=self.shape.cpu_millicores,
-                workers=self.shape.workers,
-                threads=self.shape.threads,
-                extra_env={},
-                preexec_fn=cg.preexec_fn() if cg else None,
-            )
-            self._pod_processes[name] = handle.process
-            if cg is not None:
-                self._pod_cgroups[name] = cg
-            try:
-                wait_http_ok(handle.base_url + "/readyz", handle.process, timeout_s=READY_TIMEOUT_S)
-            except ProcessError as e:
-                raise TargetError(f"pod {name} did not become ready: {e}") from e
-            finally:
-                if cg is not None:
-                    cg.set_cpu_quota(self.shape.cpu_millicores)
-            return PodInfo(
-                name=name,
-                framework=fw,
-                base_url=handle.base_url,
-                pid=handle.process.pid,
-                cgroup=cg.relative_path if cg else None,
-                cpu_limit_millicores=self.shape.cpu_millicores,
-                memory_limit_bytes=self.shape.memory_bytes,
-                limits_enforced=cg is not None,
-            )
-
+        self._pod_setup = _PodSetup(database_urls, stub_url, ports, cgroups)
         names = self._pod_names()
         log.info("starting pods %s", ", ".join(name for _fw, name in names))
         # One after the other, from the main thread (see _prepare_databases_and_stub).
-        return [start(fw, name) for fw, name in names]
+        return [self._start_pod(fw, name) for fw, name in names]
+
+    def _start_pod(self, fw: str, name: str, *, boost: bool = True) -> PodInfo:
+        setup = self._pod_setup
+        assert setup is not None, "_start_pods sets up the pods first"
+        cg = setup.cgroups.get(name)
+        if cg is not None and boost:
+            # Start-up boost: the server imports its framework without the CPU quota (as
+            # with Kubernetes' in-place resize) and gets it back once ready, before any
+            # load; under a 500m quota a Django pod took twice as long to start.
+            cg.set_cpu_quota(None)
+        handle = start_service(
+            self.group,
+            fw,
+            name=name,
+            port=setup.ports[name],
+            database_url=setup.database_urls[fw],
+            upstream_url=setup.stub_url,
+            cpu_limit_millicores=self.shape.cpu_millicores,
+            workers=self.shape.workers,
+            threads=self.shape.threads,
+            extra_env={},
+            preexec_fn=cg.preexec_fn() if cg else None,
+        )
+        self._pod_processes[name] = handle.process
+        if cg is not None:
+            self._pod_cgroups[name] = cg
+        try:
+            wait_http_ok(handle.base_url + "/readyz", handle.process, timeout_s=READY_TIMEOUT_S)
+        except ProcessError as e:
+            raise TargetError(f"pod {name} did not become ready: {e}") from e
+        finally:
+            if cg is not None and boost:
+                cg.set_cpu_quota(self.shape.cpu_millicores)
+        return PodInfo(
+            name=name,
+            framework=fw,
+            base_url=handle.base_url,
+            pid=handle.process.pid,
+            cgroup=cg.relative_path if cg else None,
+            cpu_limit_millicores=self.shape.cpu_millicores,
+            memory_limit_bytes=self.shape.memory_bytes,
+            limits_enforced=cg is not None,
+        )
+
+    def restart_pods(self) -> None:
+        """Fresh server processes in every pod (same ports, cgroups and cores), so each round
+        of a run samples new processes: a Python process's speed varies from one start to the
+        next (hash randomisation, memory layout), which one process per run would sample once.
+        """
+        if self.endpoints is None:
+            raise TargetError("restart_pods before the target was entered")
+        pods = self.endpoints.pods
+        for pod in pods:
+            self._pod_processes[pod.name].stop()
+        for i, pod in enumerate(pods):
+            # Under its quota: once measuring has begun, a pod never runs above its limit.
+            new = self._start_pod(pod.framework, pod.name, boost=False)
+            pods[i] = new  # the run holds these Endpoints: same URLs, new pids
+            if self.exporter is not None:
+                cg = self._pod_cgroups.get(pod.name)
+                self.exporter.collector.add(
+                    ExportedContainer(LOCAL_NAMESPACE, new.name, new.framework, cg, new.pid)
+                )
+            if self.core_split is not None and new.pid is not None:
+                pin_tree(new.pid, self.core_split.pod_cpus)
+        log.info("pods restarted: %s", ", ".join(f"{p.name} pid {p.pid}" for p in pods))
 
     def _spawn_locust(self, web_port: int, cgroups: dict[str, PodCgroup]) -> None:
         log.info("starting Locust (master + %d worker(s))", self.locust_workers)
@@ -507,6 +560,51 @@ class LocalTarget:
                 return None
             total += value
         return total
+
+    # -- what the driver asks of a target -----------------------------------------------------
+
+    def fitted_plan(self, plan: Plan) -> Plan:
+        return plan  # the local target runs any valid plan as it is
+
+    def platform_details(self, plan: Plan) -> dict[str, Any]:
+        from capacity.report.platform import cpu_placement, interpreter_build, this_machine
+        from capacity.target.services import pod_python
+
+        details = this_machine()
+        # What the pods ran on: their interpreter's build and where their CPUs were.
+        details.update(interpreter_build(pod_python()))
+        pods = self.endpoints.pods if self.endpoints is not None else []
+        details["cpu_placement"] = cpu_placement([pod.pid for pod in pods if pod.pid is not None])
+        details.update(
+            target="local",
+            run_id=self.run_id,
+            limits_enforced=self.cgroups is not None,
+            limits_note=self.cgroup_warning
+            or "pods ran in cgroups with CFS quota and memory limit",
+            locust_workers=plan.locust_workers,
+            scrape_interval_s=plan.scrape_interval_s,
+            pod_cpus=sorted(self.core_split.pod_cpus) if self.core_split else None,
+            other_cpus=sorted(self.core_split.other_cpus) if self.core_split else None,
+            pod_processes=(
+                f"restarted before each later round: {plan.rounds} processes per pod"
+                if plan.rounds > 1
+                else "one process per pod for the whole run"
+            ),
+        )
+        return details
+
+    @contextlib.contextmanager
+    def instruments(self, endpoints: Endpoints) -> Iterator[StepInstruments]:
+        """The core-speed probe on the pods' core(s) and the host's CPU sampler."""
+        pod_cpus = sorted(self.core_split.pod_cpus) if self.core_split else []
+        with InterpreterProbe(pod_cpus) as probe:
+            yield StepInstruments(host_cpu=self.host_sampler(), cpu_probe=probe.measure)
+
+    def between_rounds(self) -> None:
+        self.restart_pods()
+
+    def write_extras(self, out_dir: Path) -> None:
+        return None  # platform.json says all there is about this machine
 
     # -- while running -----------------------------------------------------------------------
 

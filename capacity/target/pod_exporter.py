@@ -132,7 +132,9 @@ class PodMetricsCollector(Collector):
         self._lock = threading.Lock()
 
     def add(self, container: ExportedContainer) -> None:
+        """Publish a container; one of the same pod name (a restarted pod) is replaced."""
         with self._lock:
+            self._containers = [c for c in self._containers if c.pod != container.pod]
             self._containers.append(container)
             if container.cgroup is None and container.pid:
                 self._trees[container.pod] = ProcessTreeReader(container.pid)

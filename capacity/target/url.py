@@ -10,10 +10,14 @@ sends load to (a pod's IP from inside the cluster, 127.0.0.1 for the local stack
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
 from types import TracebackType
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -22,8 +26,13 @@ from capacity.errors import ConfigError, TargetError
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
 from capacity.plan import Plan
-from capacity.target.base import Endpoints, PodInfo
-from capacity.target.cluster.profile import ClusterTiming, describe_timing, fit_to_prometheus
+from capacity.target.base import Endpoints, PodInfo, StepInstruments
+from capacity.target.cluster.profile import (
+    ClusterTiming,
+    cluster_details,
+    describe_timing,
+    fit_to_prometheus,
+)
 from capacity.target.cluster.retry import RetryingPrometheus
 from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
 
@@ -98,6 +107,8 @@ def wait_reachable(
 
 class UrlTarget:
     """Context manager over a running system; `check_pods` watches its scrape targets."""
+
+    kind: ClassVar[Literal["local", "kube"]] = "kube"
 
     def __init__(
         self,
@@ -179,6 +190,22 @@ class UrlTarget:
         tb: TracebackType | None,
     ) -> None:
         return None  # nothing was started, so nothing is stopped
+
+    def fitted_plan(self, plan: Plan) -> Plan:
+        return self.effective_plan or plan
+
+    def platform_details(self, plan: Plan) -> dict[str, Any]:
+        return cluster_details(plan, self.timing, "url")
+
+    def instruments(self, endpoints: Endpoints) -> AbstractContextManager[StepInstruments]:
+        prom = RetryingPrometheus(connect(endpoints.prometheus_url))
+        return contextlib.nullcontext(StepInstruments(prom=prom))
+
+    def between_rounds(self) -> None:
+        return None  # nothing here was started by the kit, so nothing is restarted
+
+    def write_extras(self, out_dir: Path) -> None:
+        return None  # no cluster API to read nodes from
 
     def check_pods(self) -> None:
         """Raise TargetError when a measured pod's scrape target went down (every 5 s at most)."""

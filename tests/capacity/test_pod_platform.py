@@ -104,7 +104,6 @@ def test_the_reports_machine_section_names_the_pods_interpreter_and_placement(
     sleeper: subprocess.Popen[bytes], measurements_file: Path, tmp_path: Path
 ) -> None:
     """platform.json as the local run writes it, then the report rendered from it."""
-    from capacity.commands.local_run import platform_details
     from capacity.model import Slo
     from capacity.plan import Plan
     from capacity.report import build_report
@@ -115,7 +114,7 @@ def test_the_reports_machine_section_names_the_pods_interpreter_and_placement(
     target = LocalTarget(["fastapi"], 1, PodShape(500, 512 * 2**20), tmp_path / "work")
     pod = PodInfo("fastapi-0", "fastapi", "http://127.0.0.1:1", sleeper.pid, None, 500, 1, False)
     target.endpoints = Endpoints({"fastapi": [pod.base_url]}, "", "", "local", [pod])
-    details = platform_details(target, Plan())
+    details = target.platform_details(Plan())
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "measurements.jsonl").write_bytes(measurements_file.read_bytes())

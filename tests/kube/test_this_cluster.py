@@ -176,8 +176,9 @@ def test_the_table_is_written_beside_the_report(
 ) -> None:
     from dataclasses import asdict
 
-    from capacity.commands.cluster import CLUSTER_NODES_FILE, write_this_cluster
+    from capacity.commands.cluster import write_this_cluster
     from capacity.measurements import append_record
+    from capacity.model.cluster import CLUSTER_NODES_FILE
     from capacity.plan import build_plan
     from tests.capacity import synthetic
 

@@ -5,7 +5,7 @@ JSONL the moment it is measured."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,8 +151,13 @@ def _endpoints() -> Endpoints:
                      "local", pods)  # fmt: skip
 
 
-def _run(tmp_path: Path, capacity: Mapping[str, float], **plan_values: Any):  # type: ignore[no-untyped-def]
-    plan = build_plan(cli={"scenarios": ["db-read"], **plan_values})
+def _run(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capacity: Mapping[str, float],
+    between_rounds: Callable[[], None] | None = None,
+    **plan_values: Any,
+):
+    plan = build_plan(cli={"scenarios": ["db-read"], "rounds": 1, **plan_values})
     clock = FakeClock()
     master = FakeMaster(clock, capacity)
     path = tmp_path / "m.jsonl"
@@ -167,7 +172,7 @@ def _run(tmp_path: Path, capacity: Mapping[str, float], **plan_values: Any):  # 
     run = CapacityRun(
         plan, _endpoints(), measurements_path=path, run_id="r", check_pods=lambda: None,
         on_progress=progress, prom=FakeProm(master), master=master,  # type: ignore[arg-type]
-        clock=clock,
+        clock=clock, between_rounds=between_rounds,
     )  # fmt: skip
     result = run.run()
     return plan, master, result, read_records(path), seen_on_disk
@@ -205,6 +210,37 @@ def test_each_framework_is_bracketed_and_confirmed_with_steps_interleaved_a_b_b_
     assert on_disk == list(range(1, len(records) + 1)), "each step is on disk when reported"
 
 
+def test_a_later_round_starts_on_fresh_processes_next_to_the_bracket(tmp_path: Path) -> None:
+    seen: list[int] = []  # records on disk when the target was asked for fresh processes
+
+    def restart() -> None:
+        seen.append(len((tmp_path / "m.jsonl").read_text().splitlines()))
+
+    plan, _master, result, records, _ = _run(
+        tmp_path, {"django": 95.0, "fastapi": 150.0}, between_rounds=restart, rounds=2
+    )
+    assert len(seen) == 1, "asked once, between the two rounds"
+    first = [r for r in records if r.round_index == 0]
+    second = [r for r in records if r.round_index == 1]
+    assert seen == [len(first)] and records[: len(first)] == first
+    assert second, "the second round measured"
+    grid = plan_grid(plan)
+    for fw in ("django", "fastapi"):
+        lo = max(r.grid_index for r in first if r.framework == fw and r.decision == "pass")
+        mine = [r.grid_index for r in second if r.framework == fw]
+        assert 1 <= len(mine) <= plan.later_round_probes
+        assert all(abs(k - lo) <= 1 for k in mine), "a later round stays next to the bracket"
+        assert result.endings[(fw, "db-read")].startswith("round 2: bracket [")
+        assert result.endings[(fw, "db-read")].endswith("re-measured")
+    assert grid.rps(records[-1].grid_index) == records[-1].offered_rps
+
+
+def test_one_round_asks_for_no_fresh_processes(tmp_path: Path) -> None:
+    calls: list[int] = []
+    _run(tmp_path, {"django": 95.0, "fastapi": 95.0}, between_rounds=lambda: calls.append(1))
+    assert calls == []
+
+
 def test_both_frameworks_get_the_same_arrival_sequence_at_the_same_rate_and_run() -> None:
     assert step_seed(1, "mixed", 40, 1) == step_seed(1, "mixed", 40, 1)
     seeds = {step_seed(1, "mixed", k, a) for k in range(30, 40) for a in (1, 2)}
@@ -226,7 +262,7 @@ def test_seeds_in_the_records_match_for_both_frameworks(tmp_path: Path) -> None:
 
 
 def test_an_undecided_step_is_extended_once_and_pooled(tmp_path: Path) -> None:
-    plan = build_plan(cli={"scenarios": ["db-read"], "frameworks": ["django"]})
+    plan = build_plan(cli={"scenarios": ["db-read"], "frameworks": ["django"], "rounds": 1})
     clock = FakeClock()
     # Every rate is exactly at 5% over the SLO: never decided by the bound.
     master = FakeMaster(clock, {"django": 95.0}, flat_share=0.05)

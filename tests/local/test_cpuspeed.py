@@ -1,4 +1,4 @@
-"""The CPU speed probe (capacity/target/cpuspeed.py) and what platform.json says of it."""
+"""The CPU speed probes (capacity/target/cpuspeed.py) and what platform.json says of them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from capacity.commands.local_run import speed_details
+from capacity.measure import speed_details
 from capacity.target.cpuspeed import CpuSpeed, drift, probe_cpu_speed
+from tests.capacity.synthetic import record
 
 
 def test_the_probe_measures_hashes_per_cpu_second_on_the_cores_it_is_given() -> None:
@@ -25,10 +26,23 @@ def test_a_probe_that_cannot_run_gives_none_and_the_run_goes_on() -> None:
     assert probe_cpu_speed([(os.cpu_count() or 1) + 1000], samples=1, seconds=0.01) is None
 
 
-def test_drift_and_the_platform_record_name_the_change() -> None:
+def test_drift_of_the_sha_probe_is_the_change_between_two_readings() -> None:
     start, end = CpuSpeed((0,), 2000, 1900, 2100), CpuSpeed((0,), 1500, 1400, 1600)
     assert drift(start, end) == pytest.approx(-0.25)
-    details = speed_details(start, end)
-    assert details["cpu_speed_before_first_step"].startswith("2,000 k SHA-256/s")
-    assert details["cpu_speed_change"].startswith("-25% over the run")
-    assert speed_details(None, end)["cpu_speed_change"] == "unknown"
+    assert drift(None, end) is None
+
+
+def test_the_platform_record_summarises_the_per_step_probe_and_warns_on_drift() -> None:
+    steady = [record("fastapi", "mixed", i, 100.0, cpu_speed=36.0 + (i % 2)) for i in range(8)]
+    details = speed_details(steady)
+    assert details["cpu_speed"].startswith("36.5 k-rounds/CPU-s, median of 8 steps")
+    assert "range 36.0-37.0" in details["cpu_speed"]
+    assert "cpu_speed_warning" not in details
+    slowing = [record("fastapi", "mixed", i, 100.0, cpu_speed=40.0 - 2 * i) for i in range(8)]
+    details = speed_details(slowing)
+    # first three 40, 38, 36 (median 38); last three 30, 28, 26 (median 28): -26%
+    assert details["cpu_speed_change"].startswith("-26% from the first 3 steps to the last 3")
+    assert "slower at the last steps" in details["cpu_speed_warning"]
+    assert speed_details([record("fastapi", "mixed", 0, 100.0, cpu_speed=None)]) == {
+        "cpu_speed": "not probed"
+    }

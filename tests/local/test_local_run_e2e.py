@@ -41,6 +41,7 @@ class Run:
     endpoints: Endpoints
     result: RunResult
     records_on_disk: list[MeasurementRecord]
+    first_pids: dict[str, int | None]  # pod name -> its server's pid in the first round
     start_s: float
     end_s: float
     limits_enforced: bool
@@ -54,7 +55,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             "scenarios": ["db-read"],
             "step_duration_s": 6,
             "warmup_s": 4,
-            "max_probes": 3,  # a short search: enough steps to check each against raw data
+            # A short search in two rounds (the pods restarted between them): enough steps to
+            # check each against raw data, some of them from a second process of each pod.
+            "max_probes": 2,
+            "rounds": 2,
+            "later_round_probes": 2,
         }
     )
     out = tmp_path_factory.mktemp("e2e")
@@ -69,15 +74,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, work, ignore_errors=True)  # after the target stopped
         endpoints = cleanup.enter_context(target)
+        first_pids = {p.name: p.pid for p in endpoints.pods}
         start = time.time()
         result = CapacityRun(
             plan, endpoints, measurements_path=measurements, run_id=target.run_id,
-            check_pods=target.check_pods,
+            check_pods=target.check_pods, between_rounds=target.between_rounds,
         ).run()  # fmt: skip
         # The last scrapes: every target scraped once more after the run (not a fixed 2 s).
         wait_for_scrapes_after(endpoints.prometheus_url, time.time())
         yield Run(
-            plan, endpoints, result, read_records(measurements), start, time.time(),
+            plan, endpoints, result, read_records(measurements), first_pids, start, time.time(),
             target.cgroups is not None,
         )  # fmt: skip
 
@@ -110,7 +116,7 @@ def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
     for fw in FRAMEWORKS:
         steps = [r for r in run.records_on_disk if r.framework == fw]
         assert [r.step for r in steps] == list(range(len(steps)))
-        assert 1 <= len(steps) <= run.plan.max_probes
+        assert 1 <= len(steps) <= run.plan.max_probes + run.plan.later_round_probes
         for r in steps:
             assert r.requests > 0 and r.client_latency_p95_ms is not None
             assert 0 <= r.over_slo_lower <= r.over_slo_ratio <= r.over_slo_upper <= 1
@@ -124,6 +130,18 @@ def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
                 assert r.latency_p95_ms is not None
             assert 10 * 2**20 < r.pod_memory_working_set_bytes < r.pod_memory_limit_bytes
             assert 0 < r.generator_cpu_ratio < 1
+
+
+def test_a_later_round_ran_on_fresh_pod_processes_behind_the_same_urls(run: Run) -> None:
+    assert {r.round_index for r in run.records_on_disk} == {0, 1}
+    for pod in run.endpoints.pods:
+        assert pod.pid is not None and pod.pid != run.first_pids[pod.name]
+        assert httpx.get(pod.base_url + "/readyz", timeout=5).status_code == 200
+    for fw in FRAMEWORKS:
+        second = [r for r in run.records_on_disk if r.framework == fw and r.round_index == 1]
+        assert second and all(r.requests > 0 for r in second)
+        # The restart cost the generator no connection: a passing step has no error at all.
+        assert all(r.error_ratio == 0 for r in second if r.decision == "pass")
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -218,7 +236,7 @@ def test_the_records_feed_the_capacity_model(run: Run, tmp_path: Path) -> None:
     series = {(s["framework"], s["scenario"]): s for s in results["series"]}
     assert set(series) == {(fw, "db-read") for fw in FRAMEWORKS}
     for s in series.values():
-        assert 1 <= len(s["steps"]) <= run.plan.max_probes
+        assert 1 <= len(s["steps"]) <= run.plan.max_probes + run.plan.later_round_probes
         assert s["capacity_per_pod_rps"]["kind"] == "capacity_per_pod_rps"
         assert len(s["capacity_interval_rps"]) == 2
     assert results["limits_enforced"]["all"] is run.limits_enforced

@@ -56,6 +56,24 @@ class ClusterTiming:
         return min(MAX_SCRAPE_WAIT_S, math.ceil(self.sample_interval_s))
 
 
+def cluster_details(plan: Plan, timing: ClusterTiming | None, mode: str) -> dict[str, Any]:
+    """platform.json's part shared by the cluster targets (Kubernetes API or URL mode)."""
+    details: dict[str, Any] = {
+        "target": "kube",
+        "mode": mode,
+        "limits_enforced": True,
+        "limits_note": "pods ran with Kubernetes requests = limits (Guaranteed QoS)",
+        "locust_workers": plan.locust_workers,
+        "scrape_interval_s": plan.scrape_interval_s,
+        "step_duration_s": plan.step_duration_s,
+    }
+    if timing is not None:
+        details["cadvisor_refresh_s"] = timing.cadvisor_refresh_s
+        details["cadvisor_refresh_measured"] = timing.measured
+        details["prometheus_scrape_interval_s"] = timing.scrape_interval_s
+    return details
+
+
 def cluster_plan(plan: Plan, timing: ClusterTiming, *, step_given: bool) -> Plan:
     """The plan with cluster timing; a step the user set too short is an error, not a silent fix."""
     need = timing.min_step_s(plan.settle_s)
