@@ -51,6 +51,10 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+# Every session server (PostgreSQL, the stub, the services) is started into this fixture's group.
+SESSION_SERVERS = "process_group"
+
+
 # tryfirst: xdist's worker turns `xdist_group` marks into group suffixes of the node ids in its
 # own collection hook, registered after this conftest, so it would run first and see no marks
 # (each module's expensive fixture then ran once per worker: 2 x 90 s for the e2e runs).
@@ -58,7 +62,12 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 # pyproject.toml; `pytest_collection_finish` below stops the run if the grouping is lost again.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep tests that share an expensive fixture on one xdist worker (`--dist loadgroup`).
+    """Mark `live` every test on the session's servers; keep tests that share an expensive
+    fixture on one xdist worker (`--dist loadgroup`).
+
+    A test whose fixtures reach `process_group` (the session's PostgreSQL, stub or services,
+    started on first use) is `live` whatever its module says: pytest deselects by mark after
+    this hook (tryfirst), so `make test-fast` never starts a server for it.
 
     A module whose tests share a module-scoped fixture (one real run, one batch of CLI calls)
     stays whole. Every other test is spread over the workers one by one, including those on the
@@ -71,6 +80,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if fixtureinfo is None:
             continue
         names = set(fixtureinfo.names_closure)
+        if SESSION_SERVERS in names:
+            item.add_marker(pytest.mark.live)
         scopes = {
             d.scope
             for name in names

@@ -66,11 +66,14 @@ def check_page(chromium: str, page: Path, timeout_s: float = 40.0) -> PageCheck:
     deadline = time.monotonic() + timeout_s
     result = PageCheck()
     # Chromium's helper processes may still be writing the profile as it is removed.
-    with tempfile.TemporaryDirectory(
-        prefix="fwcap-chromium-", ignore_cleanup_errors=True
-    ) as profile:
+    with tempfile.TemporaryDirectory(prefix="fwcap-chromium-", ignore_cleanup_errors=True) as root:
+        profile, tmp = Path(root, "profile"), Path(root, "tmp")
+        tmp.mkdir()
         proc = subprocess.Popen(
             [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            # Chromium puts its singleton socket in $TMPDIR/org.chromium.Chromium.*, which it
+            # does not remove when stopped; inside this directory it goes with the profile.
+            env={**os.environ, "TMPDIR": str(tmp)},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from capacity.target.cluster.kubeapi import KubeAccess, load_kube
-from tests.kube.fake_api import FakeKube, deployment, hpa, pod, service
+from tests.kube.fake_api import SHUTDOWN_POLL_S, FakeKube, deployment, hpa, pod, service
 
 NS = "fwcap"
 
@@ -47,6 +47,7 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall (fake_api.py)
 
             def log_message(self, *a: object) -> None:
                 pass
@@ -67,7 +68,9 @@ class StandIn:
                 self.do_GET()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, daemon=True
+        )
         self.thread.start()
 
     @property

@@ -84,6 +84,11 @@ def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
+# How often a serving loop checks for shutdown(): serve_forever's default of 0.5 s made every
+# test that stops a server wait up to that long for it.
+SHUTDOWN_POLL_S = 0.02
+
+
 class FakeKube:
     """State plus an HTTP server on 127.0.0.1; use as a context manager."""
 
@@ -99,7 +104,9 @@ class FakeKube:
         self._rv = 1000
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -246,6 +253,9 @@ class FakeKube:
 def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, the body waited for the
+        # client's delayed ACK of the headers: 40 ms on every API call.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: object) -> None:
             pass

@@ -4,6 +4,9 @@ and to the pod port a Service's targetPort names (80 -> 9090, by number or by na
 from __future__ import annotations
 
 import pytest
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.prometheus_connect import MAX_REQUEST_RETRIES, RETRY_ON_STATUS
+from urllib3.util.retry import Retry
 
 from capacity.errors import TargetError
 from capacity.metrics.client import connect
@@ -36,6 +39,25 @@ def test_a_tunnel_dropped_mid_query_is_reopened_and_the_query_retried(
     assert opened >= 2, "a new tunnel was opened after the drop"
 
 
+def _connect_without_backoff(url: str) -> PrometheusConnect:
+    """`connect(url)` with the client's own retries kept (3) and their backoff (0 + 2 + 4 s
+    before the 2nd, 3rd and 4th try) dropped: what is counted is tries, not seconds."""
+    return PrometheusConnect(
+        url=url, disable_ssl=True, timeout=10,
+        retry=Retry(total=MAX_REQUEST_RETRIES, backoff_factor=0, status_forcelist=RETRY_ON_STATUS),
+    )  # fmt: skip
+
+
+def test_the_client_without_backoff_is_connect_but_for_the_backoff() -> None:
+    ours, theirs = connect("http://x:9"), _connect_without_backoff("http://x:9")
+    retry, same = (c._session.get_adapter("http://x:9").max_retries for c in (ours, theirs))
+    assert (ours._timeout, ours._session.verify) == (theirs._timeout, theirs._session.verify)
+    assert (same.total, same.status_forcelist) == (retry.total, retry.status_forcelist) == (
+        3, RETRY_ON_STATUS
+    )  # fmt: skip
+    assert retry.backoff_factor > 0 and same.backoff_factor == 0
+
+
 def test_queries_outlast_more_drops_than_the_http_client_retries(
     kube: FakeKube, access: KubeAccess, prom_standin: PromStandIn
 ) -> None:
@@ -44,9 +66,10 @@ def test_queries_outlast_more_drops_than_the_http_client_retries(
     with PortForward(access.api, NS, "prometheus", 9090) as pf:
         kube.drop_forwards = 5
         with pytest.raises(Exception):  # noqa: B017 - whichever error requests raises
-            connect(pf.url).custom_query("up", params={"time": "1700000000"})
+            _connect_without_backoff(pf.url).custom_query("up", params={"time": "1700000000"})
+        assert kube.drop_forwards == 1, "the client tried 4 times, each through a new tunnel"
         kube.drop_forwards = 5
-        prom = RetryingPrometheus(connect(pf.url))
+        prom = RetryingPrometheus(_connect_without_backoff(pf.url))
         result = prom.custom_query("up", params={"time": "1700000000"})
     assert result[0]["value"][1] == "123.5"
     assert prom.retries >= 1

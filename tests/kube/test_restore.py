@@ -2,11 +2,14 @@
 SIGKILL after it scaled is undone by `capacity restore`, and the next run restores it first.
 
 The killed run is a real separate process driving the real Scaler against the fake API server;
-`capacity restore` is the real CLI in another process.
+`capacity restore` is the real CLI, run in this process through typer's CliRunner (the same
+parsing, messages and exit codes, without a Python start-up per call; see
+tests/kube/test_cli_cluster_flags.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -14,12 +17,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from capacity.cli import app
 from capacity.errors import TargetError
 from capacity.target.cluster.kubeapi import KubeAccess
 from capacity.target.cluster.scale import ORIGINAL_ANNOTATION, Scaler
@@ -28,7 +34,6 @@ from tests.kube.fake_api import FakeKube
 from tests.kube.test_kube_target import cluster, make  # noqa: F401 (the fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPACITY = str(Path(sys.executable).with_name("capacity"))  # the installed console script
 
 # A cluster run up to the point where it has scaled both services, then waiting on load.
 _RUN = textwrap.dedent(
@@ -77,11 +82,16 @@ def _killed_run(kubeconfig: Path) -> None:
             run.kill()
 
 
-def _capacity(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CAPACITY, *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+def _capacity(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`capacity ...` in this process; an uncaught exception's traceback ends up on stderr."""
+    with contextlib.chdir(cwd):
+        result = CliRunner(env={"KUBECONFIG": None}).invoke(app, list(args))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception)
+        )
+    return subprocess.CompletedProcess(["capacity", *args], result.exit_code, result.stdout, stderr)
 
 
 def test_a_killed_run_leaves_its_record_and_capacity_restore_puts_everything_back(
@@ -115,12 +125,7 @@ def test_restore_by_stack_reads_the_namespace_and_context_from_the_stack_file(
     (project / "stacks" / "Pulumi.dev.yaml").write_text(
         f"config:\n  kubernetes:context: fake\n  fwcap:namespace: {NS}\n"
     )
-    done = subprocess.run(
-        [CAPACITY, "restore", "--stack", "dev",
-         "--kubeconfig", str(kubeconfig)],
-        cwd=project, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    done = _capacity("restore", "--stack", "dev", "--kubeconfig", str(kubeconfig), cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _state(kube) == {"django": (3, None), "fastapi": (3, None), "hpa": (2, 6)}
 

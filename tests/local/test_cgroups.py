@@ -143,6 +143,7 @@ def _real_manager() -> object:
         pytest.skip(f"this machine cannot create cgroups: {e}")
 
 
+@pytest.mark.live  # a real cgroup with two spinning processes in it
 def test_a_real_cgroup_caps_cpu_at_the_quota_and_removal_kills_what_is_left() -> None:
     manager = _real_manager()
     pod = manager.create("busy-0", cpu_millicores=200, memory_bytes=128 * MIB)  # type: ignore[attr-defined]
