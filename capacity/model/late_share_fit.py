@@ -1,8 +1,8 @@
 """Capacity at the SLO finer than the rate grid, with a 95% interval and a framework ratio: an
 isotonic (non-decreasing) fit of the share of requests over the SLO against ln(offered rate),
-interpolated where it crosses the allowed share, and a hierarchical percentile bootstrap (rounds,
-then the repeats of each rate, then circular blocks of seconds, with a step-level random effect
-learnt from the repeats) after Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"
+interpolated where it crosses the allowed share, and a hierarchical percentile bootstrap (the
+repeats of each rate, then circular blocks of seconds, with a step-level random effect learnt
+from the repeats) after Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"
 (ISMM 2013), and Künsch (1989) / Politis & Romano (1992, 1994) for the block bootstrap.
 
 A global logistic curve was tried first: with a floor of late requests at low rates (an
@@ -100,9 +100,10 @@ METHOD = (
     "Isotonic (non-decreasing) regression of the share of requests over the SLO on ln(offered "
     "rate), steps at one rate pooled; the capacity is where the fitted share crosses the allowed "
     "share, interpolated between the highest rate within it and the next rate above, and its 95% "
-    "interval is a percentile bootstrap that resamples rounds, then the repeated steps of each "
-    "rate within a round, then {block}-second blocks of consecutive seconds within each step "
-    "(so bursts of late requests count as bursts), refitting each of {resamples} replicates."
+    "interval is a percentile bootstrap that resamples the repeated steps of each rate (from any "
+    "round: a later round re-measures the bracket, it does not replicate the search), then "
+    "{block}-second blocks of consecutive seconds within each step (so bursts of late requests "
+    "count as bursts), refitting each of {resamples} replicates."
 )
 SIGMA_NOTE = (
     " Each drawn step's logit share is shifted by a normal random effect, sigma {sigma:.2f}: the "
@@ -110,9 +111,9 @@ SIGMA_NOTE = (
 )
 RATIO_METHOD = (
     "Ratio of the two capacity point estimates; its 95% interval is a percentile bootstrap of the "
-    "ratio in which both frameworks draw the same rounds in each replicate (rounds interleave "
-    "them in time, so drift within a round cancels) and their steps and {block}-second blocks "
-    "independently, {resamples} replicates (Kalibera & Jones 2013)."
+    "ratio in which both frameworks draw their steps and {block}-second blocks independently, "
+    "{resamples} replicates (Kalibera & Jones 2013); their steps alternated in time (A B B A), "
+    "so drift over the run lands on both alike."
 )
 
 
@@ -129,23 +130,22 @@ class _Data:
     centre: float
     n: FloatArray
     k: FloatArray
-    round_of: IntArray  # position of each step's round in `rounds`
-    rounds: list[int]
 
 
-def _data(steps: Sequence[StepBatches], rounds: list[int] | None = None) -> _Data:
+def _data(steps: Sequence[StepBatches]) -> _Data:
+    """Every valid step in one resampling group: a later round is a short search next to the
+    first round's bracket, not a replicate of it, so rounds are not exchangeable units to draw
+    (drawing one of two rounds twice left a replicate with the later round's two steps only,
+    and intervals of 2-3x the point); the repeats of each rate, from any round, are."""
     valid = _valid(steps)
     ln_rate = np.array([math.log(s.rate_rps) for s in valid], dtype=np.float64)
     centre = float(ln_rate.mean()) if valid else 0.0
-    rounds = rounds if rounds is not None else sorted({s.round_index for s in valid})
     return _Data(
         steps=valid,
         x=ln_rate - centre,
         centre=centre,
         n=np.array([sum(s.requests) for s in valid], dtype=np.float64),
         k=np.array([sum(s.over_slo) for s in valid], dtype=np.float64),
-        round_of=np.array([rounds.index(s.round_index) for s in valid], dtype=np.int64),
-        rounds=rounds,
     )
 
 
@@ -171,38 +171,22 @@ def _block_totals(
     return totals[0], totals[1]
 
 
-def _round_picks(rounds: int, resamples: int, rng: np.random.Generator) -> IntArray:
-    if rounds <= 1:
-        return np.zeros((resamples, max(rounds, 1)), dtype=np.int64)
-    return rng.integers(0, rounds, size=(resamples, rounds))
-
-
 def _replicate_fits(
     data: _Data,
-    picks: IntArray,
+    resamples: int,
     block_s: int,
     allowed: float,
     rng: np.random.Generator,
     sigma: float,
 ) -> _Replicates:
-    """Every replicate's data: rounds as picked, each rate's repeats resampled within a round,
-    blocks of seconds within each step, and the step-level random effect `sigma`."""
-    resamples, positions = picks.shape
-    members = [np.flatnonzero(data.round_of == g) for g in range(len(data.rounds))]
-    width = max((len(m) for m in members), default=0)
-    slot = np.full((resamples, positions * width), -1, dtype=np.int64)
-    for i in range(positions):
-        for g, member in enumerate(members):
-            rows = np.flatnonzero(picks[:, i] == g)
-            if rows.size == 0 or member.size == 0:
-                continue
-            # Steps are resampled among those at the same rate (the design is kept: a replicate
-            # never loses the rates that bracket the knee, only draws their repeats again).
-            for rate in np.unique(data.x[member]):
-                where = np.flatnonzero(data.x[member] == rate)
-                same = member[where]
-                chosen = same[rng.integers(0, same.size, size=(rows.size, same.size))]
-                slot[rows[:, None], i * width + where[None, :]] = chosen
+    """Every replicate's data: each rate's repeats resampled, blocks of seconds within each
+    step, and the step-level random effect `sigma`."""
+    slot = np.empty((resamples, len(data.steps)), dtype=np.int64)
+    # Steps are resampled among those at the same rate (the design is kept: a replicate never
+    # loses the rates that bracket the knee, only draws their repeats again).
+    for rate in np.unique(data.x):
+        where = np.flatnonzero(data.x == rate)
+        slot[:, where] = where[rng.integers(0, where.size, size=(resamples, where.size))]
     n = np.zeros(slot.shape)
     k = np.zeros(slot.shape)
     for s, step in enumerate(data.steps):
@@ -224,13 +208,12 @@ def _replicate_fits(
 
 def _excess_variance(data: _Data) -> tuple[float, int]:
     """(sum of excess squares, degrees of freedom) of the logit share of steps repeated at one
-    rate within a round, beyond their binomial noise (Cox's empirical logit of
+    rate, beyond their binomial noise (Cox's empirical logit of
     (k + 1/2) / (n - k + 1/2))."""
-    # Repeats within one round: across rounds the machine may have drifted, which the round
-    # level of the bootstrap covers (and which cancels in the ratio when drawn jointly).
-    groups: dict[tuple[int, float], list[int]] = {}
+    # Repeats from any round: drift between rounds is part of what a repeat can show.
+    groups: dict[float, list[int]] = {}
     for i, xi in enumerate(data.x):
-        groups.setdefault((int(data.round_of[i]), float(xi)), []).append(i)
+        groups.setdefault(float(xi), []).append(i)
     excess, dof = 0.0, 0
     for all_members in groups.values():
         # Only steps whose share is informative on the logit scale: a share of 0 or 1 says
@@ -354,8 +337,8 @@ class _Point:
     crossed: bool  # False: no crossing to bootstrap
 
 
-def _point(steps: Sequence[StepBatches], allowed: float, rounds: list[int] | None) -> _Point:
-    data = _data(steps, rounds)
+def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
+    data = _data(steps)
     used, batches = len(data.steps), sum(len(s.requests) for s in data.steps)
 
     def undefined(point: float | None, reason: str, lower: bool = False) -> _Point:
@@ -422,15 +405,11 @@ def _join(*reasons: str | None) -> str | None:
     return "; ".join(parts) if parts else None
 
 
-def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    # Separate streams for rounds and for each series, so capacity_estimate(num, seed) draws the
-    # same replicates as the numerator of capacity_ratio(num, den, seed) does.
-    rounds, first, second = np.random.SeedSequence(seed).spawn(3)
-    return (
-        np.random.default_rng(rounds),
-        np.random.default_rng(first),
-        np.random.default_rng(second),
-    )
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    # One stream per series, so capacity_estimate(num, seed) draws the same replicates as the
+    # numerator of capacity_ratio(num, den, seed) does.
+    first, second = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(first), np.random.default_rng(second)
 
 
 def _percentiles(values: FloatArray) -> tuple[float, float]:
@@ -449,15 +428,14 @@ def capacity_estimate(
 ) -> CapacityEstimate:
     """Capacity where the fitted share over the SLO crosses allowed_share, with its 95% interval."""
     _check_options(allowed_share, resamples, block_s)
-    point = _point(steps, allowed_share, None)
+    point = _point(steps, allowed_share)
     method = METHOD.format(block=block_s, resamples=resamples)
     est = point.estimate
     if not point.crossed or est.clamp_rps is None:
         return replace(est, method=method)
-    round_rng, step_rng, _ = _streams(seed)
-    picks = _round_picks(len(point.data.rounds), resamples, round_rng)
+    step_rng, _ = _streams(seed)
     sigma = step_effect_sigma(steps) if step_sigma is None else step_sigma
-    fits = _replicate_fits(point.data, picks, block_s, allowed_share, step_rng, sigma)
+    fits = _replicate_fits(point.data, resamples, block_s, allowed_share, step_rng, sigma)
     values, low, high = _crossings(fits, point.data.centre, allowed_share, est.clamp_rps)
     return replace(
         est,
@@ -483,20 +461,18 @@ def capacity_ratio(
     """Numerator capacity over denominator capacity (e.g. FastAPI / Django), with a 95% interval."""
     _check_options(allowed_share, resamples, block_s)
     method = RATIO_METHOD.format(block=block_s, resamples=resamples)
-    rounds = sorted({s.round_index for s in [*_valid(numerator), *_valid(denominator)]})
-    num = _point(numerator, allowed_share, rounds)
-    den = _point(denominator, allowed_share, rounds)
+    num = _point(numerator, allowed_share)
+    den = _point(denominator, allowed_share)
     for name, side in (("numerator", num), ("denominator", den)):
         if not side.crossed or side.estimate.point_rps is None:
             why = f"{name} capacity undefined: {side.estimate.reason}"
             return RatioEstimate(point=None, ci95=None, reason=why, method=method)
     assert num.estimate.point_rps is not None and den.estimate.point_rps is not None
     assert num.estimate.clamp_rps is not None and den.estimate.clamp_rps is not None
-    round_rng, num_rng, den_rng = _streams(seed)
-    picks = _round_picks(len(rounds), resamples, round_rng)
+    num_rng, den_rng = _streams(seed)
     sigma = step_effect_sigma(numerator, denominator) if step_sigma is None else step_sigma
-    fits_n = _replicate_fits(num.data, picks, block_s, allowed_share, num_rng, sigma)
-    fits_d = _replicate_fits(den.data, picks, block_s, allowed_share, den_rng, sigma)
+    fits_n = _replicate_fits(num.data, resamples, block_s, allowed_share, num_rng, sigma)
+    fits_d = _replicate_fits(den.data, resamples, block_s, allowed_share, den_rng, sigma)
     top, low_n, high_n = _crossings(fits_n, num.data.centre, allowed_share, num.estimate.clamp_rps)
     bottom, low_d, high_d = _crossings(
         fits_d, den.data.centre, allowed_share, den.estimate.clamp_rps

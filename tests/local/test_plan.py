@@ -57,7 +57,7 @@ def test_comma_lists_are_split_and_deduplicated() -> None:
         ({"replicas": 0}, ["replicas (--replicas)", "greater than or equal to 1", "got 0"]),
         ({"error_budget": 1.5}, ["error_budget (--error-budget)", "less than 1"]),
         ({"slo_p95_ms": -1}, ["slo_p95_ms (--slo-p95-ms)"]),
-        ({"step_duration_s": 4}, ["leaves no measuring window", "use at least 5 s"]),
+        ({"step_duration_s": 4, "settle_s": 2}, ["leaves no measuring window", "use at least 5 s"]),
         ({"prometheus_port": 70000}, ["prometheus_port (--prometheus-port)", "65535"]),
     ],
 )
