@@ -21,8 +21,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 # Never report a crossing further than this factor outside the rates tried: nothing was
 # measured out there.
@@ -40,7 +38,7 @@ class StepBatches:
     rate_rps: float  # offered rate of the step (total, all pods)
     requests: tuple[int, ...]  # per second
     over_slo: tuple[int, ...]  # per second, each <= requests
-    round_index: int = 0  # which round of the search (rounds repeat the whole search)
+    round_index: int = 0  # which round of the search (a later one re-measures the bracket)
     valid: bool = (
         True  # False: excluded (generator-bound, probe off, contended); ignored by the fit
     )
@@ -202,8 +200,7 @@ def _replicate_fits(
         k = np.clip(k, 0.0, n)
         logit = np.log((k + 0.5) / (n - k + 0.5)) + eps
         k = np.where(n > 0, n / (1.0 + np.exp(-logit)), 0.0)
-    x = np.where(slot >= 0, data.x[np.maximum(slot, 0)], 0.0)
-    return _Replicates(x, n, k)
+    return _Replicates(data.x[slot], n, k)
 
 
 def _excess_variance(data: _Data) -> tuple[float, int]:
@@ -242,8 +239,7 @@ def step_effect_sigma(*series: Sequence[StepBatches]) -> float:
 
 @dataclass(frozen=True)
 class _Replicates:
-    """Each replicate's resampled steps: centred ln rate, requests and requests over the SLO
-    (a slot left empty has no requests)."""
+    """Each replicate's resampled steps: centred ln rate, requests and requests over the SLO."""
 
     x: FloatArray
     n: FloatArray

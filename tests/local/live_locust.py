@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from capacity.load.driver import LocustMaster
@@ -28,3 +30,19 @@ def running_master(logs: Path) -> Iterator[LocustMaster]:
             yield api
         finally:
             api.close()
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 serving `handler`: a live load test's stand-in."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()  # shutdown() returns within 0.02 s, not serve_forever's default 0.5 s
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,7 @@ from capacity.load.client_stats import ClientStep
 from capacity.plan import build_plan
 from capacity.run import CapacityRun
 from capacity.target.base import Endpoints
-from capacity.target.process import free_port
-from tests.local.live_locust import running_master
+from tests.local.live_locust import LoopbackServer, running_master
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
 
@@ -46,17 +45,11 @@ class QueueServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 1024
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()  # shutdown() returns within 0.02 s, not serve_forever's default 0.5 s
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="module")

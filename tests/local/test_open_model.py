@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -20,8 +20,7 @@ import pytest
 
 from capacity.load.client_stats import ClientStep, percentile_ms
 from capacity.load.driver import LocustMaster
-from capacity.target.process import free_port
-from tests.local.live_locust import running_master
+from tests.local.live_locust import LoopbackServer, running_master
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]  # a real Locust master + worker
 
@@ -63,16 +62,11 @@ class StallingServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()  # shutdown() returns within 0.02 s, not serve_forever's default 0.5 s
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="module")
