@@ -92,7 +92,7 @@ class Plan(BaseModel):
         8, ge=2, le=100, description="most steps per framework x scenario in the first round"
     )
     rounds: int = Field(
-        2, ge=1, le=20,
+        5, ge=1, le=20,
         description="times each search runs, on fresh pod processes (a later one starts at the "
         "bracket)",
     )  # fmt: skip
@@ -171,7 +171,8 @@ class Plan(BaseModel):
     def scenario_estimate_s(self) -> float:
         """Expected wall time of one framework x scenario (for the ETA)."""
         return scenario_estimate_s(
-            warmup_s=self.warmup_s + 2 * self.scrape_interval_s,
+            # Every round warms its (fresh) pods up before its search.
+            warmup_s=(self.warmup_s + 2 * self.scrape_interval_s) * self.rounds,
             # Each step ends with a short tail while its last requests and scrape come in.
             step_duration_s=self.step_duration_s + self.scrape_interval_s + 0.7,
             expected_steps=self.expected_steps(),

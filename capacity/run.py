@@ -207,7 +207,7 @@ class CapacityRun:
 
     def _ladder(self, framework: str, scenario: str, earlier: Ladder | None) -> Ladder:
         """The search of one round: the first starts from a warm-up's ceiling, a later one
-        next to the earlier round's bracket, in single grid steps (a few steps suffice)."""
+        (after its own warm-up) next to the earlier round's bracket, in single grid steps."""
         self._enter(framework, scenario)
         if earlier is None:
             ceiling = self._warm_up(framework, scenario)
@@ -216,6 +216,10 @@ class CapacityRun:
                 self.grid, start_index=start, allowed_ratio=self.slo.allowed_over_ratio,
                 stride=self.plan.stride, max_probes=self.plan.max_probes,
             )  # fmt: skip
+        # A later round's pods are fresh processes (locally): their first requests open pools and
+        # fill caches, which its first step would otherwise pay for. The warm-up is the same as
+        # round 1's, so every round's steps start from the same state; its ceiling is unused.
+        self._warm_up(framework, scenario)
         lo, hi = earlier.bracket()
         start = lo if lo is not None else max(0, (hi or 1) - 1)
         return Ladder(

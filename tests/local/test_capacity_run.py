@@ -210,16 +210,29 @@ def test_each_framework_is_bracketed_and_confirmed_with_steps_interleaved_a_b_b_
     assert on_disk == list(range(1, len(records) + 1)), "each step is on disk when reported"
 
 
-def test_a_later_round_starts_on_fresh_processes_next_to_the_bracket(tmp_path: Path) -> None:
+def test_a_later_round_warms_up_fresh_processes_then_steps_next_to_the_bracket(
+    tmp_path: Path,
+) -> None:
     seen: list[int] = []  # records on disk when the target was asked for fresh processes
 
     def restart() -> None:
         seen.append(len((tmp_path / "m.jsonl").read_text().splitlines()))
 
-    plan, _master, result, records, _ = _run(
+    plan, master, result, records, _ = _run(
         tmp_path, {"django": 95.0, "fastapi": 150.0}, between_rounds=restart, rounds=2
     )
     assert len(seen) == 1, "asked once, between the two rounds"
+    swarms = [o for _t, _h, o in master.swarms if o.get("fwcap_framework")]
+    for fw in ("django", "fastapi"):
+        mine = [o for o in swarms if o["fwcap_framework"] == fw]
+        warm_ups = [
+            i for i, o in enumerate(mine) if o["fwcap_step"] == -1 and o["fwcap_offered_rps"]
+        ]
+        round_2 = min(r.step for r in records if r.framework == fw and r.round_index == 1)
+        first_of_round_2 = next(i for i, o in enumerate(mine) if o["fwcap_step"] == round_2)
+        last_of_round_1 = max(i for i, o in enumerate(mine) if o["fwcap_step"] == round_2 - 1)
+        assert len(warm_ups) == 2, "one warm-up per round"
+        assert last_of_round_1 < warm_ups[1] < first_of_round_2, "fresh pods warmed before use"
     first = [r for r in records if r.round_index == 0]
     second = [r for r in records if r.round_index == 1]
     assert seen == [len(first)] and records[: len(first)] == first
