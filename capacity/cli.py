@@ -60,6 +60,11 @@ COMMANDS: dict[str, Lazy] = {
         "capacity.commands.report:report",
         "Measure both frameworks here (real pods in cgroups, real load), then write the report.",
     ),
+    "compare": Lazy(
+        "capacity.commands.compare:compare",
+        "Compare two reports' capacities per framework, scenario and pod shape; exit 1 on a "
+        "regression beyond --threshold whose 95% intervals do not overlap, 0 otherwise.",
+    ),
     "restore": Lazy(
         "capacity.commands.restore:restore",
         "Restore the replicas and HPA bounds a killed `capacity report --stack` run left behind.",
