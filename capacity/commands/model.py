@@ -13,10 +13,13 @@ from capacity.commands.options import (
     COST,
     NETWORKING,
     AddonsOption,
+    ArmFactorOption,
     CatalogOption,
     ControlPlaneOption,
+    CreditModeOption,
     MaxPodsModeOption,
     MaxPodsOption,
+    PlacementOption,
     PurchaseOption,
     SpareNodesOption,
     SpotDiscountOption,
@@ -75,6 +78,9 @@ def model(
     addons: AddonsOption = ADDONS,
     max_pods_mode: MaxPodsModeOption = NETWORKING.max_pods_mode,
     max_pods: MaxPodsOption = NETWORKING.max_pods,
+    placement: PlacementOption = COST.placement,
+    credit_mode: CreditModeOption = COST.credit_mode,
+    arm_factor: ArmFactorOption = None,
 ) -> None:
     """Turn measurements into results.json, report.md and report.html with plots."""
     from capacity.report import build_report  # matplotlib loads only for this command
@@ -101,8 +107,18 @@ def model(
         node_types=node,
         scenario=scenario,
         overwrite=overwrite,
-        cost=cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons),
+        cost=cost_options(
+            spare_nodes,
+            zones,
+            control_plane,
+            purchase,
+            spot_discount,
+            addons,
+            placement,
+            credit_mode,
+        ),
         networking=networking(max_pods_mode, max_pods),
+        arm_factor=arm_factor,
     )
     out.print(
         f"Report written to {path}/ (report.html, report.md, results.json, plots/)",

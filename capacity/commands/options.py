@@ -10,6 +10,12 @@ import typer
 from capacity.model import CostOptions
 from capacity.model.allocatable import MAX_PODS_MODES, Networking
 from capacity.model.cost import ADDON_PROFILES, CONTROL_PLANE_CHOICES, PURCHASE_OPTIONS
+from capacity.model.placement import PLACEMENTS
+
+# The defaults the options show and use: the model's own (capacity/model/cost.py, allocatable.py).
+COST = CostOptions()
+NETWORKING = Networking()
+ADDONS = ",".join(COST.addon_profiles)
 
 CatalogOption = Annotated[
     Path | None, typer.Option("--catalog", help="Node catalog YAML (default: the built-in one).")
@@ -61,6 +67,32 @@ AddonsOption = Annotated[
     ),
 ]
 
+PlacementOption = Annotated[
+    str,
+    typer.Option(
+        "--placement",
+        help=f"Where pods land for burst credits: {', '.join(PLACEMENTS)} (spread: "
+        "kube-scheduler's default scoring; first-fit: bin-packing schedulers, Karpenter "
+        "consolidation). The other is shown as the alternative.",
+    ),
+]
+CreditModeOption = Annotated[
+    str,
+    typer.Option(
+        "--credit-mode",
+        help="Burstable nodes (T3/T4g): default (standard for spot, as AWS advises; "
+        "unlimited otherwise), standard or unlimited.",
+    ),
+]
+ArmFactorOption = Annotated[
+    float | None,
+    typer.Option(
+        "--arm-factor",
+        help="Measured ARM/amd64 CPU-per-request ratio for arm64 node types (e.g. 0.85); "
+        "without it ARM nodes are priced with the amd64 CPU per request, and say so.",
+    ),
+]
+
 
 def networking(max_pods_mode: str, max_pods: int | None) -> Networking:
     return Networking(max_pods_mode, max_pods)  # type: ignore[arg-type]  # checked inside
@@ -73,6 +105,8 @@ def cost_options(
     purchase: str,
     spot_discount: float | None,
     addons: str,
+    placement: str = COST.placement,
+    credit_mode: str = COST.credit_mode,
 ) -> CostOptions:
     profiles = () if addons.strip() in ("", "none") else tuple(a.strip() for a in addons.split(","))
     return CostOptions(
@@ -82,10 +116,6 @@ def cost_options(
         purchase=purchase,
         spot_discount=spot_discount,
         addon_profiles=profiles,
+        placement=placement,
+        credit_mode=credit_mode,
     )
-
-
-# The defaults the options show and use: the model's own (capacity/model/cost.py, allocatable.py).
-COST = CostOptions()
-NETWORKING = Networking()
-ADDONS = ",".join(COST.addon_profiles)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +16,13 @@ from capacity.commands.options import (
     COST,
     NETWORKING,
     AddonsOption,
+    ArmFactorOption,
     CatalogOption,
     ControlPlaneOption,
+    CreditModeOption,
     MaxPodsModeOption,
     MaxPodsOption,
+    PlacementOption,
     PurchaseOption,
     SpareNodesOption,
     SpotDiscountOption,
@@ -54,38 +56,14 @@ def whatif(
     addons: AddonsOption = ADDONS,
     max_pods_mode: MaxPodsModeOption = NETWORKING.max_pods_mode,
     max_pods: MaxPodsOption = NETWORKING.max_pods,
-    placement: Annotated[
-        str,
-        typer.Option(
-            "--placement",
-            help=f"Where pods land for burst credits: {', '.join(PLACEMENTS)} (spread: "
-            "kube-scheduler's default scoring; first-fit: bin-packing schedulers, Karpenter "
-            "consolidation). The other is shown as the alternative.",
-        ),
-    ] = COST.placement,
-    credit_mode: Annotated[
-        str,
-        typer.Option(
-            "--credit-mode",
-            help="Burstable nodes (T3/T4g): default (standard for spot, as AWS advises; "
-            "unlimited otherwise), standard or unlimited.",
-        ),
-    ] = COST.credit_mode,
-    arm_factor: Annotated[
-        float | None,
-        typer.Option(
-            "--arm-factor",
-            help="Measured ARM/amd64 CPU-per-request ratio for arm64 node types (e.g. 0.85); "
-            "without it ARM nodes are priced with the amd64 CPU per request, and say so.",
-        ),
-    ] = None,
+    placement: PlacementOption = COST.placement,
+    credit_mode: CreditModeOption = COST.credit_mode,
+    arm_factor: ArmFactorOption = None,
 ) -> None:
     """Pack several workloads onto each candidate node type (or pinned pools): nodes and cost,
     priced by the report's own cost model."""
-    options = dataclasses.replace(
-        cost_options(spare_nodes, zones, control_plane, purchase, spot_discount, addons),
-        placement=placement,
-        credit_mode=credit_mode,
+    options = cost_options(
+        spare_nodes, zones, control_plane, purchase, spot_discount, addons, placement, credit_mode
     )
     net = networking(max_pods_mode, max_pods)
     workloads, names = load_whatif(plan_file)

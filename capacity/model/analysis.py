@@ -26,6 +26,7 @@ from capacity.model.cost import (
     CostEstimate,
     CostOptions,
     cheapest,
+    check_arm_factor,
     check_headroom,
     estimate_cost,
     idle_cpu_cores,
@@ -42,9 +43,11 @@ class Settings:
     headroom: float = 0.2
     cost: CostOptions = field(default_factory=CostOptions)
     networking: Networking = field(default_factory=Networking)
+    arm_factor: float | None = None  # measured ARM/amd64 CPU per request, for arm64 node types
 
     def __post_init__(self) -> None:
         check_headroom(self.headroom)
+        check_arm_factor(self.arm_factor)
         if not self.target_rps > 0:
             raise ConfigError(f"target load {self.target_rps!r} req/s must be positive")
         for name in ("cpu_headroom", "memory_buffer"):
@@ -129,6 +132,7 @@ class Analysis:
                         cps.number() if cps.defined else None,
                         idle_cpu_cores=idle_cpu_cores(cps) if cps.defined else 0.0,
                         options=self.settings.cost,
+                        arm_factor=self.settings.arm_factor,
                     )
                     for f in series.fits
                 ]
@@ -209,6 +213,7 @@ def analyse(
                         cps.number() if cps.defined else None,
                         idle_cpu_cores=idle_cpu_cores(cps) if cps.defined else 0.0,
                         options=settings.cost,
+                        arm_factor=settings.arm_factor,
                     )
                     for f in fits
                 )

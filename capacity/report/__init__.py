@@ -90,6 +90,7 @@ def build_report(
     overwrite: bool = False,
     cost: CostOptions | None = None,
     networking: Networking | None = None,
+    arm_factor: float | None = None,
 ) -> Path:
     """Model the measurements and write results.json, report.md, report.html, plots/*.png.
 
@@ -98,6 +99,7 @@ def build_report(
     overwrite: replace the report files in an out_dir that already holds a report.
     cost, networking: how the cluster is bought and run (capacity.model.cost.CostOptions) and
     its pod networking; the defaults are a production cluster (N+1, add-ons, control plane).
+    arm_factor: a measured ARM/amd64 CPU-per-request ratio, applied on arm64 node types.
     """
     measurements_path = Path(measurements_path)
     records = read_records(measurements_path)
@@ -112,6 +114,7 @@ def build_report(
         headroom=headroom,
         cost=cost or CostOptions(),
         networking=networking or Networking(),
+        arm_factor=arm_factor,
     )
     analysis = analyse(records, nodes, settings)
     headline = headline_scenario(analysis, scenario)
