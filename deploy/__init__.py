@@ -1,8 +1,9 @@
 """The Pulumi components that deploy the kit to a Kubernetes cluster.
 
     settings.py    the one validated settings object, read from the stack's config
-    specs.py       the one set of builders: containers, pod templates, Services, NetworkPolicies,
-                   RBAC, chart values (and the add_* functions that register them)
+    specs/         pure builders, one module per kind of thing: names, pods, workloads, network,
+                   placement, service_chart, config_files (narrow values in, Args or dicts out)
+    resources.py   the add_* functions that register Deployments, Services, policies and RBAC
     namespace.py   the namespace (enforces the restricted Pod Security Standard)
     postgres.py    PostgreSQL: StatefulSet, PVC, generated password, one database per framework
     service.py     a framework service: its image and the charts/fwcap-service Helm chart

@@ -13,7 +13,7 @@ import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
 from deploy.settings import Settings
-from deploy.specs import meta
+from deploy.specs.names import meta
 
 # The driver's controller runs as this service account (the add-on's own manifests).
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"

@@ -13,32 +13,30 @@ import pulumi_random as random
 
 from deploy import images
 from deploy.files import KitFiles
+from deploy.resources import add_deployment, add_network_policy, add_service
 from deploy.settings import Settings
-from deploy.specs import (
+from deploy.specs.names import (
     LOCUST_MASTER_PORT,
     LOCUST_SERVICE,
     LOCUST_UID,
     LOCUST_WEB_PORT,
     SERVICE_PORT,
-    Allow,
-    Placement,
+    in_cluster_url,
+    meta,
+    third_party_image,
+)
+from deploy.specs.network import Allow, monitoring_peers, pods
+from deploy.specs.placement import PodPlacement
+from deploy.specs.pods import (
     Probes,
-    add_deployment,
-    add_network_policy,
-    add_service,
     config_map_volume,
     container,
     empty_dir,
     env_vars,
     exec_probe,
-    in_cluster_url,
-    meta,
-    monitoring_peers,
     mount,
     pod_template,
-    pods,
     tcp_probe,
-    third_party_image,
 )
 
 LOCUSTFILE_DIR = "/etc/fwcap/locust"
@@ -121,7 +119,7 @@ class Locust(pulumi.ComponentResource):
         # New code rolls master and workers together.
         annotations = {"fwcap/locustfile-sha256": hashlib.sha256(repr(code).encode()).hexdigest()}
         # Locust shares nodes with neither the service under test nor (when pools are set) it.
-        placement = Placement(pool=settings.load_pool, avoid=("service",))
+        placement = PodPlacement(pool=settings.load_pool, avoid=("service",))
 
         # The container is named "locust" in both: Prometheus labels the loadgen series with it.
         master_name, worker_name = LOCUST_SERVICE, "locust-worker"

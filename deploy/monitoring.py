@@ -18,8 +18,10 @@ import pulumi_random as random
 from capacity.quantity import MIB, parse_memory_bytes
 from deploy import images
 from deploy.files import KitFiles
+from deploy.resources import add_role_binding, add_workload
 from deploy.settings import Settings
-from deploy.specs import (
+from deploy.specs.config_files import prometheus_config
+from deploy.specs.names import (
     API_SERVER_PORTS,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
@@ -31,35 +33,32 @@ from deploy.specs import (
     KUBELET_PORT,
     LOCUST_SERVICE,
     LOCUST_WEB_PORT,
-    PROMETHEUS_GRACE_SECONDS,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
     PROMETHEUS_UID,
     SERVICE_PORT,
-    Allow,
-    Placement,
+    in_cluster_url,
+    labels,
+    meta,
+    selector,
+    third_party_image,
+)
+from deploy.specs.network import Allow, addresses, pods
+from deploy.specs.placement import PodPlacement
+from deploy.specs.pods import (
+    PROMETHEUS_GRACE_SECONDS,
     Probes,
-    Rules,
-    add_role_binding,
-    add_workload,
-    addresses,
     config_map_volume,
     container,
     empty_dir,
     env_vars,
     http_probe,
     http_probes,
-    in_cluster_url,
-    labels,
-    meta,
     mount,
     pod_template,
-    pods,
-    prometheus_config,
-    selector,
-    third_party_image,
     volume_claim,
 )
+from deploy.specs.workloads import Rules
 
 GRAFANA_ADMIN_USER = "admin"
 # Where Grafana reads the dashboards ConfigMap; grafana/provisioning/dashboards/*.yaml reads
@@ -120,7 +119,7 @@ class Monitoring(pulumi.ComponentResource):
         self._settings = settings
         self._namespace = namespace
         self._child = pulumi.ResourceOptions(parent=self)
-        self._placement = Placement(pool=settings.load_pool, avoid=("service",))
+        self._placement = PodPlacement(pool=settings.load_pool, avoid=("service",))
         if settings.monitoring_mode == "existing":
             self._existing(files.dashboards)
             self.prometheus_url = settings.existing_prometheus_url

@@ -7,7 +7,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from deploy.settings import Settings
-from deploy.specs import DNS_PEER, NAMESPACE_LABELS, Allow, meta, network_policy_spec
+from deploy.specs.names import NAMESPACE_LABELS, meta
+from deploy.specs.network import DNS_PEER, Allow, network_policy_spec
 
 # Selects every pod of the namespace.
 ALL_PODS: dict[str, str] = {}

@@ -10,35 +10,33 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from deploy import images
+from deploy.resources import add_network_policy, add_service
 from deploy.settings import Settings
-from deploy.specs import (
+from deploy.specs.config_files import database_secret_name, database_url, postgres_init_sql
+from deploy.specs.names import (
     DATABASE_URL_KEY,
-    POSTGRES_GRACE_SECONDS,
     POSTGRES_PORT,
     POSTGRES_SERVICE,
     POSTGRES_UID,
     POSTGRES_USER,
-    Allow,
-    Placement,
+    meta,
+    selector,
+    third_party_image,
+)
+from deploy.specs.network import Allow, pods
+from deploy.specs.placement import PodPlacement
+from deploy.specs.pods import (
+    POSTGRES_GRACE_SECONDS,
     Probes,
-    add_network_policy,
-    add_service,
     container,
     container_security_context,
-    database_secret_name,
-    database_url,
     empty_dir,
     env_vars,
     exec_probe,
     guaranteed_resources,
-    meta,
     mount,
     pod_template,
-    pods,
-    postgres_init_sql,
     secret_volume,
-    selector,
-    third_party_image,
     volume_claim,
 )
 
@@ -184,7 +182,7 @@ class Postgres(pulumi.ComponentResource):
                 empty_dir("run", "16Mi"),
                 empty_dir("tmp", "256Mi"),
             ],
-            placement=Placement(pool=settings.load_pool),
+            placement=PodPlacement(pool=settings.load_pool),
             grace_seconds=POSTGRES_GRACE_SECONDS,
         )
         k8s.apps.v1.StatefulSet(
@@ -277,7 +275,7 @@ class Postgres(pulumi.ComponentResource):
                 ),
                 empty_dir("tmp", "64Mi"),
             ],
-            placement=Placement(pool=settings.load_pool),
+            placement=PodPlacement(pool=settings.load_pool),
             restart_policy="OnFailure",
         )
         k8s.batch.v1.CronJob(

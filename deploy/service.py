@@ -15,7 +15,8 @@ import pulumi_kubernetes as k8s
 
 from deploy import images
 from deploy.settings import FRAMEWORKS, ImageRef, Settings
-from deploy.specs import SERVICE_PORT, in_cluster_url, service_chart_values
+from deploy.specs.names import SERVICE_PORT, in_cluster_url
+from deploy.specs.service_chart import service_chart_values
 
 CHART_PATH = "./charts/fwcap-service"
 PROJECT_DIR = Path(__file__).resolve().parents[1]

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import pulumi
 
+from deploy.resources import add_workload
 from deploy.service import ImageTarget, kit_image
 from deploy.settings import Settings
-from deploy.specs import (
-    KIT_UID,
-    UPSTREAM_PORT,
-    UPSTREAM_SERVICE,
-    Allow,
-    Placement,
-    add_workload,
+from deploy.specs.names import KIT_UID, UPSTREAM_PORT, UPSTREAM_SERVICE, in_cluster_url
+from deploy.specs.network import Allow, pods
+from deploy.specs.placement import PodPlacement
+from deploy.specs.pods import (
     container,
     drain_first,
     empty_dir,
     env_vars,
     http_probes,
-    in_cluster_url,
     mount,
     pod_template,
-    pods,
 )
 
 # It only sleeps: memory stays small whatever the load (CPU is the stack's `upstreamCpu`).
@@ -65,7 +61,7 @@ class UpstreamStub(pulumi.ComponentResource):
             uid=KIT_UID,
             containers=[stub],
             volumes=[empty_dir("tmp", "64Mi")],
-            placement=Placement(pool=settings.load_pool),
+            placement=PodPlacement(pool=settings.load_pool),
         )
         # Only the services call it; the stub calls nobody.
         add_workload(

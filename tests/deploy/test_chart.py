@@ -10,7 +10,8 @@ import helm_python as helm
 import pytest
 
 from deploy.settings import FRAMEWORKS, ImageRef, load_settings, raw_from_stack_values
-from deploy.specs import database_secret_name, service_chart_values
+from deploy.specs.config_files import database_secret_name
+from deploy.specs.service_chart import service_chart_values
 from tests.deploy.harness import (
     CHART_DIR,
     KUBERNETES_VERSION,
