@@ -1,6 +1,9 @@
 """The Pulumi components that deploy the kit to a Kubernetes cluster.
 
-    settings.py    the one validated settings object, read from the stack's config
+    settings.py    the one validated settings object: every stack config key and its default
+    setting_types.py  what each kind of setting accepts (DNS label, CIDRs, digest, ...)
+    stack_config.py   stack config -> Settings, or a ConfigError naming each bad key
+    images.py      third-party images (tag + the stack's digest) and image references
     specs/         pure builders, one module per kind of thing: names, pods, workloads, network,
                    placement, service_chart, config_files (narrow values in, Args or dicts out)
     resources.py   the add_* functions that register Deployments, Services, policies and RBAC

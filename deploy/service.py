@@ -14,7 +14,9 @@ import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
 from deploy import images
-from deploy.settings import FRAMEWORKS, ImageRef, Settings
+from deploy.images import ImageRef
+from deploy.setting_types import FRAMEWORKS
+from deploy.settings import Settings
 from deploy.specs.names import SERVICE_PORT, in_cluster_url
 from deploy.specs.service_chart import service_chart_values
 

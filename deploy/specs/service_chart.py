@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy.settings import ImageRef, Settings
+from deploy.images import ImageRef
+from deploy.settings import Settings
 from deploy.specs.names import (
     COMPONENT,
     DATABASE_URL_KEY,

@@ -9,15 +9,18 @@ from typing import Any
 import helm_python as helm
 import pytest
 
-from deploy.settings import FRAMEWORKS, ImageRef, load_settings, raw_from_stack_values
+from deploy.images import ImageRef
+from deploy.setting_types import FRAMEWORKS
 from deploy.specs.config_files import database_secret_name
 from deploy.specs.service_chart import service_chart_values
+from deploy.stack_config import load_settings
 from tests.deploy.harness import (
     CHART_DIR,
     KUBERNETES_VERSION,
     MOCK_ECR_REGISTRY,
     ROOT,
     alone,
+    raw_from_stack_values,
     render_chart,
     stack_values,
 )

@@ -12,8 +12,8 @@ import yaml
 
 from capacity.metrics.prometheus_config import render_prometheus_config
 from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
+from deploy.images import ImageRef
 from deploy.service import base_image_ref, content_tag, image_build
-from deploy.settings import ImageRef
 from deploy.specs.service_chart import service_chart_values
 from tests.deploy.conftest import CHART_TYPE, Deployed
 from tests.deploy.harness import MOCK_DIGEST, MOCK_ECR_REGISTRY, MOCK_ECR_TOKEN, MOCK_PASSWORD, ROOT

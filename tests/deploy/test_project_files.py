@@ -14,8 +14,16 @@ import pytest
 import yaml
 
 from deploy.service import image_build
-from deploy.settings import FRAMEWORKS, Settings, load_settings, raw_from_stack_values
-from tests.deploy.harness import PROJECT_FILE, ROOT, stack_files, stack_values
+from deploy.setting_types import FRAMEWORKS
+from deploy.settings import Settings
+from deploy.stack_config import load_settings
+from tests.deploy.harness import (
+    PROJECT_FILE,
+    ROOT,
+    raw_from_stack_values,
+    stack_files,
+    stack_values,
+)
 
 PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]: "array"}
 
