@@ -6,15 +6,14 @@ running the repository's locustfile from a ConfigMap with the same flags the loc
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from deploy import images
 from deploy.files import KitFiles
 from deploy.resources import add_deployment, add_network_policy, add_service
-from deploy.settings import Settings
 from deploy.specs.names import (
     LOCUST_MASTER_PORT,
     LOCUST_SERVICE,
@@ -23,9 +22,8 @@ from deploy.specs.names import (
     SERVICE_PORT,
     in_cluster_url,
     meta,
-    third_party_image,
 )
-from deploy.specs.network import Allow, monitoring_peers, pods
+from deploy.specs.network import Allow, Scrapers, monitoring_peers, pods
 from deploy.specs.placement import PodPlacement
 from deploy.specs.pods import (
     Probes,
@@ -75,6 +73,19 @@ def worker_args(namespace: str) -> list[str]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LocustInputs:
+    namespace: str  # the workers find the master by its in-namespace DNS name
+    image: str  # pinned by digest
+    master_cpu: str
+    master_memory: str
+    workers: int
+    worker_cpu: str
+    worker_memory: str
+    placement: PodPlacement
+    scrapers: Scrapers  # who reads the master's metrics
+
+
 class Locust(pulumi.ComponentResource):
     """`url` is the master's in-cluster web API; `web_password` (a secret) opens it as
     `web_user`."""
@@ -86,7 +97,7 @@ class Locust(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: LocustInputs,
         namespace: pulumi.Input[str],
         files: KitFiles,
         opts: pulumi.ResourceOptions | None = None,
@@ -118,18 +129,16 @@ class Locust(pulumi.ComponentResource):
         mounts = [mount("locustfile", LOCUSTFILE_DIR, read_only=True), mount("tmp", "/tmp")]
         # New code rolls master and workers together.
         annotations = {"fwcap/locustfile-sha256": hashlib.sha256(repr(code).encode()).hexdigest()}
-        # Locust shares nodes with neither the service under test nor (when pools are set) it.
-        placement = PodPlacement(pool=settings.load_pool, avoid=("service",))
 
         # The container is named "locust" in both: Prometheus labels the loadgen series with it.
         master_name, worker_name = LOCUST_SERVICE, "locust-worker"
         master_ports = {"web": LOCUST_WEB_PORT, "master": LOCUST_MASTER_PORT}
         master = container(
             "locust",
-            third_party_image(settings, images.LOCUST),
+            inputs.image,
             uid=LOCUST_UID,
-            cpu=settings.locust_master_cpu,
-            memory=settings.locust_master_memory,
+            cpu=inputs.master_cpu,
+            memory=inputs.master_memory,
             args=master_args(),
             env=env_vars(
                 _ENV,
@@ -148,11 +157,11 @@ class Locust(pulumi.ComponentResource):
         )
         worker = container(
             "locust",
-            third_party_image(settings, images.LOCUST),
+            inputs.image,
             uid=LOCUST_UID,
-            cpu=settings.locust_cpu,
-            memory=settings.locust_memory,
-            args=worker_args(settings.namespace),
+            cpu=inputs.worker_cpu,
+            memory=inputs.worker_memory,
+            args=worker_args(inputs.namespace),
             env=env_vars(_ENV),
             probes=Probes(
                 readiness=exec_probe(_WORKER_ALIVE, period_s=10, failures=3),
@@ -162,7 +171,7 @@ class Locust(pulumi.ComponentResource):
         )
         for name, replicas, box in (
             (master_name, 1, master),
-            (worker_name, settings.locust_workers, worker),
+            (worker_name, inputs.workers, worker),
         ):
             template = pod_template(
                 name,
@@ -170,7 +179,7 @@ class Locust(pulumi.ComponentResource):
                 uid=LOCUST_UID,
                 containers=[box],
                 volumes=volumes,
-                placement=placement,
+                placement=inputs.placement,
                 annotations=annotations,
             )
             add_deployment(name, namespace, name, name, template, child, replicas=replicas)
@@ -187,7 +196,7 @@ class Locust(pulumi.ComponentResource):
             child,
             ingress=[
                 Allow((pods(worker_name),), (LOCUST_MASTER_PORT,)),
-                Allow(monitoring_peers(settings), (LOCUST_WEB_PORT,)),
+                Allow(monitoring_peers(inputs.scrapers), (LOCUST_WEB_PORT,)),
             ],
         )
         # Workers: nobody calls them; they call the master and the services under test.
@@ -202,7 +211,7 @@ class Locust(pulumi.ComponentResource):
                 Allow((pods("service"),), (SERVICE_PORT,)),
             ],
         )
-        self.url = in_cluster_url(LOCUST_SERVICE, settings.namespace, LOCUST_WEB_PORT)
+        self.url = in_cluster_url(LOCUST_SERVICE, inputs.namespace, LOCUST_WEB_PORT)
         self.web_user = LOCUST_WEB_USER
         self.web_password = pulumi.Output.secret(password.result)
         self.register_outputs({"url": self.url})

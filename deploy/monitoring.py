@@ -9,6 +9,7 @@ in the cluster. (The services' own ServiceMonitors come with their chart: monito
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -16,10 +17,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from capacity.quantity import MIB, parse_memory_bytes
-from deploy import images
 from deploy.files import KitFiles
 from deploy.resources import add_role_binding, add_workload
-from deploy.settings import Settings
 from deploy.specs.config_files import prometheus_config
 from deploy.specs.names import (
     API_SERVER_PORTS,
@@ -41,7 +40,6 @@ from deploy.specs.names import (
     labels,
     meta,
     selector,
-    third_party_image,
 )
 from deploy.specs.network import Allow, addresses, pods
 from deploy.specs.placement import PodPlacement
@@ -100,6 +98,42 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class BundledMonitoring:
+    """fwcap:monitoringMode bundled: Prometheus, kube-state-metrics and Grafana run by the kit."""
+
+    prometheus_image: str  # each image pinned by digest
+    prometheus_cpu: str
+    prometheus_memory: str
+    prometheus_retention: str
+    prometheus_storage: str  # "": an emptyDir
+    storage_class: str  # "": the cluster's default class
+    scrape_interval_seconds: int
+    node_cidrs: tuple[str, ...]  # the kubelets Prometheus scrapes
+    api_server_cidrs: tuple[str, ...]  # discovery, for Prometheus and kube-state-metrics
+    ksm_image: str
+    grafana_image: str
+    grafana_cpu: str
+    grafana_memory: str
+
+
+@dataclass(frozen=True)
+class ExistingMonitoring:
+    """fwcap:monitoringMode existing: a kube-prometheus-stack already in the cluster."""
+
+    prometheus_url: str
+    grafana_url: str  # "": none
+    release_label: str  # its Prometheus selects ServiceMonitors by `release`
+    scrape_interval_seconds: int
+
+
+@dataclass(frozen=True)
+class MonitoringInputs:
+    namespace: str  # the kit's: Prometheus discovers pods there, Grafana's URLs name it
+    placement: PodPlacement
+    stack: BundledMonitoring | ExistingMonitoring
+
+
 class Monitoring(pulumi.ComponentResource):
     """Exposes the URLs `capacity report --stack` reads, and Grafana's admin password."""
 
@@ -110,29 +144,30 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: MonitoringInputs,
         namespace: pulumi.Input[str],
         files: KitFiles,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:Monitoring", resource_name, None, opts)
-        self._settings = settings
+        self._kit_namespace = inputs.namespace
         self._namespace = namespace
         self._child = pulumi.ResourceOptions(parent=self)
-        self._placement = PodPlacement(pool=settings.load_pool, avoid=("service",))
-        if settings.monitoring_mode == "existing":
-            self._existing(files.dashboards)
-            self.prometheus_url = settings.existing_prometheus_url
-            self.grafana_url = settings.existing_grafana_url or None
+        self._placement = inputs.placement
+        stack = inputs.stack
+        if isinstance(stack, ExistingMonitoring):
+            self._existing(stack, files.dashboards)
+            self.prometheus_url = stack.prometheus_url
+            self.grafana_url = stack.grafana_url or None
             self.grafana_admin_password = None
         else:
-            self._prometheus()
-            self._kube_state_metrics()
-            self.grafana_admin_password = self._grafana(files)
+            self._prometheus(stack)
+            self._kube_state_metrics(stack)
+            self.grafana_admin_password = self._grafana(stack, files)
             self.prometheus_url = in_cluster_url(
-                PROMETHEUS_SERVICE, settings.namespace, PROMETHEUS_PORT
+                PROMETHEUS_SERVICE, inputs.namespace, PROMETHEUS_PORT
             )
-            self.grafana_url = in_cluster_url(GRAFANA_SERVICE, settings.namespace, GRAFANA_PORT)
+            self.grafana_url = in_cluster_url(GRAFANA_SERVICE, inputs.namespace, GRAFANA_PORT)
         self.register_outputs(
             {"prometheus_url": self.prometheus_url, "grafana_url": self.grafana_url}
         )
@@ -159,30 +194,30 @@ class Monitoring(pulumi.ComponentResource):
 
     # -- bundled Prometheus ---------------------------------------------------------------
 
-    def _prometheus(self) -> None:
-        settings, ns, child = self._settings, self._namespace, self._child
+    def _prometheus(self, bundled: BundledMonitoring) -> None:
+        ns, child = self._namespace, self._child
         name = component = PROMETHEUS_SERVICE
         subject = self._account(name, component, PROMETHEUS_NAMESPACE_RULES)
         # Nodes are cluster-scoped: the one cluster-wide grant, read-only, no proxy.
-        cluster_role_name = f"fwcap-prometheus-{settings.namespace}"
+        cluster_role_name = f"fwcap-prometheus-{self._kit_namespace}"
         add_role_binding(
             f"{name}-nodes", None, component, cluster_role_name, PROMETHEUS_CLUSTER_RULES,
             subject, child,
         )  # fmt: skip
-        config_text = prometheus_config(settings)
+        config_text = prometheus_config(self._kit_namespace, bundled.scrape_interval_seconds)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=meta("prometheus-config", ns, component),
             data={"prometheus.yml": config_text},
             opts=child,
         )
-        tsdb_size = settings.prometheus_storage or PROMETHEUS_EMPTYDIR_SIZE
-        if settings.prometheus_storage:
+        tsdb_size = bundled.prometheus_storage or PROMETHEUS_EMPTYDIR_SIZE
+        if bundled.prometheus_storage:
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data",
                 metadata=meta("prometheus-data", ns, component),
                 spec=volume_claim(
-                    "prometheus-data", component, settings.prometheus_storage, settings
+                    "prometheus-data", component, bundled.prometheus_storage, bundled.storage_class
                 ).spec,
                 # A first `pulumi up` on a WaitForFirstConsumer class would otherwise wait here.
                 opts=pulumi.ResourceOptions(
@@ -199,14 +234,14 @@ class Monitoring(pulumi.ComponentResource):
             data = empty_dir("data", PROMETHEUS_EMPTYDIR_SIZE)
         server = container(
             "prometheus",
-            third_party_image(settings, images.PROMETHEUS),
+            bundled.prometheus_image,
             uid=PROMETHEUS_UID,
-            cpu=settings.prometheus_cpu,
-            memory=settings.prometheus_memory,
+            cpu=bundled.prometheus_cpu,
+            memory=bundled.prometheus_memory,
             args=[
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
-                f"--storage.tsdb.retention.time={settings.prometheus_retention}",
+                f"--storage.tsdb.retention.time={bundled.prometheus_retention}",
                 # Whichever comes first: a volume that fills up stops Prometheus writing.
                 f"--storage.tsdb.retention.size={retention_size(tsdb_size)}",
                 f"--web.listen-address=:{PROMETHEUS_PORT}",
@@ -252,25 +287,25 @@ class Monitoring(pulumi.ComponentResource):
                 Allow((pods("kube-state-metrics"),), (KSM_PORT,)),
                 # The kubelets (cAdvisor) and the API server (discovery) are outside any pod:
                 # named by their addresses, so the token cannot leave the cluster.
-                Allow(addresses(settings.node_cidrs), (KUBELET_PORT,)),
-                Allow(addresses(settings.api_server_cidrs), API_SERVER_PORTS),
+                Allow(addresses(bundled.node_cidrs), (KUBELET_PORT,)),
+                Allow(addresses(bundled.api_server_cidrs), API_SERVER_PORTS),
             ],
         )
 
     # -- bundled kube-state-metrics: requests and limits, this namespace only --------------
 
-    def _kube_state_metrics(self) -> None:
+    def _kube_state_metrics(self, bundled: BundledMonitoring) -> None:
         ns, component = self._namespace, "kube-state-metrics"
         name = KSM_SERVICE
         subject = self._account(name, component, KSM_NAMESPACE_RULES)
         exporter = container(
             component,
-            third_party_image(self._settings, images.KUBE_STATE_METRICS),
+            bundled.ksm_image,
             uid=KSM_UID,
             cpu=KSM_CPU,
             memory=KSM_MEMORY,
             args=[
-                f"--namespaces={self._settings.namespace}",
+                f"--namespaces={self._kit_namespace}",
                 "--resources=pods",
                 f"--metric-allowlist={','.join(KSM_METRICS)}",
                 f"--port={KSM_PORT}",
@@ -300,13 +335,13 @@ class Monitoring(pulumi.ComponentResource):
             template,
             self._child,
             ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
-            egress=[Allow(addresses(self._settings.api_server_cidrs), API_SERVER_PORTS)],
+            egress=[Allow(addresses(bundled.api_server_cidrs), API_SERVER_PORTS)],
         )
 
     # -- bundled Grafana ------------------------------------------------------------------
 
-    def _grafana(self, files: KitFiles) -> pulumi.Output[str]:
-        settings, ns, child = self._settings, self._namespace, self._child
+    def _grafana(self, bundled: BundledMonitoring, files: KitFiles) -> pulumi.Output[str]:
+        ns, child = self._namespace, self._child
         name = component = GRAFANA_SERVICE
         password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=child
@@ -344,16 +379,16 @@ class Monitoring(pulumi.ComponentResource):
             "GF_PATHS_PLUGINS": "/var/lib/grafana/plugins",
             "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning",
             "FWCAP_PROMETHEUS_URL": in_cluster_url(
-                PROMETHEUS_SERVICE, settings.namespace, PROMETHEUS_PORT
+                PROMETHEUS_SERVICE, self._kit_namespace, PROMETHEUS_PORT
             ),
             "FWCAP_DASHBOARDS_DIR": GRAFANA_DASHBOARDS_DIR,
         }
         server = container(
             "grafana",
-            third_party_image(settings, images.GRAFANA),
+            bundled.grafana_image,
             uid=GRAFANA_UID,
-            cpu=settings.grafana_cpu,
-            memory=settings.grafana_memory,
+            cpu=bundled.grafana_cpu,
+            memory=bundled.grafana_memory,
             ports={"http": GRAFANA_PORT},
             env=env_vars(
                 plain,
@@ -402,8 +437,8 @@ class Monitoring(pulumi.ComponentResource):
 
     # -- existing kube-prometheus-stack ---------------------------------------------------
 
-    def _existing(self, dashboards: dict[str, str]) -> None:
-        settings, child = self._settings, self._child
+    def _existing(self, existing: ExistingMonitoring, dashboards: dict[str, str]) -> None:
+        child = self._child
         k8s.apiextensions.CustomResource(
             "locust-servicemonitor",
             api_version="monitoring.coreos.com/v1",
@@ -413,17 +448,17 @@ class Monitoring(pulumi.ComponentResource):
                 namespace=self._namespace,
                 labels={
                     **labels("locust-master", LOCUST_SERVICE),
-                    "release": settings.prometheus_release_label,
+                    "release": existing.release_label,
                 },
             ),
             spec={
                 "selector": {"matchLabels": selector("locust-master", LOCUST_SERVICE)},
-                "namespaceSelector": {"matchNames": [settings.namespace]},
+                "namespaceSelector": {"matchNames": [self._kit_namespace]},
                 "endpoints": [
                     {
                         "port": "web",
                         "path": "/export/prometheus",
-                        "interval": f"{settings.scrape_interval_seconds}s",
+                        "interval": f"{existing.scrape_interval_seconds}s",
                     }
                 ],
             },

@@ -4,14 +4,13 @@ per framework, and a NetworkPolicy that admits only the services (and their migr
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from deploy import images
 from deploy.resources import add_network_policy, add_service
-from deploy.settings import Settings
 from deploy.specs.config_files import database_secret_name, database_url, postgres_init_sql
 from deploy.specs.names import (
     DATABASE_URL_KEY,
@@ -21,7 +20,6 @@ from deploy.specs.names import (
     POSTGRES_USER,
     meta,
     selector,
-    third_party_image,
 )
 from deploy.specs.network import Allow, pods
 from deploy.specs.placement import PodPlacement
@@ -56,6 +54,29 @@ _VOLUME_PATH = "/var/lib/postgresql"
 _PGDATA = "/var/lib/postgresql/18/docker"
 
 
+@dataclass(frozen=True)
+class PostgresBackup:
+    """fwcap:postgresBackupSchedule and its volume; absent: no backup."""
+
+    schedule: str  # cron
+    storage: str  # the dumps' volume
+    keep: int  # newest dumps kept
+
+
+@dataclass(frozen=True)
+class PostgresInputs:
+    namespace: str  # for the host name in each DATABASE_URL
+    frameworks: tuple[str, ...]  # one role and database each
+    image: str  # pinned by digest
+    cpu: str
+    memory: str
+    max_connections: int
+    storage: str
+    storage_class: str  # "": the cluster's default class
+    placement: PodPlacement
+    backup: PostgresBackup | None
+
+
 class Postgres(pulumi.ComponentResource):
     """Exposes `database_secrets`: framework -> name of the Secret holding its DATABASE_URL."""
 
@@ -65,14 +86,14 @@ class Postgres(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: PostgresInputs,
         namespace: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:Postgres", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         name = POSTGRES_SERVICE
-        self.host = f"{POSTGRES_SERVICE}.{settings.namespace}.svc"
+        self.host = f"{POSTGRES_SERVICE}.{inputs.namespace}.svc"
 
         password = random.RandomPassword(
             f"{resource_name}-password", length=32, special=False, opts=child
@@ -89,7 +110,7 @@ class Postgres(pulumi.ComponentResource):
         # service cannot read the other's data or administer the server.
         self.database_secrets = {}
         role_passwords: dict[str, pulumi.Output[str]] = {}
-        for framework in settings.frameworks:
+        for framework in inputs.frameworks:
             role_password = random.RandomPassword(
                 f"{resource_name}-{framework}-password", length=32, special=False, opts=child
             )
@@ -143,11 +164,11 @@ class Postgres(pulumi.ComponentResource):
         ]  # fmt: skip
         server = container(
             "postgres",
-            third_party_image(settings, images.POSTGRES),
+            inputs.image,
             uid=POSTGRES_UID,
-            cpu=settings.postgres_cpu,
-            memory=settings.postgres_memory,
-            args=["-c", f"max_connections={settings.postgres_max_connections}"],
+            cpu=inputs.cpu,
+            memory=inputs.memory,
+            args=["-c", f"max_connections={inputs.max_connections}"],
             ports=ports,
             env=env_vars(
                 {"POSTGRES_USER": POSTGRES_USER, "PGDATA": _PGDATA},
@@ -182,7 +203,7 @@ class Postgres(pulumi.ComponentResource):
                 empty_dir("run", "16Mi"),
                 empty_dir("tmp", "256Mi"),
             ],
-            placement=PodPlacement(pool=settings.load_pool),
+            placement=inputs.placement,
             grace_seconds=POSTGRES_GRACE_SECONDS,
         )
         k8s.apps.v1.StatefulSet(
@@ -194,7 +215,7 @@ class Postgres(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("postgres", name)),
                 template=template,
                 volume_claim_templates=[
-                    volume_claim("data", "postgres", settings.postgres_storage, settings)
+                    volume_claim("data", "postgres", inputs.storage, inputs.storage_class)
                 ],
             ),
             opts=child,
@@ -212,9 +233,9 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         clients: tuple[str, ...] = ("service", "migration")
-        if settings.postgres_backup_schedule:
+        if inputs.backup:
             clients += (BACKUP,)
-            self._backup(resource_name, settings, namespace, admin_name, child)
+            self._backup(resource_name, inputs, inputs.backup, namespace, admin_name, child)
         # Only the services, their migration Jobs (and the backup); PostgreSQL calls nobody.
         add_network_policy(
             f"{resource_name}-policy",
@@ -229,7 +250,8 @@ class Postgres(pulumi.ComponentResource):
     def _backup(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: PostgresInputs,
+        backup: PostgresBackup,
         namespace: pulumi.Input[str],
         admin_secret: pulumi.Input[str],
         child: pulumi.ResourceOptions,
@@ -239,21 +261,21 @@ class Postgres(pulumi.ComponentResource):
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{resource_name}-backup-data",
             metadata=meta(BACKUP, namespace, BACKUP),
-            spec=volume_claim(BACKUP, BACKUP, settings.postgres_backup_storage, settings).spec,
+            spec=volume_claim(BACKUP, BACKUP, backup.storage, inputs.storage_class).spec,
             opts=pulumi.ResourceOptions(
                 parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")
             ),
         )
         dump = k8s.core.v1.ContainerArgs(
             name="pg-dumpall",
-            image=third_party_image(settings, images.POSTGRES),
+            image=inputs.image,
             command=["sh", "-c", BACKUP_SCRIPT],
             env=env_vars(
                 {
                     "PGHOST": self.host,
                     "PGPORT": str(POSTGRES_PORT),
                     "PGUSER": POSTGRES_USER,
-                    "KEEP": str(settings.postgres_backup_keep),
+                    "KEEP": str(backup.keep),
                 },
                 secrets={"PGPASSWORD": (admin_secret, "POSTGRES_PASSWORD")},
             ),
@@ -275,14 +297,14 @@ class Postgres(pulumi.ComponentResource):
                 ),
                 empty_dir("tmp", "64Mi"),
             ],
-            placement=PodPlacement(pool=settings.load_pool),
+            placement=inputs.placement,
             restart_policy="OnFailure",
         )
         k8s.batch.v1.CronJob(
             f"{resource_name}-backup",
             metadata=meta(BACKUP, namespace, BACKUP),
             spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=settings.postgres_backup_schedule,
+                schedule=backup.schedule,
                 concurrency_policy="Forbid",
                 successful_jobs_history_limit=1,
                 failed_jobs_history_limit=3,

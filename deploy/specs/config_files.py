@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from capacity.metrics.prometheus_config import render_prometheus_config
-from deploy.settings import Settings
 from deploy.specs.names import POSTGRES_PORT
 
 
@@ -42,10 +41,10 @@ def postgres_init_sql(role_passwords: Mapping[str, str]) -> str:
     )
 
 
-def prometheus_config(settings: Settings) -> str:
+def prometheus_config(namespace: str, scrape_interval_s: int) -> str:
     """The in-cluster Prometheus config: the same template the local run renders."""
     return render_prometheus_config(
         mode="kubernetes",
-        namespace=settings.namespace,
-        scrape_interval_s=settings.scrape_interval_seconds,
+        namespace=namespace,
+        scrape_interval_s=scrape_interval_s,
     )

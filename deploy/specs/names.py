@@ -10,7 +10,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from deploy import images
-from deploy.settings import Settings
 
 PART_OF = "fwcap"
 COMPONENT = "app.kubernetes.io/component"
@@ -61,11 +60,6 @@ NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/warn": "restricted",
     "app.kubernetes.io/part-of": PART_OF,
 }
-
-
-def third_party_image(settings: Settings, image: images.ThirdPartyImage) -> str:
-    """The stack's pin of a third-party image: tag and digest (load_settings made sure of it)."""
-    return images.pinned(image, settings.image_digest(image))
 
 
 def labels(component: str, name: str) -> dict[str, str]:

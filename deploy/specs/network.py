@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
-from deploy.settings import Settings
 from deploy.specs.names import COMPONENT
 
 
@@ -92,8 +91,16 @@ def network_policy_spec(
     )
 
 
-def monitoring_peers(settings: Settings) -> tuple[k8s.networking.v1.NetworkPolicyPeerArgs, ...]:
-    """Who scrapes the kit: the bundled Prometheus, or every pod of the monitoring namespace."""
-    if settings.monitoring_mode == "existing":
-        return (namespace_peer(settings.monitoring_namespace),)
+@dataclass(frozen=True)
+class Scrapers:
+    """Who scrapes the kit: the bundled Prometheus, or an existing one in `namespace`."""
+
+    mode: str  # fwcap:monitoringMode: "bundled" or "existing"
+    namespace: str  # the existing Prometheus' namespace (unused when bundled)
+
+
+def monitoring_peers(scrapers: Scrapers) -> tuple[k8s.networking.v1.NetworkPolicyPeerArgs, ...]:
+    """The bundled Prometheus, or every pod of the monitoring namespace."""
+    if scrapers.mode == "existing":
+        return (namespace_peer(scrapers.namespace),)
     return (pods("prometheus"),)

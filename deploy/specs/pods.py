@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from deploy.settings import Settings
 from deploy.specs.names import labels
 from deploy.specs.placement import PodPlacement
 
@@ -61,14 +60,14 @@ def config_map_volume(name: str, config_map: pulumi.Input[str]) -> k8s.core.v1.V
 
 
 def volume_claim(
-    name: str, component: str, size: str, settings: Settings
+    name: str, component: str, size: str, storage_class: str
 ) -> k8s.core.v1.PersistentVolumeClaimArgs:
     """A ReadWriteOnce claim in the stack's StorageClass (empty: the cluster's default class)."""
     return k8s.core.v1.PersistentVolumeClaimArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels(component, name)),
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"],
-            storage_class_name=settings.storage_class or None,
+            storage_class_name=storage_class or None,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
         ),
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from deploy.images import ImageRef
-from deploy.settings import Settings
 from deploy.specs.names import (
     COMPONENT,
     DATABASE_URL_KEY,
@@ -16,19 +16,42 @@ from deploy.specs.names import (
     UPSTREAM_SERVICE,
     in_cluster_url,
 )
+from deploy.specs.network import Scrapers
 from deploy.specs.placement import NOISY_COMPONENTS, POOL_LABEL, PodPlacement
 from deploy.specs.workloads import rolling_update
+
+
+@dataclass(frozen=True)
+class ServiceChartInputs:
+    """What the chart's values are made of, besides the framework, its image and its database:
+    the stack's sizing of one service pod (the same for every framework) and who scrapes it."""
+
+    namespace: str
+    replicas: int
+    cpu: str
+    memory: str
+    workers: int  # 0: derived from CPU by the service
+    threads: int
+    db_pool_size: int
+    image_pull_policy: str
+    hpa_enabled: bool
+    hpa_max_replicas: int
+    hpa_cpu_utilization_percent: int
+    migration_cpu: str
+    migration_memory: str
+    service_pool: str  # "": no pool of its own
+    scrapers: Scrapers
+    prometheus_release_label: str
+    scrape_interval_seconds: int
 
 
 def _peer(component: str) -> dict[str, Any]:
     return {"podSelector": {"matchLabels": {COMPONENT: component}}}
 
 
-def service_ingress_peers(settings: Settings) -> list[dict[str, Any]]:
+def service_ingress_peers(scrapers: Scrapers) -> list[dict[str, Any]]:
     """Who may call a service: the load generator and Prometheus (bundled, or the existing one)."""
-    components = ["locust-worker"] + (
-        ["prometheus"] if settings.monitoring_mode == "bundled" else []
-    )
+    components = ["locust-worker"] + (["prometheus"] if scrapers.mode == "bundled" else [])
     peers: list[dict[str, Any]] = [
         {
             "podSelector": {
@@ -36,35 +59,35 @@ def service_ingress_peers(settings: Settings) -> list[dict[str, Any]]:
             }
         }
     ]
-    if settings.monitoring_mode == "existing":
+    if scrapers.mode == "existing":
         peers.append(
             {
                 "namespaceSelector": {
-                    "matchLabels": {"kubernetes.io/metadata.name": settings.monitoring_namespace}
+                    "matchLabels": {"kubernetes.io/metadata.name": scrapers.namespace}
                 }
             }
         )
     return peers
 
 
-def service_placement_values(settings: Settings) -> dict[str, Any]:
+def service_placement_values(service_pool: str) -> dict[str, Any]:
     """The chart's `placement`: the pool's selector and toleration, and anti-affinity from the
     noisy components (required once the service has a pool of its own)."""
-    placement = PodPlacement(pool=settings.service_pool)
+    placement = PodPlacement(pool=service_pool)
     return {
         "nodeSelector": placement.node_selector() or {},
         "tolerations": [
-            {"key": POOL_LABEL, "operator": "Equal", "value": settings.service_pool,
+            {"key": POOL_LABEL, "operator": "Equal", "value": service_pool,
              "effect": "NoSchedule"}
-        ] if settings.service_pool else [],
+        ] if service_pool else [],
         "avoidComponents": list(NOISY_COMPONENTS),
-        "requireAvoid": bool(settings.service_pool),
+        "requireAvoid": bool(service_pool),
         "spreadAcrossNodes": True,
     }  # fmt: skip
 
 
 def service_chart_values(
-    settings: Settings, framework: str, image: ImageRef, database_secret: str
+    inputs: ServiceChartInputs, framework: str, image: ImageRef, database_secret: str
 ) -> dict[str, Any]:
     """The values the program passes to charts/fwcap-service for one framework."""
     return {
@@ -73,47 +96,47 @@ def service_chart_values(
             "repository": image.repository,
             "tag": image.tag,
             "digest": image.digest,
-            "pullPolicy": settings.image_pull_policy,
+            "pullPolicy": inputs.image_pull_policy,
         },
-        "replicaCount": settings.replicas,
+        "replicaCount": inputs.replicas,
         # One pod: replaced in place (no surge pod the nodes have no room for); more: one extra
         # pod at a time so the service keeps its capacity (the scheduling test counts it).
-        "rollout": rolling_update(settings.replicas),
-        "resources": {"cpu": settings.cpu, "memory": settings.memory},
+        "rollout": rolling_update(inputs.replicas),
+        "resources": {"cpu": inputs.cpu, "memory": inputs.memory},
         "port": SERVICE_PORT,
         "server": {
-            "workers": settings.workers,
-            "threads": settings.threads,
-            "dbPoolSize": settings.db_pool_size,
+            "workers": inputs.workers,
+            "threads": inputs.threads,
+            "dbPoolSize": inputs.db_pool_size,
         },
-        "upstreamUrl": in_cluster_url(UPSTREAM_SERVICE, settings.namespace, UPSTREAM_PORT),
+        "upstreamUrl": in_cluster_url(UPSTREAM_SERVICE, inputs.namespace, UPSTREAM_PORT),
         "database": {"existingSecret": database_secret, "secretKey": DATABASE_URL_KEY, "url": ""},
         "podSecurityContext": {"runAsUser": KIT_UID, "runAsGroup": KIT_UID, "fsGroup": KIT_UID},
         "autoscaling": {
-            "enabled": settings.hpa_enabled,
-            "minReplicas": settings.replicas,
-            "maxReplicas": settings.hpa_max_replicas,
-            "targetCPUUtilizationPercentage": settings.hpa_cpu_utilization_percent,
+            "enabled": inputs.hpa_enabled,
+            "minReplicas": inputs.replicas,
+            "maxReplicas": inputs.hpa_max_replicas,
+            "targetCPUUtilizationPercentage": inputs.hpa_cpu_utilization_percent,
         },
         # helm.v4.Chart does not run Helm hooks: the Job must be a plain object.
         "migration": {
             "enabled": True,
             "helmHook": False,
-            "resources": {"cpu": settings.migration_cpu, "memory": settings.migration_memory},
+            "resources": {"cpu": inputs.migration_cpu, "memory": inputs.migration_memory},
         },
-        "placement": service_placement_values(settings),
+        "placement": service_placement_values(inputs.service_pool),
         # One replica: a PDB would protect nothing (and an autoscaler may scale to one).
-        "podDisruptionBudget": {"enabled": settings.replicas > 1, "maxUnavailable": 1},
+        "podDisruptionBudget": {"enabled": inputs.replicas > 1, "maxUnavailable": 1},
         "monitoring": {
-            "mode": settings.monitoring_mode,
+            "mode": inputs.scrapers.mode,
             "serviceMonitor": {
-                "labels": {"release": settings.prometheus_release_label},
-                "interval": f"{settings.scrape_interval_seconds}s",
+                "labels": {"release": inputs.prometheus_release_label},
+                "interval": f"{inputs.scrape_interval_seconds}s",
             },
         },
         "networkPolicy": {
             "enabled": True,
-            "ingressFrom": service_ingress_peers(settings),
+            "ingressFrom": service_ingress_peers(inputs.scrapers),
             "databaseTo": [_peer("postgres")],
             "databasePort": POSTGRES_PORT,
             "upstreamTo": [_peer("upstream-stub")],

@@ -10,6 +10,7 @@ import helm_python as helm
 import pytest
 
 from deploy.images import ImageRef
+from deploy.inputs import service_chart_inputs
 from deploy.setting_types import FRAMEWORKS
 from deploy.specs.config_files import database_secret_name
 from deploy.specs.service_chart import service_chart_values
@@ -33,7 +34,9 @@ def program_values(framework: str, **stack_changes: Any) -> dict[str, Any]:
     settings = load_settings(raw_from_stack_values(values), ROOT)
     # The eks stack's images live in ECR repositories the program creates (deploy/aws.py).
     image = ImageRef(f"{MOCK_ECR_REGISTRY}/fwcap-{framework}", "0.1.0", "sha256:" + "e" * 64)
-    return service_chart_values(settings, framework, image, database_secret_name(framework))
+    return service_chart_values(
+        service_chart_inputs(settings), framework, image, database_secret_name(framework)
+    )
 
 
 def kinds(manifests: list[dict[str, Any]]) -> list[str]:
