@@ -21,7 +21,7 @@ from deploy.inputs import (
 from deploy.locust import Locust
 from deploy.monitoring import Monitoring
 from deploy.namespace import KitNamespace
-from deploy.postgres import Postgres
+from deploy.postgres import InClusterPostgres
 from deploy.service import IMAGES, FrameworkService, ImageTarget, image_build, registry_target
 from deploy.stack_config import settings_from_pulumi_config
 from deploy.upstream import UpstreamStub
@@ -45,7 +45,7 @@ storage = (
 
 namespace = KitNamespace("fwcap", settings.namespace)
 ns = namespace.name
-postgres = Postgres(
+postgres = InClusterPostgres(
     "postgres", postgres_inputs(settings), ns, opts=pulumi.ResourceOptions(depends_on=storage)
 )
 upstream = UpstreamStub("upstream-stub", upstream_inputs(settings), ns, target)

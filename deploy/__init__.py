@@ -2,7 +2,7 @@
 
     settings.py    the one validated settings object: every stack config key and its default
     setting_types.py  what each kind of setting accepts (DNS label, CIDRs, digest, ...)
-    stack_config.py   stack config -> Settings, or a ConfigError naming each bad key
+    stack_config.py   stack config -> StackSettings, or a ConfigError naming each bad key
     images.py      third-party images (tag + the stack's digest) and image references
     specs/         pure builders, one module per kind of thing: names, pods, workloads, network,
                    placement, service_chart, config_files (narrow values in, Args or dicts out)

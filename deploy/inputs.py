@@ -1,6 +1,6 @@
-"""The one place the stack's Settings is cut into what each component needs: every component
-takes a few plain values (its own frozen dataclass), so it can be read, and built in a test,
-without knowing the rest of the stack's config."""
+"""The one place the stack's settings (StackSettings) are cut into what each component needs:
+every component takes a few plain values (its own frozen dataclass), so it can be read, and built
+in a test, without knowing the rest of the stack's config."""
 
 from __future__ import annotations
 
@@ -9,34 +9,34 @@ from deploy.locust import LocustInputs
 from deploy.monitoring import BundledMonitoring, ExistingMonitoring, MonitoringInputs
 from deploy.postgres import PostgresBackup, PostgresInputs
 from deploy.service import KitImages
-from deploy.settings import Settings
+from deploy.settings import StackSettings
 from deploy.specs.network import Scrapers
 from deploy.specs.placement import PodPlacement
 from deploy.specs.service_chart import ServiceChartInputs
 from deploy.upstream import UpstreamInputs
 
 
-def pinned(settings: Settings, image: images.ThirdPartyImage) -> str:
+def pinned(settings: StackSettings, image: images.ThirdPartyImage) -> str:
     """The stack's pin of a third-party image: tag and digest (load_settings made sure of it)."""
     return images.pinned(image, settings.image_digest(image))
 
 
-def load_placement(settings: Settings) -> PodPlacement:
+def load_placement(settings: StackSettings) -> PodPlacement:
     """PostgreSQL and the stub: on the load pool, if any."""
     return PodPlacement(pool=settings.load_pool)
 
 
-def noisy_placement(settings: Settings) -> PodPlacement:
+def noisy_placement(settings: StackSettings) -> PodPlacement:
     """Locust and monitoring share nodes with neither the service under test nor (when pools
     are set) its pool."""
     return PodPlacement(pool=settings.load_pool, avoid=("service",))
 
 
-def scrapers(settings: Settings) -> Scrapers:
+def scrapers(settings: StackSettings) -> Scrapers:
     return Scrapers(settings.monitoring_mode, settings.monitoring_namespace)
 
 
-def kit_images(settings: Settings) -> KitImages:
+def kit_images(settings: StackSettings) -> KitImages:
     return KitImages(
         build=settings.build_images,
         # Only the deployed ones: load_settings requires those (and no others) when not building.
@@ -49,7 +49,7 @@ def kit_images(settings: Settings) -> KitImages:
     )
 
 
-def service_chart_inputs(settings: Settings) -> ServiceChartInputs:
+def service_chart_inputs(settings: StackSettings) -> ServiceChartInputs:
     return ServiceChartInputs(
         namespace=settings.namespace,
         replicas=settings.replicas,
@@ -71,7 +71,7 @@ def service_chart_inputs(settings: Settings) -> ServiceChartInputs:
     )
 
 
-def postgres_inputs(settings: Settings) -> PostgresInputs:
+def postgres_inputs(settings: StackSettings) -> PostgresInputs:
     backup = (
         PostgresBackup(
             settings.postgres_backup_schedule,
@@ -95,7 +95,7 @@ def postgres_inputs(settings: Settings) -> PostgresInputs:
     )
 
 
-def upstream_inputs(settings: Settings) -> UpstreamInputs:
+def upstream_inputs(settings: StackSettings) -> UpstreamInputs:
     return UpstreamInputs(
         namespace=settings.namespace,
         images=kit_images(settings),
@@ -105,7 +105,7 @@ def upstream_inputs(settings: Settings) -> UpstreamInputs:
     )
 
 
-def locust_inputs(settings: Settings) -> LocustInputs:
+def locust_inputs(settings: StackSettings) -> LocustInputs:
     return LocustInputs(
         namespace=settings.namespace,
         image=pinned(settings, images.LOCUST),
@@ -119,7 +119,7 @@ def locust_inputs(settings: Settings) -> LocustInputs:
     )
 
 
-def monitoring_inputs(settings: Settings) -> MonitoringInputs:
+def monitoring_inputs(settings: StackSettings) -> MonitoringInputs:
     stack: BundledMonitoring | ExistingMonitoring
     if settings.monitoring_mode == "existing":
         stack = ExistingMonitoring(

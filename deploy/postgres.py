@@ -77,7 +77,7 @@ class PostgresInputs:
     backup: PostgresBackup | None
 
 
-class Postgres(pulumi.ComponentResource):
+class InClusterPostgres(pulumi.ComponentResource):
     """Exposes `database_secrets`: framework -> name of the Secret holding its DATABASE_URL."""
 
     database_secrets: dict[str, pulumi.Output[str]]

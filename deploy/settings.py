@@ -57,7 +57,7 @@ def _setting(default: Any, description: str, accepted: str, **constraints: Any) 
     )
 
 
-class Settings(BaseModel):
+class StackSettings(BaseModel):
     """Everything a stack can set; defaults equal Pulumi.yaml's."""
 
     model_config = ConfigDict(

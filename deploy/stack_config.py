@@ -1,6 +1,7 @@
-"""Stack config -> Settings: `load_settings` validates raw stack values or raises `ConfigError`
-naming each bad key (as written in the stack file, `fwcap:<key>`) and what it accepts - before the
-program registers a single resource; `settings_from_pulumi_config` reads the running stack's.
+"""Stack config -> StackSettings: `load_settings` validates raw stack values or raises
+`ConfigError` naming each bad key (as written in the stack file, `fwcap:<key>`) and what it
+accepts - before the program registers a single resource; `settings_from_pulumi_config` reads the
+running stack's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from capacity.errors import ConfigError
 from capacity.validation import problems
 from deploy import images
 from deploy.setting_types import DIGEST_FORMS, REGISTRY_FORMS
-from deploy.settings import PROJECT, Settings
+from deploy.settings import PROJECT, StackSettings
 
 
 def config_key(field_name: str) -> str:
@@ -25,13 +26,13 @@ def config_key(field_name: str) -> str:
 
 
 def accepted(field_name: str) -> str:
-    extra = Settings.model_fields[field_name].json_schema_extra
+    extra = StackSettings.model_fields[field_name].json_schema_extra
     assert isinstance(extra, dict)
     return str(extra["accepted"])
 
 
 def _field_for_alias(alias: str) -> str | None:
-    for name, field in Settings.model_fields.items():
+    for name, field in StackSettings.model_fields.items():
         if field.alias == alias:
             return name
     return None
@@ -41,21 +42,21 @@ def _problem(field_name: str, value: object, why: str) -> str:
     return f"{config_key(field_name)} = {value!r}: {why}; accepted: {accepted(field_name)}"
 
 
-def load_settings(raw: Mapping[str, object], project_dir: Path) -> Settings:
-    """Validate raw stack values (keys without the `fwcap:` prefix) into Settings.
+def load_settings(raw: Mapping[str, object], project_dir: Path) -> StackSettings:
+    """Validate raw stack values (keys without the `fwcap:` prefix) into StackSettings.
 
     Raises ConfigError listing every bad key, each with the value and what is accepted.
     """
     unknown = sorted(key for key in raw if _field_for_alias(key) is None)
     if unknown:
-        known = ", ".join(f.alias or n for n, f in Settings.model_fields.items())
+        known = ", ".join(f.alias or n for n, f in StackSettings.model_fields.items())
         raise ConfigError(
             "unknown stack config key(s): "
             + ", ".join(f"{PROJECT}:{k}" for k in unknown)
             + f"; accepted keys (each prefixed {PROJECT}:): {known}"
         )
     try:
-        settings = Settings.model_validate(dict(raw))
+        settings = StackSettings.model_validate(dict(raw))
     except ValidationError as exc:
         lines = []
         for p in problems(exc):
@@ -68,7 +69,7 @@ def load_settings(raw: Mapping[str, object], project_dir: Path) -> Settings:
     return settings
 
 
-def _check_combinations(settings: Settings, project_dir: Path) -> None:
+def _check_combinations(settings: StackSettings, project_dir: Path) -> None:
     """Rules that span keys; each message names the key to set and what it accepts."""
     problems: list[str] = []
     if settings.ecr and not settings.build_images:
@@ -145,7 +146,7 @@ def _check_combinations(settings: Settings, project_dir: Path) -> None:
 
 def decode_pulumi_value(field_name: str, text: str) -> object:
     """Pulumi hands every config value over as text; lists arrive JSON-encoded."""
-    if Settings.model_fields[field_name].annotation == tuple[str, ...]:
+    if StackSettings.model_fields[field_name].annotation == tuple[str, ...]:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
@@ -153,19 +154,19 @@ def decode_pulumi_value(field_name: str, text: str) -> object:
     return text
 
 
-def settings_from_pulumi_config(project_dir: Path) -> Settings:
+def settings_from_pulumi_config(project_dir: Path) -> StackSettings:
     """The running stack's settings (the program's only read of configuration)."""
     import pulumi  # the engine edge: imported here so the rest stays testable without it
     from pulumi.runtime import config as runtime_config
 
     config = pulumi.Config(PROJECT)
     raw: dict[str, object] = {}
-    for name, field in Settings.model_fields.items():
+    for name, field in StackSettings.model_fields.items():
         alias = field.alias or name
         text = config.get(alias)
         if text is not None:
             raw[alias] = decode_pulumi_value(name, text)
-    # Keys Pulumi knows but Settings does not are typos; the per-key reads above cannot see them.
+    # Keys Pulumi knows but StackSettings lacks are typos; the per-key reads above cannot see them.
     present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     for key in present:
         namespace, _, alias = key.partition(":")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from deploy.settings import Settings
+from deploy.settings import StackSettings
 from deploy.stack_config import load_settings
 from tests.deploy.harness import (
     MOCK_IMAGE_PINS,
@@ -59,7 +59,7 @@ class Deployed:
 
     name: str
     values: dict[str, Any]  # stack config as written (fwcap:... keys)
-    settings: Settings
+    settings: StackSettings
     run: ProgramRun
     charts: dict[str, list[dict[str, Any]]]  # framework -> rendered chart manifests
 

@@ -15,7 +15,7 @@ import yaml
 
 from deploy.service import image_build
 from deploy.setting_types import FRAMEWORKS
-from deploy.settings import Settings
+from deploy.settings import StackSettings
 from deploy.stack_config import load_settings
 from tests.deploy.harness import (
     PROJECT_FILE,
@@ -43,7 +43,7 @@ def test_project_runs_python_with_uv_and_keeps_stacks_in_stacks_dir() -> None:
 
 def test_project_config_declares_every_setting_like_settings_py() -> None:
     config = project()["config"]
-    fields = {f.alias: f for f in Settings.model_fields.values()}
+    fields = {f.alias: f for f in StackSettings.model_fields.values()}
     assert sorted(config) == sorted(fields)
     for key, spec in config.items():
         field = fields[key]
