@@ -5,13 +5,13 @@ in a test, without knowing the rest of the stack's config."""
 from __future__ import annotations
 
 from deploy import images
-from deploy.locust import LocustInputs
 from deploy.monitoring import BundledMonitoring, ExistingMonitoring, MonitoringInputs
-from deploy.postgres import PostgresBackup, PostgresInputs
 from deploy.service import KitImages
 from deploy.settings import StackSettings
+from deploy.specs.locust import LocustInputs
 from deploy.specs.network import Scrapers
 from deploy.specs.placement import PodPlacement
+from deploy.specs.postgres import PostgresBackup, PostgresInputs
 from deploy.specs.service_chart import ServiceChartInputs
 from deploy.upstream import UpstreamInputs
 
