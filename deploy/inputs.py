@@ -5,10 +5,10 @@ in a test, without knowing the rest of the stack's config."""
 from __future__ import annotations
 
 from deploy import images
-from deploy.monitoring import BundledMonitoring, ExistingMonitoring, MonitoringInputs
 from deploy.service import KitImages
 from deploy.settings import StackSettings
 from deploy.specs.locust import LocustInputs
+from deploy.specs.monitoring import BundledMonitoring, ExistingMonitoring, MonitoringInputs
 from deploy.specs.network import Scrapers
 from deploy.specs.placement import PodPlacement
 from deploy.specs.postgres import PostgresBackup, PostgresInputs

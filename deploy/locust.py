@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from deploy.files import KitFiles
-from deploy.resources import add_deployment, add_network_policy, add_service
+from deploy.resources import add_deployment, add_network_policy, add_service, name_of
 from deploy.specs.locust import (
     LOCUST_WEB_USER,
     LOCUSTFILE_NAME,
@@ -72,8 +72,8 @@ class Locust(pulumi.ComponentResource):
         templates = locust_pods(
             inputs,
             hashlib.sha256(repr(code).encode()).hexdigest(),
-            config_map.metadata.apply(lambda m: str(m.name)),
-            web_auth.metadata.apply(lambda m: str(m.name)),
+            name_of(config_map),
+            name_of(web_auth),
         )
         for name, replicas in ((MASTER, 1), (WORKER, inputs.workers)):
             add_deployment(name, namespace, name, name, templates[name], child, replicas=replicas)

@@ -4,37 +4,45 @@ kube-state-metrics for requests and limits, and Grafana (provisioned datasource 
 from grafana/, generated admin password, no anonymous access) - or, in `existing` mode, only a
 ServiceMonitor for the load generator and dashboard ConfigMaps for a kube-prometheus-stack already
 in the cluster. (The services' own ServiceMonitors come with their chart: monitoring.mode=existing.)
+The pods are built in deploy/specs/monitoring.py; this component registers the objects.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from capacity.quantity import MIB, parse_memory_bytes
 from deploy.files import KitFiles
-from deploy.resources import add_role_binding, add_workload
+from deploy.resources import add_role_binding, add_workload, name_of
 from deploy.specs.config_files import prometheus_config
+from deploy.specs.monitoring import (
+    GRAFANA_ADMIN_USER,
+    KSM_NAMESPACE_RULES,
+    PROMETHEUS_CLUSTER_RULES,
+    PROMETHEUS_EMPTYDIR_SIZE,
+    PROMETHEUS_NAMESPACE_RULES,
+    BundledMonitoring,
+    ExistingMonitoring,
+    MonitoringInputs,
+    grafana_pod,
+    kube_state_metrics_pod,
+    prometheus_pod,
+)
 from deploy.specs.names import (
     API_SERVER_PORTS,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
-    GRAFANA_UID,
     KSM_PORT,
     KSM_SERVICE,
-    KSM_TELEMETRY_PORT,
-    KSM_UID,
     KUBELET_PORT,
     LOCUST_SERVICE,
     LOCUST_WEB_PORT,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
-    PROMETHEUS_UID,
     SERVICE_PORT,
     in_cluster_url,
     labels,
@@ -42,96 +50,12 @@ from deploy.specs.names import (
     selector,
 )
 from deploy.specs.network import Allow, addresses, pods
-from deploy.specs.placement import PodPlacement
-from deploy.specs.pods import (
-    PROMETHEUS_GRACE_SECONDS,
-    Probes,
-    config_map_volume,
-    container,
-    empty_dir,
-    env_vars,
-    http_probe,
-    http_probes,
-    mount,
-    pod_template,
-    volume_claim,
-)
+from deploy.specs.pods import empty_dir, volume_claim
 from deploy.specs.workloads import Rules
-
-GRAFANA_ADMIN_USER = "admin"
-# Where Grafana reads the dashboards ConfigMap; grafana/provisioning/dashboards/*.yaml reads
-# ${FWCAP_DASHBOARDS_DIR}, grafana/provisioning/datasources/*.yaml ${FWCAP_PROMETHEUS_URL}.
-GRAFANA_DASHBOARDS_DIR = "/etc/fwcap/dashboards"
-# kube-state-metrics exports only what the kit's queries read: requests and limits of the pods of
-# this namespace (capacity/metrics/queries.py).
-KSM_METRICS = ("kube_pod_container_resource_limits", "kube_pod_container_resource_requests")
-KSM_CPU, KSM_MEMORY = "50m", "128Mi"
-# Prometheus' own TSDB, whether on a PVC or an emptyDir.
-PROMETHEUS_EMPTYDIR_SIZE = "8Gi"
-
-# What each RBAC rule is for; tests/deploy/test_rbac.py checks the config uses exactly this.
-PROMETHEUS_CLUSTER_RULES = (
-    # kubernetes_sd_configs role: node (the cadvisor job) lists and watches nodes.
-    (("nodes",), ("list", "watch")),
-    # The kubelet authorises GET /metrics/cadvisor as `get nodes/metrics` (no node proxy).
-    (("nodes/metrics",), ("get",)),
-)
-PROMETHEUS_NAMESPACE_RULES = (
-    # kubernetes_sd_configs role: pod (services, loadgen, kube-state-metrics), this namespace.
-    (("pods",), ("list", "watch")),
-)
-KSM_NAMESPACE_RULES = ((("pods",), ("list", "watch")),)
-
-
-# Size-based retention keeps this share of the TSDB's volume: the WAL, the head block being
-# compacted and a block being written need the rest (Prometheus' storage docs advise a margin).
-RETENTION_SHARE_PERCENT = 80
-
-
-def retention_size(volume: str) -> str:
-    """`--storage.tsdb.retention.size` for a volume of `volume` (a Kubernetes quantity), in
-    Prometheus' units (MB = 2^20 bytes)."""
-    return f"{parse_memory_bytes(volume) * RETENTION_SHARE_PERCENT // 100 // MIB}MB"
 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class BundledMonitoring:
-    """fwcap:monitoringMode bundled: Prometheus, kube-state-metrics and Grafana run by the kit."""
-
-    prometheus_image: str  # each image pinned by digest
-    prometheus_cpu: str
-    prometheus_memory: str
-    prometheus_retention: str
-    prometheus_storage: str  # "": an emptyDir
-    storage_class: str  # "": the cluster's default class
-    scrape_interval_seconds: int
-    node_cidrs: tuple[str, ...]  # the kubelets Prometheus scrapes
-    api_server_cidrs: tuple[str, ...]  # discovery, for Prometheus and kube-state-metrics
-    ksm_image: str
-    grafana_image: str
-    grafana_cpu: str
-    grafana_memory: str
-
-
-@dataclass(frozen=True)
-class ExistingMonitoring:
-    """fwcap:monitoringMode existing: a kube-prometheus-stack already in the cluster."""
-
-    prometheus_url: str
-    grafana_url: str  # "": none
-    release_label: str  # its Prometheus selects ServiceMonitors by `release`
-    scrape_interval_seconds: int
-
-
-@dataclass(frozen=True)
-class MonitoringInputs:
-    namespace: str  # the kit's: Prometheus discovers pods there, Grafana's URLs name it
-    placement: PodPlacement
-    stack: BundledMonitoring | ExistingMonitoring
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -150,10 +74,9 @@ class Monitoring(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:Monitoring", resource_name, None, opts)
-        self._kit_namespace = inputs.namespace
+        self._inputs = inputs
         self._namespace = namespace
         self._child = pulumi.ResourceOptions(parent=self)
-        self._placement = inputs.placement
         stack = inputs.stack
         if isinstance(stack, ExistingMonitoring):
             self._existing(stack, files.dashboards)
@@ -187,7 +110,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         subject = k8s.rbac.v1.SubjectArgs(
-            kind="ServiceAccount", name=account.metadata.apply(lambda m: str(m.name)), namespace=ns
+            kind="ServiceAccount", name=name_of(account), namespace=ns
         )
         add_role_binding(f"{name}-discovery", ns, component, name, namespace_rules, subject, child)
         return subject
@@ -199,19 +122,18 @@ class Monitoring(pulumi.ComponentResource):
         name = component = PROMETHEUS_SERVICE
         subject = self._account(name, component, PROMETHEUS_NAMESPACE_RULES)
         # Nodes are cluster-scoped: the one cluster-wide grant, read-only, no proxy.
-        cluster_role_name = f"fwcap-prometheus-{self._kit_namespace}"
+        cluster_role_name = f"fwcap-prometheus-{self._inputs.namespace}"
         add_role_binding(
             f"{name}-nodes", None, component, cluster_role_name, PROMETHEUS_CLUSTER_RULES,
             subject, child,
         )  # fmt: skip
-        config_text = prometheus_config(self._kit_namespace, bundled.scrape_interval_seconds)
+        config_text = prometheus_config(self._inputs.namespace, bundled.scrape_interval_seconds)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=meta("prometheus-config", ns, component),
             data={"prometheus.yml": config_text},
             opts=child,
         )
-        tsdb_size = bundled.prometheus_storage or PROMETHEUS_EMPTYDIR_SIZE
         if bundled.prometheus_storage:
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data",
@@ -227,48 +149,18 @@ class Monitoring(pulumi.ComponentResource):
             data = k8s.core.v1.VolumeArgs(
                 name="data",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim.metadata.apply(lambda m: str(m.name))
+                    claim_name=name_of(claim)
                 ),
             )
         else:
             data = empty_dir("data", PROMETHEUS_EMPTYDIR_SIZE)
-        server = container(
-            "prometheus",
-            bundled.prometheus_image,
-            uid=PROMETHEUS_UID,
-            cpu=bundled.prometheus_cpu,
-            memory=bundled.prometheus_memory,
-            args=[
-                "--config.file=/etc/prometheus/prometheus.yml",
-                "--storage.tsdb.path=/prometheus",
-                f"--storage.tsdb.retention.time={bundled.prometheus_retention}",
-                # Whichever comes first: a volume that fills up stops Prometheus writing.
-                f"--storage.tsdb.retention.size={retention_size(tsdb_size)}",
-                f"--web.listen-address=:{PROMETHEUS_PORT}",
-            ],
-            ports={"web": PROMETHEUS_PORT},
-            probes=http_probes("/-/ready", "web", live_path="/-/healthy"),
-            mounts=[
-                mount("config", "/etc/prometheus", read_only=True),
-                mount("data", "/prometheus"),
-                mount("tmp", "/tmp"),
-            ],
-        )
-        template = pod_template(
-            component,
-            name,
-            uid=PROMETHEUS_UID,
-            containers=[server],
-            volumes=[
-                config_map_volume("config", config.metadata.apply(lambda m: str(m.name))),
-                data,
-                empty_dir("tmp", "64Mi"),
-            ],
-            placement=self._placement,
-            # A config change rolls the pod (Prometheus would not reload by itself).
-            annotations={"fwcap/config-sha256": _sha256(config_text)},
-            service_account=subject.name,  # the config reads its token
-            grace_seconds=PROMETHEUS_GRACE_SECONDS,
+        template = prometheus_pod(
+            self._inputs,
+            bundled,
+            config=name_of(config),
+            config_sha256=_sha256(config_text),
+            data=data,
+            service_account=subject.name,
         )
         # One TSDB (single_writer): never two Prometheus pods at once.
         add_workload(
@@ -295,44 +187,14 @@ class Monitoring(pulumi.ComponentResource):
     # -- bundled kube-state-metrics: requests and limits, this namespace only --------------
 
     def _kube_state_metrics(self, bundled: BundledMonitoring) -> None:
-        ns, component = self._namespace, "kube-state-metrics"
-        name = KSM_SERVICE
+        name, component = KSM_SERVICE, "kube-state-metrics"
         subject = self._account(name, component, KSM_NAMESPACE_RULES)
-        exporter = container(
-            component,
-            bundled.ksm_image,
-            uid=KSM_UID,
-            cpu=KSM_CPU,
-            memory=KSM_MEMORY,
-            args=[
-                f"--namespaces={self._kit_namespace}",
-                "--resources=pods",
-                f"--metric-allowlist={','.join(KSM_METRICS)}",
-                f"--port={KSM_PORT}",
-                f"--telemetry-port={KSM_TELEMETRY_PORT}",
-            ],
-            ports={"http-metrics": KSM_PORT, "telemetry": KSM_TELEMETRY_PORT},
-            probes=Probes(
-                readiness=http_probe("/readyz", "telemetry", period_s=10),
-                liveness=http_probe("/livez", "http-metrics", period_s=15, failures=4),
-            ),
-            mounts=[mount("tmp", "/tmp")],
-        )
-        template = pod_template(
-            component,
-            name,
-            uid=KSM_UID,
-            containers=[exporter],
-            volumes=[empty_dir("tmp", "16Mi")],
-            placement=self._placement,
-            service_account=subject.name,  # it lists pods through the API server
-        )
         add_workload(
             name,
-            ns,
+            self._namespace,
             component,
             name,
-            template,
+            kube_state_metrics_pod(self._inputs, bundled, subject.name),
             self._child,
             ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
             egress=[Allow(addresses(bundled.api_server_cidrs), API_SERVER_PORTS)],
@@ -353,73 +215,27 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result},
             opts=child,
         )
-        admin_name = admin.metadata.apply(lambda m: str(m.name))
         config_maps = {
             "datasources": ("grafana-datasources", files.datasources),
             "providers": ("grafana-dashboard-providers", files.dashboard_providers),
             "dashboards": ("grafana-dashboards", files.dashboards),
         }
-        volumes = [empty_dir("data", "1Gi"), empty_dir("tmp", "64Mi")]
-        for key, (cm_name, data) in config_maps.items():
-            cm = k8s.core.v1.ConfigMap(
-                cm_name, metadata=meta(cm_name, ns, component), data=data, opts=child
+        provisioning = {
+            key: name_of(
+                k8s.core.v1.ConfigMap(
+                    cm_name, metadata=meta(cm_name, ns, component), data=data, opts=child
+                )
             )
-            volumes.append(config_map_volume(key, cm.metadata.apply(lambda m: str(m.name))))
-        plain = {
-            "GF_AUTH_ANONYMOUS_ENABLED": "false",
-            "GF_AUTH_DISABLE_LOGIN_FORM": "false",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
-            "GF_NEWS_NEWS_FEED_ENABLED": "false",
-            # Read-only root: everything Grafana writes lives in the data emptyDir.
-            "GF_PATHS_DATA": "/var/lib/grafana",
-            "GF_PATHS_LOGS": "/var/lib/grafana/logs",
-            "GF_PATHS_PLUGINS": "/var/lib/grafana/plugins",
-            "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning",
-            "FWCAP_PROMETHEUS_URL": in_cluster_url(
-                PROMETHEUS_SERVICE, self._kit_namespace, PROMETHEUS_PORT
-            ),
-            "FWCAP_DASHBOARDS_DIR": GRAFANA_DASHBOARDS_DIR,
+            for key, (cm_name, data) in config_maps.items()
         }
-        server = container(
-            "grafana",
-            bundled.grafana_image,
-            uid=GRAFANA_UID,
-            cpu=bundled.grafana_cpu,
-            memory=bundled.grafana_memory,
-            ports={"http": GRAFANA_PORT},
-            env=env_vars(
-                plain,
-                secrets={
-                    "GF_SECURITY_ADMIN_USER": (admin_name, "admin-user"),
-                    "GF_SECURITY_ADMIN_PASSWORD": (admin_name, "admin-password"),
-                },
+        template = grafana_pod(
+            self._inputs,
+            bundled,
+            admin_secret=name_of(admin),
+            provisioning=provisioning,
+            provisioning_sha256=_sha256(
+                repr((files.dashboards, files.datasources, files.dashboard_providers))
             ),
-            probes=http_probes("/api/health", "http"),
-            mounts=[
-                mount("data", "/var/lib/grafana"),
-                mount("tmp", "/tmp"),
-                mount("datasources", "/etc/grafana/provisioning/datasources", read_only=True),
-                mount("providers", "/etc/grafana/provisioning/dashboards", read_only=True),
-                mount("dashboards", GRAFANA_DASHBOARDS_DIR, read_only=True),
-            ],
-        )
-        # Changed dashboards or provisioning roll the pod (Grafana reads provisioning at start).
-        content_hash = _sha256(
-            repr((files.dashboards, files.datasources, files.dashboard_providers))
-        )
-        template = pod_template(
-            component,
-            name,
-            uid=GRAFANA_UID,
-            containers=[server],
-            volumes=volumes,
-            placement=self._placement,
-            annotations={"fwcap/provisioning-sha256": content_hash},
-            # The image's files belong to group 0; Grafana's documented setup.
-            supplemental_groups=[0],
         )
         # Reached only through `kubectl port-forward`; it calls only Prometheus.
         add_workload(
@@ -453,7 +269,7 @@ class Monitoring(pulumi.ComponentResource):
             ),
             spec={
                 "selector": {"matchLabels": selector("locust-master", LOCUST_SERVICE)},
-                "namespaceSelector": {"matchNames": [self._kit_namespace]},
+                "namespaceSelector": {"matchNames": [self._inputs.namespace]},
                 "endpoints": [
                     {
                         "port": "web",

@@ -10,16 +10,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from deploy.resources import add_network_policy, add_service
+from deploy.resources import add_network_policy, add_service, name_of
 from deploy.specs.config_files import database_secret_name, database_url, postgres_init_sql
 from deploy.specs.names import DATABASE_URL_KEY, POSTGRES_PORT, POSTGRES_SERVICE, meta, selector
 from deploy.specs.network import Allow, pods
 from deploy.specs.pods import volume_claim
 from deploy.specs.postgres import BACKUP, PostgresBackup, PostgresInputs, backup_pod, postgres_pod
-
-
-def _name_of(resource: k8s.core.v1.Secret | k8s.core.v1.Service) -> pulumi.Output[str]:
-    return resource.metadata.apply(lambda m: str(m.name))
 
 
 class InClusterPostgres(pulumi.ComponentResource):
@@ -61,9 +57,9 @@ class InClusterPostgres(pulumi.ComponentResource):
             metadata=meta(name, namespace, "postgres"),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=1,
-                service_name=_name_of(headless),
+                service_name=name_of(headless),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("postgres", name)),
-                template=postgres_pod(inputs, _name_of(admin), _name_of(init)),
+                template=postgres_pod(inputs, name_of(admin), name_of(init)),
                 volume_claim_templates=[
                     volume_claim("data", "postgres", inputs.storage, inputs.storage_class)
                 ],
@@ -85,7 +81,7 @@ class InClusterPostgres(pulumi.ComponentResource):
         clients: tuple[str, ...] = ("service", "migration")
         if inputs.backup:
             clients += (BACKUP,)
-            self._backup(inputs.backup, _name_of(admin))
+            self._backup(inputs.backup, name_of(admin))
         # Only the services, their migration Jobs (and the backup); PostgreSQL calls nobody.
         add_network_policy(
             f"{resource_name}-policy", namespace, "postgres", name, child,
@@ -129,7 +125,7 @@ class InClusterPostgres(pulumi.ComponentResource):
                 string_data={DATABASE_URL_KEY: url},
                 opts=self._child,
             )
-            self.database_secrets[framework] = _name_of(secret)
+            self.database_secrets[framework] = name_of(secret)
         return role_passwords
 
     def _backup(self, backup: PostgresBackup, admin_secret: pulumi.Input[str]) -> None:
@@ -144,9 +140,7 @@ class InClusterPostgres(pulumi.ComponentResource):
                 parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")
             ),
         )
-        template = backup_pod(
-            self._inputs, backup, admin_secret, claim.metadata.apply(lambda m: str(m.name))
-        )
+        template = backup_pod(self._inputs, backup, admin_secret, name_of(claim))
         k8s.batch.v1.CronJob(
             f"{resource_name}-backup",
             metadata=meta(BACKUP, namespace, BACKUP),

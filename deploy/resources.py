@@ -13,6 +13,20 @@ from deploy.specs.names import meta, selector
 from deploy.specs.network import Allow, network_policy_spec
 from deploy.specs.workloads import Rules, cluster_ip_service_spec, deployment_spec, policy_rules
 
+# What the components read back from an object they registered: its name, once Kubernetes (or
+# Pulumi's auto-naming) has settled it, so a consumer waits for the object to exist.
+Named = (
+    k8s.core.v1.ConfigMap
+    | k8s.core.v1.PersistentVolumeClaim
+    | k8s.core.v1.Secret
+    | k8s.core.v1.Service
+    | k8s.core.v1.ServiceAccount
+)
+
+
+def name_of(resource: Named) -> pulumi.Output[str]:
+    return resource.metadata.apply(lambda m: str(m.name))
+
 
 def add_deployment(
     resource_name: str,
