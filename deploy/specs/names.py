@@ -9,8 +9,6 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from deploy import images
-
 PART_OF = "fwcap"
 COMPONENT = "app.kubernetes.io/component"
 NAME = "app.kubernetes.io/name"
@@ -37,13 +35,6 @@ KSM_TELEMETRY_PORT = 8081
 KUBELET_PORT = 10250
 API_SERVER_PORTS = (443, 6443)
 DATABASE_URL_KEY = "DATABASE_URL"
-
-# Third-party images by tag; deploy/images.py says why their digests are stack config.
-POSTGRES_IMAGE = images.POSTGRES.tag_ref
-PROMETHEUS_IMAGE = images.PROMETHEUS.tag_ref
-GRAFANA_IMAGE = images.GRAFANA.tag_ref
-LOCUST_IMAGE = images.LOCUST.tag_ref
-KSM_IMAGE = images.KUBE_STATE_METRICS.tag_ref
 
 # Non-root identities: each image's own user, so files it ships stay readable.
 KIT_UID = 10001  # the kit's images (services, upstream stub)
