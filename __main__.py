@@ -10,42 +10,67 @@ import pulumi
 
 from deploy.aws import EbsStorage, EcrRepositories
 from deploy.files import read_kit_files
+from deploy.inputs import (
+    kit_images,
+    locust_inputs,
+    monitoring_inputs,
+    postgres_inputs,
+    service_chart_inputs,
+    upstream_inputs,
+)
 from deploy.locust import Locust
 from deploy.monitoring import Monitoring
 from deploy.namespace import KitNamespace
-from deploy.postgres import Postgres
+from deploy.postgres import InClusterPostgres
 from deploy.service import IMAGES, FrameworkService, ImageTarget, image_build, registry_target
-from deploy.settings import settings_from_pulumi_config
+from deploy.stack_config import settings_from_pulumi_config
 from deploy.upstream import UpstreamStub
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
 settings = settings_from_pulumi_config(PROJECT_DIR)
-files = read_kit_files(PROJECT_DIR, settings)
+files = read_kit_files(PROJECT_DIR, settings.locustfile)
 
 if settings.ecr:
     ecr = EcrRepositories("ecr", {name: image_build(name).repository for name in IMAGES})
     target = ImageTarget(ecr.repositories, [ecr.registry])
 else:
-    target = registry_target(settings)
+    target = registry_target(settings.registry)
 # PostgreSQL's volume needs the driver and its StorageClass first.
-storage = [EbsStorage("ebs", settings)] if settings.ebs_csi_driver else []
+storage = (
+    [EbsStorage("ebs", settings.eks_cluster_name, settings.storage_class)]
+    if settings.ebs_csi_driver
+    else []
+)
 
-namespace = KitNamespace("fwcap", settings)
+namespace = KitNamespace("fwcap", settings.namespace)
 ns = namespace.name
-postgres = Postgres("postgres", settings, ns, opts=pulumi.ResourceOptions(depends_on=storage))
-upstream = UpstreamStub("upstream-stub", settings, ns, target)
+postgres = InClusterPostgres(
+    "postgres", postgres_inputs(settings), ns, opts=pulumi.ResourceOptions(depends_on=storage)
+)
+upstream = UpstreamStub("upstream-stub", upstream_inputs(settings), ns, target)
 # After PostgreSQL is ready, so each chart's migration Job finds its database on first try.
 after_postgres = pulumi.ResourceOptions(depends_on=[postgres])
+chart, images = service_chart_inputs(settings), kit_images(settings)
 services = {
     framework: FrameworkService(
-        framework, settings, ns, postgres.database_secrets[framework], target, opts=after_postgres
+        framework,
+        chart,
+        images,
+        ns,
+        postgres.database_secrets[framework],
+        target,
+        opts=after_postgres,
     )
     for framework in settings.frameworks
 }
-locust = Locust("locust", settings, ns, files)
+locust = Locust("locust", locust_inputs(settings), ns, files)
 monitoring = Monitoring(
-    "monitoring", settings, ns, files, opts=pulumi.ResourceOptions(depends_on=storage)
+    "monitoring",
+    monitoring_inputs(settings),
+    ns,
+    files,
+    opts=pulumi.ResourceOptions(depends_on=storage),
 )
 
 pulumi.export("namespace", ns)

@@ -12,8 +12,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
-from deploy.settings import Settings
-from deploy.specs import meta
+from deploy.specs.names import meta
 
 # The driver's controller runs as this service account (the add-on's own manifests).
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
@@ -84,11 +83,15 @@ class EbsStorage(pulumi.ComponentResource):
     stack's StorageClass as gp3: what a fresh EKS cluster lacks for PostgreSQL's volume."""
 
     def __init__(
-        self, resource_name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
+        self,
+        resource_name: str,
+        cluster: str,
+        storage_class: str,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`cluster`: the EKS cluster's name; `storage_class`: the gp3 class to create."""
         super().__init__("fwcap:deploy:EbsStorage", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        cluster = settings.eks_cluster_name
         role = aws.iam.Role(
             f"{resource_name}-ebs-csi-role",
             assume_role_policy=pod_identity_trust_policy(),
@@ -118,7 +121,7 @@ class EbsStorage(pulumi.ComponentResource):
         )
         k8s.storage.v1.StorageClass(
             f"{resource_name}-storage-class",
-            metadata=meta(settings.storage_class, None, "storage"),
+            metadata=meta(storage_class, None, "storage"),
             provisioner="ebs.csi.aws.com",
             parameters={"type": "gp3", "encrypted": "true", "fsType": "ext4"},
             # The volume is made in the zone of the node the pod lands on.

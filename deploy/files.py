@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capacity.errors import ConfigError
-from deploy.settings import Settings
 
 GRAFANA_DIR = "grafana"
 # Shipped to the Locust master next to the locustfile: Basic auth on its web API.
@@ -29,9 +28,9 @@ def read_files(directory: Path, pattern: str) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob(pattern))}
 
 
-def read_kit_files(project_dir: Path, settings: Settings) -> KitFiles:
+def read_kit_files(project_dir: Path, locustfile_path: str) -> KitFiles:
     # load_settings has checked that the locustfile exists.
-    locustfile = project_dir / settings.locustfile
+    locustfile = project_dir / locustfile_path
     grafana = project_dir / GRAFANA_DIR
     files = KitFiles(
         locustfile=locustfile.read_text(encoding="utf-8"),

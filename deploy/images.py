@@ -10,6 +10,7 @@ together with every stack's digest for it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -49,3 +50,39 @@ def resolve_commands(image: ThirdPartyImage) -> str:
         f"`crane digest {image.tag_ref}` or `docker buildx imagetools inspect {image.tag_ref} "
         "--format '{{json .Manifest.Digest}}'`"
     )
+
+
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REF = re.compile(
+    r"^(?P<repository>[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?"
+    + rf"(/{_PATH_COMPONENT})*)"
+    + r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    + r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+IMAGE_REF_FORMS = (
+    "repository:tag@sha256:<64 hex>, e.g. ghcr.io/acme/fwcap-django:1.2.0@sha256:... (a fixed "
+    "tag, never 'latest', and the digest it names: `crane digest <repository:tag>`)"
+)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image the cluster pulls: never a bare or `latest` tag."""
+
+    repository: str
+    tag: str
+    digest: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """`host/repo:tag[@sha256:...]` -> ImageRef; ValueError otherwise."""
+    match = _IMAGE_REF.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not an image reference with a tag")
+    if match["tag"] == "latest":
+        raise ValueError(f"{text!r} uses the moving tag 'latest'")
+    return ImageRef(match["repository"], match["tag"], match["digest"] or "")

@@ -1,7 +1,7 @@
 """The load generator in the cluster: a Locust master (web API on `web`, behind Basic auth, which
 the kit's driver reaches through a port-forward and Prometheus scrapes) and configurable workers,
-running the repository's locustfile from a ConfigMap with the same flags the local run uses
-(capacity/target/local.py)."""
+running the repository's locustfile from a ConfigMap. Its pods are built in
+deploy/specs/locust.py; this component registers the objects."""
 
 from __future__ import annotations
 
@@ -11,70 +11,27 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from deploy import images
 from deploy.files import KitFiles
-from deploy.settings import Settings
-from deploy.specs import (
+from deploy.resources import add_deployment, add_network_policy, add_service, name_of
+from deploy.specs.locust import (
+    LOCUST_WEB_USER,
+    LOCUSTFILE_NAME,
+    MASTER,
+    MASTER_PORTS,
+    WEB_AUTH_NAME,
+    WORKER,
+    LocustInputs,
+    locust_pods,
+)
+from deploy.specs.names import (
     LOCUST_MASTER_PORT,
     LOCUST_SERVICE,
-    LOCUST_UID,
     LOCUST_WEB_PORT,
     SERVICE_PORT,
-    Allow,
-    Placement,
-    Probes,
-    add_deployment,
-    add_network_policy,
-    add_service,
-    config_map_volume,
-    container,
-    empty_dir,
-    env_vars,
-    exec_probe,
     in_cluster_url,
     meta,
-    monitoring_peers,
-    mount,
-    pod_template,
-    pods,
-    tcp_probe,
-    third_party_image,
 )
-
-LOCUSTFILE_DIR = "/etc/fwcap/locust"
-LOCUSTFILE_NAME = "locustfile.py"
-WEB_AUTH_NAME = "web_auth.py"
-LOCUST_WEB_USER = "fwcap"
-# Read by deploy/locust_plugins/web_auth.py, which runs inside the Locust image and so cannot
-# import this module (nor may the program import locust: it monkey-patches the process).
-USER_ENV = "FWCAP_LOCUST_WEB_USER"
-PASSWORD_ENV = "FWCAP_LOCUST_WEB_PASSWORD"
-_LOCUSTFILES = f"{LOCUSTFILE_DIR}/{LOCUSTFILE_NAME},{LOCUSTFILE_DIR}/{WEB_AUTH_NAME}"
-_ENV = {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-# A worker has no port of its own; it is alive while its Python process is (PID 1 in the pod,
-# and /proc/1/cmdline names the worker), and ready once that is so.
-_WORKER_ALIVE = [
-    "python",
-    "-c",
-    "import sys; sys.exit(b'--worker' not in open('/proc/1/cmdline','rb').read())",
-]
-
-
-def master_args() -> list[str]:
-    return [
-        "-f", _LOCUSTFILES, "--loglevel", "WARNING",
-        "--master", "--class-picker",
-        "--web-host", "0.0.0.0", "--web-port", str(LOCUST_WEB_PORT),
-        "--master-bind-host", "0.0.0.0", "--master-bind-port", str(LOCUST_MASTER_PORT),
-    ]  # fmt: skip
-
-
-def worker_args(namespace: str) -> list[str]:
-    return [
-        "-f", _LOCUSTFILES, "--loglevel", "WARNING",
-        "--worker", "--master-host", f"{LOCUST_SERVICE}.{namespace}.svc",
-        "--master-port", str(LOCUST_MASTER_PORT),
-    ]  # fmt: skip
+from deploy.specs.network import Allow, monitoring_peers, pods
 
 
 class Locust(pulumi.ComponentResource):
@@ -88,7 +45,7 @@ class Locust(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: LocustInputs,
         namespace: pulumi.Input[str],
         files: KitFiles,
         opts: pulumi.ResourceOptions | None = None,
@@ -112,99 +69,41 @@ class Locust(pulumi.ComponentResource):
             string_data={"user": LOCUST_WEB_USER, "password": password.result},
             opts=child,
         )
-        web_auth_name = web_auth.metadata.apply(lambda m: str(m.name))
-        volumes = [
-            config_map_volume("locustfile", config_map.metadata.apply(lambda m: str(m.name))),
-            empty_dir("tmp", "256Mi"),
-        ]
-        mounts = [mount("locustfile", LOCUSTFILE_DIR, read_only=True), mount("tmp", "/tmp")]
-        # New code rolls master and workers together.
-        annotations = {"fwcap/locustfile-sha256": hashlib.sha256(repr(code).encode()).hexdigest()}
-        # Locust shares nodes with neither the service under test nor (when pools are set) it.
-        placement = Placement(pool=settings.load_pool, avoid=("service",))
-
-        # The container is named "locust" in both: Prometheus labels the loadgen series with it.
-        master_name, worker_name = LOCUST_SERVICE, "locust-worker"
-        master_ports = {"web": LOCUST_WEB_PORT, "master": LOCUST_MASTER_PORT}
-        master = container(
-            "locust",
-            third_party_image(settings, images.LOCUST),
-            uid=LOCUST_UID,
-            cpu=settings.locust_master_cpu,
-            memory=settings.locust_master_memory,
-            args=master_args(),
-            env=env_vars(
-                _ENV,
-                secrets={
-                    USER_ENV: (web_auth_name, "user"),
-                    PASSWORD_ENV: (web_auth_name, "password"),
-                },
-            ),
-            ports=master_ports,
-            # TCP, not HTTP: every HTTP path but the metrics asks for the password.
-            probes=Probes(
-                readiness=tcp_probe("web", period_s=5),
-                liveness=tcp_probe("master", period_s=15, failures=4),
-            ),
-            mounts=mounts,
+        templates = locust_pods(
+            inputs,
+            hashlib.sha256(repr(code).encode()).hexdigest(),
+            name_of(config_map),
+            name_of(web_auth),
         )
-        worker = container(
-            "locust",
-            third_party_image(settings, images.LOCUST),
-            uid=LOCUST_UID,
-            cpu=settings.locust_cpu,
-            memory=settings.locust_memory,
-            args=worker_args(settings.namespace),
-            env=env_vars(_ENV),
-            probes=Probes(
-                readiness=exec_probe(_WORKER_ALIVE, period_s=10, failures=3),
-                liveness=exec_probe(_WORKER_ALIVE, period_s=30, failures=3),
-            ),
-            mounts=mounts,
-        )
-        for name, replicas, box in (
-            (master_name, 1, master),
-            (worker_name, settings.locust_workers, worker),
-        ):
-            template = pod_template(
-                name,
-                name,
-                uid=LOCUST_UID,
-                containers=[box],
-                volumes=volumes,
-                placement=placement,
-                annotations=annotations,
-            )
-            add_deployment(name, namespace, name, name, template, child, replicas=replicas)
-        add_service(
-            f"{resource_name}-service", namespace, master_name, master_name, master_ports, child
-        )
+        for name, replicas in ((MASTER, 1), (WORKER, inputs.workers)):
+            add_deployment(name, namespace, name, name, templates[name], child, replicas=replicas)
+        add_service(f"{resource_name}-service", namespace, MASTER, MASTER, MASTER_PORTS, child)
         # Master: its workers on the master port, Prometheus on the web port (metrics); the
         # driver comes through a port-forward, which NetworkPolicies do not filter.
         add_network_policy(
             f"{resource_name}-master-policy",
             namespace,
-            master_name,
-            master_name,
+            MASTER,
+            MASTER,
             child,
             ingress=[
-                Allow((pods(worker_name),), (LOCUST_MASTER_PORT,)),
-                Allow(monitoring_peers(settings), (LOCUST_WEB_PORT,)),
+                Allow((pods(WORKER),), (LOCUST_MASTER_PORT,)),
+                Allow(monitoring_peers(inputs.scrapers), (LOCUST_WEB_PORT,)),
             ],
         )
         # Workers: nobody calls them; they call the master and the services under test.
         add_network_policy(
             f"{resource_name}-worker-policy",
             namespace,
-            worker_name,
-            worker_name,
+            WORKER,
+            WORKER,
             child,
             egress=[
-                Allow((pods(master_name),), (LOCUST_MASTER_PORT,)),
+                Allow((pods(MASTER),), (LOCUST_MASTER_PORT,)),
                 Allow((pods("service"),), (SERVICE_PORT,)),
             ],
         )
-        self.url = in_cluster_url(LOCUST_SERVICE, settings.namespace, LOCUST_WEB_PORT)
+        self.url = in_cluster_url(LOCUST_SERVICE, inputs.namespace, LOCUST_WEB_PORT)
         self.web_user = LOCUST_WEB_USER
         self.web_password = pulumi.Output.secret(password.result)
         self.register_outputs({"url": self.url})

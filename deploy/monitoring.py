@@ -4,6 +4,7 @@ kube-state-metrics for requests and limits, and Grafana (provisioned datasource 
 from grafana/, generated admin password, no anonymous access) - or, in `existing` mode, only a
 ServiceMonitor for the load generator and dashboard ConfigMaps for a kube-prometheus-stack already
 in the cluster. (The services' own ServiceMonitors come with their chart: monitoring.mode=existing.)
+The pods are built in deploy/specs/monitoring.py; this component registers the objects.
 """
 
 from __future__ import annotations
@@ -15,86 +16,42 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from capacity.quantity import MIB, parse_memory_bytes
-from deploy import images
 from deploy.files import KitFiles
-from deploy.settings import Settings
-from deploy.specs import (
+from deploy.resources import add_role_binding, add_workload, name_of
+from deploy.specs.config_files import prometheus_config
+from deploy.specs.monitoring import (
+    GRAFANA_ADMIN_USER,
+    KSM_NAMESPACE_RULES,
+    PROMETHEUS_CLUSTER_RULES,
+    PROMETHEUS_EMPTYDIR_SIZE,
+    PROMETHEUS_NAMESPACE_RULES,
+    BundledMonitoring,
+    ExistingMonitoring,
+    MonitoringInputs,
+    grafana_pod,
+    kube_state_metrics_pod,
+    prometheus_pod,
+)
+from deploy.specs.names import (
     API_SERVER_PORTS,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
-    GRAFANA_UID,
     KSM_PORT,
     KSM_SERVICE,
-    KSM_TELEMETRY_PORT,
-    KSM_UID,
     KUBELET_PORT,
     LOCUST_SERVICE,
     LOCUST_WEB_PORT,
-    PROMETHEUS_GRACE_SECONDS,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
-    PROMETHEUS_UID,
     SERVICE_PORT,
-    Allow,
-    Placement,
-    Probes,
-    Rules,
-    add_role_binding,
-    add_workload,
-    addresses,
-    config_map_volume,
-    container,
-    empty_dir,
-    env_vars,
-    http_probe,
-    http_probes,
     in_cluster_url,
     labels,
     meta,
-    mount,
-    pod_template,
-    pods,
-    prometheus_config,
     selector,
-    third_party_image,
-    volume_claim,
 )
-
-GRAFANA_ADMIN_USER = "admin"
-# Where Grafana reads the dashboards ConfigMap; grafana/provisioning/dashboards/*.yaml reads
-# ${FWCAP_DASHBOARDS_DIR}, grafana/provisioning/datasources/*.yaml ${FWCAP_PROMETHEUS_URL}.
-GRAFANA_DASHBOARDS_DIR = "/etc/fwcap/dashboards"
-# kube-state-metrics exports only what the kit's queries read: requests and limits of the pods of
-# this namespace (capacity/metrics/queries.py).
-KSM_METRICS = ("kube_pod_container_resource_limits", "kube_pod_container_resource_requests")
-KSM_CPU, KSM_MEMORY = "50m", "128Mi"
-# Prometheus' own TSDB, whether on a PVC or an emptyDir.
-PROMETHEUS_EMPTYDIR_SIZE = "8Gi"
-
-# What each RBAC rule is for; tests/deploy/test_rbac.py checks the config uses exactly this.
-PROMETHEUS_CLUSTER_RULES = (
-    # kubernetes_sd_configs role: node (the cadvisor job) lists and watches nodes.
-    (("nodes",), ("list", "watch")),
-    # The kubelet authorises GET /metrics/cadvisor as `get nodes/metrics` (no node proxy).
-    (("nodes/metrics",), ("get",)),
-)
-PROMETHEUS_NAMESPACE_RULES = (
-    # kubernetes_sd_configs role: pod (services, loadgen, kube-state-metrics), this namespace.
-    (("pods",), ("list", "watch")),
-)
-KSM_NAMESPACE_RULES = ((("pods",), ("list", "watch")),)
-
-
-# Size-based retention keeps this share of the TSDB's volume: the WAL, the head block being
-# compacted and a block being written need the rest (Prometheus' storage docs advise a margin).
-RETENTION_SHARE_PERCENT = 80
-
-
-def retention_size(volume: str) -> str:
-    """`--storage.tsdb.retention.size` for a volume of `volume` (a Kubernetes quantity), in
-    Prometheus' units (MB = 2^20 bytes)."""
-    return f"{parse_memory_bytes(volume) * RETENTION_SHARE_PERCENT // 100 // MIB}MB"
+from deploy.specs.network import Allow, addresses, pods
+from deploy.specs.pods import empty_dir, volume_claim
+from deploy.specs.workloads import Rules
 
 
 def _sha256(text: str) -> str:
@@ -111,29 +68,29 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: MonitoringInputs,
         namespace: pulumi.Input[str],
         files: KitFiles,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:Monitoring", resource_name, None, opts)
-        self._settings = settings
+        self._inputs = inputs
         self._namespace = namespace
         self._child = pulumi.ResourceOptions(parent=self)
-        self._placement = Placement(pool=settings.load_pool, avoid=("service",))
-        if settings.monitoring_mode == "existing":
-            self._existing(files.dashboards)
-            self.prometheus_url = settings.existing_prometheus_url
-            self.grafana_url = settings.existing_grafana_url or None
+        stack = inputs.stack
+        if isinstance(stack, ExistingMonitoring):
+            self._existing(stack, files.dashboards)
+            self.prometheus_url = stack.prometheus_url
+            self.grafana_url = stack.grafana_url or None
             self.grafana_admin_password = None
         else:
-            self._prometheus()
-            self._kube_state_metrics()
-            self.grafana_admin_password = self._grafana(files)
+            self._prometheus(stack)
+            self._kube_state_metrics(stack)
+            self.grafana_admin_password = self._grafana(stack, files)
             self.prometheus_url = in_cluster_url(
-                PROMETHEUS_SERVICE, settings.namespace, PROMETHEUS_PORT
+                PROMETHEUS_SERVICE, inputs.namespace, PROMETHEUS_PORT
             )
-            self.grafana_url = in_cluster_url(GRAFANA_SERVICE, settings.namespace, GRAFANA_PORT)
+            self.grafana_url = in_cluster_url(GRAFANA_SERVICE, inputs.namespace, GRAFANA_PORT)
         self.register_outputs(
             {"prometheus_url": self.prometheus_url, "grafana_url": self.grafana_url}
         )
@@ -153,37 +110,36 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         subject = k8s.rbac.v1.SubjectArgs(
-            kind="ServiceAccount", name=account.metadata.apply(lambda m: str(m.name)), namespace=ns
+            kind="ServiceAccount", name=name_of(account), namespace=ns
         )
         add_role_binding(f"{name}-discovery", ns, component, name, namespace_rules, subject, child)
         return subject
 
     # -- bundled Prometheus ---------------------------------------------------------------
 
-    def _prometheus(self) -> None:
-        settings, ns, child = self._settings, self._namespace, self._child
+    def _prometheus(self, bundled: BundledMonitoring) -> None:
+        ns, child = self._namespace, self._child
         name = component = PROMETHEUS_SERVICE
         subject = self._account(name, component, PROMETHEUS_NAMESPACE_RULES)
         # Nodes are cluster-scoped: the one cluster-wide grant, read-only, no proxy.
-        cluster_role_name = f"fwcap-prometheus-{settings.namespace}"
+        cluster_role_name = f"fwcap-prometheus-{self._inputs.namespace}"
         add_role_binding(
             f"{name}-nodes", None, component, cluster_role_name, PROMETHEUS_CLUSTER_RULES,
             subject, child,
         )  # fmt: skip
-        config_text = prometheus_config(settings)
+        config_text = prometheus_config(self._inputs.namespace, bundled.scrape_interval_seconds)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=meta("prometheus-config", ns, component),
             data={"prometheus.yml": config_text},
             opts=child,
         )
-        tsdb_size = settings.prometheus_storage or PROMETHEUS_EMPTYDIR_SIZE
-        if settings.prometheus_storage:
+        if bundled.prometheus_storage:
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data",
                 metadata=meta("prometheus-data", ns, component),
                 spec=volume_claim(
-                    "prometheus-data", component, settings.prometheus_storage, settings
+                    "prometheus-data", component, bundled.prometheus_storage, bundled.storage_class
                 ).spec,
                 # A first `pulumi up` on a WaitForFirstConsumer class would otherwise wait here.
                 opts=pulumi.ResourceOptions(
@@ -193,48 +149,18 @@ class Monitoring(pulumi.ComponentResource):
             data = k8s.core.v1.VolumeArgs(
                 name="data",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim.metadata.apply(lambda m: str(m.name))
+                    claim_name=name_of(claim)
                 ),
             )
         else:
             data = empty_dir("data", PROMETHEUS_EMPTYDIR_SIZE)
-        server = container(
-            "prometheus",
-            third_party_image(settings, images.PROMETHEUS),
-            uid=PROMETHEUS_UID,
-            cpu=settings.prometheus_cpu,
-            memory=settings.prometheus_memory,
-            args=[
-                "--config.file=/etc/prometheus/prometheus.yml",
-                "--storage.tsdb.path=/prometheus",
-                f"--storage.tsdb.retention.time={settings.prometheus_retention}",
-                # Whichever comes first: a volume that fills up stops Prometheus writing.
-                f"--storage.tsdb.retention.size={retention_size(tsdb_size)}",
-                f"--web.listen-address=:{PROMETHEUS_PORT}",
-            ],
-            ports={"web": PROMETHEUS_PORT},
-            probes=http_probes("/-/ready", "web", live_path="/-/healthy"),
-            mounts=[
-                mount("config", "/etc/prometheus", read_only=True),
-                mount("data", "/prometheus"),
-                mount("tmp", "/tmp"),
-            ],
-        )
-        template = pod_template(
-            component,
-            name,
-            uid=PROMETHEUS_UID,
-            containers=[server],
-            volumes=[
-                config_map_volume("config", config.metadata.apply(lambda m: str(m.name))),
-                data,
-                empty_dir("tmp", "64Mi"),
-            ],
-            placement=self._placement,
-            # A config change rolls the pod (Prometheus would not reload by itself).
-            annotations={"fwcap/config-sha256": _sha256(config_text)},
-            service_account=subject.name,  # the config reads its token
-            grace_seconds=PROMETHEUS_GRACE_SECONDS,
+        template = prometheus_pod(
+            self._inputs,
+            bundled,
+            config=name_of(config),
+            config_sha256=_sha256(config_text),
+            data=data,
+            service_account=subject.name,
         )
         # One TSDB (single_writer): never two Prometheus pods at once.
         add_workload(
@@ -253,61 +179,31 @@ class Monitoring(pulumi.ComponentResource):
                 Allow((pods("kube-state-metrics"),), (KSM_PORT,)),
                 # The kubelets (cAdvisor) and the API server (discovery) are outside any pod:
                 # named by their addresses, so the token cannot leave the cluster.
-                Allow(addresses(settings.node_cidrs), (KUBELET_PORT,)),
-                Allow(addresses(settings.api_server_cidrs), API_SERVER_PORTS),
+                Allow(addresses(bundled.node_cidrs), (KUBELET_PORT,)),
+                Allow(addresses(bundled.api_server_cidrs), API_SERVER_PORTS),
             ],
         )
 
     # -- bundled kube-state-metrics: requests and limits, this namespace only --------------
 
-    def _kube_state_metrics(self) -> None:
-        ns, component = self._namespace, "kube-state-metrics"
-        name = KSM_SERVICE
+    def _kube_state_metrics(self, bundled: BundledMonitoring) -> None:
+        name, component = KSM_SERVICE, "kube-state-metrics"
         subject = self._account(name, component, KSM_NAMESPACE_RULES)
-        exporter = container(
-            component,
-            third_party_image(self._settings, images.KUBE_STATE_METRICS),
-            uid=KSM_UID,
-            cpu=KSM_CPU,
-            memory=KSM_MEMORY,
-            args=[
-                f"--namespaces={self._settings.namespace}",
-                "--resources=pods",
-                f"--metric-allowlist={','.join(KSM_METRICS)}",
-                f"--port={KSM_PORT}",
-                f"--telemetry-port={KSM_TELEMETRY_PORT}",
-            ],
-            ports={"http-metrics": KSM_PORT, "telemetry": KSM_TELEMETRY_PORT},
-            probes=Probes(
-                readiness=http_probe("/readyz", "telemetry", period_s=10),
-                liveness=http_probe("/livez", "http-metrics", period_s=15, failures=4),
-            ),
-            mounts=[mount("tmp", "/tmp")],
-        )
-        template = pod_template(
-            component,
-            name,
-            uid=KSM_UID,
-            containers=[exporter],
-            volumes=[empty_dir("tmp", "16Mi")],
-            placement=self._placement,
-            service_account=subject.name,  # it lists pods through the API server
-        )
         add_workload(
             name,
-            ns,
+            self._namespace,
             component,
             name,
-            template,
+            kube_state_metrics_pod(self._inputs, bundled, subject.name),
             self._child,
             ingress=[Allow((pods("prometheus"),), (KSM_PORT,))],
-            egress=[Allow(addresses(self._settings.api_server_cidrs), API_SERVER_PORTS)],
+            egress=[Allow(addresses(bundled.api_server_cidrs), API_SERVER_PORTS)],
         )
 
     # -- bundled Grafana ------------------------------------------------------------------
 
-    def _grafana(self, files: KitFiles) -> pulumi.Output[str]:
-        settings, ns, child = self._settings, self._namespace, self._child
+    def _grafana(self, bundled: BundledMonitoring, files: KitFiles) -> pulumi.Output[str]:
+        ns, child = self._namespace, self._child
         name = component = GRAFANA_SERVICE
         password = random.RandomPassword(
             f"{name}-admin-password", length=24, special=False, opts=child
@@ -319,73 +215,27 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result},
             opts=child,
         )
-        admin_name = admin.metadata.apply(lambda m: str(m.name))
         config_maps = {
             "datasources": ("grafana-datasources", files.datasources),
             "providers": ("grafana-dashboard-providers", files.dashboard_providers),
             "dashboards": ("grafana-dashboards", files.dashboards),
         }
-        volumes = [empty_dir("data", "1Gi"), empty_dir("tmp", "64Mi")]
-        for key, (cm_name, data) in config_maps.items():
-            cm = k8s.core.v1.ConfigMap(
-                cm_name, metadata=meta(cm_name, ns, component), data=data, opts=child
+        provisioning = {
+            key: name_of(
+                k8s.core.v1.ConfigMap(
+                    cm_name, metadata=meta(cm_name, ns, component), data=data, opts=child
+                )
             )
-            volumes.append(config_map_volume(key, cm.metadata.apply(lambda m: str(m.name))))
-        plain = {
-            "GF_AUTH_ANONYMOUS_ENABLED": "false",
-            "GF_AUTH_DISABLE_LOGIN_FORM": "false",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
-            "GF_NEWS_NEWS_FEED_ENABLED": "false",
-            # Read-only root: everything Grafana writes lives in the data emptyDir.
-            "GF_PATHS_DATA": "/var/lib/grafana",
-            "GF_PATHS_LOGS": "/var/lib/grafana/logs",
-            "GF_PATHS_PLUGINS": "/var/lib/grafana/plugins",
-            "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning",
-            "FWCAP_PROMETHEUS_URL": in_cluster_url(
-                PROMETHEUS_SERVICE, settings.namespace, PROMETHEUS_PORT
-            ),
-            "FWCAP_DASHBOARDS_DIR": GRAFANA_DASHBOARDS_DIR,
+            for key, (cm_name, data) in config_maps.items()
         }
-        server = container(
-            "grafana",
-            third_party_image(settings, images.GRAFANA),
-            uid=GRAFANA_UID,
-            cpu=settings.grafana_cpu,
-            memory=settings.grafana_memory,
-            ports={"http": GRAFANA_PORT},
-            env=env_vars(
-                plain,
-                secrets={
-                    "GF_SECURITY_ADMIN_USER": (admin_name, "admin-user"),
-                    "GF_SECURITY_ADMIN_PASSWORD": (admin_name, "admin-password"),
-                },
+        template = grafana_pod(
+            self._inputs,
+            bundled,
+            admin_secret=name_of(admin),
+            provisioning=provisioning,
+            provisioning_sha256=_sha256(
+                repr((files.dashboards, files.datasources, files.dashboard_providers))
             ),
-            probes=http_probes("/api/health", "http"),
-            mounts=[
-                mount("data", "/var/lib/grafana"),
-                mount("tmp", "/tmp"),
-                mount("datasources", "/etc/grafana/provisioning/datasources", read_only=True),
-                mount("providers", "/etc/grafana/provisioning/dashboards", read_only=True),
-                mount("dashboards", GRAFANA_DASHBOARDS_DIR, read_only=True),
-            ],
-        )
-        # Changed dashboards or provisioning roll the pod (Grafana reads provisioning at start).
-        content_hash = _sha256(
-            repr((files.dashboards, files.datasources, files.dashboard_providers))
-        )
-        template = pod_template(
-            component,
-            name,
-            uid=GRAFANA_UID,
-            containers=[server],
-            volumes=volumes,
-            placement=self._placement,
-            annotations={"fwcap/provisioning-sha256": content_hash},
-            # The image's files belong to group 0; Grafana's documented setup.
-            supplemental_groups=[0],
         )
         # Reached only through `kubectl port-forward`; it calls only Prometheus.
         add_workload(
@@ -403,8 +253,8 @@ class Monitoring(pulumi.ComponentResource):
 
     # -- existing kube-prometheus-stack ---------------------------------------------------
 
-    def _existing(self, dashboards: dict[str, str]) -> None:
-        settings, child = self._settings, self._child
+    def _existing(self, existing: ExistingMonitoring, dashboards: dict[str, str]) -> None:
+        child = self._child
         k8s.apiextensions.CustomResource(
             "locust-servicemonitor",
             api_version="monitoring.coreos.com/v1",
@@ -414,17 +264,17 @@ class Monitoring(pulumi.ComponentResource):
                 namespace=self._namespace,
                 labels={
                     **labels("locust-master", LOCUST_SERVICE),
-                    "release": settings.prometheus_release_label,
+                    "release": existing.release_label,
                 },
             ),
             spec={
                 "selector": {"matchLabels": selector("locust-master", LOCUST_SERVICE)},
-                "namespaceSelector": {"matchNames": [settings.namespace]},
+                "namespaceSelector": {"matchNames": [self._inputs.namespace]},
                 "endpoints": [
                     {
                         "port": "web",
                         "path": "/export/prometheus",
-                        "interval": f"{settings.scrape_interval_seconds}s",
+                        "interval": f"{existing.scrape_interval_seconds}s",
                     }
                 ],
             },

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from deploy.settings import Settings
-from deploy.specs import DNS_PEER, NAMESPACE_LABELS, Allow, meta, network_policy_spec
+from deploy.specs.names import NAMESPACE_LABELS, meta
+from deploy.specs.network import DNS_PEER, Allow, network_policy_spec
 
 # Selects every pod of the namespace.
 ALL_PODS: dict[str, str] = {}
@@ -19,18 +19,16 @@ class KitNamespace(pulumi.ComponentResource):
     name: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
+        self, resource_name: str, namespace: str, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("fwcap:deploy:Namespace", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = k8s.core.v1.Namespace(
+        created = k8s.core.v1.Namespace(
             resource_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=settings.namespace, labels=dict(NAMESPACE_LABELS)
-            ),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=dict(NAMESPACE_LABELS)),
             opts=child,
         )
-        self.name = namespace.metadata.apply(lambda m: str(m.name))
+        self.name = created.metadata.apply(lambda m: str(m.name))
         # Default deny, both ways: each component's own policy then allows what it needs.
         k8s.networking.v1.NetworkPolicy(
             "default-deny",

@@ -1,5 +1,6 @@
 """PostgreSQL for both services: one StatefulSet with a volume, a generated password, one database
-per framework, and a NetworkPolicy that admits only the services (and their migration Jobs)."""
+per framework, and a NetworkPolicy that admits only the services (and their migration Jobs).
+Its pods are built in deploy/specs/postgres.py; this component registers the objects."""
 
 from __future__ import annotations
 
@@ -9,56 +10,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from deploy import images
-from deploy.settings import Settings
-from deploy.specs import (
-    DATABASE_URL_KEY,
-    POSTGRES_GRACE_SECONDS,
-    POSTGRES_PORT,
-    POSTGRES_SERVICE,
-    POSTGRES_UID,
-    POSTGRES_USER,
-    Allow,
-    Placement,
-    Probes,
-    add_network_policy,
-    add_service,
-    container,
-    container_security_context,
-    database_secret_name,
-    database_url,
-    empty_dir,
-    env_vars,
-    exec_probe,
-    guaranteed_resources,
-    meta,
-    mount,
-    pod_template,
-    pods,
-    postgres_init_sql,
-    secret_volume,
-    selector,
-    third_party_image,
-    volume_claim,
-)
-
-BACKUP = "postgres-backup"  # component and name of the backup CronJob, its pods and volume
-BACKUP_CPU, BACKUP_MEMORY = "100m", "256Mi"
-# A dump is written under a temporary name and renamed once complete, so a failed run never
-# leaves a truncated file that looks like a backup; then only the newest $KEEP are kept.
-BACKUP_SCRIPT = (
-    "set -eu; name=/backup/fwcap-$(date -u +%Y%m%dT%H%M%SZ).sql; "
-    'pg_dumpall --clean --if-exists > "$name.partial"; gzip "$name.partial"; '
-    'mv "$name.partial.gz" "$name.gz"; '
-    "ls -1t /backup/fwcap-*.sql.gz | tail -n +$((KEEP + 1)) | xargs -r rm -f --"
-)
-
-# The image's own layout for 18+: data under /var/lib/postgresql/<major>/docker, volume above it.
-_VOLUME_PATH = "/var/lib/postgresql"
-_PGDATA = "/var/lib/postgresql/18/docker"
+from deploy.resources import add_network_policy, add_service, name_of
+from deploy.specs.config_files import database_secret_name, database_url, postgres_init_sql
+from deploy.specs.names import DATABASE_URL_KEY, POSTGRES_PORT, POSTGRES_SERVICE, meta, selector
+from deploy.specs.network import Allow, pods
+from deploy.specs.pods import volume_claim
+from deploy.specs.postgres import BACKUP, PostgresBackup, PostgresInputs, backup_pod, postgres_pod
 
 
-class Postgres(pulumi.ComponentResource):
+class InClusterPostgres(pulumi.ComponentResource):
     """Exposes `database_secrets`: framework -> name of the Secret holding its DATABASE_URL."""
 
     database_secrets: dict[str, pulumi.Output[str]]
@@ -67,136 +27,41 @@ class Postgres(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: PostgresInputs,
         namespace: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:Postgres", resource_name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._resource_name, self._inputs, self._namespace = resource_name, inputs, namespace
+        self._child = child = pulumi.ResourceOptions(parent=self)
         name = POSTGRES_SERVICE
-        self.host = f"{POSTGRES_SERVICE}.{settings.namespace}.svc"
+        self.host = inputs.host
 
         password = random.RandomPassword(
             f"{resource_name}-password", length=32, special=False, opts=child
         )
-        admin = k8s.core.v1.Secret(
-            f"{resource_name}-admin",
-            metadata=meta("postgres-admin", namespace, "postgres"),
-            type="Opaque",
-            string_data={"POSTGRES_PASSWORD": password.result},
-            opts=child,
-        )
-        admin_name = admin.metadata.apply(lambda m: str(m.name))
-        # Each service logs in as its own role, owner of its own database only: a compromised
-        # service cannot read the other's data or administer the server.
-        self.database_secrets = {}
-        role_passwords: dict[str, pulumi.Output[str]] = {}
-        for framework in settings.frameworks:
-            role_password = random.RandomPassword(
-                f"{resource_name}-{framework}-password", length=32, special=False, opts=child
-            )
-            role_passwords[framework] = role_password.result
-            secret = k8s.core.v1.Secret(
-                f"{resource_name}-db-{framework}",
-                metadata=meta(database_secret_name(framework), namespace, "postgres"),
-                type="Opaque",
-                string_data={
-                    DATABASE_URL_KEY: role_password.result.apply(
-                        functools.partial(
-                            database_url, user=framework, host=self.host, database=framework
-                        )
-                    )
-                },
-                opts=child,
-            )
-            self.database_secrets[framework] = secret.metadata.apply(lambda m: str(m.name))
-
+        admin = self._secret("admin", "postgres-admin", {"POSTGRES_PASSWORD": password.result})
+        role_passwords = self._roles()
         # A Secret, not a ConfigMap: the script carries the roles' passwords.
-        init = k8s.core.v1.Secret(
-            f"{resource_name}-init",
-            metadata=meta("postgres-init", namespace, "postgres"),
-            type="Opaque",
-            string_data={
-                "10-databases.sql": pulumi.Output.all(**role_passwords).apply(postgres_init_sql)
-            },
-            opts=child,
-        )
+        init_sql = pulumi.Output.all(**role_passwords).apply(postgres_init_sql)
+        init = self._secret("init", "postgres-init", {"10-databases.sql": init_sql})
+
         ports = {"postgres": POSTGRES_PORT}
         add_service(f"{resource_name}-service", namespace, "postgres", name, ports, child)
         headless = add_service(
-            f"{resource_name}-headless",
-            namespace,
-            "postgres",
-            name,
-            ports,
-            child,
-            headless=True,
-            object_name="postgres-headless",
-        )
-        # Over TCP on purpose: during first-start initialisation the server listens on its
-        # socket only, so the pod turns ready once the real server (and the databases) are up.
-        pg_isready = [
-            "pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", POSTGRES_USER,
-            "-d", "postgres",
-        ]  # fmt: skip
-        fast_shutdown = [
-            "pg_ctl", "stop", "-D", _PGDATA, "-m", "fast", "-w",
-            "-t", str(POSTGRES_GRACE_SECONDS - 10),
-        ]  # fmt: skip
-        server = container(
-            "postgres",
-            third_party_image(settings, images.POSTGRES),
-            uid=POSTGRES_UID,
-            cpu=settings.postgres_cpu,
-            memory=settings.postgres_memory,
-            args=["-c", f"max_connections={settings.postgres_max_connections}"],
-            ports=ports,
-            env=env_vars(
-                {"POSTGRES_USER": POSTGRES_USER, "PGDATA": _PGDATA},
-                secrets={"POSTGRES_PASSWORD": (admin_name, "POSTGRES_PASSWORD")},
-            ),
-            probes=Probes(
-                readiness=exec_probe(pg_isready, period_s=5),
-                liveness=exec_probe(pg_isready, period_s=10, initial_delay_s=30),
-            ),
-            mounts=[
-                mount("data", _VOLUME_PATH),
-                mount("init", "/docker-entrypoint-initdb.d", read_only=True),
-                # Read-only root: the server's socket/lock directory and scratch are emptyDirs.
-                mount("run", "/var/run/postgresql"),
-                mount("tmp", "/tmp"),
-            ],
-            # The kubelet's SIGTERM asks PostgreSQL for a "smart" shutdown, which waits for every
-            # session to end - and the services' pools never end theirs, so the pod would be
-            # SIGKILLed at its grace period and recover from the WAL on the next start. A fast
-            # shutdown ends the sessions and checkpoints first.
-            pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                exec_=k8s.core.v1.ExecActionArgs(command=fast_shutdown)
-            ),
-        )
-        template = pod_template(
-            "postgres",
-            name,
-            uid=POSTGRES_UID,
-            containers=[server],
-            volumes=[
-                secret_volume("init", init.metadata.apply(lambda m: str(m.name))),
-                empty_dir("run", "16Mi"),
-                empty_dir("tmp", "256Mi"),
-            ],
-            placement=Placement(pool=settings.load_pool),
-            grace_seconds=POSTGRES_GRACE_SECONDS,
-        )
+            f"{resource_name}-headless", namespace, "postgres", name, ports, child,
+            headless=True, object_name="postgres-headless",
+        )  # fmt: skip
         k8s.apps.v1.StatefulSet(
             resource_name,
             metadata=meta(name, namespace, "postgres"),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 replicas=1,
-                service_name=headless.metadata.apply(lambda m: str(m.name)),
+                service_name=name_of(headless),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("postgres", name)),
-                template=template,
+                template=postgres_pod(inputs, name_of(admin), name_of(init)),
                 volume_claim_templates=[
-                    volume_claim("data", "postgres", settings.postgres_storage, settings)
+                    volume_claim("data", "postgres", inputs.storage, inputs.storage_class)
                 ],
             ),
             opts=child,
@@ -214,77 +79,73 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         clients: tuple[str, ...] = ("service", "migration")
-        if settings.postgres_backup_schedule:
+        if inputs.backup:
             clients += (BACKUP,)
-            self._backup(resource_name, settings, namespace, admin_name, child)
+            self._backup(inputs.backup, name_of(admin))
         # Only the services, their migration Jobs (and the backup); PostgreSQL calls nobody.
         add_network_policy(
-            f"{resource_name}-policy",
-            namespace,
-            "postgres",
-            name,
-            child,
+            f"{resource_name}-policy", namespace, "postgres", name, child,
             ingress=[Allow((pods(*clients),), (POSTGRES_PORT,))],
-        )
+        )  # fmt: skip
         self.register_outputs({"host": self.host})
 
-    def _backup(
-        self,
-        resource_name: str,
-        settings: Settings,
-        namespace: pulumi.Input[str],
-        admin_secret: pulumi.Input[str],
-        child: pulumi.ResourceOptions,
-    ) -> None:
+    def _secret(
+        self, suffix: str, name: str, data: dict[str, pulumi.Input[str]]
+    ) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{self._resource_name}-{suffix}",
+            metadata=meta(name, self._namespace, "postgres"),
+            type="Opaque",
+            string_data=data,
+            opts=self._child,
+        )
+
+    def _roles(self) -> dict[str, pulumi.Output[str]]:
+        """Per framework a generated password and the Secret with its DATABASE_URL; returns the
+        passwords for the init script. Each service logs in as its own role, owner of its own
+        database only: a compromised service cannot read the other's data or administer the
+        server."""
+        self.database_secrets = {}
+        role_passwords: dict[str, pulumi.Output[str]] = {}
+        for framework in self._inputs.frameworks:
+            role_password = random.RandomPassword(
+                f"{self._resource_name}-{framework}-password",
+                length=32,
+                special=False,
+                opts=self._child,
+            )
+            role_passwords[framework] = role_password.result
+            url = role_password.result.apply(
+                functools.partial(database_url, user=framework, host=self.host, database=framework)
+            )
+            secret = k8s.core.v1.Secret(
+                f"{self._resource_name}-db-{framework}",
+                metadata=meta(database_secret_name(framework), self._namespace, "postgres"),
+                type="Opaque",
+                string_data={DATABASE_URL_KEY: url},
+                opts=self._child,
+            )
+            self.database_secrets[framework] = name_of(secret)
+        return role_passwords
+
+    def _backup(self, backup: PostgresBackup, admin_secret: pulumi.Input[str]) -> None:
         """Off by default (fwcap:postgresBackupSchedule): a CronJob that writes `pg_dumpall`,
         gzipped, to a volume of its own and keeps the newest postgresBackupKeep dumps."""
+        resource_name, namespace, child = self._resource_name, self._namespace, self._child
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{resource_name}-backup-data",
             metadata=meta(BACKUP, namespace, BACKUP),
-            spec=volume_claim(BACKUP, BACKUP, settings.postgres_backup_storage, settings).spec,
+            spec=volume_claim(BACKUP, BACKUP, backup.storage, self._inputs.storage_class).spec,
             opts=pulumi.ResourceOptions(
                 parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")
             ),
         )
-        dump = k8s.core.v1.ContainerArgs(
-            name="pg-dumpall",
-            image=third_party_image(settings, images.POSTGRES),
-            command=["sh", "-c", BACKUP_SCRIPT],
-            env=env_vars(
-                {
-                    "PGHOST": self.host,
-                    "PGPORT": str(POSTGRES_PORT),
-                    "PGUSER": POSTGRES_USER,
-                    "KEEP": str(settings.postgres_backup_keep),
-                },
-                secrets={"PGPASSWORD": (admin_secret, "POSTGRES_PASSWORD")},
-            ),
-            resources=guaranteed_resources(BACKUP_CPU, BACKUP_MEMORY),
-            security_context=container_security_context(POSTGRES_UID),
-            volume_mounts=[mount("backup", "/backup"), mount("tmp", "/tmp")],
-        )
-        template = pod_template(
-            BACKUP,
-            BACKUP,
-            uid=POSTGRES_UID,
-            containers=[dump],
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="backup",
-                    persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                        claim_name=claim.metadata.apply(lambda m: str(m.name))
-                    ),
-                ),
-                empty_dir("tmp", "64Mi"),
-            ],
-            placement=Placement(pool=settings.load_pool),
-            restart_policy="OnFailure",
-        )
+        template = backup_pod(self._inputs, backup, admin_secret, name_of(claim))
         k8s.batch.v1.CronJob(
             f"{resource_name}-backup",
             metadata=meta(BACKUP, namespace, BACKUP),
             spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=settings.postgres_backup_schedule,
+                schedule=backup.schedule,
                 concurrency_policy="Forbid",
                 successful_jobs_history_limit=1,
                 failed_jobs_history_limit=3,
@@ -297,10 +158,6 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         add_network_policy(
-            f"{resource_name}-backup-policy",
-            namespace,
-            BACKUP,
-            BACKUP,
-            child,
+            f"{resource_name}-backup-policy", namespace, BACKUP, BACKUP, child,
             egress=[Allow((pods("postgres"),), (POSTGRES_PORT,))],
-        )
+        )  # fmt: skip

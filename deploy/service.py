@@ -14,8 +14,10 @@ import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
 
 from deploy import images
-from deploy.settings import FRAMEWORKS, ImageRef, Settings
-from deploy.specs import SERVICE_PORT, in_cluster_url, service_chart_values
+from deploy.images import ImageRef
+from deploy.setting_types import FRAMEWORKS
+from deploy.specs.names import SERVICE_PORT, in_cluster_url
+from deploy.specs.service_chart import ServiceChartInputs, service_chart_values
 
 CHART_PATH = "./charts/fwcap-service"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -106,27 +108,32 @@ class ImageTarget:
     registries: Sequence[docker_build.RegistryArgs] = field(default_factory=tuple)
 
 
-def registry_target(settings: Settings) -> ImageTarget:
+def registry_target(registry: str) -> ImageTarget:
     """The stack's own registry (kind's localhost:5001, or one Docker is logged in to)."""
-    return ImageTarget(
-        {name: f"{settings.registry}/{image_build(name).repository}" for name in IMAGES}
-    )
+    return ImageTarget({name: f"{registry}/{image_build(name).repository}" for name in IMAGES})
 
 
-def base_image_ref(settings: Settings) -> str:
-    """The Dockerfiles' base (`FROM python:<tag>`) by tag and the stack's digest for it."""
-    return images.pinned(images.PYTHON, settings.python_image_digest)
+@dataclass(frozen=True)
+class KitImages:
+    """How the kit's own images come to be: built here (on the pinned base, for `platform`), or
+    prebuilt ones named in the stack."""
+
+    build: bool
+    prebuilt: Mapping[str, ImageRef]  # image name -> the stack's image (build false)
+    tag: str  # "": from the sources' content
+    base_image: str  # the Dockerfiles' `FROM python:<tag>`, pinned by the stack's digest
+    platform: str  # linux/amd64 or linux/arm64
 
 
 def kit_image(
-    name: str, settings: Settings, target: ImageTarget, parent: pulumi.Resource
+    name: str, inputs: KitImages, target: ImageTarget, parent: pulumi.Resource
 ) -> pulumi.Output[ImageRef]:
     """The image for `name`: built and pushed to the target, or the configured one."""
-    if not settings.build_images:
-        return pulumi.Output.from_input(settings.prebuilt_image(name))
+    if not inputs.build:
+        return pulumi.Output.from_input(inputs.prebuilt[name])
     build = image_build(name)
-    base_image = base_image_ref(settings)
-    tag = settings.image_tag or content_tag(build, base_image=base_image)
+    base_image = inputs.base_image
+    tag = inputs.tag or content_tag(build, base_image=base_image)
     repository = pulumi.Output.from_input(target.repositories[name])
     stage_context(build)
     image = docker_build.Image(
@@ -146,7 +153,7 @@ def kit_image(
             },
         ),
         dockerfile=docker_build.DockerfileArgs(location=build.dockerfile),
-        platforms=[docker_build.Platform(settings.resolved_build_platform())],
+        platforms=[docker_build.Platform(inputs.platform)],
         opts=pulumi.ResourceOptions(parent=parent),
     )
     # The digest pins the pods to exactly what was pushed, whatever the tag later points at.
@@ -164,16 +171,17 @@ class FrameworkService(pulumi.ComponentResource):
     def __init__(
         self,
         framework: str,
-        settings: Settings,
+        chart: ServiceChartInputs,
+        kit_images: KitImages,
         namespace: pulumi.Input[str],
         database_secret: pulumi.Input[str],
         target: ImageTarget,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:FrameworkService", framework, None, opts)
-        image = kit_image(framework, settings, target, self)
+        image = kit_image(framework, kit_images, target, self)
         self.values = pulumi.Output.all(image, database_secret).apply(
-            lambda args: service_chart_values(settings, framework, args[0], args[1])
+            lambda args: service_chart_values(chart, framework, args[0], args[1])
         )
         k8s.helm.v4.Chart(
             framework,
@@ -183,5 +191,5 @@ class FrameworkService(pulumi.ComponentResource):
             values=self.values,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.url = in_cluster_url(framework, settings.namespace, SERVICE_PORT)
+        self.url = in_cluster_url(framework, chart.namespace, SERVICE_PORT)
         self.register_outputs({"url": self.url})

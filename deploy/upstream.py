@@ -3,30 +3,36 @@ NetworkPolicy that admits only the services."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
-from deploy.service import ImageTarget, kit_image
-from deploy.settings import Settings
-from deploy.specs import (
-    KIT_UID,
-    UPSTREAM_PORT,
-    UPSTREAM_SERVICE,
-    Allow,
-    Placement,
-    add_workload,
+from deploy.resources import add_workload
+from deploy.service import ImageTarget, KitImages, kit_image
+from deploy.specs.names import KIT_UID, UPSTREAM_PORT, UPSTREAM_SERVICE, in_cluster_url
+from deploy.specs.network import Allow, pods
+from deploy.specs.placement import PodPlacement
+from deploy.specs.pods import (
     container,
     drain_first,
     empty_dir,
     env_vars,
     http_probes,
-    in_cluster_url,
     mount,
     pod_template,
-    pods,
 )
 
 # It only sleeps: memory stays small whatever the load (CPU is the stack's `upstreamCpu`).
 UPSTREAM_MEMORY = "256Mi"
+
+
+@dataclass(frozen=True)
+class UpstreamInputs:
+    namespace: str  # for its in-cluster URL
+    images: KitImages
+    pull_policy: str
+    cpu: str
+    placement: PodPlacement
 
 
 class UpstreamStub(pulumi.ComponentResource):
@@ -35,7 +41,7 @@ class UpstreamStub(pulumi.ComponentResource):
     def __init__(
         self,
         resource_name: str,
-        settings: Settings,
+        inputs: UpstreamInputs,
         namespace: pulumi.Input[str],
         target: ImageTarget,
         opts: pulumi.ResourceOptions | None = None,
@@ -43,14 +49,14 @@ class UpstreamStub(pulumi.ComponentResource):
         super().__init__("fwcap:deploy:UpstreamStub", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         name = component = UPSTREAM_SERVICE
-        image = kit_image("upstream", settings, target, self)
+        image = kit_image("upstream", inputs.images, target, self)
         ports = {"http": UPSTREAM_PORT}
         stub = container(
             name,
             image.apply(lambda ref: ref.ref),
-            pull_policy=settings.image_pull_policy,
+            pull_policy=inputs.pull_policy,
             uid=KIT_UID,
-            cpu=settings.upstream_cpu,
+            cpu=inputs.cpu,
             memory=UPSTREAM_MEMORY,
             ports=ports,
             env=env_vars({"HOME": "/tmp"}),
@@ -65,7 +71,7 @@ class UpstreamStub(pulumi.ComponentResource):
             uid=KIT_UID,
             containers=[stub],
             volumes=[empty_dir("tmp", "64Mi")],
-            placement=Placement(pool=settings.load_pool),
+            placement=inputs.placement,
         )
         # Only the services call it; the stub calls nobody.
         add_workload(
@@ -78,5 +84,5 @@ class UpstreamStub(pulumi.ComponentResource):
             ports=ports,
             ingress=[Allow((pods("service"),), (UPSTREAM_PORT,))],
         )
-        self.url = in_cluster_url(name, settings.namespace, UPSTREAM_PORT)
+        self.url = in_cluster_url(name, inputs.namespace, UPSTREAM_PORT)
         self.register_outputs({"url": self.url})

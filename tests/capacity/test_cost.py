@@ -238,7 +238,7 @@ ADDONS_ALL = ("system", "monitoring", "loadgen")
 
 def test_kit_addons_follow_the_deploy_defaults() -> None:
     from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
-    from deploy.settings import Settings as DeploySettings
+    from deploy.settings import StackSettings as DeploySettings
 
     fields = DeploySettings.model_fields
     addons = {a.name: a for a in CATALOG.node("t3.medium").provider.addons}

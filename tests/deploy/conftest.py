@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
-from deploy.settings import Settings, load_settings, raw_from_stack_values
+from deploy.settings import StackSettings
+from deploy.stack_config import load_settings
 from tests.deploy.harness import (
     MOCK_IMAGE_PINS,
     ROOT,
     ProgramRun,
     pulumi_config,
+    raw_from_stack_values,
     render_chart,
     run_program,
     stack_files,
@@ -57,7 +59,7 @@ class Deployed:
 
     name: str
     values: dict[str, Any]  # stack config as written (fwcap:... keys)
-    settings: Settings
+    settings: StackSettings
     run: ProgramRun
     charts: dict[str, list[dict[str, Any]]]  # framework -> rendered chart manifests
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import runpy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,13 @@ def alone(framework: str) -> dict[str, Any]:
             "digest": MOCK_DIGEST,
         },
     }
+
+
+def raw_from_stack_values(values: Mapping[str, object]) -> dict[str, object]:
+    """A stack file's `config:` mapping -> raw values for load_settings (only `fwcap:` keys)."""
+    raw: dict[str, object] = {}
+    for key, value in values.items():
+        namespace, _, name = key.partition(":")
+        if namespace == "fwcap" and name:
+            raw[name] = value
+    return raw

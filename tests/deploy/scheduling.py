@@ -19,7 +19,7 @@ from typing import Any
 from capacity.catalog import load_catalog
 from capacity.model.allocatable import node_allocatable
 from capacity.quantity import GIB, MIB, parse_cpu_millicores, parse_memory_bytes
-from deploy.settings import Settings
+from deploy.settings import StackSettings
 from tests.deploy.policy import pod_spec
 
 # docs/deploy.md, "Walk-through: kind": give Docker at least this much.
@@ -159,7 +159,7 @@ def update_pods(manifests: list[dict[str, Any]]) -> list[PodRequest]:
     return steady + surge
 
 
-def cluster_for(settings: Settings) -> Cluster:
+def cluster_for(settings: StackSettings) -> Cluster:
     if settings.cluster_node_type == "kind":
         system = tuple(PodRequest(n, c, m) for n, c, m in KIND_SYSTEM_PODS)
         return Cluster(

@@ -14,7 +14,7 @@ import pytest
 from capacity.errors import ConfigError
 from deploy.aws import EBS_CSI_POLICY_ARN, EBS_CSI_SERVICE_ACCOUNT
 from deploy.service import ImageBuild, content_tag
-from deploy.settings import load_settings
+from deploy.stack_config import load_settings
 from tests.deploy.conftest import deployed
 from tests.deploy.harness import ROOT
 

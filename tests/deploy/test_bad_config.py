@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from capacity.errors import ConfigError
-from deploy.settings import load_settings, raw_from_stack_values
-from tests.deploy.harness import ROOT, RecordingMocks, pulumi_config, run_program, stack_values
+from deploy.stack_config import load_settings
+from tests.deploy.harness import (
+    ROOT,
+    RecordingMocks,
+    pulumi_config,
+    raw_from_stack_values,
+    run_program,
+    stack_values,
+)
 
 LOCAL = stack_values(ROOT / "stacks" / "Pulumi.local.yaml")
 
@@ -112,4 +119,4 @@ def test_a_good_config_loads() -> None:
     settings = load_settings(raw_from_stack_values(LOCAL), ROOT)
     assert settings.registry == "localhost:5001"
     assert settings.frameworks == ("django", "fastapi")
-    assert settings.pod_shape().cpu_millicores == 500
+    assert settings.cpu == "500m"

@@ -9,14 +9,19 @@ from typing import Any
 import helm_python as helm
 import pytest
 
-from deploy.settings import FRAMEWORKS, ImageRef, load_settings, raw_from_stack_values
-from deploy.specs import database_secret_name, service_chart_values
+from deploy.images import ImageRef
+from deploy.inputs import service_chart_inputs
+from deploy.setting_types import FRAMEWORKS
+from deploy.specs.config_files import database_secret_name
+from deploy.specs.service_chart import service_chart_values
+from deploy.stack_config import load_settings
 from tests.deploy.harness import (
     CHART_DIR,
     KUBERNETES_VERSION,
     MOCK_ECR_REGISTRY,
     ROOT,
     alone,
+    raw_from_stack_values,
     render_chart,
     stack_values,
 )
@@ -29,7 +34,9 @@ def program_values(framework: str, **stack_changes: Any) -> dict[str, Any]:
     settings = load_settings(raw_from_stack_values(values), ROOT)
     # The eks stack's images live in ECR repositories the program creates (deploy/aws.py).
     image = ImageRef(f"{MOCK_ECR_REGISTRY}/fwcap-{framework}", "0.1.0", "sha256:" + "e" * 64)
-    return service_chart_values(settings, framework, image, database_secret_name(framework))
+    return service_chart_values(
+        service_chart_inputs(settings), framework, image, database_secret_name(framework)
+    )
 
 
 def kinds(manifests: list[dict[str, Any]]) -> list[str]:

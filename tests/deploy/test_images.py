@@ -13,8 +13,14 @@ from pydantic.alias_generators import to_camel
 from capacity.errors import ConfigError
 from deploy import images
 from deploy.service import content_tag, image_build, stage_context
-from deploy.settings import load_settings, raw_from_stack_values
-from tests.deploy.harness import ROOT, committed_stack_values, stack_files, stack_values
+from deploy.stack_config import load_settings
+from tests.deploy.harness import (
+    ROOT,
+    committed_stack_values,
+    raw_from_stack_values,
+    stack_files,
+    stack_values,
+)
 from tests.deploy.policy import image_is_pinned
 from tests.deploy.stub_requirements import FIX_COMMAND, STUB_REQUIREMENTS, render
 

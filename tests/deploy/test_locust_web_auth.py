@@ -1,7 +1,7 @@
 """Acceptance: the in-cluster Locust master's web API requires auth. A real Locust master runs on
 loopback with the kit's locustfile and the plugin the program ships next to it
-(deploy/locust_plugins/web_auth.py), started with the exact flags deploy/locust.py gives the pod
-(but bound to 127.0.0.1)."""
+(deploy/locust_plugins/web_auth.py), started with the exact flags deploy/specs/locust.py gives the
+pod (but bound to 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from capacity.errors import TargetError
 from capacity.load.driver import LocustMaster
 from capacity.target.process import free_port
 from deploy.files import LOCUST_WEB_AUTH_PLUGIN
-from deploy.locust import PASSWORD_ENV, USER_ENV, master_args
+from deploy.specs.locust import PASSWORD_ENV, USER_ENV, master_args
 from tests.deploy.harness import ROOT
 
 PLUGIN = ROOT / LOCUST_WEB_AUTH_PLUGIN
@@ -30,7 +30,7 @@ USER, PASSWORD = "fwcap", "s3cret-for-the-test"
 
 
 def _pod_args_on_loopback(web_port: int, master_port: int) -> list[str]:
-    """deploy/locust.py's master arguments, with file paths and addresses for this machine."""
+    """deploy/specs/locust.py's master arguments, with file paths and addresses for this machine."""
     args = master_args()
     args[args.index("-f") + 1] = f"{LOCUSTFILE},{PLUGIN}"
     for flag, value in (

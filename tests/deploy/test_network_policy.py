@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from capacity.errors import ConfigError
-from deploy.settings import load_settings, raw_from_stack_values
-from deploy.specs import LOCUST_MASTER_PORT, LOCUST_WEB_PORT, POSTGRES_PORT, SERVICE_PORT
+from deploy.specs.names import LOCUST_MASTER_PORT, LOCUST_WEB_PORT, POSTGRES_PORT, SERVICE_PORT
+from deploy.stack_config import load_settings
 from tests.deploy.conftest import Deployed
-from tests.deploy.harness import ROOT, stack_values
+from tests.deploy.harness import ROOT, raw_from_stack_values, stack_values
 from tests.deploy.netpol import Pod, allowed, pods_of
 
 COMPONENT = "app.kubernetes.io/component"

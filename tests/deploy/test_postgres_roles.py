@@ -1,6 +1,6 @@
-"""The in-cluster PostgreSQL init script (deploy/specs.py postgres_init_sql), run on a real
-PostgreSQL the way the image's entrypoint runs /docker-entrypoint-initdb.d/*.sql (statement by
-statement, as the superuser): each service's role owns its database and can migrate it, cannot
+"""The in-cluster PostgreSQL init script (deploy/specs/config_files.py postgres_init_sql), run on
+a real PostgreSQL the way the image's entrypoint runs /docker-entrypoint-initdb.d/*.sql (statement
+by statement, as the superuser): each service's role owns its database and can migrate it, cannot
 connect to the other's, and is no superuser."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from capacity.target.postgres import Postgres
-from deploy.specs import postgres_init_sql
+from deploy.specs.config_files import postgres_init_sql
 
 PASSWORDS = {"django": "pw-django-1", "fastapi": "pw-fast'api-2"}  # a quote must be escaped
 

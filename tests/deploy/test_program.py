@@ -12,9 +12,10 @@ import yaml
 
 from capacity.metrics.prometheus_config import render_prometheus_config
 from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
-from deploy.service import base_image_ref, content_tag, image_build
-from deploy.settings import ImageRef
-from deploy.specs import service_chart_values
+from deploy.images import ImageRef
+from deploy.inputs import kit_images, service_chart_inputs
+from deploy.service import content_tag, image_build
+from deploy.specs.service_chart import service_chart_values
 from tests.deploy.conftest import CHART_TYPE, Deployed
 from tests.deploy.harness import MOCK_DIGEST, MOCK_ECR_REGISTRY, MOCK_ECR_TOKEN, MOCK_PASSWORD, ROOT
 
@@ -88,7 +89,7 @@ def test_chart_values_come_from_the_pure_builder(case: Deployed) -> None:
         framework = chart.name
         image = chart.inputs["values"]["image"]
         expected = service_chart_values(
-            case.settings,
+            service_chart_inputs(case.settings),
             framework,
             ImageRef(image["repository"], image["tag"], image["digest"]),
             f"fwcap-db-{framework}",
@@ -115,7 +116,7 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
         )
         for fw in _frameworks(case):
             build = images[f"{fw}-image"]
-            base = base_image_ref(case.settings)
+            base = kit_images(case.settings).base_image
             tag = _cfg(case, "imageTag") or content_tag(image_build(fw), base_image=base)
             assert build["push"] is True
             named = build["context"]["named"]
@@ -135,7 +136,7 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
             }
         stub = _container(_workload(case, "upstream-stub"))
         stub_tag = _cfg(case, "imageTag") or content_tag(
-            image_build("upstream"), base_image=base_image_ref(case.settings)
+            image_build("upstream"), base_image=kit_images(case.settings).base_image
         )
         assert stub["image"] == f"{registry}/fwcap-upstream-stub:{stub_tag}@{MOCK_DIGEST}"
     else:

@@ -14,8 +14,16 @@ import pytest
 import yaml
 
 from deploy.service import image_build
-from deploy.settings import FRAMEWORKS, Settings, load_settings, raw_from_stack_values
-from tests.deploy.harness import PROJECT_FILE, ROOT, stack_files, stack_values
+from deploy.setting_types import FRAMEWORKS
+from deploy.settings import StackSettings
+from deploy.stack_config import load_settings
+from tests.deploy.harness import (
+    PROJECT_FILE,
+    ROOT,
+    raw_from_stack_values,
+    stack_files,
+    stack_values,
+)
 
 PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean", tuple[str, ...]: "array"}
 
@@ -35,7 +43,7 @@ def test_project_runs_python_with_uv_and_keeps_stacks_in_stacks_dir() -> None:
 
 def test_project_config_declares_every_setting_like_settings_py() -> None:
     config = project()["config"]
-    fields = {f.alias: f for f in Settings.model_fields.values()}
+    fields = {f.alias: f for f in StackSettings.model_fields.values()}
     assert sorted(config) == sorted(fields)
     for key, spec in config.items():
         field = fields[key]

@@ -14,8 +14,8 @@ import pytest
 
 from capacity.quantity import MIB, parse_memory_bytes
 from capacity.target.postgres import PG_PASSWORD, PG_USER, Postgres, _bin_dir
-from deploy.monitoring import PROMETHEUS_EMPTYDIR_SIZE, retention_size
-from deploy.postgres import BACKUP_SCRIPT
+from deploy.specs.monitoring import PROMETHEUS_EMPTYDIR_SIZE, retention_size
+from deploy.specs.postgres import BACKUP_SCRIPT
 from tests.deploy.conftest import Deployed
 from tests.deploy.policy import violations
 
