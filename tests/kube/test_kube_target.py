@@ -23,9 +23,9 @@ from capacity.errors import TargetError
 from capacity.interrupts import Interrupted, cancellation
 from capacity.interrupts import sleep as cancellable_sleep
 from capacity.plan import build_plan
-from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.stack import StackOutputs
-from capacity.target.kube import ClusterOptions, KubeTarget, service_of
+from capacity.target.deployed import ClusterOptions, KubeTarget, service_of
+from capacity.target.k8s.kubeapi import KubeAccess
+from capacity.target.k8s.stack import StackOutputs
 from tests.kube.conftest import NS, StandIn, labels
 from tests.kube.fake_api import FakeKube, pod, service
 from tests.kube.test_scale import hpa_bounds, replicas

@@ -1,4 +1,4 @@
-"""The cluster target: the pods `pulumi up` deployed, reached through the Kubernetes API.
+"""The deployed target: the pods `pulumi up` deployed, reached through the Kubernetes API.
 
 Entering `KubeTarget` (before any load): reads the stack's outputs (namespace, in-cluster URLs),
 scales each framework's Deployment to the plan's pods with its HPA pinned, and the Locust workers
@@ -31,21 +31,21 @@ from capacity.errors import TargetError
 from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
-from capacity.model.cluster import CLUSTER_NODES_FILE
+from capacity.model.own_nodes import CLUSTER_NODES_FILE
 from capacity.plan import Plan
 from capacity.target.base import Endpoints, PodInfo, StepInstruments
-from capacity.target.cluster.kubeapi import KubeAccess, api_call, load_kube
-from capacity.target.cluster.kubeapi import explain as api_call_error
-from capacity.target.cluster.options import ClusterOptions
-from capacity.target.cluster.portforward import PortForward
-from capacity.target.cluster.profile import (
+from capacity.target.k8s.kubeapi import KubeAccess, api_call, load_kube
+from capacity.target.k8s.kubeapi import explain as api_call_error
+from capacity.target.k8s.options import ClusterOptions
+from capacity.target.k8s.portforward import PortForward
+from capacity.target.k8s.profile import (
     ClusterTiming,
     cluster_details,
     describe_timing,
     fit_to_prometheus,
 )
-from capacity.target.cluster.retry import RetryingPrometheus
-from capacity.target.cluster.scale import (
+from capacity.target.k8s.retry import RetryingPrometheus
+from capacity.target.k8s.scale import (
     COMPONENT,
     NAME,
     ORIGINAL_ANNOTATION,
@@ -53,8 +53,8 @@ from capacity.target.cluster.scale import (
     pod_problem,
     selector_string,
 )
-from capacity.target.cluster.scrape import wait_for_kit_targets
-from capacity.target.cluster.stack import StackOutputs
+from capacity.target.k8s.scrape import wait_for_kit_targets
+from capacity.target.k8s.stack import StackOutputs
 from capacity.target.url import UrlTarget
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class KubeTarget:
 
     def write_extras(self, out_dir: Path) -> None:
         """cluster-nodes.json: the nodes and daemonset requests, for the "this cluster" table."""
-        from capacity.target.cluster.nodes import read_cluster_nodes
+        from capacity.target.k8s.nodes import read_cluster_nodes
 
         if self.access is None:
             return
