@@ -24,7 +24,7 @@ from capacity.model import Analysis, ClaimCheck, CostEstimate, NodeAllocatable, 
 from capacity.model.capacity_at_slo import JudgedStep
 from capacity.quantity import format_cpu, format_memory
 from capacity.report import schema as doc
-from capacity.report.schema import RESULTS_SCHEMA_VERSION, Figure
+from capacity.report.schema import RESULTS_SCHEMA_VERSION
 
 FairnessStatus = Literal["held", "violated", "not checked by the model"]
 # A step's figures as its measurement record has them; the rest the model adds.
@@ -54,10 +54,6 @@ def _step(verdict: JudgedStep) -> doc.Step:
     )
 
 
-def _maybe(figure: derivation.Figure | None) -> Figure | None:
-    return None if figure is None else Figure.of(figure)
-
-
 def _series(s: Series) -> doc.Series:
     t, capacity, sizing = s.tested, s.capacity, s.sizing
     lo, hi = capacity.interval_per_pod_rps
@@ -80,21 +76,21 @@ def _series(s: Series) -> doc.Series:
         capacity_point_rps=capacity.capacity_per_pod_rps.value,
         capacity_confirmed=capacity.confirmed,
         knee="database" if capacity.database_bound else ("none" if hi is None else "pod"),
-        capacity_per_pod_rps=Figure.of(capacity.capacity_per_pod_rps),
+        capacity_per_pod_rps=capacity.capacity_per_pod_rps,
         capacity_ci95_rps=capacity.capacity_ci95_per_pod_rps,
         capacity_method=capacity.fit.method if capacity.fit is not None else None,
-        cpu_capacity_per_pod_rps=_maybe(capacity.cpu_capacity_per_pod_rps),
-        cpu_seconds_per_request=Figure.of(capacity.cpu_seconds_per_request),
-        cpu_seconds_per_request_normalised=_maybe(capacity.cpu_seconds_per_request_normalised),
+        cpu_capacity_per_pod_rps=capacity.cpu_capacity_per_pod_rps,
+        cpu_seconds_per_request=capacity.cpu_seconds_per_request,
+        cpu_seconds_per_request_normalised=capacity.cpu_seconds_per_request_normalised,
         recommended=None
         if sizing is None
         else doc.Recommended(
             cpu=format_cpu(sizing.shape.cpu_millicores),
             cpu_limit=format_cpu(int(sizing.cpu_limit_millicores.number())),
             memory=format_memory(sizing.shape.memory_bytes),
-            cpu_millicores=Figure.of(sizing.cpu_millicores),
-            cpu_limit_millicores=Figure.of(sizing.cpu_limit_millicores),
-            memory_bytes=Figure.of(sizing.memory_bytes),
+            cpu_millicores=sizing.cpu_millicores,
+            cpu_limit_millicores=sizing.cpu_limit_millicores,
+            memory_bytes=sizing.memory_bytes,
             reasoning=list(sizing.reasoning),
         ),
         warnings=list(capacity.warnings),
@@ -117,19 +113,7 @@ def _node(n: NodeAllocatable) -> doc.Node:
         arch=node.arch,
         burstable=_copy(doc.Burstable, node.burstable) if node.burstable else None,
         daemonsets=[_copy(doc.Daemonset, d) for d in node.provider.daemonsets],
-        figures=doc.NodeFigures(
-            usd_per_hour=Figure.of(n.usd_per_hour),
-            max_pods=Figure.of(n.max_pods),
-            memory_capacity_bytes=Figure.of(n.memory_capacity_bytes),
-            kube_reserved_cpu_millicores=Figure.of(n.kube_reserved_cpu_millicores),
-            kube_reserved_memory_bytes=Figure.of(n.kube_reserved_memory_bytes),
-            eviction_memory_bytes=Figure.of(n.eviction_memory_bytes),
-            allocatable_cpu_millicores=Figure.of(n.allocatable_cpu_millicores),
-            allocatable_memory_bytes=Figure.of(n.allocatable_memory_bytes),
-            daemonset_cpu_millicores=Figure.of(n.daemonset_cpu_millicores),
-            daemonset_memory_bytes=Figure.of(n.daemonset_memory_bytes),
-            daemonset_pods=Figure.of(n.daemonset_pods),
-        ),
+        figures=_copy(doc.NodeFigures, n),
     )
 
 
@@ -137,33 +121,31 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
     """One framework x scenario x node type: the month as the sum of its terms, each derived."""
     cluster = c.cluster
     pool = cluster.pools[0] if cluster is not None else None
-    addons_usd_month = Figure.maybe(c.term("addons_usd_month"))
+    addons_usd_month = c.term("addons_usd_month")
     return doc.Cost(
         framework=s.tested.framework,
         scenario=s.scenario,
         node_type=c.node_type,
         target_rps=c.target_rps,
-        pods_needed=Figure.of(c.pods_needed),
-        nodes_needed=Figure.of(c.nodes_needed),
-        monthly_usd=Figure.of(c.monthly_usd),
-        usd_per_million_requests=Figure.of(c.usd_per_million_requests),
-        workload_nodes_usd_month=Figure.maybe(c.term("workload_nodes_usd_month")),
+        pods_needed=c.pods_needed,
+        nodes_needed=c.nodes_needed,
+        monthly_usd=c.monthly_usd,
+        usd_per_million_requests=c.usd_per_million_requests,
+        workload_nodes_usd_month=c.term("workload_nodes_usd_month"),
         addons_usd_month=addons_usd_month,
-        spare_nodes_usd_month=Figure.maybe(c.term("spare_nodes_usd_month")),
-        burst_usd_month=Figure.maybe(c.term("burst_usd_month")),
-        control_plane_usd_month=Figure.maybe(c.term("control_plane_usd_month")),
-        control_plane_usd_per_million_requests=Figure.maybe(
-            c.control_plane_usd_per_million_requests
-        ),
-        workload_nodes=Figure.maybe(pool.workload_nodes if pool else None),
-        spare_nodes=Figure.maybe(pool.spare_nodes if pool else None),
-        node_usd_per_hour=Figure.maybe(pool.node_usd_per_hour if pool else None),
-        pod_cpu_use_cores=Figure.maybe(c.pod_cpu_use_cores),
-        pod_idle_cpu_cores=Figure.maybe(c.pod_idle_cpu_cores),
-        burst_surplus_vcpu=[Figure.of(f) for f in pool.burst_surplus_vcpu] if pool else [],
+        spare_nodes_usd_month=c.term("spare_nodes_usd_month"),
+        burst_usd_month=c.term("burst_usd_month"),
+        control_plane_usd_month=c.term("control_plane_usd_month"),
+        control_plane_usd_per_million_requests=c.control_plane_usd_per_million_requests,
+        workload_nodes=pool.workload_nodes if pool else None,
+        spare_nodes=pool.spare_nodes if pool else None,
+        node_usd_per_hour=pool.node_usd_per_hour if pool else None,
+        pod_cpu_use_cores=c.pod_cpu_use_cores,
+        pod_idle_cpu_cores=c.pod_idle_cpu_cores,
+        burst_surplus_vcpu=list(pool.burst_surplus_vcpu) if pool else [],
         addons=doc.Addons(
             pods=[_copy(doc.AddonPod, a) for a in (pool.addons if pool else ())],
-            nodes=Figure.maybe(pool.addon_nodes if pool else None),
+            nodes=pool.addon_nodes if pool else None,
             usd_month=addons_usd_month,
         ),
         placement=[
@@ -176,13 +158,11 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
         placement_name=cast(
             Literal["spread", "first-fit"] | None, pool.placement_name if pool else None
         ),
-        alternative_monthly_usd=Figure.maybe(
-            cluster.alternative_monthly_usd if cluster is not None else None
-        ),
-        idle_usd_month=Figure.maybe(cluster.idle_usd_month if cluster is not None else None),
-        usd_per_requested_vcpu_hour=Figure.maybe(c.usd_per_requested_vcpu_hour),
+        alternative_monthly_usd=cluster.alternative_monthly_usd if cluster else None,
+        idle_usd_month=cluster.idle_usd_month if cluster is not None else None,
+        usd_per_requested_vcpu_hour=c.usd_per_requested_vcpu_hour,
         credit_mode=cast(Literal["standard", "unlimited"] | None, c.credit_mode),
-        baseline_sustainable_rps=Figure.maybe(c.baseline_sustainable_rps),
+        baseline_sustainable_rps=c.baseline_sustainable_rps,
         arch_caveat=c.arch_caveat,
     )
 
@@ -207,12 +187,12 @@ def _fits(s: Series) -> list[doc.Fit]:
             node_type=f.node.node.name,
             pod_cpu_millicores=f.pod.cpu_millicores,
             pod_memory_bytes=f.pod.memory_bytes,
-            pods_by_cpu=Figure.maybe(f.by_cpu),
-            pods_by_memory=Figure.maybe(f.by_memory),
-            pods_by_slots=Figure.of(f.by_pod_slots),
-            pods_per_node=Figure.of(f.pods_per_node),
+            pods_by_cpu=f.by_cpu,
+            pods_by_memory=f.by_memory,
+            pods_by_slots=f.by_pod_slots,
+            pods_per_node=f.pods_per_node,
             binding=cast(list[doc.Binding], list(f.binding)),  # checked by the model
-            pods_by_pod_ips=Figure.maybe(f.by_pod_ips),
+            pods_by_pod_ips=f.by_pod_ips,
         )
         for f in s.fits
     ]
