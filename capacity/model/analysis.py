@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import ConfigDict
 
 from capacity.catalog import NodeType
 from capacity.errors import ConfigError, MeasurementsError
+from capacity.frameworks import Framework
 from capacity.measurements import MeasurementRecord
 from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
 from capacity.model.capacity_at_slo import (
@@ -32,6 +36,7 @@ from capacity.model.cost import (
 )
 from capacity.model.fit import NodeFit, pods_per_node
 from capacity.model.rightsizing import Margins, RightSizing, right_size
+from capacity.numbers import Number
 
 
 @dataclass(frozen=True)
@@ -75,20 +80,26 @@ class Series:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One scenario's answer: `numerator`/`denominator` capacity per pod, with its 95% interval
-    (bootstrap with the rounds shared by both frameworks: capacity/model/late_share_fit.py)."""
+    """One scenario's headline: numerator/denominator capacity per pod and its 95% interval."""
+
+    # The interval: a bootstrap with the rounds shared by both frameworks
+    # (capacity/model/late_share_fit.py). results.json publishes this value as it is.
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
 
     scenario: str
-    numerator: str  # e.g. "fastapi"
-    denominator: str  # e.g. "django"
-    capacity_ratio: float | None
-    capacity_ratio_ci95: tuple[float, float] | None
+    numerator: Framework  # e.g. "fastapi"
+    denominator: Framework  # e.g. "django"
+    capacity_ratio: Number | None
+    capacity_ratio_ci95: tuple[Number, Number] | None
     method: str
     reason: str | None
 
 
 # The pairs compared, numerator first: the headline answers "how much more does FastAPI serve".
-PAIRS = (("fastapi", "django"), ("fastapi-lean", "django-lean"))
+PAIRS: tuple[tuple[Framework, Framework], ...] = (
+    ("fastapi", "django"),
+    ("fastapi-lean", "django-lean"),
+)
 
 
 @dataclass(frozen=True)

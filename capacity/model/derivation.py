@@ -22,15 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from capacity.model import rounding
+from capacity.numbers import Number
 
-# A number as the model computed it: an int stays an int in results.json (`0`, not `0.0`).
 # The annotations only speak to pydantic, which serialises figures into results.json and
 # generates its schema (capacity/report/schema.py); the model itself never validates.
-Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 InputValue = Number | str | bool | Sequence[Number] | Sequence[str] | None
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {

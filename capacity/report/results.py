@@ -111,8 +111,8 @@ def _node(n: NodeAllocatable) -> doc.Node:
         price_as_of=node.price_as_of,
         note=node.note,
         arch=node.arch,
-        burstable=_copy(doc.Burstable, node.burstable) if node.burstable else None,
-        daemonsets=[_copy(doc.Daemonset, d) for d in node.provider.daemonsets],
+        burstable=node.burstable,
+        daemonsets=list(node.provider.daemonsets),
         figures=_copy(doc.NodeFigures, n),
     )
 
@@ -437,7 +437,7 @@ def build_results(
             limits_enforced=_limits_enforced(records),
             fairness=_fairness(analysis),
             series=[_series(s) for s in series],
-            comparisons=[_copy(doc.Comparison, c) for c in analysis.comparisons],
+            comparisons=list(analysis.comparisons),
             nodes=[_node(n) for n in analysis.nodes],
             fits=[fit for s in series for fit in _fits(s)],
             costs=[_cost(s, c) for s in series for c in s.costs],

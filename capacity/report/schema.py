@@ -15,41 +15,26 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema
 
-from capacity.catalog import AddonProfile, Arch
+from capacity.catalog import AddonProfile, Arch, Burstable, Daemonset
 from capacity.errors import ReportError
 from capacity.frameworks import Framework
 from capacity.load.ladder import Purpose
 from capacity.model.allocatable import MaxPodsMode
+from capacity.model.analysis import Comparison
 from capacity.model.capacity_at_slo import Percentile
 from capacity.model.claims import Verdict
-from capacity.model.derivation import Figure, Number
+from capacity.model.derivation import Figure
+from capacity.numbers import Fraction, NonNegative, Number, Positive, PositiveShare, Share
 
 RESULTS_SCHEMA_VERSION: Final = 1
 SCHEMA_ID = "https://github.com/fwcap/fwcap/schemas/results.schema.json"
 # Package data (capacity/schemas/), so an installed kit reads the same schema.
 SCHEMA_PATH = resources.files("capacity") / "schemas" / "results.schema.json"
 
-NonNegative = Annotated[int | float, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
-Positive = Annotated[
-    int | float, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})
-]
-Share = Annotated[  # a share of a whole, 0..1
-    int | float, Field(ge=0, le=1), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
-]
-PositiveShare = Annotated[  # a share that cannot be 0: 0 < x <= 1
-    int | float,
-    Field(gt=0, le=1),
-    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
-]
-Fraction = Annotated[  # a part held back, less than the whole: 0 <= x < 1
-    int | float,
-    Field(ge=0, lt=1),
-    WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
-]
 ControlPlane = Literal["default", "standard", "extended", "free", "none"]
 Purchase = Literal["on-demand", "spot", "commit-1y"]
 Binding = Literal["cpu", "memory", "max_pods", "pod_ips"]
@@ -231,32 +216,7 @@ class Series(_Model):
     warnings: list[str]
 
 
-class Comparison(_Model):
-    """One scenario's headline: numerator/denominator capacity per pod and its 95% interval."""
-
-    scenario: str
-    numerator: Framework
-    denominator: Framework
-    capacity_ratio: Number | None
-    capacity_ratio_ci95: tuple[Number, Number] | None
-    method: str
-    reason: str | None
-
-
 # -- node types, fits, costs -------------------------------------------------------------------
-
-
-class Burstable(_Model):
-    baseline_per_vcpu: PositiveShare
-    surplus_usd_per_vcpu_hour: NonNegative
-    source: str
-
-
-class Daemonset(_Model):
-    name: str
-    cpu_millicores: int = Field(ge=0)
-    memory_bytes: int = Field(ge=0)
-    source: str
 
 
 class NodeFigures(_Model):
