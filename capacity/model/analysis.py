@@ -27,8 +27,8 @@ from capacity.model.capacity_at_slo import (
     run_step_sigma,
 )
 from capacity.model.cost import (
+    BuyingOptions,
     CostEstimate,
-    CostOptions,
     cheapest,
     check_headroom,
     estimate_cost,
@@ -45,7 +45,7 @@ class Settings:
     margins: Margins = field(default_factory=Margins)
     target_rps: float = 1000.0
     headroom: float = 0.2
-    cost: CostOptions = field(default_factory=CostOptions)
+    cost: BuyingOptions = field(default_factory=BuyingOptions)
     networking: Networking = field(default_factory=Networking)
 
     def __post_init__(self) -> None:
@@ -59,7 +59,7 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class Series:
+class SeriesAnalysis:
     framework: str
     scenario: str
     records: tuple[MeasurementRecord, ...]
@@ -106,7 +106,7 @@ PAIRS: tuple[tuple[Framework, Framework], ...] = (
 class Analysis:
     settings: Settings
     nodes: tuple[NodeAllocatable, ...]
-    series: tuple[Series, ...]
+    series: tuple[SeriesAnalysis, ...]
     warnings: tuple[str, ...]
     comparisons: tuple[Comparison, ...] = ()
 
@@ -116,13 +116,13 @@ class Analysis:
             None,
         )
 
-    def get(self, framework: str, scenario: str) -> Series | None:
+    def get(self, framework: str, scenario: str) -> SeriesAnalysis | None:
         for s in self.series:
             if s.framework == framework and s.scenario == scenario:
                 return s
         return None
 
-    def cost_curve(self, series: Series, targets: Sequence[float]) -> list[CostEstimate]:
+    def cost_curve(self, series: SeriesAnalysis, targets: Sequence[float]) -> list[CostEstimate]:
         """The cheapest plan at each target load (for the cost-vs-load plot)."""
         if not series.fits or not series.capacity.capacity_per_pod_rps.defined:
             return []
@@ -224,7 +224,7 @@ def analyse(
                     for f in fits
                 )
         series.append(
-            Series(
+            SeriesAnalysis(
                 framework,
                 scenario,
                 tuple(sorted(members, key=lambda r: r.step)),
@@ -240,7 +240,7 @@ def analyse(
     )
 
 
-def compare(series: Sequence[Series], slo: Slo, sigma: float) -> tuple[Comparison, ...]:
+def compare(series: Sequence[SeriesAnalysis], slo: Slo, sigma: float) -> tuple[Comparison, ...]:
     """Per scenario, each measured pair's capacity ratio per pod with its 95% interval."""
     from capacity.model.late_share_fit import capacity_ratio
 

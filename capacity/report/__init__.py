@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from capacity.catalog import load_catalog
 from capacity.errors import ConfigError
 from capacity.measurements import read_records
-from capacity.model import Analysis, CostOptions, Margins, Settings, Slo, analyse, check_claims
+from capacity.model import Analysis, BuyingOptions, Margins, Settings, Slo, analyse, check_claims
 from capacity.model.allocatable import Networking
 from capacity.report.platform import platform_for
 from capacity.report.results import build_results
@@ -88,7 +88,7 @@ def build_report(
     scenario: str | None = None,
     platform: Mapping[str, Any] | None = None,
     overwrite: bool = False,
-    cost: CostOptions | None = None,
+    cost: BuyingOptions | None = None,
     networking: Networking | None = None,
 ) -> Path:
     """Model the measurements and write results.json, report.md, report.html, plots/*.png.
@@ -96,7 +96,7 @@ def build_report(
     platform: what the measurement run knows of its machine; when None, a platform.json beside
     the measurements file is used, else the machine the model runs on (and the report says so).
     overwrite: replace the report files in an out_dir that already holds a report.
-    cost, networking: how the cluster is bought and run (capacity.model.cost.CostOptions) and
+    cost, networking: how the cluster is bought and run (capacity.model.cost.BuyingOptions) and
     its pod networking; the defaults are a production cluster (N+1, add-ons, control plane).
     """
     measurements_path = Path(measurements_path)
@@ -110,7 +110,7 @@ def build_report(
         margins=margins or Margins(),
         target_rps=target_rps,
         headroom=headroom,
-        cost=cost or CostOptions(),
+        cost=cost or BuyingOptions(),
         networking=networking or Networking(),
     )
     analysis = analyse(records, nodes, settings)

@@ -20,7 +20,14 @@ from pydantic import BaseModel, ValidationError
 from capacity.catalog import AddonProfile
 from capacity.errors import ReportError
 from capacity.measurements import MeasurementRecord
-from capacity.model import Analysis, ClaimCheck, CostEstimate, NodeAllocatable, Series, derivation
+from capacity.model import (
+    Analysis,
+    ClaimCheck,
+    CostEstimate,
+    NodeAllocatable,
+    SeriesAnalysis,
+    derivation,
+)
 from capacity.model.capacity_at_slo import JudgedStep
 from capacity.quantity import format_cpu, format_memory
 from capacity.report import schema as doc
@@ -54,7 +61,7 @@ def _step(verdict: JudgedStep) -> doc.Step:
     )
 
 
-def _series(s: Series) -> doc.Series:
+def _series(s: SeriesAnalysis) -> doc.Series:
     t, capacity, sizing = s.tested, s.capacity, s.sizing
     lo, hi = capacity.interval_per_pod_rps
     return doc.Series(
@@ -117,7 +124,7 @@ def _node(n: NodeAllocatable) -> doc.Node:
     )
 
 
-def _cost(s: Series, c: CostEstimate) -> doc.Cost:
+def _cost(s: SeriesAnalysis, c: CostEstimate) -> doc.Cost:
     """One framework x scenario x node type: the month as the sum of its terms, each derived."""
     cluster = c.cluster
     pool = cluster.pools[0] if cluster is not None else None
@@ -179,7 +186,7 @@ def _defined(figure: derivation.Figure) -> float:
     return figure.value
 
 
-def _fits(s: Series) -> list[doc.Fit]:
+def _fits(s: SeriesAnalysis) -> list[doc.Fit]:
     return [
         doc.Fit(
             framework=s.tested.framework,
@@ -198,7 +205,7 @@ def _fits(s: Series) -> list[doc.Fit]:
     ]
 
 
-def _cheapest(s: Series) -> doc.Cheapest | None:
+def _cheapest(s: SeriesAnalysis) -> doc.Cheapest | None:
     c = s.cheapest
     if c is None:
         return None
@@ -215,7 +222,7 @@ def _cheapest(s: Series) -> doc.Cheapest | None:
     )
 
 
-def _cost_curve(analysis: Analysis, s: Series) -> doc.CostCurve:
+def _cost_curve(analysis: Analysis, s: SeriesAnalysis) -> doc.CostCurve:
     targets = [analysis.settings.target_rps * 3 * i / 60 for i in range(1, 61)]
     return doc.CostCurve(
         framework=s.tested.framework,
@@ -375,7 +382,7 @@ def _inputs(
         cost_options=doc.CostOptions(
             spare_nodes=cost.spare_nodes,
             zones=cost.zones,
-            # capacity.model.cost.CostOptions checked these names against the same choices
+            # capacity.model.cost.BuyingOptions checked these names against the same choices
             control_plane=cast(doc.ControlPlane, cost.control_plane),
             purchase=cast(doc.Purchase, cost.purchase),
             spot_discount=cost.spot_discount,
