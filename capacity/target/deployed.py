@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
 from capacity.model.own_nodes import CLUSTER_NODES_FILE
 from capacity.plan import Plan
+from capacity.quantity import format_cpu, format_memory, parse_cpu_millicores, parse_memory_bytes
 from capacity.target.base import Endpoints, PodInfo, StepInstruments
 from capacity.target.k8s.kubeapi import KubeAccess, api_call, load_kube
 from capacity.target.k8s.kubeapi import explain as api_call_error
@@ -64,6 +65,41 @@ SERVICE_COMPONENT = "service"
 LOCUST_WEB_AUTH_SECRET = "locust-web-auth"
 LOCUST_WORKER = ("locust-worker", "locust-worker")  # (component, name) labels in deploy/locust.py
 CHECK_EVERY_S = 5.0  # the run loop calls check_pods every 0.25 s; the API needs far less
+
+
+@dataclass(frozen=True)
+class DeployedLimits:
+    """A container's limits as its pod template sets them (None: no limit set)."""
+
+    cpu_millicores: int | None
+    memory_bytes: int | None
+
+    @property
+    def enforced(self) -> bool:
+        return self.cpu_millicores is not None and self.memory_bytes is not None
+
+
+def container_limits(containers: Sequence[Any], name: str) -> DeployedLimits:
+    """The limits of the container called `name` (the chart names it after the framework), or
+    of the only container; Kubernetes quantities parsed here, once."""
+    chosen = [c for c in containers if c.name == name] or (
+        list(containers) if len(containers) == 1 else []
+    )
+    if not chosen:
+        raise TargetError(
+            f"the Deployment of {name} has no container named {name} among "
+            f"{', '.join(c.name for c in containers)}: deploy it with this kit's chart"
+        )
+    limits = (chosen[0].resources.limits if chosen[0].resources else None) or {}
+    cpu, memory = limits.get("cpu"), limits.get("memory")
+    return DeployedLimits(
+        cpu_millicores=None if cpu is None else parse_cpu_millicores(cpu),
+        memory_bytes=None if memory is None else parse_memory_bytes(memory),
+    )
+
+
+def _quantity(value: int | None, fmt: Callable[[int], str]) -> str:
+    return "none" if value is None else fmt(value)
 
 
 def service_of(url: str, namespace: str) -> tuple[str, str, int]:
@@ -219,6 +255,7 @@ class KubeTarget:
             prometheus_url, ns, plan.frameworks, want, timeout_s=self.targets_timeout_s
         )
         self._fit_plan(prometheus_url, [t.scrape_interval for t in targets])
+        limits = {fw: self._deployed_limits(fw) for fw in pods}
         infos = [
             PodInfo(
                 name=p.metadata.name,
@@ -226,9 +263,9 @@ class KubeTarget:
                 base_url=self._pod_url(p),
                 pid=None,
                 cgroup=None,
-                cpu_limit_millicores=plan.cpu_millicores,
-                memory_limit_bytes=plan.memory_bytes,
-                limits_enforced=True,
+                cpu_limit_millicores=limits[fw].cpu_millicores or plan.cpu_millicores,
+                memory_limit_bytes=limits[fw].memory_bytes or plan.memory_bytes,
+                limits_enforced=limits[fw].enforced,
             )
             for fw, group in pods.items()
             for p in group
@@ -244,6 +281,33 @@ class KubeTarget:
             pods=infos,
             locust_auth=locust_auth,
         )
+
+    def _deployed_limits(self, framework: str) -> DeployedLimits:
+        """The limits the Deployment's pod template gives the framework's container: what the
+        pods run with (the stack's `fwcap:cpu`/`fwcap:memory`), whatever the plan says. A
+        difference from the plan is a warning, not an error: the records say what ran."""
+        assert self._scaler is not None
+        apps, name = self._scaler.apps, self._deployments[framework]
+        found: Any = api_call(
+            f"read deployments/{name}",
+            self.namespace,
+            lambda: apps.read_namespaced_deployment(name, self.namespace),
+        )
+        limits = container_limits(found.spec.template.spec.containers, framework)
+        plan = self.plan
+        wanted = (plan.cpu_millicores, plan.memory_bytes)
+        if (limits.cpu_millicores, limits.memory_bytes) != wanted:
+            log.warning(
+                "deployments/%s runs its pods with CPU limit %s and memory limit %s, not the "
+                "plan's %s and %s: the records carry the deployed limits (set fwcap:cpu and "
+                "fwcap:memory in the stack, or --cpu/--memory, to make them agree)",
+                name,
+                _quantity(limits.cpu_millicores, format_cpu),
+                _quantity(limits.memory_bytes, format_memory),
+                format_cpu(plan.cpu_millicores),
+                format_memory(plan.memory_bytes),
+            )
+        return limits
 
     def _restore_leftovers(self) -> None:
         """An earlier run that was killed left its records on the Deployments it scaled: put
