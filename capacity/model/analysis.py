@@ -110,12 +110,6 @@ class Analysis:
     warnings: tuple[str, ...]
     comparisons: tuple[Comparison, ...] = ()
 
-    def comparison(self, scenario: str, numerator: str = "fastapi") -> Comparison | None:
-        return next(
-            (c for c in self.comparisons if c.scenario == scenario and c.numerator == numerator),
-            None,
-        )
-
     def get(self, framework: str, scenario: str) -> SeriesAnalysis | None:
         for s in self.series:
             if s.framework == framework and s.scenario == scenario:
