@@ -1,9 +1,12 @@
 """results.json as pydantic models: the one definition of the report's machine-readable truth.
 
 `capacity.report.results.build_results` fills these models from the analysis, results.json is
-their dump, and the Markdown, HTML and plots read their attributes. The committed JSON Schema
-(capacity/schemas/results.schema.json) is generated from them by `make schemas`
-(scripts/results_schema.py); a test fails when the committed file has drifted.
+their dump, and the Markdown, HTML and plots read their attributes. Where the model already
+holds a value in its published shape, the document holds that value itself, not a copy:
+every `Figure` (capacity.model.derivation), `Comparison` (capacity.model.analysis), `Burstable`
+and `Daemonset` (capacity.catalog) - frozen dataclasses whose field annotations pydantic reads.
+The committed JSON Schema (capacity/schemas/results.schema.json) is generated from them by
+`make schemas` (scripts/results_schema.py); a test fails when the committed file has drifted.
 """
 
 from __future__ import annotations
