@@ -20,7 +20,7 @@ import contextlib
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -517,7 +517,8 @@ class CapacityRun:
             pod_cpu_throttled_ratio=min(1.0, max(0.0, m.pod_cpu_throttled_ratio)),
             pod_cpu_limit_millicores=cpu_limit,
             pod_memory_limit_bytes=memory_limit,
-            workers=plan.pod_shape().effective_workers(),
+            # The launcher's contract, on the limit the pods ran with (a cluster's may differ).
+            workers=replace(plan.pod_shape(), cpu_millicores=cpu_limit).effective_workers(),
             threads=(plan.threads or DJANGO_THREADS) if framework.startswith("django") else None,
             limits_enforced=bool(pod_infos) and all(p.limits_enforced for p in pod_infos),
             started_at=datetime.fromtimestamp(w.started_s, tz=UTC),
