@@ -107,7 +107,7 @@ def write_this_cluster(
     """this-cluster.md: each framework/scenario on the cluster's own nodes (None: no nodes read)."""
     from capacity.catalog import load_catalog
     from capacity.measurements import read_records
-    from capacity.model import Settings, analyse
+    from capacity.model import AnalysisSettings, analyse
     from capacity.model.own_nodes import CLUSTER_NODES_FILE, ClusterNode, size_cluster
     from capacity.run import plan_slo
 
@@ -116,7 +116,7 @@ def write_this_cluster(
         return None
     nodes = [ClusterNode(**n) for n in json.loads(nodes_file.read_text())]
     catalog = load_catalog(None)
-    settings = Settings(slo=plan_slo(plan))
+    settings = AnalysisSettings(slo=plan_slo(plan))
     analysis = analyse(read_records(measurements), catalog.node_types, settings)
     table = Table(title=f"This cluster: {len(nodes)} node(s), target {settings.target_rps:g} req/s")
     columns = (

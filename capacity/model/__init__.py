@@ -12,7 +12,7 @@ analysis         the composition of all of the above for one measurements file
 """
 
 from capacity.model.allocatable import NodeAllocatable, node_allocatable
-from capacity.model.analysis import Analysis, Comparison, SeriesAnalysis, Settings, analyse
+from capacity.model.analysis import Analysis, AnalysisSettings, Comparison, SeriesAnalysis, analyse
 from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
 from capacity.model.claims import ClaimCheck, check_claims
 from capacity.model.cost import (
@@ -34,6 +34,7 @@ __all__ = [
     "HOURS_PER_MONTH",
     "NODES_ONLY",
     "Analysis",
+    "AnalysisSettings",
     "BuyingOptions",
     "ClaimCheck",
     "ClusterCost",
@@ -48,7 +49,6 @@ __all__ = [
     "PodShape",
     "RightSizing",
     "SeriesAnalysis",
-    "Settings",
     "Slo",
     "WhatIfPlan",
     "Workload",

@@ -40,7 +40,7 @@ from capacity.numbers import Number
 
 
 @dataclass(frozen=True)
-class Settings:
+class AnalysisSettings:
     slo: Slo = field(default_factory=Slo)
     margins: Margins = field(default_factory=Margins)
     target_rps: float = 1000.0
@@ -104,7 +104,7 @@ PAIRS: tuple[tuple[Framework, Framework], ...] = (
 
 @dataclass(frozen=True)
 class Analysis:
-    settings: Settings
+    settings: AnalysisSettings
     nodes: tuple[NodeAllocatable, ...]
     series: tuple[SeriesAnalysis, ...]
     warnings: tuple[str, ...]
@@ -176,7 +176,7 @@ def group_series(
 
 
 def analyse(
-    records: Sequence[MeasurementRecord], node_types: Sequence[NodeType], settings: Settings
+    records: Sequence[MeasurementRecord], node_types: Sequence[NodeType], settings: AnalysisSettings
 ) -> Analysis:
     if not node_types:
         raise ConfigError("no node types to model; the catalog selection is empty")

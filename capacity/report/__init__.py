@@ -18,7 +18,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from capacity.catalog import load_catalog
 from capacity.errors import ConfigError
 from capacity.measurements import read_records
-from capacity.model import Analysis, BuyingOptions, Margins, Settings, Slo, analyse, check_claims
+from capacity.model import (
+    Analysis,
+    AnalysisSettings,
+    BuyingOptions,
+    Margins,
+    Slo,
+    analyse,
+    check_claims,
+)
 from capacity.model.allocatable import Networking
 from capacity.report.platform import platform_for
 from capacity.report.results import build_results
@@ -80,8 +88,8 @@ def build_report(
     out_dir: Path,
     *,
     slo: Slo,
-    target_rps: float = Settings.target_rps,
-    headroom: float = Settings.headroom,
+    target_rps: float = AnalysisSettings.target_rps,
+    headroom: float = AnalysisSettings.headroom,
     margins: Margins | None = None,
     catalog_path: Path | None = None,
     node_types: Sequence[str] | None = None,
@@ -105,7 +113,7 @@ def build_report(
     catalog = load_catalog(catalog_path)
     names = node_types or catalog.default_candidates  # ARM types only when named
     nodes = [catalog.node(n) for n in names]
-    settings = Settings(
+    settings = AnalysisSettings(
         slo=slo,
         margins=margins or Margins(),
         target_rps=target_rps,

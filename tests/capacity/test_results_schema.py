@@ -14,7 +14,7 @@ import pytest
 from capacity.catalog import load_catalog
 from capacity.errors import ReportError
 from capacity.measurements import read_records
-from capacity.model import Settings, Slo, analyse, check_claims
+from capacity.model import AnalysisSettings, Slo, analyse, check_claims
 from capacity.model.derivation import Figure
 from capacity.report.results import build_results
 from capacity.report.schema import Platform, Results, figure_json, render_schema
@@ -79,7 +79,7 @@ def test_results_json_reads_back_into_the_models_unchanged(report_dir: Path) -> 
 def test_a_document_that_breaks_its_model_is_a_report_error_naming_the_field() -> None:
     records = read_records(MEASUREMENTS)
     catalog = load_catalog(None)
-    analysis = analyse(records, [catalog.node("t3.medium")], Settings(slo=Slo()))
+    analysis = analyse(records, [catalog.node("t3.medium")], AnalysisSettings(slo=Slo()))
     with pytest.raises(ReportError, match="Inputs at measurements_sha256: String should match"):
         build_results(
             analysis,
