@@ -111,15 +111,15 @@ def checkpoint() -> None:
         token.check()
 
 
-class Clock:
-    """Time as the run sees it; its `sleep` is cancellable (see `capacity.run.Clock`)."""
+class SystemClock:
+    """Time as the run sees it; its `sleep` is cancellable (it satisfies `capacity.run.Clock`)."""
 
     monotonic = staticmethod(time.monotonic)
     time = staticmethod(time.time)
     sleep = staticmethod(sleep)
 
 
-CLOCK = Clock()
+CLOCK = SystemClock()
 
 
 @contextlib.contextmanager

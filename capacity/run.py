@@ -20,7 +20,7 @@ import contextlib
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -479,6 +479,12 @@ class CapacityRun:
         achieved = client.achieved_in_window_rps if client is not None else 0.0
         cps = (m.pod_cpu_cores * pods / m.achieved_rps) if m.achieved_rps > 0 else None
         pod_infos = self.endpoints.pods_of(framework)
+        # The limits the pods ran with: a cluster's Deployment may set others than the plan.
+        cpu_limit, memory_limit = (
+            (pod_infos[0].cpu_limit_millicores, pod_infos[0].memory_limit_bytes)
+            if pod_infos
+            else (plan.cpu_millicores, plan.memory_bytes)
+        )
         return MeasurementRecord(
             schema_version=SCHEMA_VERSION,
             run_id=self.run_id,
@@ -513,9 +519,10 @@ class CapacityRun:
             pod_cpu_cores_max=m.pod_cpu_cores_max,
             pod_memory_working_set_bytes=m.pod_memory_working_set_bytes,
             pod_cpu_throttled_ratio=min(1.0, max(0.0, m.pod_cpu_throttled_ratio)),
-            pod_cpu_limit_millicores=plan.cpu_millicores,
-            pod_memory_limit_bytes=plan.memory_bytes,
-            workers=plan.pod_shape().effective_workers(),
+            pod_cpu_limit_millicores=cpu_limit,
+            pod_memory_limit_bytes=memory_limit,
+            # The launcher's contract, on the limit the pods ran with (a cluster's may differ).
+            workers=replace(plan.pod_shape(), cpu_millicores=cpu_limit).effective_workers(),
             threads=(plan.threads or DJANGO_THREADS) if framework.startswith("django") else None,
             limits_enforced=bool(pod_infos) and all(p.limits_enforced for p in pod_infos),
             started_at=datetime.fromtimestamp(w.started_s, tz=UTC),

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_metrics_overhead import _pin_to, machine, measure  # noqa: E402
+from loadgen import machine, measure, pin_to  # noqa: E402
 
 from capacity.target.cgroups import CgroupUnavailable, new_manager  # noqa: E402
 from capacity.target.postgres import start_postgres  # noqa: E402
@@ -241,7 +241,7 @@ def interpreter_part(
             database_url=urls[fw],
             upstream_url="http://127.0.0.1:9",
             workers=1,
-            preexec_fn=_pin_to({0}),
+            preexec_fn=pin_to({0}),
             python=python,
         )
         for fw in args.frameworks
@@ -267,7 +267,7 @@ def sniffio_part(
             database_url=urls["fastapi"],
             upstream_url=stub_url,
             workers=1,
-            preexec_fn=_pin_to({0}),
+            preexec_fn=pin_to({0}),
             python=python,
         )
         for side, python in pythons.items()
@@ -411,7 +411,7 @@ def main(argv: list[str]) -> int:
             for fw in args.frameworks:
                 urls[fw] = postgres.create_database(f"fwcap_{fw}")
                 run_launcher_command(fw, ("migrate", "seed"), {"DATABASE_URL": urls[fw]})
-            pin_load = _pin_to({1})
+            pin_load = pin_to({1})
             if pin_load is not None:
                 pin_load()
             if args.part in ("interpreter", "all"):

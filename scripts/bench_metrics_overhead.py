@@ -14,40 +14,35 @@ servers are pinned to CPU 0 and the load generator to CPU 1 when the machine has
 Prints, per (framework, endpoint), requests/s and the servers' CPU time per request with and
 without metrics, and each overhead in percent: the median over rounds of the on/off ratio,
 each round's two runs being back to back.
-Target (issue 2): overhead under 5%.
+Target: overhead under 5%.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
-import time
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from capacity.target.postgres import start_postgres
-from capacity.target.process import ProcessGroup, free_port
-from capacity.target.services import (
+from loadgen import WARMUP_S, machine, measure, pin_to
+
+from capacity.target import (
     FRAMEWORKS,
+    ProcessGroup,
     ServiceHandle,
+    free_port,
     run_launcher_command,
+    start_postgres,
     start_service,
 )
 
 DEFAULT_ENDPOINTS = ("/api/items/42", "/healthz")
-WARMUP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -58,114 +53,6 @@ class Run:
     rps: float
     cpu_us_per_request: float
     errors: int
-
-
-# --- the load generator: raw HTTP/1.1 keep-alive over asyncio streams -------------------------
-
-
-async def _connection(
-    host: str, port: int, request: bytes, deadline: float, counts: Counter[int]
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.monotonic() < deadline:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            lower = head.lower()
-            start = lower.find(b"content-length:")
-            if start >= 0:
-                end = lower.index(b"\r\n", start)
-                await reader.readexactly(int(lower[start + 15 : end]))
-            counts[status] += 1
-            if b"connection: close" in lower:
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
-    finally:
-        writer.close()
-
-
-async def _load(base_url: str, path: str, connections: int, duration_s: float) -> Counter[int]:
-    host, port = base_url.removeprefix("http://").split(":")
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-    counts: Counter[int] = Counter()
-    deadline = time.monotonic() + duration_s
-    await asyncio.gather(
-        *(_connection(host, int(port), request, deadline, counts) for _ in range(connections))
-    )
-    return counts
-
-
-def server_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of the server process and all its workers."""
-    root = psutil.Process(pid)
-    total = 0.0
-    for proc in (root, *root.children(recursive=True)):
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
-def measure(
-    service: ServiceHandle, path: str, connections: int, duration_s: float
-) -> tuple[float, float, int]:
-    """Requests/s and server CPU microseconds per request over `duration_s` (after a warm-up),
-    and how many answers were not 200.
-
-    CPU per request is the steadier figure on a shared machine: other tenants slow the server
-    down (fewer requests/s) but barely change what each request costs it.
-    """
-    asyncio.run(_load(service.base_url, path, connections, WARMUP_S), loop_factory=_loop_factory())
-    cpu_before = server_cpu_s(service.process.pid)
-    started = time.monotonic()
-    counts = asyncio.run(
-        _load(service.base_url, path, connections, duration_s), loop_factory=_loop_factory()
-    )
-    elapsed = time.monotonic() - started
-    cpu_s = server_cpu_s(service.process.pid) - cpu_before
-    total = counts.total()
-    return total / elapsed, cpu_s / total * 1e6, total - counts[200]
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    # uvloop when installed: the generator then needs less CPU per request than the servers.
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
-# --- set-up ------------------------------------------------------------------------------------
-
-
-def _pin_to(cpus: set[int]) -> Callable[[], None] | None:
-    if len(os.sched_getaffinity(0)) < 2:
-        return None
-
-    def pin() -> None:
-        os.sched_setaffinity(0, cpus)
-
-    return pin
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, load average {load}"
-    )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -214,9 +101,9 @@ def run_all(args: argparse.Namespace, work: Path) -> list[Run]:
                     group, framework, name=f"{framework}-metrics-{int(metrics)}",
                     port=free_port(), database_url=url, upstream_url="http://127.0.0.1:9",
                     workers=1, extra_env={"METRICS_ENABLED": "1" if metrics else "0"},
-                    preexec_fn=_pin_to({0}),
+                    preexec_fn=pin_to({0}),
                 )  # fmt: skip
-        pin_load = _pin_to({1})
+        pin_load = pin_to({1})
         if pin_load is not None:
             pin_load()
         for framework in args.frameworks:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_metrics_overhead import _pin_to, machine, measure  # noqa: E402
+from loadgen import machine, measure, pin_to  # noqa: E402
 
 from capacity.target.postgres import start_postgres  # noqa: E402
 from capacity.target.process import ProcessGroup, free_port  # noqa: E402
@@ -98,7 +98,7 @@ def run_all(args: argparse.Namespace, work: Path) -> list[Window]:
         for fw in args.frameworks:
             urls[fw] = postgres.create_database(f"fwcap_{fw}")
             run_launcher_command(fw, ("migrate", "seed"), {"DATABASE_URL": urls[fw]})
-        pin_load = _pin_to({0})
+        pin_load = pin_to({0})
         if pin_load is not None:
             pin_load()
         for seed in args.hash_seeds:
@@ -109,7 +109,7 @@ def run_all(args: argparse.Namespace, work: Path) -> list[Window]:
                     handle = start_service(
                         group, fw, name=f"{fw}-{seed}-{p}", port=free_port(),
                         database_url=urls[fw], upstream_url="http://127.0.0.1:9", workers=1,
-                        extra_env=env, preexec_fn=_pin_to({1}),
+                        extra_env=env, preexec_fn=pin_to({1}),
                     )  # fmt: skip
                     cpu = []
                     for _ in range(args.windows):

@@ -2,7 +2,7 @@
 """Service variants side by side on one core: requests/s and the server's CPU per request.
 
 Each variant is one service started through its launcher with one worker process, pinned to CPU
-0; the load generator (the closed-loop asyncio client of bench_metrics_overhead.py: N keep-alive
+0; the load generator (the closed-loop asyncio client of loadgen.py: N keep-alive
 connections, each sending its next request when the previous answer arrived) runs on CPU 1.
 Runs are interleaved (every variant once per round, the order rotated each round), so drift on
 a shared machine hits every variant alike; the figures are medians over rounds. CPU per request
@@ -39,13 +39,10 @@ Suites:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import statistics
 import sys
 import tempfile
-import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,16 +50,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_metrics_overhead import WARMUP_S, _loop_factory, _pin_to, machine, server_cpu_s
+from loadgen import WARMUP_S, machine, measure, pin_to
 
-from capacity.target.postgres import start_postgres
-from capacity.target.process import ProcessGroup, free_port, wait_http_ok
-from capacity.target.services import (
+from capacity.target import (
     VARIANTS,
+    ProcessGroup,
     ServiceHandle,
+    free_port,
     run_launcher_command,
+    start_postgres,
     start_service,
     start_stub,
+    wait_http_ok,
 )
 
 
@@ -143,62 +142,6 @@ class Run:
     errors: int
 
 
-# --- the load: bench_metrics_overhead's closed loop, also reading chunked answers -------------
-# (TechEmpower's Django views answer without Content-Length, so gunicorn chunk-encodes them.)
-
-
-async def _connection(
-    host: str, port: int, request: bytes, deadline: float, counts: Counter[int]
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.monotonic() < deadline:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            counts[int(head[9:12])] += 1
-            lower = head.lower()
-            start = lower.find(b"content-length:")
-            if start >= 0:
-                end = lower.index(b"\r\n", start)
-                await reader.readexactly(int(lower[start + 15 : end]))
-            elif b"transfer-encoding: chunked" in lower:
-                while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-                    await reader.readexactly(size + 2)
-                await reader.readuntil(b"\r\n")
-            if b"connection: close" in lower:
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
-    finally:
-        writer.close()
-
-
-async def _load(base_url: str, path: str, connections: int, duration_s: float) -> Counter[int]:
-    host, port = base_url.removeprefix("http://").split(":")
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-    counts: Counter[int] = Counter()
-    deadline = time.monotonic() + duration_s
-    await asyncio.gather(
-        *(_connection(host, int(port), request, deadline, counts) for _ in range(connections))
-    )
-    return counts
-
-
-def measure(
-    service: ServiceHandle, path: str, connections: int, duration_s: float
-) -> tuple[float, float, int]:
-    """Requests/s, server CPU microseconds per request, answers that were not 200."""
-    asyncio.run(_load(service.base_url, path, connections, WARMUP_S), loop_factory=_loop_factory())
-    cpu_before = server_cpu_s(service.process.pid)
-    started = time.monotonic()
-    counts = asyncio.run(
-        _load(service.base_url, path, connections, duration_s), loop_factory=_loop_factory()
-    )
-    elapsed = time.monotonic() - started
-    cpu_s = server_cpu_s(service.process.pid) - cpu_before
-    total = counts.total()
-    return total / elapsed, cpu_s / total * 1e6, total - counts[200]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", required=True, choices=sorted(SUITES))
@@ -268,9 +211,9 @@ def run_all(
             services[variant.name] = start_service(
                 group, variant.service, name=f"variant-{i}", port=free_port(),
                 database_url=urls[VARIANTS[variant.service][0]], upstream_url=stub_url, workers=1,
-                threads=variant.threads, extra_env=variant.env, preexec_fn=_pin_to({0}),
+                threads=variant.threads, extra_env=variant.env, preexec_fn=pin_to({0}),
             )  # fmt: skip
-        pin_load = _pin_to({1})
+        pin_load = pin_to({1})
         if pin_load is not None:
             pin_load()
         for endpoint in endpoints:
@@ -312,7 +255,7 @@ def start_techempower(
                 "--pid", str(work / f"tfb-{framework}.pid")]  # fmt: skip
     proc = group.start(
         variant.service, argv, env=env, cwd=root / "frameworks/Python" / framework,
-        preexec_fn=_pin_to({0}),
+        preexec_fn=pin_to({0}),
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     wait_http_ok(base_url + "/json", proc, timeout_s=90)

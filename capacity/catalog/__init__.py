@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from capacity.errors import ConfigError
+from capacity.numbers import NonNegative, PositiveShare
 from capacity.quantity import CpuMillicores, MemoryBytes
 from capacity.validation import describe_validation_error
 
@@ -25,18 +27,24 @@ ControlPlaneTier = Literal["standard", "extended", "free"]
 Arch = Literal["amd64", "arm64"]
 AddonProfile = Literal["system", "monitoring", "loadgen"]
 STALE_AFTER_DAYS = 180
+# The values results.json publishes as they are: exactly their fields (capacity/report/schema.py).
+_PUBLISHED = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
 class Daemonset:
-    """A node agent with one pod on every node: it takes a pod slot and its requests."""
+    # A node agent with one pod on every node: it takes a pod slot and its requests.
+    # (A comment: a docstring would become a description in results.json's schema.)
+
+    __pydantic_config__: ClassVar[ConfigDict] = _PUBLISHED
 
     name: str
-    cpu_millicores: int
-    memory_bytes: int
+    cpu_millicores: Annotated[int, Field(ge=0)]
+    memory_bytes: Annotated[int, Field(ge=0)]
     source: str
     # A host-network pod shares the node's IP: it takes a max-pods slot but no pod IP.
-    host_network: bool = False
+    # (The model's input only; results.json does not publish it.)
+    host_network: Annotated[bool, SkipJsonSchema(), Field(exclude=True)] = False
 
 
 @dataclass(frozen=True)
@@ -104,10 +112,13 @@ class Provider:
 
 @dataclass(frozen=True)
 class Burstable:
-    """A burstable instance: CPU above its baseline is billed as surplus (T3 Unlimited)."""
+    # A burstable instance: CPU above its baseline is billed as surplus (T3 Unlimited).
+    # (A comment: a docstring would become a description in results.json's schema.)
 
-    baseline_per_vcpu: float
-    surplus_usd_per_vcpu_hour: float
+    __pydantic_config__: ClassVar[ConfigDict] = _PUBLISHED
+
+    baseline_per_vcpu: PositiveShare
+    surplus_usd_per_vcpu_hour: NonNegative
     source: str
 
 

@@ -23,7 +23,7 @@ from capacity.quantity import format_cpu, human_bytes, parse_cpu_millicores, par
 
 
 def _fit_json(fit: NodeFit) -> dict[str, Any]:
-    from capacity.report.schema import Figure  # a figure's JSON, as results.json writes it
+    from capacity.report.schema import figure_json
 
     node = fit.node
     return {
@@ -39,7 +39,7 @@ def _fit_json(fit: NodeFit) -> dict[str, Any]:
         "daemonset_cpu_millicores": node.daemonset_cpu_millicores.value,
         "daemonset_memory_bytes": node.daemonset_memory_bytes.value,
         "derivations": {
-            f.kind: Figure.of(f).model_dump(mode="json")
+            f.kind: figure_json(f)
             for f in (
                 node.max_pods,
                 node.memory_capacity_bytes,

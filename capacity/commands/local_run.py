@@ -3,7 +3,7 @@
 `preflight` checks everything that can be checked before a process starts; `local_target`
 gives the target that `capacity.measure.measure` runs the plan on, with run.json written before
 anything starts and the processes' logs kept afterwards. The cluster counterpart is
-capacity/commands/cluster.py.
+capacity/commands/report_cluster.py.
 """
 
 from __future__ import annotations

@@ -28,9 +28,10 @@ from capacity.commands.options import (
     networking,
 )
 from capacity.errors import ConfigError
-from capacity.model import Margins, Settings, Slo
+from capacity.model import AnalysisSettings, Margins, Slo
 
-DEFAULTS = Settings()  # the model's own defaults (capacity/model/analysis.py) are the options'
+# The model's own defaults (capacity/model/analysis.py) are the options'.
+DEFAULTS = AnalysisSettings()
 
 
 def model(

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from capacity.model import CostOptions
+from capacity.model import BuyingOptions
 from capacity.model.allocatable import MAX_PODS_MODES, Networking
 from capacity.model.cost import ADDON_PROFILES, CONTROL_PLANE_CHOICES, PURCHASE_OPTIONS
 from capacity.model.placement import PLACEMENTS
 
 # The defaults the options show and use: the model's own (capacity/model/cost.py, allocatable.py).
-COST = CostOptions()
+COST = BuyingOptions()
 NETWORKING = Networking()
 ADDONS = ",".join(COST.addon_profiles)
 
@@ -107,9 +107,9 @@ def cost_options(
     addons: str,
     placement: str = COST.placement,
     credit_mode: str = COST.credit_mode,
-) -> CostOptions:
+) -> BuyingOptions:
     profiles = () if addons.strip() in ("", "none") else tuple(a.strip() for a in addons.split(","))
-    return CostOptions(
+    return BuyingOptions(
         spare_nodes=spare_nodes,
         zones=zones,
         control_plane=control_plane,

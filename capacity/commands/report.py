@@ -147,7 +147,7 @@ def report(
             "Ctrl-C, then write the report.",
         ),
     ] = False,
-    # Cluster mode (capacity/commands/cluster.py); none given: the local run.
+    # Cluster mode (capacity/commands/report_cluster.py); none given: the local run.
     stack: Annotated[
         str | None,
         typer.Option(
@@ -196,17 +196,17 @@ def report(
     With --stack (or --prometheus-url, --locust-url and --namespace) the same pipeline measures
     a deployed cluster instead: docs/cluster-mode.md.
     """
-    from capacity.commands.cluster import (
+    from capacity.commands.local_run import check_out_dir, default_out_dir, local_target, preflight
+    from capacity.commands.progress import ProgressView, format_eta
+    from capacity.commands.report_cluster import (
         cluster_preflight,
         cluster_target,
         step_given,
         write_this_cluster,
     )
-    from capacity.commands.local_run import check_out_dir, default_out_dir, local_target, preflight
-    from capacity.commands.progress import ProgressView, format_eta
     from capacity.measure import MEASUREMENTS_FILE, measure
     from capacity.run import plan_slo
-    from capacity.target.cluster.options import ClusterOptions
+    from capacity.target.k8s.options import ClusterOptions
     from capacity.target.local import new_run_id
 
     console = narration

@@ -1,7 +1,7 @@
 """`capacity restore`: put back what a killed cluster run left scaled.
 
 A cluster run writes each Deployment's original replicas (and its HPA's bounds) to an annotation
-on the Deployment before it scales it (capacity/target/cluster/scale.py). A run that ends in any
+on the Deployment before it scales it (capacity/target/k8s/scale.py). A run that ends in any
 way it can handle restores and removes them; one that was SIGKILLed, or whose machine went away,
 leaves them - and this command (or the next run, first thing) restores from them.
 """
@@ -42,9 +42,9 @@ def restore(
     ] = None,
 ) -> None:
     """Restore the replicas and HPA bounds a killed `capacity report --stack` run left behind."""
-    from capacity.target.cluster.kubeapi import load_kube
-    from capacity.target.cluster.scale import ORIGINAL_ANNOTATION, Scaler
-    from capacity.target.cluster.stack import find_stack
+    from capacity.target.k8s.kubeapi import load_kube
+    from capacity.target.k8s.scale import ORIGINAL_ANNOTATION, Scaler
+    from capacity.target.k8s.stack import find_stack
 
     if (stack is None) == (namespace is None):
         raise ConfigError("give exactly one of --stack NAME or --namespace NS")

@@ -39,9 +39,9 @@ from capacity.model.whatif_file import load_whatif
 
 def _figure(figure: Figure) -> dict[str, Any]:
     """A figure's JSON, as results.json writes it."""
-    from capacity.report.schema import Figure as FigureJson
+    from capacity.report.schema import figure_json
 
-    return FigureJson.of(figure).model_dump(mode="json")
+    return figure_json(figure)
 
 
 def whatif(

@@ -220,6 +220,3 @@ class LocustMaster:
 
     def stop(self) -> None:
         self._post("/stop")
-
-    def reset_stats(self) -> None:
-        self._post("/stats/reset")

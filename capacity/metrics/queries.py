@@ -201,7 +201,7 @@ OFFERED_RPS = Query(
     legend="{{framework}} offered",
 )
 
-# --- Appended for the Grafana dashboards (issue 6); the engine may use them too. ---
+# --- For the Grafana dashboards; the engine may use them too. ---
 ERROR_RATIO_BY_ROUTE = Query(
     "error_ratio_by_route",
     "Server error ratio (5xx) by route",

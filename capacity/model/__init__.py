@@ -12,15 +12,15 @@ analysis         the composition of all of the above for one measurements file
 """
 
 from capacity.model.allocatable import NodeAllocatable, node_allocatable
-from capacity.model.analysis import Analysis, Comparison, Series, Settings, analyse
+from capacity.model.analysis import Analysis, AnalysisSettings, Comparison, SeriesAnalysis, analyse
 from capacity.model.capacity_at_slo import PodCapacity, Slo, capacity_at_slo
 from capacity.model.claims import ClaimCheck, check_claims
 from capacity.model.cost import (
     HOURS_PER_MONTH,
     NODES_ONLY,
+    BuyingOptions,
     ClusterCost,
     CostEstimate,
-    CostOptions,
     cheapest,
     estimate_cost,
     price_cluster,
@@ -34,11 +34,12 @@ __all__ = [
     "HOURS_PER_MONTH",
     "NODES_ONLY",
     "Analysis",
+    "AnalysisSettings",
+    "BuyingOptions",
     "ClaimCheck",
     "ClusterCost",
     "Comparison",
     "CostEstimate",
-    "CostOptions",
     "Figure",
     "Margins",
     "NodeAllocatable",
@@ -47,8 +48,7 @@ __all__ = [
     "PodCapacity",
     "PodShape",
     "RightSizing",
-    "Series",
-    "Settings",
+    "SeriesAnalysis",
     "Slo",
     "WhatIfPlan",
     "Workload",

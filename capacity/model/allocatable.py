@@ -77,7 +77,7 @@ GKE_SOURCE = (
 GKE_DEFAULT_MAX_PODS = 110
 GKE_ABOVE_110_PODS_SOURCE = (
     "GKE plan-node-sizes (https://cloud.google.com/kubernetes-engine/docs/concepts/"
-    "plan-node-sizes, as cited by issue 25): nodes configured for more than 110 pods "
+    "plan-node-sizes): nodes configured for more than 110 pods "
     "get an extra CPU reservation. UNVERIFIED: the amount was not checked against the page or "
     "the cluster-autoscaler's gce/reserved.go (whose CPU rule, read 2026-12-07, has no max-pods "
     "term), so it is not applied"

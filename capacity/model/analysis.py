@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import ConfigDict
 
 from capacity.catalog import NodeType
 from capacity.errors import ConfigError, MeasurementsError
+from capacity.frameworks import Framework
 from capacity.measurements import MeasurementRecord
 from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
 from capacity.model.capacity_at_slo import (
@@ -23,8 +27,8 @@ from capacity.model.capacity_at_slo import (
     run_step_sigma,
 )
 from capacity.model.cost import (
+    BuyingOptions,
     CostEstimate,
-    CostOptions,
     cheapest,
     check_arm_factor,
     check_headroom,
@@ -33,15 +37,16 @@ from capacity.model.cost import (
 )
 from capacity.model.fit import NodeFit, pods_per_node
 from capacity.model.rightsizing import Margins, RightSizing, right_size
+from capacity.numbers import Number
 
 
 @dataclass(frozen=True)
-class Settings:
+class AnalysisSettings:
     slo: Slo = field(default_factory=Slo)
     margins: Margins = field(default_factory=Margins)
     target_rps: float = 1000.0
     headroom: float = 0.2
-    cost: CostOptions = field(default_factory=CostOptions)
+    cost: BuyingOptions = field(default_factory=BuyingOptions)
     networking: Networking = field(default_factory=Networking)
     arm_factor: float | None = None  # measured ARM/amd64 CPU per request, for arm64 node types
 
@@ -57,7 +62,7 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class Series:
+class SeriesAnalysis:
     framework: str
     scenario: str
     records: tuple[MeasurementRecord, ...]
@@ -78,43 +83,43 @@ class Series:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One scenario's answer: `numerator`/`denominator` capacity per pod, with its 95% interval
-    (bootstrap with the rounds shared by both frameworks: capacity/model/late_share_fit.py)."""
+    """One scenario's headline: numerator/denominator capacity per pod and its 95% interval."""
+
+    # The interval: a bootstrap with the rounds shared by both frameworks
+    # (capacity/model/late_share_fit.py). results.json publishes this value as it is.
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
 
     scenario: str
-    numerator: str  # e.g. "fastapi"
-    denominator: str  # e.g. "django"
-    capacity_ratio: float | None
-    capacity_ratio_ci95: tuple[float, float] | None
+    numerator: Framework  # e.g. "fastapi"
+    denominator: Framework  # e.g. "django"
+    capacity_ratio: Number | None
+    capacity_ratio_ci95: tuple[Number, Number] | None
     method: str
     reason: str | None
 
 
 # The pairs compared, numerator first: the headline answers "how much more does FastAPI serve".
-PAIRS = (("fastapi", "django"), ("fastapi-lean", "django-lean"))
+PAIRS: tuple[tuple[Framework, Framework], ...] = (
+    ("fastapi", "django"),
+    ("fastapi-lean", "django-lean"),
+)
 
 
 @dataclass(frozen=True)
 class Analysis:
-    settings: Settings
+    settings: AnalysisSettings
     nodes: tuple[NodeAllocatable, ...]
-    series: tuple[Series, ...]
+    series: tuple[SeriesAnalysis, ...]
     warnings: tuple[str, ...]
     comparisons: tuple[Comparison, ...] = ()
 
-    def comparison(self, scenario: str, numerator: str = "fastapi") -> Comparison | None:
-        return next(
-            (c for c in self.comparisons if c.scenario == scenario and c.numerator == numerator),
-            None,
-        )
-
-    def get(self, framework: str, scenario: str) -> Series | None:
+    def get(self, framework: str, scenario: str) -> SeriesAnalysis | None:
         for s in self.series:
             if s.framework == framework and s.scenario == scenario:
                 return s
         return None
 
-    def cost_curve(self, series: Series, targets: Sequence[float]) -> list[CostEstimate]:
+    def cost_curve(self, series: SeriesAnalysis, targets: Sequence[float]) -> list[CostEstimate]:
         """The cheapest plan at each target load (for the cost-vs-load plot)."""
         if not series.fits or not series.capacity.capacity_per_pod_rps.defined:
             return []
@@ -175,7 +180,7 @@ def group_series(
 
 
 def analyse(
-    records: Sequence[MeasurementRecord], node_types: Sequence[NodeType], settings: Settings
+    records: Sequence[MeasurementRecord], node_types: Sequence[NodeType], settings: AnalysisSettings
 ) -> Analysis:
     if not node_types:
         raise ConfigError("no node types to model; the catalog selection is empty")
@@ -218,7 +223,7 @@ def analyse(
                     for f in fits
                 )
         series.append(
-            Series(
+            SeriesAnalysis(
                 framework,
                 scenario,
                 tuple(sorted(members, key=lambda r: r.step)),
@@ -234,7 +239,7 @@ def analyse(
     )
 
 
-def compare(series: Sequence[Series], slo: Slo, sigma: float) -> tuple[Comparison, ...]:
+def compare(series: Sequence[SeriesAnalysis], slo: Slo, sigma: float) -> tuple[Comparison, ...]:
     """Per scenario, each measured pair's capacity ratio per pod with its 95% interval."""
     from capacity.model.late_share_fit import capacity_ratio
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from capacity.model.analysis import Analysis, Series
+from capacity.model.analysis import Analysis, SeriesAnalysis
 
 Verdict = Literal["supported", "not supported", "not measured by this run"]
 TOLERANCE = 0.9  # a ratio within 10% of the claimed one counts as supporting it
@@ -30,17 +30,17 @@ class ClaimCheck:
     conditions: str = ""
 
 
-def _pair(analysis: Analysis, scenario: str) -> tuple[Series | None, Series | None]:
+def _pair(analysis: Analysis, scenario: str) -> tuple[SeriesAnalysis | None, SeriesAnalysis | None]:
     return analysis.get("fastapi", scenario), analysis.get("django", scenario)
 
 
-def _capacity(series: Series | None) -> float | None:
+def _capacity(series: SeriesAnalysis | None) -> float | None:
     if series is None or not series.capacity.capacity_per_pod_rps.defined:
         return None
     return series.capacity.capacity_per_pod_rps.number()
 
 
-def _pods_on(series: Series | None, node: str) -> int | None:
+def _pods_on(series: SeriesAnalysis | None, node: str) -> int | None:
     if series is None:
         return None
     for fit in series.fits:

@@ -31,7 +31,7 @@ from capacity.model.placement import (
     FIRST_FIT_SOURCE,
     PLACEMENTS,
     SPREAD_SOURCE,
-    Placement,
+    Packing,
     PodBatch,
     fits_empty,
     place,
@@ -63,7 +63,7 @@ MONTHLY_FORMULA = " + ".join(TERMS)
 
 
 @dataclass(frozen=True)
-class CostOptions:
+class BuyingOptions:
     """How the cluster is bought and run; the defaults are what a production cluster needs."""
 
     spare_nodes: int = 1
@@ -121,7 +121,7 @@ class CostOptions:
 
 
 # Nodes and nothing else: the figure the issue's hand computations call "before fees".
-NODES_ONLY = CostOptions(spare_nodes=0, zones=1, control_plane="none", addon_profiles=())
+NODES_ONLY = BuyingOptions(spare_nodes=0, zones=1, control_plane="none", addon_profiles=())
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class PoolCost:
     node: NodeAllocatable
     groups: tuple[PodGroup, ...]
     addons: tuple[Addon, ...]
-    placement: Placement
+    placement: Packing
     workload_nodes: Figure
     addon_nodes: Figure
     spare_nodes: Figure
@@ -150,7 +150,7 @@ class PoolCost:
     monthly_usd: Figure  # the pool's nodes and burst
     placement_name: str = "first-fit"  # which placement `placement` and the burst follow
     # The other placement and its burst: first-fit when spread is priced, and the reverse.
-    alternative_placement: Placement | None = None
+    alternative_placement: Packing | None = None
     alternative_burst_usd_month: Figure | None = None
     idle_usd_month: Figure | None = None  # inside the node terms: capacity no pod requests
 
@@ -169,7 +169,7 @@ class ClusterCost:
     terms: Mapping[str, Figure]  # the TERMS, summed over pools
     monthly_usd: Figure
     survives: str
-    options: CostOptions = field(default_factory=CostOptions)
+    options: BuyingOptions = field(default_factory=BuyingOptions)
     alternative_monthly_usd: Figure | None = None  # the month on the other placement
     idle_usd_month: Figure | None = None  # summed over pools, part of the node terms
 
@@ -312,7 +312,7 @@ def pod_cpu_use(
 # ---- prices ---------------------------------------------------------------------------------
 
 
-def node_usd_per_hour(node: NodeAllocatable, options: CostOptions) -> Figure:
+def node_usd_per_hour(node: NodeAllocatable, options: BuyingOptions) -> Figure:
     t = node.node
     price = t.usd_per_hour
     kind, unit = "node_usd_per_hour", "USD/hour"
@@ -353,7 +353,7 @@ def node_usd_per_hour(node: NodeAllocatable, options: CostOptions) -> Figure:
     )
 
 
-def control_plane_usd_month(provider: Provider, options: CostOptions) -> Figure:
+def control_plane_usd_month(provider: Provider, options: BuyingOptions) -> Figure:
     kind, unit = "control_plane_usd_month", "USD/month"
     if options.control_plane == "none":
         return derive(kind, unit, "0", {}, "--control-plane none", "no control-plane fee")
@@ -397,7 +397,7 @@ def control_plane_usd_month(provider: Provider, options: CostOptions) -> Figure:
 
 
 def _workload_nodes(
-    groups: Sequence[PodGroup], fit: NodeFit | None, options: CostOptions, placement: Placement
+    groups: Sequence[PodGroup], fit: NodeFit | None, options: BuyingOptions, placement: Packing
 ) -> Figure:
     if fit is not None and len(groups) == 1:
         pods, per_node = groups[0].count, int(fit.pods_per_node.number())
@@ -435,7 +435,7 @@ def _workload_nodes(
 
 def _burst(
     node: NodeAllocatable,
-    placement: Placement,
+    placement: Packing,
     placement_name: str = "first-fit",
     credit_mode: str = "unlimited",
 ) -> tuple[tuple[Figure, ...], Figure]:
@@ -545,7 +545,7 @@ def _nodes_usd(kind: str, nodes: Figure, price: Figure, why: str) -> Figure:
 def price_pool(
     node: NodeAllocatable,
     groups: Sequence[PodGroup],
-    options: CostOptions,
+    options: BuyingOptions,
     addons: Sequence[Addon] = (),
     fit: NodeFit | None = None,
 ) -> PoolCost:
@@ -655,7 +655,7 @@ def _summed(kind: str, figures: Sequence[Figure]) -> Figure:
     )
 
 
-def _survives(pools: Sequence[PoolCost], options: CostOptions) -> str:
+def _survives(pools: Sequence[PoolCost], options: BuyingOptions) -> str:
     if options.spare_nodes == 0:
         return "no spare node: losing any node leaves its pods pending (below the target load)"
     text = (
@@ -673,7 +673,7 @@ def _survives(pools: Sequence[PoolCost], options: CostOptions) -> str:
 
 def price_cluster(
     pools: Sequence[tuple[NodeAllocatable, Sequence[PodGroup]]],
-    options: CostOptions,
+    options: BuyingOptions,
     fit: NodeFit | None = None,
 ) -> ClusterCost:
     """The month of a cluster: pools of node types, add-ons in the first, one control plane
@@ -765,13 +765,13 @@ def estimate_cost(
     cpu_seconds_per_request: float | None = None,
     *,
     idle_cpu_cores: float | Figure = 0.0,
-    options: CostOptions | None = None,
+    options: BuyingOptions | None = None,
     arm_factor: float | None = None,
 ) -> CostEstimate:
     """`idle_cpu_cores`: a pod's CPU with no traffic; pass the figure (idle_cpu_cores()) to
     have its derivation published with the estimate."""
     idle = idle_cpu_cores.number() if isinstance(idle_cpu_cores, Figure) else idle_cpu_cores
-    opts = options or CostOptions()
+    opts = options or BuyingOptions()
     check_headroom(headroom)
     if target_rps < 0:
         raise ConfigError(f"target load {target_rps!r} req/s must not be negative")

@@ -19,12 +19,18 @@ import math
 import operator
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from capacity.model import rounding
+from capacity.numbers import Number
 
-InputValue = int | float | str | bool | list[int] | list[float] | list[str] | None
+# The annotations only speak to pydantic, which serialises figures into results.json and
+# generates its schema (capacity/report/schema.py); the model itself never validates.
+InputValue = Number | str | bool | Sequence[Number] | Sequence[str] | None
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -126,20 +132,39 @@ def _parse(formula: str) -> ast.Expression:
 
 @dataclass(frozen=True)
 class Figure:
-    """One published number. `value` is None only with a `reason` ("no answer" is a value)."""
+    """One published number and its derivation. value is null only with a reason."""
+
+    # results.json: exactly these fields; explanation and reason only when set.
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"value": {"type": "null"}}},
+            "then": {"required": ["reason"]},
+            "else": {"properties": {"formula": {"minLength": 1}}},
+        },
+    )
 
     kind: str
-    value: float | int | None
+    value: Number | None
     unit: str
     formula: str
-    inputs: Mapping[str, InputValue] = field(default_factory=dict)
-    source: str = ""
-    explanation: str = ""
-    reason: str | None = None
+    inputs: Mapping[str, InputValue]
+    source: str
+    explanation: Annotated[str, Field(exclude_if=lambda text: not text)] = ""
+    reason: Annotated[str | SkipJsonSchema[None], Field(exclude_if=lambda r: r is None)] = None
+
+    def __post_init__(self) -> None:
+        # "No answer" is a value with a reason; an answer has its formula.
+        if self.value is None and self.reason is None:
+            raise ValueError(f"figure {self.kind} has no value and no reason")
+        if self.value is not None and not self.formula:
+            raise ValueError(f"figure {self.kind} has a value but no formula")
 
     @classmethod
     def undefined(cls, kind: str, unit: str, reason: str) -> Figure:
-        return cls(kind=kind, value=None, unit=unit, formula="", reason=reason)
+        return cls(
+            kind=kind, value=None, unit=unit, formula="", inputs={}, source="", reason=reason
+        )
 
     @property
     def defined(self) -> bool:

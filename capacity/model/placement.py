@@ -46,7 +46,7 @@ class NodeContent:
 
 
 @dataclass(frozen=True)
-class Placement:
+class Packing:
     nodes: int  # zones x the fullest zone's nodes
     contents: tuple[NodeContent, ...]  # the nodes with pods, grouped; the rest hold none
     lower_bound_nodes: int
@@ -141,7 +141,7 @@ def _pack_zone(node: NodeAllocatable, batches: Sequence[tuple[int, PodBatch]]) -
     return bins
 
 
-def place(node: NodeAllocatable, batches: Sequence[PodBatch], zones: int = 1) -> Placement:
+def place(node: NodeAllocatable, batches: Sequence[PodBatch], zones: int = 1) -> Packing:
     """Pods that fit no empty node are left out and named in `unplaceable`."""
     fitting = [(i, b) for i, b in enumerate(batches) if b.count > 0 and fits_empty(node, b.pod)]
     unplaceable = tuple(
@@ -184,7 +184,7 @@ def place(node: NodeAllocatable, batches: Sequence[PodBatch], zones: int = 1) ->
         rounding.ceil(total_mem / mem_free) if mem_free > 0 else 0,
         rounding.ceil(total_pods / slots) if slots > 0 else 0,
     )
-    return Placement(zones * fullest, contents, bound, unplaceable)
+    return Packing(zones * fullest, contents, bound, unplaceable)
 
 
 # ---- kube-scheduler's default scoring ------------------------------------------------------
@@ -293,7 +293,7 @@ def spread(
     node: NodeAllocatable,
     batches: Sequence[PodBatch],
     nodes_per_zone: Sequence[int],
-) -> Placement:
+) -> Packing:
     """Pods placed as kube-scheduler's default scoring places them over `nodes_per_zone` equal
     nodes (spare nodes included: the scheduler does not hold a node empty). Pods are dealt to
     zones round-robin as in `place`, then queued in the order given (add-ons first: they are
@@ -326,4 +326,4 @@ def spread(
     contents = tuple(
         NodeContent(count, names, cpu) for (names, cpu), count in sorted(groups.items())
     )
-    return Placement(total, contents, total, unplaceable)
+    return Packing(total, contents, total, unplaceable)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from capacity.errors import ConfigError
 from capacity.model.allocatable import NodeAllocatable
 from capacity.model.cost import (
+    BuyingOptions,
     ClusterCost,
-    CostOptions,
     PodGroup,
     arch_caveat,
     check_arm_factor,
@@ -124,12 +124,12 @@ def plan_workloads(
     workloads: Sequence[Workload],
     candidates: Sequence[NodeAllocatable],
     pinned: Sequence[NodeAllocatable] = (),
-    options: CostOptions | None = None,
+    options: BuyingOptions | None = None,
     arm_factor: float | None = None,
 ) -> WhatIfPlan:
     """Try every candidate node type for the unpinned workloads; pinned ones keep their pool.
     `arm_factor`: a measured ARM/amd64 CPU-per-request ratio applied on arm64 pools."""
-    opts = options or CostOptions()
+    opts = options or BuyingOptions()
     check_arm_factor(arm_factor)
     if not workloads:
         raise ConfigError("a what-if plan needs at least one workload")

@@ -18,7 +18,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from capacity.catalog import load_catalog
 from capacity.errors import ConfigError
 from capacity.measurements import read_records
-from capacity.model import Analysis, CostOptions, Margins, Settings, Slo, analyse, check_claims
+from capacity.model import (
+    Analysis,
+    AnalysisSettings,
+    BuyingOptions,
+    Margins,
+    Slo,
+    analyse,
+    check_claims,
+)
 from capacity.model.allocatable import Networking
 from capacity.report.platform import platform_for
 from capacity.report.results import build_results
@@ -80,15 +88,15 @@ def build_report(
     out_dir: Path,
     *,
     slo: Slo,
-    target_rps: float = Settings.target_rps,
-    headroom: float = Settings.headroom,
+    target_rps: float = AnalysisSettings.target_rps,
+    headroom: float = AnalysisSettings.headroom,
     margins: Margins | None = None,
     catalog_path: Path | None = None,
     node_types: Sequence[str] | None = None,
     scenario: str | None = None,
     platform: Mapping[str, Any] | None = None,
     overwrite: bool = False,
-    cost: CostOptions | None = None,
+    cost: BuyingOptions | None = None,
     networking: Networking | None = None,
     arm_factor: float | None = None,
 ) -> Path:
@@ -97,7 +105,7 @@ def build_report(
     platform: what the measurement run knows of its machine; when None, a platform.json beside
     the measurements file is used, else the machine the model runs on (and the report says so).
     overwrite: replace the report files in an out_dir that already holds a report.
-    cost, networking: how the cluster is bought and run (capacity.model.cost.CostOptions) and
+    cost, networking: how the cluster is bought and run (capacity.model.cost.BuyingOptions) and
     its pod networking; the defaults are a production cluster (N+1, add-ons, control plane).
     arm_factor: a measured ARM/amd64 CPU-per-request ratio, applied on arm64 node types.
     """
@@ -107,12 +115,12 @@ def build_report(
     catalog = load_catalog(catalog_path)
     names = node_types or catalog.default_candidates  # ARM types only when named
     nodes = [catalog.node(n) for n in names]
-    settings = Settings(
+    settings = AnalysisSettings(
         slo=slo,
         margins=margins or Margins(),
         target_rps=target_rps,
         headroom=headroom,
-        cost=cost or CostOptions(),
+        cost=cost or BuyingOptions(),
         networking=networking or Networking(),
         arm_factor=arm_factor,
     )

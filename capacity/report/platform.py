@@ -67,7 +67,7 @@ def platform_for(measurements: Path, given: Mapping[str, Any] | None) -> Platfor
     )
 
 
-# -- what the pods ran on: interpreter build and CPU placement (issue 16) --------------------
+# -- what the pods ran on: interpreter build and CPU placement ----------------------------------
 
 # The images' interpreter (python:3.12-slim) is configured with these; a build without them
 # costs more CPU per request (docs/benchmarks.md, "Interpreter build and CPU placement").

@@ -7,8 +7,6 @@ reports show is read from them, so the three files cannot disagree. Each number 
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -20,13 +18,20 @@ from pydantic import BaseModel, ValidationError
 from capacity.catalog import AddonProfile
 from capacity.errors import ReportError
 from capacity.measurements import MeasurementRecord
-from capacity.model import Analysis, ClaimCheck, CostEstimate, NodeAllocatable, Series, derivation
+from capacity.model import (
+    Analysis,
+    ClaimCheck,
+    CostEstimate,
+    NodeAllocatable,
+    SeriesAnalysis,
+    derivation,
+)
 from capacity.model.capacity_at_slo import JudgedStep
 from capacity.quantity import format_cpu, format_memory
 from capacity.report import schema as doc
-from capacity.report.schema import RESULTS_SCHEMA_VERSION, Figure
+from capacity.report.fairness import fairness
+from capacity.report.schema import RESULTS_SCHEMA_VERSION
 
-FairnessStatus = Literal["held", "violated", "not checked by the model"]
 # A step's figures as its measurement record has them; the rest the model adds.
 _FROM_RECORD = set(doc.Step.model_fields) - {"per_pod_rps", "valid", "reasons", "in_fit"}
 
@@ -54,11 +59,7 @@ def _step(verdict: JudgedStep) -> doc.Step:
     )
 
 
-def _maybe(figure: derivation.Figure | None) -> Figure | None:
-    return None if figure is None else Figure.of(figure)
-
-
-def _series(s: Series) -> doc.Series:
+def _series(s: SeriesAnalysis) -> doc.Series:
     t, capacity, sizing = s.tested, s.capacity, s.sizing
     lo, hi = capacity.interval_per_pod_rps
     return doc.Series(
@@ -80,21 +81,21 @@ def _series(s: Series) -> doc.Series:
         capacity_point_rps=capacity.capacity_per_pod_rps.value,
         capacity_confirmed=capacity.confirmed,
         knee="database" if capacity.database_bound else ("none" if hi is None else "pod"),
-        capacity_per_pod_rps=Figure.of(capacity.capacity_per_pod_rps),
+        capacity_per_pod_rps=capacity.capacity_per_pod_rps,
         capacity_ci95_rps=capacity.capacity_ci95_per_pod_rps,
         capacity_method=capacity.fit.method if capacity.fit is not None else None,
-        cpu_capacity_per_pod_rps=_maybe(capacity.cpu_capacity_per_pod_rps),
-        cpu_seconds_per_request=Figure.of(capacity.cpu_seconds_per_request),
-        cpu_seconds_per_request_normalised=_maybe(capacity.cpu_seconds_per_request_normalised),
+        cpu_capacity_per_pod_rps=capacity.cpu_capacity_per_pod_rps,
+        cpu_seconds_per_request=capacity.cpu_seconds_per_request,
+        cpu_seconds_per_request_normalised=capacity.cpu_seconds_per_request_normalised,
         recommended=None
         if sizing is None
         else doc.Recommended(
             cpu=format_cpu(sizing.shape.cpu_millicores),
             cpu_limit=format_cpu(int(sizing.cpu_limit_millicores.number())),
             memory=format_memory(sizing.shape.memory_bytes),
-            cpu_millicores=Figure.of(sizing.cpu_millicores),
-            cpu_limit_millicores=Figure.of(sizing.cpu_limit_millicores),
-            memory_bytes=Figure.of(sizing.memory_bytes),
+            cpu_millicores=sizing.cpu_millicores,
+            cpu_limit_millicores=sizing.cpu_limit_millicores,
+            memory_bytes=sizing.memory_bytes,
             reasoning=list(sizing.reasoning),
         ),
         warnings=list(capacity.warnings),
@@ -115,55 +116,41 @@ def _node(n: NodeAllocatable) -> doc.Node:
         price_as_of=node.price_as_of,
         note=node.note,
         arch=node.arch,
-        burstable=_copy(doc.Burstable, node.burstable) if node.burstable else None,
-        daemonsets=[_copy(doc.Daemonset, d) for d in node.provider.daemonsets],
-        figures=doc.NodeFigures(
-            usd_per_hour=Figure.of(n.usd_per_hour),
-            max_pods=Figure.of(n.max_pods),
-            memory_capacity_bytes=Figure.of(n.memory_capacity_bytes),
-            kube_reserved_cpu_millicores=Figure.of(n.kube_reserved_cpu_millicores),
-            kube_reserved_memory_bytes=Figure.of(n.kube_reserved_memory_bytes),
-            eviction_memory_bytes=Figure.of(n.eviction_memory_bytes),
-            allocatable_cpu_millicores=Figure.of(n.allocatable_cpu_millicores),
-            allocatable_memory_bytes=Figure.of(n.allocatable_memory_bytes),
-            daemonset_cpu_millicores=Figure.of(n.daemonset_cpu_millicores),
-            daemonset_memory_bytes=Figure.of(n.daemonset_memory_bytes),
-            daemonset_pods=Figure.of(n.daemonset_pods),
-        ),
+        burstable=node.burstable,
+        daemonsets=list(node.provider.daemonsets),
+        figures=_copy(doc.NodeFigures, n),
     )
 
 
-def _cost(s: Series, c: CostEstimate) -> doc.Cost:
+def _cost(s: SeriesAnalysis, c: CostEstimate) -> doc.Cost:
     """One framework x scenario x node type: the month as the sum of its terms, each derived."""
     cluster = c.cluster
     pool = cluster.pools[0] if cluster is not None else None
-    addons_usd_month = Figure.maybe(c.term("addons_usd_month"))
+    addons_usd_month = c.term("addons_usd_month")
     return doc.Cost(
         framework=s.tested.framework,
         scenario=s.scenario,
         node_type=c.node_type,
         target_rps=c.target_rps,
-        pods_needed=Figure.of(c.pods_needed),
-        nodes_needed=Figure.of(c.nodes_needed),
-        monthly_usd=Figure.of(c.monthly_usd),
-        usd_per_million_requests=Figure.of(c.usd_per_million_requests),
-        workload_nodes_usd_month=Figure.maybe(c.term("workload_nodes_usd_month")),
+        pods_needed=c.pods_needed,
+        nodes_needed=c.nodes_needed,
+        monthly_usd=c.monthly_usd,
+        usd_per_million_requests=c.usd_per_million_requests,
+        workload_nodes_usd_month=c.term("workload_nodes_usd_month"),
         addons_usd_month=addons_usd_month,
-        spare_nodes_usd_month=Figure.maybe(c.term("spare_nodes_usd_month")),
-        burst_usd_month=Figure.maybe(c.term("burst_usd_month")),
-        control_plane_usd_month=Figure.maybe(c.term("control_plane_usd_month")),
-        control_plane_usd_per_million_requests=Figure.maybe(
-            c.control_plane_usd_per_million_requests
-        ),
-        workload_nodes=Figure.maybe(pool.workload_nodes if pool else None),
-        spare_nodes=Figure.maybe(pool.spare_nodes if pool else None),
-        node_usd_per_hour=Figure.maybe(pool.node_usd_per_hour if pool else None),
-        pod_cpu_use_cores=Figure.maybe(c.pod_cpu_use_cores),
-        pod_idle_cpu_cores=Figure.maybe(c.pod_idle_cpu_cores),
-        burst_surplus_vcpu=[Figure.of(f) for f in pool.burst_surplus_vcpu] if pool else [],
+        spare_nodes_usd_month=c.term("spare_nodes_usd_month"),
+        burst_usd_month=c.term("burst_usd_month"),
+        control_plane_usd_month=c.term("control_plane_usd_month"),
+        control_plane_usd_per_million_requests=c.control_plane_usd_per_million_requests,
+        workload_nodes=pool.workload_nodes if pool else None,
+        spare_nodes=pool.spare_nodes if pool else None,
+        node_usd_per_hour=pool.node_usd_per_hour if pool else None,
+        pod_cpu_use_cores=c.pod_cpu_use_cores,
+        pod_idle_cpu_cores=c.pod_idle_cpu_cores,
+        burst_surplus_vcpu=list(pool.burst_surplus_vcpu) if pool else [],
         addons=doc.Addons(
             pods=[_copy(doc.AddonPod, a) for a in (pool.addons if pool else ())],
-            nodes=Figure.maybe(pool.addon_nodes if pool else None),
+            nodes=pool.addon_nodes if pool else None,
             usd_month=addons_usd_month,
         ),
         placement=[
@@ -176,13 +163,11 @@ def _cost(s: Series, c: CostEstimate) -> doc.Cost:
         placement_name=cast(
             Literal["spread", "first-fit"] | None, pool.placement_name if pool else None
         ),
-        alternative_monthly_usd=Figure.maybe(
-            cluster.alternative_monthly_usd if cluster is not None else None
-        ),
-        idle_usd_month=Figure.maybe(cluster.idle_usd_month if cluster is not None else None),
-        usd_per_requested_vcpu_hour=Figure.maybe(c.usd_per_requested_vcpu_hour),
+        alternative_monthly_usd=cluster.alternative_monthly_usd if cluster else None,
+        idle_usd_month=cluster.idle_usd_month if cluster is not None else None,
+        usd_per_requested_vcpu_hour=c.usd_per_requested_vcpu_hour,
         credit_mode=cast(Literal["standard", "unlimited"] | None, c.credit_mode),
-        baseline_sustainable_rps=Figure.maybe(c.baseline_sustainable_rps),
+        baseline_sustainable_rps=c.baseline_sustainable_rps,
         arch_caveat=c.arch_caveat,
     )
 
@@ -199,7 +184,7 @@ def _defined(figure: derivation.Figure) -> float:
     return figure.value
 
 
-def _fits(s: Series) -> list[doc.Fit]:
+def _fits(s: SeriesAnalysis) -> list[doc.Fit]:
     return [
         doc.Fit(
             framework=s.tested.framework,
@@ -207,18 +192,18 @@ def _fits(s: Series) -> list[doc.Fit]:
             node_type=f.node.node.name,
             pod_cpu_millicores=f.pod.cpu_millicores,
             pod_memory_bytes=f.pod.memory_bytes,
-            pods_by_cpu=Figure.maybe(f.by_cpu),
-            pods_by_memory=Figure.maybe(f.by_memory),
-            pods_by_slots=Figure.of(f.by_pod_slots),
-            pods_per_node=Figure.of(f.pods_per_node),
+            pods_by_cpu=f.by_cpu,
+            pods_by_memory=f.by_memory,
+            pods_by_slots=f.by_pod_slots,
+            pods_per_node=f.pods_per_node,
             binding=cast(list[doc.Binding], list(f.binding)),  # checked by the model
-            pods_by_pod_ips=Figure.maybe(f.by_pod_ips),
+            pods_by_pod_ips=f.by_pod_ips,
         )
         for f in s.fits
     ]
 
 
-def _cheapest(s: Series) -> doc.Cheapest | None:
+def _cheapest(s: SeriesAnalysis) -> doc.Cheapest | None:
     c = s.cheapest
     if c is None:
         return None
@@ -235,7 +220,7 @@ def _cheapest(s: Series) -> doc.Cheapest | None:
     )
 
 
-def _cost_curve(analysis: Analysis, s: Series) -> doc.CostCurve:
+def _cost_curve(analysis: Analysis, s: SeriesAnalysis) -> doc.CostCurve:
     targets = [analysis.settings.target_rps * 3 * i / 60 for i in range(1, 61)]
     return doc.CostCurve(
         framework=s.tested.framework,
@@ -250,118 +235,6 @@ def _cost_curve(analysis: Analysis, s: Series) -> doc.CostCurve:
             for c in analysis.cost_curve(s, targets)
         ],
     )
-
-
-def _overlap(a: Sequence[MeasurementRecord], b: Sequence[MeasurementRecord]) -> bool:
-    """Whether two series' steps ran over the same time span (most of the shorter one)."""
-    a0, a1 = min(r.started_at for r in a), max(r.ended_at for r in a)
-    b0, b1 = min(r.started_at for r in b), max(r.ended_at for r in b)
-    shared = (min(a1, b1) - max(a0, b0)).total_seconds()
-    shorter = min((a1 - a0).total_seconds(), (b1 - b0).total_seconds())
-    return shorter <= 0 or shared >= 0.5 * shorter
-
-
-def _fairness(analysis: Analysis) -> list[doc.FairnessCondition]:
-    records = [r for s in analysis.series for r in s.records]
-    rows: list[doc.FairnessCondition] = []
-
-    def row(condition: str, status: FairnessStatus, detail: str) -> None:
-        rows.append(doc.FairnessCondition(condition=condition, status=status, detail=detail))
-
-    unequal: list[str] = []
-    not_interleaved: list[str] = []
-    for scenario in analysis.scenarios:
-        d, f = analysis.get("django", scenario), analysis.get("fastapi", scenario)
-        if d is None or f is None:
-            continue
-        dt, ft = d.tested, f.tested
-        if (dt.pod_cpu_limit_millicores, dt.pod_memory_limit_bytes, dt.pods) != (
-            ft.pod_cpu_limit_millicores,
-            ft.pod_memory_limit_bytes,
-            ft.pods,
-        ):
-            unequal.append(scenario)
-        if not _overlap(d.records, f.records):
-            not_interleaved.append(scenario)
-    # One shared grid: every grid index stands for one rate, whichever framework ran it.
-    rates: dict[int, set[float]] = defaultdict(set)
-    for r in records:
-        rates[r.grid_index].add(round(r.offered_rps, 3))
-    off_grid = sorted(k for k, v in rates.items() if len(v) > 1)
-    row(
-        "Same pod resources for both frameworks (requests = limits)",
-        "violated" if unequal else "held",
-        f"different CPU/memory/pods in: {', '.join(unequal)}"
-        if unequal
-        else "equal CPU limit, memory limit and pod count in every scenario both ran",
-    )
-    bad_workers = sorted(
-        {
-            f"{r.framework}/{r.scenario}: {r.workers} workers at {r.pod_cpu_limit_millicores}m"
-            for r in records
-            if r.workers != max(1, math.ceil(r.pod_cpu_limit_millicores / 1000))
-        }
-    )
-    row(
-        "Worker count derived from the CPU limit, never from cpu_count()",
-        "violated" if bad_workers else "held",
-        "; ".join(bad_workers)
-        if bad_workers
-        else "workers = max(1, ceil(CPU limit / 1000m)) in every record",
-    )
-    row(
-        "Same request mix on one shared rate grid",
-        "violated" if off_grid else "held",
-        f"grid index(es) {off_grid} carry different rates"
-        if off_grid
-        else "every step offered a rate of the one grid r_k = base x ratio^k (each framework "
-        "searches it on its own)",
-    )
-    row(
-        "Frameworks' steps interleaved in time (A B B A)",
-        "violated" if not_interleaved else "held",
-        f"one framework's steps ran after the other's in: {', '.join(not_interleaved)}"
-        if not_interleaved
-        else "in every scenario both frameworks' steps alternate over the same time span",
-    )
-    undrained = [r for r in records if r.in_flight_at_start]
-    row(
-        "Every step started drained (nothing in flight from the step before)",
-        "violated" if undrained else "held",
-        f"{len(undrained)} step(s) began with requests in flight; they are left out of the fit"
-        if undrained
-        else "arrivals stopped and in-flight requests finished before each step",
-    )
-    saturated = [r for r in records if r.generator_saturated]
-    row(
-        "Load generator never CPU-saturated",
-        "violated" if saturated else "held",
-        f"{len(saturated)} step(s) saturated the generator; they were excluded from capacity"
-        if saturated
-        else f"peak generator CPU {max(r.generator_cpu_ratio for r in records):.0%}",
-    )
-    unenforced = [r for r in records if not r.limits_enforced]
-    row(
-        "CPU and memory limits enforced (cgroups)",
-        "violated" if unenforced else "held",
-        f"{len(unenforced)} of {len(records)} steps ran without enforced limits"
-        if unenforced
-        else "every step ran inside cgroups with the pod's CPU quota and memory limit",
-    )
-    for condition in (
-        "Same PostgreSQL server and identical seeded data",
-        "Pooled/persistent database connections on both sides",
-        "DEBUG off and access logs off on both",
-        "Same metrics instrumentation (one histogram, same buckets)",
-        "Warm-up before each measured step",
-    ):
-        row(
-            condition,
-            "not checked by the model",
-            "guaranteed by the services and the load run (services/CONTRACT.md), not visible "
-            "in the measurement records",
-        )
-    return rows
 
 
 def _inputs(
@@ -395,7 +268,7 @@ def _inputs(
         cost_options=doc.CostOptions(
             spare_nodes=cost.spare_nodes,
             zones=cost.zones,
-            # capacity.model.cost.CostOptions checked these names against the same choices
+            # capacity.model.cost.BuyingOptions checked these names against the same choices
             control_plane=cast(doc.ControlPlane, cost.control_plane),
             purchase=cast(doc.Purchase, cost.purchase),
             spot_discount=cost.spot_discount,
@@ -455,9 +328,9 @@ def build_results(
             ),
             platform=platform,
             limits_enforced=_limits_enforced(records),
-            fairness=_fairness(analysis),
+            fairness=fairness(analysis),
             series=[_series(s) for s in series],
-            comparisons=[_copy(doc.Comparison, c) for c in analysis.comparisons],
+            comparisons=list(analysis.comparisons),
             nodes=[_node(n) for n in analysis.nodes],
             fits=[fit for s in series for fit in _fits(s)],
             costs=[_cost(s, c) for s in series for c in s.costs],

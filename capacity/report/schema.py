@@ -1,9 +1,12 @@
 """results.json as pydantic models: the one definition of the report's machine-readable truth.
 
 `capacity.report.results.build_results` fills these models from the analysis, results.json is
-their dump, and the Markdown, HTML and plots read their attributes. The committed JSON Schema
-(capacity/schemas/results.schema.json) is generated from them by `make schemas`
-(scripts/results_schema.py); a test fails when the committed file has drifted.
+their dump, and the Markdown, HTML and plots read their attributes. Where the model already
+holds a value in its published shape, the document holds that value itself, not a copy:
+every `Figure` (capacity.model.derivation), `Comparison` (capacity.model.analysis), `Burstable`
+and `Daemonset` (capacity.catalog) - frozen dataclasses whose field annotations pydantic reads.
+The committed JSON Schema (capacity/schemas/results.schema.json) is generated from them by
+`make schemas` (scripts/results_schema.py); a test fails when the committed file has drifted.
 """
 
 from __future__ import annotations
@@ -13,107 +16,44 @@ from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Final, Literal, Self, cast
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
-from pydantic.json_schema import GenerateJsonSchema, SkipJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema
 
-from capacity.catalog import AddonProfile, Arch
+from capacity.catalog import AddonProfile, Arch, Burstable, Daemonset
 from capacity.errors import ReportError
 from capacity.frameworks import Framework
 from capacity.load.ladder import Purpose
-from capacity.model import derivation
 from capacity.model.allocatable import MaxPodsMode
+from capacity.model.analysis import Comparison
 from capacity.model.capacity_at_slo import Percentile
 from capacity.model.claims import Verdict
+from capacity.model.derivation import Figure
+from capacity.numbers import Fraction, NonNegative, Number, Positive, PositiveShare, Share
 
 RESULTS_SCHEMA_VERSION: Final = 1
 SCHEMA_ID = "https://github.com/fwcap/fwcap/schemas/results.schema.json"
 # Package data (capacity/schemas/), so an installed kit reads the same schema.
 SCHEMA_PATH = resources.files("capacity") / "schemas" / "results.schema.json"
 
-# A number as the model computed it: an int stays an int in results.json (`0`, not `0.0`).
-Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
-NonNegative = Annotated[int | float, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
-Positive = Annotated[
-    int | float, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})
-]
-Share = Annotated[  # a share of a whole, 0..1
-    int | float, Field(ge=0, le=1), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
-]
-PositiveShare = Annotated[  # a share that cannot be 0: 0 < x <= 1
-    int | float,
-    Field(gt=0, le=1),
-    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
-]
-Fraction = Annotated[  # a part held back, less than the whole: 0 <= x < 1
-    int | float,
-    Field(ge=0, lt=1),
-    WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
-]
-InputValue = Number | str | bool | None | list[Number] | list[str]
 ControlPlane = Literal["default", "standard", "extended", "free", "none"]
 Purchase = Literal["on-demand", "spot", "commit-1y"]
 Binding = Literal["cpu", "memory", "max_pods", "pod_ips"]
 
 
+def figure_json(figure: Figure) -> dict[str, Any]:
+    """One figure's JSON, as results.json writes it."""
+    return _FIGURE.dump_python(figure, mode="json")  # type: ignore[no-any-return]
+
+
+_FIGURE: Final = TypeAdapter(Figure)
+
+
 class _Model(BaseModel):
     # Every object in results.json: exactly its fields (additionalProperties false), immutable.
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Figure(_Model):
-    """One published number and its derivation. value is null only with a reason."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "if": {"properties": {"value": {"type": "null"}}},
-            "then": {"required": ["reason"]},
-            "else": {"properties": {"formula": {"minLength": 1}}},
-        }
-    )
-
-    kind: str
-    value: Number | None
-    unit: str
-    formula: str
-    inputs: dict[str, InputValue]
-    source: str
-    explanation: str = Field(default="", exclude_if=lambda text: not text)
-    reason: str | SkipJsonSchema[None] = Field(default=None, exclude_if=lambda r: r is None)
-
-    @model_validator(mode="after")
-    def _derived_or_explained(self) -> Self:
-        if self.value is None and self.reason is None:
-            raise ValueError(f"figure {self.kind} has no value and no reason")
-        if self.value is not None and not self.formula:
-            raise ValueError(f"figure {self.kind} has a value but no formula")
-        return self
-
-    @classmethod
-    def of(cls, figure: derivation.Figure) -> Figure:
-        return cls(
-            kind=figure.kind,
-            value=figure.value,
-            unit=figure.unit,
-            formula=figure.formula,
-            # The model's inputs (list[int] | list[float]) are list[Number] here.
-            inputs=cast(dict[str, InputValue], dict(figure.inputs)),
-            source=figure.source,
-            explanation=figure.explanation,
-            reason=figure.reason,
-        )
-
-    @classmethod
-    def maybe(cls, figure: derivation.Figure | None) -> Figure | None:
-        return None if figure is None else cls.of(figure)
-
-    def number(self) -> float:
-        """The value, for a figure known to be defined."""
-        if self.value is None:
-            raise ValueError(f"{self.kind} is undefined: {self.reason}")
-        return float(self.value)
 
 
 # -- inputs, machine, fairness ----------------------------------------------------------------
@@ -279,32 +219,7 @@ class Series(_Model):
     warnings: list[str]
 
 
-class Comparison(_Model):
-    """One scenario's headline: numerator/denominator capacity per pod and its 95% interval."""
-
-    scenario: str
-    numerator: Framework
-    denominator: Framework
-    capacity_ratio: Number | None
-    capacity_ratio_ci95: tuple[Number, Number] | None
-    method: str
-    reason: str | None
-
-
 # -- node types, fits, costs -------------------------------------------------------------------
-
-
-class Burstable(_Model):
-    baseline_per_vcpu: PositiveShare
-    surplus_usd_per_vcpu_hour: NonNegative
-    source: str
-
-
-class Daemonset(_Model):
-    name: str
-    cpu_millicores: int = Field(ge=0)
-    memory_bytes: int = Field(ge=0)
-    source: str
 
 
 class NodeFigures(_Model):

@@ -7,9 +7,10 @@ import math
 from typing import Any
 
 from capacity.frameworks import present
+from capacity.model.derivation import Figure
 from capacity.quantity import format_cpu, human_bytes
 from capacity.report.platform import PGO_LTO_SAVING
-from capacity.report.schema import Cost, Figure, Fit, Results, Series
+from capacity.report.schema import Cost, Fit, Results, Series
 
 
 def frameworks_of(results: Results) -> tuple[str, ...]:

@@ -72,13 +72,6 @@ def probe_cpu_speed(
     return CpuSpeed(tuple(cpus), statistics.median(rates), min(rates), max(rates))
 
 
-def drift(start: CpuSpeed | None, end: CpuSpeed | None) -> float | None:
-    """end / start - 1 of the medians (negative: slower at the end)."""
-    if start is None or end is None or start.median <= 0:
-        return None
-    return end.median / start.median - 1
-
-
 # Runs in the child: one probe per line read. The work is what a Python request costs the
 # interpreter (attribute and dict look-ups, small allocations, f-strings, calls), not a C kernel
 # like SHA-256 whose speed need not move with the interpreter's. It answers k-rounds per

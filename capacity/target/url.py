@@ -4,7 +4,7 @@
 serve: an existing Prometheus (bundled or kube-prometheus-stack) and a Locust master reached
 through an ingress or a port-forward the user holds open. Nothing is started or scaled; the
 pods under test are the service targets Prometheus scrapes in NS (told apart by their labels,
-capacity/target/cluster/scrape.py), and their scrape addresses are the URLs the Locust master
+capacity/target/k8s/scrape.py), and their scrape addresses are the URLs the Locust master
 sends load to (a pod's IP from inside the cluster, 127.0.0.1 for the local stack).
 """
 
@@ -27,14 +27,14 @@ from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
 from capacity.plan import Plan
 from capacity.target.base import Endpoints, PodInfo, StepInstruments
-from capacity.target.cluster.profile import (
+from capacity.target.k8s.profile import (
     ClusterTiming,
     cluster_details,
     describe_timing,
     fit_to_prometheus,
 )
-from capacity.target.cluster.retry import RetryingPrometheus
-from capacity.target.cluster.scrape import ScrapeTarget, wait_for_kit_targets
+from capacity.target.k8s.retry import RetryingPrometheus
+from capacity.target.k8s.scrape import ScrapeTarget, wait_for_kit_targets
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from capacity.catalog import load_catalog
-from capacity.model import Settings
-from capacity.model.analysis import Series, analyse
+from capacity.model import AnalysisSettings
+from capacity.model.analysis import SeriesAnalysis, analyse
 from capacity.model.autoscaling import autoscaler, vertical
 from capacity.model.derivation import Figure, evaluate
 from tests.capacity import synthetic
@@ -20,13 +20,13 @@ def assert_recomputes(figure: Figure) -> None:
 
 
 @pytest.fixture(scope="module")
-def series() -> list[Series]:
-    analysis = analyse(synthetic.run(), [load_catalog().node("t3.medium")], Settings())
+def series() -> list[SeriesAnalysis]:
+    analysis = analyse(synthetic.run(), [load_catalog().node("t3.medium")], AnalysisSettings())
     return [s for s in analysis.series if s.sizing is not None]
 
 
 def test_the_target_utilisation_is_the_cpu_at_capacity_less_headroom_over_the_request(
-    series: list[Series],
+    series: list[SeriesAnalysis],
 ) -> None:
     assert series
     for s in series:
@@ -46,7 +46,7 @@ def test_the_target_utilisation_is_the_cpu_at_capacity_less_headroom_over_the_re
 
 @pytest.mark.parametrize(("headroom", "lower"), [(0.0, True), (0.5, False)])
 def test_more_headroom_lowers_the_target(
-    series: list[Series], headroom: float, lower: bool
+    series: list[SeriesAnalysis], headroom: float, lower: bool
 ) -> None:
     s = series[0]
     assert s.sizing is not None and s.capacity.capacity_step is not None
@@ -63,7 +63,7 @@ def test_more_headroom_lowers_the_target(
     assert other.max_replicas.number() >= 2
 
 
-def test_vertical_bounds_bracket_the_request(series: list[Series]) -> None:
+def test_vertical_bounds_bracket_the_request(series: list[SeriesAnalysis]) -> None:
     for s in series:
         assert s.sizing is not None and s.capacity.capacity_step is not None
         record, per_pod = s.capacity.capacity_step.record, s.capacity.capacity_per_pod_rps.number()
@@ -80,7 +80,7 @@ def test_vertical_bounds_bracket_the_request(series: list[Series]) -> None:
         assert vpa.cpu.upper_bound.value == record.pod_cpu_limit_millicores
 
 
-def test_a_growth_factor_below_one_is_refused(series: list[Series]) -> None:
+def test_a_growth_factor_below_one_is_refused(series: list[SeriesAnalysis]) -> None:
     s = series[0]
     assert s.sizing is not None and s.capacity.capacity_step is not None
     with pytest.raises(ValueError, match=r"growth factor 0\.5"):

@@ -15,7 +15,7 @@ from capacity.catalog import load_catalog
 from capacity.errors import ConfigError
 from capacity.model import (
     NODES_ONLY,
-    CostOptions,
+    BuyingOptions,
     PodShape,
     Workload,
     cheapest,
@@ -36,7 +36,7 @@ POD = PodShape(500, 512 * MIB)
 FASTAPI_CPU = {"capacity": 130.0, "cps": 0.00263, "idle": 0.108}
 
 
-def _estimate(node: str, options: CostOptions = NODES_ONLY, **kw: float):  # type: ignore[no-untyped-def]
+def _estimate(node: str, options: BuyingOptions = NODES_ONLY, **kw: float):  # type: ignore[no-untyped-def]
     case = {**FASTAPI_CPU, **kw}
     fit = pods_per_node(node_allocatable(CATALOG.node(node)), POD)
     return estimate_cost(
@@ -100,7 +100,7 @@ def test_the_other_placement_is_priced_as_the_alternative(
 
 def test_an_unknown_placement_is_refused_naming_the_choices() -> None:
     with pytest.raises(ConfigError, match="placement 'binpack' is not one of spread, first-fit"):
-        CostOptions(placement="binpack")
+        BuyingOptions(placement="binpack")
 
 
 def test_the_corrected_burst_flips_the_cheapest_node_to_e2() -> None:
@@ -114,7 +114,7 @@ def test_the_corrected_burst_flips_the_cheapest_node_to_e2() -> None:
 
 
 def test_whatif_and_the_report_agree_to_the_cent() -> None:
-    options = [NODES_ONLY, CostOptions(), CostOptions(spare_nodes=2, zones=3, purchase="spot")]
+    options = [NODES_ONLY, BuyingOptions(), BuyingOptions(spare_nodes=2, zones=3, purchase="spot")]
     workload = Workload(
         "fastapi",
         POD,
@@ -138,16 +138,16 @@ def test_whatif_and_the_report_agree_to_the_cent() -> None:
 
 
 def test_spare_nodes_and_zones_are_sized_before_choosing() -> None:
-    one = _estimate("m6i.large", CostOptions(addon_profiles=(), control_plane="none"))
+    one = _estimate("m6i.large", BuyingOptions(addon_profiles=(), control_plane="none"))
     assert one.nodes_needed.value == 5 and one.nodes_needed.inputs["spare_nodes"] == 1
     assert one.cluster is not None and "survives the loss of any 1 node" in one.cluster.survives
     # 10 pods over 3 zones: the fullest zone has 4 pods -> 2 nodes, every zone gets 2 -> 6
-    zoned = _estimate("m6i.large", CostOptions(addon_profiles=(), control_plane="none", zones=3))
+    zoned = _estimate("m6i.large", BuyingOptions(addon_profiles=(), control_plane="none", zones=3))
     assert zoned.cluster is not None
     assert zoned.cluster.pools[0].workload_nodes.value == 6
     assert "a zone outage (2 node(s)) is not covered" in zoned.cluster.survives
     covered = _estimate(
-        "m6i.large", CostOptions(addon_profiles=(), control_plane="none", zones=3, spare_nodes=3)
+        "m6i.large", BuyingOptions(addon_profiles=(), control_plane="none", zones=3, spare_nodes=3)
     )
     assert covered.cluster is not None and "is covered" in covered.cluster.survives
     none = _estimate("m6i.large", NODES_ONLY)
@@ -167,7 +167,7 @@ def test_spare_nodes_and_zones_are_sized_before_choosing() -> None:
     ],
 )
 def test_control_plane_fee_per_provider_and_tier(node: str, tier: str, usd_month: float) -> None:
-    cost = _estimate(node, CostOptions(spare_nodes=0, addon_profiles=(), control_plane=tier))
+    cost = _estimate(node, BuyingOptions(spare_nodes=0, addon_profiles=(), control_plane=tier))
     fee = cost.term("control_plane_usd_month")
     assert fee is not None and fee.number() == pytest.approx(usd_month)
     assert cost.control_plane_usd_per_million_requests is not None
@@ -178,22 +178,22 @@ def test_control_plane_fee_per_provider_and_tier(node: str, tier: str, usd_month
 
 def test_a_tier_the_provider_lacks_is_refused_naming_the_accepted_ones() -> None:
     with pytest.raises(ConfigError, match=r"--control-plane free: .*accepted for aws: standard"):
-        _estimate("t3.medium", CostOptions(control_plane="free"))
+        _estimate("t3.medium", BuyingOptions(control_plane="free"))
     with pytest.raises(ConfigError, match=r"control plane 'gold' is not one of default"):
-        CostOptions(control_plane="gold")
+        BuyingOptions(control_plane="gold")
     with pytest.raises(ConfigError, match=r"add-on profile\(s\) 'dns' not known"):
-        CostOptions(addon_profiles=("dns",))
+        BuyingOptions(addon_profiles=("dns",))
 
 
 def test_purchase_options_discount_the_node_price() -> None:
     base = dict(spare_nodes=0, addon_profiles=(), control_plane="none")
-    on_demand = _estimate("m6i.large", CostOptions(**base))  # type: ignore[arg-type]
-    spot = _estimate("m6i.large", CostOptions(**base, purchase="spot"))  # type: ignore[arg-type]
+    on_demand = _estimate("m6i.large", BuyingOptions(**base))  # type: ignore[arg-type]
+    spot = _estimate("m6i.large", BuyingOptions(**base, purchase="spot"))  # type: ignore[arg-type]
     given_spot = _estimate(
         "m6i.large",
-        CostOptions(**base, purchase="spot", spot_discount=0.5),  # type: ignore[arg-type]
+        BuyingOptions(**base, purchase="spot", spot_discount=0.5),  # type: ignore[arg-type]
     )
-    commit = _estimate("m6i.large", CostOptions(**base, purchase="commit-1y"))  # type: ignore[arg-type]
+    commit = _estimate("m6i.large", BuyingOptions(**base, purchase="commit-1y"))  # type: ignore[arg-type]
     terms = CATALOG.node("m6i.large").provider.purchase
     assert terms is not None and "ASSUMPTION" in terms.spot_source
     od = on_demand.monthly_usd.number()
@@ -201,7 +201,7 @@ def test_purchase_options_discount_the_node_price() -> None:
     assert given_spot.monthly_usd.number() == pytest.approx(od * 0.5)
     assert commit.monthly_usd.number() == pytest.approx(od * (1 - terms.commit_1y_discount))
     # N2 earns GKE's sustained-use discount on demand; E2 does not
-    n2 = _estimate("n2-standard-2", CostOptions(**base))  # type: ignore[arg-type]
+    n2 = _estimate("n2-standard-2", BuyingOptions(**base))  # type: ignore[arg-type]
     assert n2.cluster is not None
     price = n2.cluster.pools[0].node_usd_per_hour
     assert price.number() == pytest.approx(0.097118 * 0.8)
@@ -211,11 +211,11 @@ def test_purchase_options_discount_the_node_price() -> None:
 def test_addons_are_packed_with_the_workload_and_priced() -> None:
     system = _estimate(
         "e2-standard-2",
-        CostOptions(spare_nodes=0, control_plane="none", addon_profiles=("system",)),
+        BuyingOptions(spare_nodes=0, control_plane="none", addon_profiles=("system",)),
     )
     everything = _estimate(
         "e2-standard-2",
-        CostOptions(spare_nodes=0, control_plane="none", addon_profiles=ADDONS_ALL),
+        BuyingOptions(spare_nodes=0, control_plane="none", addon_profiles=ADDONS_ALL),
     )
     assert system.cluster is not None and everything.cluster is not None
     names = {a.name for a in everything.cluster.pools[0].addons}
@@ -312,7 +312,7 @@ def test_stale_prices_are_listed_with_their_age() -> None:
 def test_the_month_is_the_sum_of_its_terms_and_every_term_recomputes(  # type: ignore[no-untyped-def]
     node, capacity, target, cps, idle, spare, zones, tier, purchase, addons
 ) -> None:
-    options = CostOptions(
+    options = BuyingOptions(
         spare_nodes=spare, zones=zones, control_plane=tier, purchase=purchase, addon_profiles=addons
     )
     fit = pods_per_node(node_allocatable(CATALOG.node(node)), POD)
@@ -426,7 +426,7 @@ def test_spread_placement_on_t3_medium_by_hand(
 
     node = node_allocatable(CATALOG.node("t3.medium"))
     cores = derive("pod_cpu_use_cores", "cores", "c", {"c": use}, "given")
-    cluster = price_cluster([(node, [PodGroup(name, pod, pods, cores)])], CostOptions())
+    cluster = price_cluster([(node, [PodGroup(name, pod, pods, cores)])], BuyingOptions())
     assert cluster.total_nodes == nodes
     assert cluster.monthly_usd.number() == pytest.approx(spread, abs=0.005)
     assert cluster.alternative_monthly_usd is not None
@@ -446,13 +446,13 @@ def test_spread_placement_on_t3_medium_by_hand(
 # per requested vCPU-hour 329.23 / 3650 = 0.0902.
 IDLE = [
     (NODES_ONLY, 57.523635, 0.05438, 198.487),
-    (CostOptions(), 69.979853, 0.0902, 329.23),
+    (BuyingOptions(), 69.979853, 0.0902, 329.23),
 ]
 
 
 @pytest.mark.parametrize(("options", "idle", "per_vcpu_hour", "monthly"), IDLE)
 def test_idle_capacity_and_cost_per_requested_vcpu_hour_by_hand(
-    options: CostOptions, idle: float, per_vcpu_hour: float, monthly: float
+    options: BuyingOptions, idle: float, per_vcpu_hour: float, monthly: float
 ) -> None:
     cost = _estimate("t3.medium", options)
     assert cost.cluster is not None and cost.cluster.idle_usd_month is not None
@@ -500,7 +500,7 @@ def test_on_demand_burstables_stay_unlimited_and_non_burstables_have_no_mode() -
         _estimate("m6i.large", dataclasses.replace(NODES_ONLY, purchase="spot")).credit_mode is None
     )
     with pytest.raises(ConfigError, match="credit mode 'boost' is not one of"):
-        CostOptions(credit_mode="boost")
+        BuyingOptions(credit_mode="boost")
 
 
 # ARM: t4g.medium (arm64, $0.0336/h, baseline 0.2, surplus $0.04/vCPU-h), nodes only, spread.

@@ -10,9 +10,9 @@ from capacity.catalog import load_catalog
 from capacity.errors import ConfigError, MeasurementsError
 from capacity.model import (
     NODES_ONLY,
+    AnalysisSettings,
     Margins,
     PodShape,
-    Settings,
     Slo,
     Workload,
     analyse,
@@ -121,7 +121,7 @@ def test_no_passing_rate_is_an_answer_with_a_reason() -> None:
 
 def test_a_model_run_at_another_slo_than_measured_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"counted requests over 100 ms.*--slo-p95-ms 100"):
-        analyse(synthetic.run(), CATALOG.node_types, Settings(slo=Slo(50)))
+        analyse(synthetic.run(), CATALOG.node_types, AnalysisSettings(slo=Slo(50)))
 
 
 def test_cpu_seconds_per_request_is_the_median_of_the_steps_used() -> None:
@@ -290,11 +290,11 @@ def test_analysis_refuses_mixed_pod_shapes_in_one_series() -> None:
     records = synthetic.run()
     records[0] = synthetic.record("django", "db-read", 0, 20.0, pod_cpu_limit_millicores=1000)
     with pytest.raises(MeasurementsError, match="mixes pod shapes"):
-        analyse(records, CATALOG.node_types, Settings())
+        analyse(records, CATALOG.node_types, AnalysisSettings())
 
 
 def test_claims_table_has_a_verdict_per_claim() -> None:
-    analysis = analyse(synthetic.run(), CATALOG.node_types, Settings())
+    analysis = analyse(synthetic.run(), CATALOG.node_types, AnalysisSettings())
     claims = {c.id: c for c in check_claims(analysis, "mixed")}
     assert claims["latency-10k-users"].verdict == "not measured by this run"
     # synthetic mixed, fitted points (each inside its bracket, fastapi [201.1, 253.3), django
@@ -317,7 +317,7 @@ def test_claims_table_has_a_verdict_per_claim() -> None:
 
 
 def _light_load_claim(records: list[object]) -> object:
-    analysis = analyse(records, CATALOG.node_types, Settings())  # type: ignore[arg-type]
+    analysis = analyse(records, CATALOG.node_types, AnalysisSettings())  # type: ignore[arg-type]
     return {c.id: c for c in check_claims(analysis, "mixed")}["latency-light-load"]
 
 

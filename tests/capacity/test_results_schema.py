@@ -4,19 +4,20 @@ a document that breaks a model's rules is a ReportError naming the field."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from capacity.catalog import load_catalog
 from capacity.errors import ReportError
 from capacity.measurements import read_records
-from capacity.model import Settings, Slo, analyse, check_claims
+from capacity.model import AnalysisSettings, Slo, analyse, check_claims
+from capacity.model.derivation import Figure
 from capacity.report.results import build_results
-from capacity.report.schema import Figure, Platform, Results, render_schema
+from capacity.report.schema import Platform, Results, figure_json, render_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO / "capacity" / "schemas" / "results.schema.json"
@@ -48,21 +49,21 @@ def test_the_schema_script_checks_and_writes(tmp_path: Path) -> None:
 def test_a_figure_has_a_value_with_a_formula_or_a_reason() -> None:
     defined = Figure(kind="k", value=0, unit="pods", formula="a", inputs={"a": 0}, source="s")
     # explanation and reason are left out when empty, as results.json always wrote them
-    assert defined.model_dump(mode="json") == {
+    assert figure_json(defined) == {
         "kind": "k", "value": 0, "unit": "pods", "formula": "a", "inputs": {"a": 0}, "source": "s"
     }  # fmt: skip
     undefined = Figure(kind="k", value=None, unit="", formula="", inputs={}, source="", reason="r")
-    assert undefined.model_dump(mode="json")["reason"] == "r"
-    with pytest.raises(ValidationError, match="no value and no reason"):
+    assert figure_json(undefined)["reason"] == "r"
+    with pytest.raises(ValueError, match="no value and no reason"):
         Figure(kind="k", value=None, unit="", formula="", inputs={}, source="")
-    with pytest.raises(ValidationError, match="a value but no formula"):
+    with pytest.raises(ValueError, match="a value but no formula"):
         Figure(kind="k", value=1, unit="", formula="", inputs={}, source="")
 
 
 def test_numbers_keep_the_type_the_model_computed() -> None:
     inputs = {"n": 3, "x": 3.0, "flag": True, "xs": [1, 2.5], "names": ["a"], "none": None}
     figure = Figure(kind="k", value=2, unit="", formula="n", inputs=inputs, source="")
-    assert figure.model_dump_json() == (
+    assert json.dumps(figure_json(figure), separators=(",", ":")) == (
         '{"kind":"k","value":2,"unit":"","formula":"n","inputs":{"n":3,"x":3.0,"flag":true,'
         '"xs":[1,2.5],"names":["a"],"none":null},"source":""}'
     )
@@ -78,7 +79,7 @@ def test_results_json_reads_back_into_the_models_unchanged(report_dir: Path) -> 
 def test_a_document_that_breaks_its_model_is_a_report_error_naming_the_field() -> None:
     records = read_records(MEASUREMENTS)
     catalog = load_catalog(None)
-    analysis = analyse(records, [catalog.node("t3.medium")], Settings(slo=Slo()))
+    analysis = analyse(records, [catalog.node("t3.medium")], AnalysisSettings(slo=Slo()))
     with pytest.raises(ReportError, match="Inputs at measurements_sha256: String should match"):
         build_results(
             analysis,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from capacity.target.cluster.kubeapi import KubeAccess, load_kube
+from capacity.target.k8s.kubeapi import KubeAccess, load_kube
 from tests.kube.fake_api import SHUTDOWN_POLL_S, FakeKube, deployment, hpa, pod, service
 
 NS = "fwcap"

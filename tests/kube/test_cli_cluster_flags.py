@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from capacity.cli import app
 from capacity.errors import ConfigError
-from capacity.target.cluster.stack import StackFile, find_stack, read_stack_outputs
+from capacity.target.k8s.stack import StackFile, find_stack, read_stack_outputs
 from tests.kube.fake_api import FakeKube
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 
 from capacity.errors import ConfigError
 from capacity.plan import build_plan
-from capacity.target.cluster.profile import (
+from capacity.target.k8s.profile import (
     ClusterTiming,
     cluster_plan,
     measure_refresh,

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,9 +24,15 @@ from capacity.errors import TargetError
 from capacity.interrupts import Interrupted, cancellation
 from capacity.interrupts import sleep as cancellable_sleep
 from capacity.plan import build_plan
-from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.stack import StackOutputs
-from capacity.target.kube import ClusterOptions, KubeTarget, service_of
+from capacity.target.deployed import (
+    ClusterOptions,
+    DeployedLimits,
+    KubeTarget,
+    container_limits,
+    service_of,
+)
+from capacity.target.k8s.kubeapi import KubeAccess
+from capacity.target.k8s.stack import StackOutputs
 from tests.kube.conftest import NS, StandIn, labels
 from tests.kube.fake_api import FakeKube, pod, service
 from tests.kube.test_scale import hpa_bounds, replicas
@@ -241,6 +248,50 @@ def test_a_step_set_too_short_for_cadvisor_stops_before_any_load(
         target.__enter__()
     assert not [q for q in cluster.locust.queries if "swarm" in q]
     assert replicas(kube, "django") == 3, "restored on the way out"
+
+
+def test_the_pods_record_the_limits_their_deployment_sets_and_a_difference_is_warned(
+    kube: FakeKube, access: KubeAccess, cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The stack deployed fastapi with fwcap:cpu 250m / fwcap:memory 256Mi; the plan says 500m.
+    container = kube.store["deployments"][(NS, "fastapi")]["spec"]["template"]["spec"]
+    container["containers"][0]["resources"] = {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "250m", "memory": "256Mi"},
+    }
+    caplog.set_level(logging.INFO, logger="capacity")
+    with make(access, cpu="500m", memory="512Mi") as endpoints:
+        fastapi, django = endpoints.pods_of("fastapi")[0], endpoints.pods_of("django")[0]
+    assert (fastapi.cpu_limit_millicores, fastapi.memory_limit_bytes) == (250, 256 * 2**20)
+    assert (django.cpu_limit_millicores, django.memory_limit_bytes) == (500, 512 * 2**20)
+    assert fastapi.limits_enforced and django.limits_enforced
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [line for line in warned if "not the plan's" in line] == [
+        "deployments/fastapi runs its pods with CPU limit 250m and memory limit 256Mi, not the "
+        "plan's 500m and 512Mi: the records carry the deployed limits (set fwcap:cpu and "
+        "fwcap:memory in the stack, or --cpu/--memory, to make them agree)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("containers", "expected"),
+    [
+        ([("fastapi", {"cpu": "1", "memory": "1Gi"})], DeployedLimits(1000, 2**30)),
+        ([("app", {"cpu": "250m", "memory": "128Mi"})], DeployedLimits(250, 128 * 2**20)),
+        ([("sidecar", {}), ("fastapi", {"cpu": "2"})], DeployedLimits(2000, None)),
+        ([("fastapi", {})], DeployedLimits(None, None)),
+    ],
+)
+def test_a_containers_limits_are_read_from_its_pod_template(
+    containers: list[tuple[str, dict[str, str]]], expected: DeployedLimits
+) -> None:
+    template = [
+        SimpleNamespace(name=name, resources=SimpleNamespace(limits=limits or None))
+        for name, limits in containers
+    ]
+    limits = container_limits(template, "fastapi")
+    assert limits == expected
+    assert limits.enforced == (None not in (expected.cpu_millicores, expected.memory_bytes))
 
 
 def test_a_missing_deployment_changes_nothing(

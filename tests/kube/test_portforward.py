@@ -10,8 +10,8 @@ from urllib3.util.retry import Retry
 
 from capacity.errors import TargetError
 from capacity.metrics.client import connect
-from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.portforward import PortForward, RetryingPrometheus
+from capacity.target.k8s.kubeapi import KubeAccess
+from capacity.target.k8s.portforward import PortForward, RetryingPrometheus
 from tests.kube.conftest import NS, PromStandIn, StandIn
 from tests.kube.fake_api import FakeKube, pod, service
 

@@ -27,8 +27,8 @@ from typer.testing import CliRunner
 
 from capacity.cli import app
 from capacity.errors import TargetError
-from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.scale import ORIGINAL_ANNOTATION, Scaler
+from capacity.target.k8s.kubeapi import KubeAccess
+from capacity.target.k8s.scale import ORIGINAL_ANNOTATION, Scaler
 from tests.kube.conftest import NS
 from tests.kube.fake_api import FakeKube
 from tests.kube.test_kube_target import cluster, make  # noqa: F401 (the fixture)
@@ -40,8 +40,8 @@ _RUN = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from capacity.target.cluster.kubeapi import load_kube
-    from capacity.target.cluster.scale import Scaler
+    from capacity.target.k8s.kubeapi import load_kube
+    from capacity.target.k8s.scale import Scaler
     scaler = Scaler(load_kube(Path(sys.argv[1]), None).api, "fwcap", poll_s=0.05)
     scaler.scale(scaler.find("service", "django"), 1, timeout_s=10)
     scaler.scale(scaler.find("service", "fastapi"), 2, timeout_s=10)

@@ -11,8 +11,8 @@ import pytest
 from capacity.errors import TargetError
 from capacity.interrupts import Interrupted, cancellation
 from capacity.interrupts import sleep as cancellable_sleep
-from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.scale import ORIGINAL_ANNOTATION, Scaler
+from capacity.target.k8s.kubeapi import KubeAccess
+from capacity.target.k8s.scale import ORIGINAL_ANNOTATION, Scaler
 from tests.kube.conftest import NS, labels
 from tests.kube.fake_api import FakeKube, deployment
 

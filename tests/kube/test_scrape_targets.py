@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from capacity.errors import TargetError
-from capacity.target.cluster.scrape import classify, wait_for_kit_targets
+from capacity.target.k8s.scrape import classify, wait_for_kit_targets
 
 NS = "fwcap"
 FW = ("django", "fastapi")

@@ -11,11 +11,11 @@ import pytest
 from rich.console import Console
 
 from capacity.catalog import load_catalog
-from capacity.model.cluster import ClusterNode, size_cluster
 from capacity.model.cost import HOURS_PER_MONTH
 from capacity.model.fit import PodShape
-from capacity.target.cluster.kubeapi import KubeAccess
-from capacity.target.cluster.nodes import read_cluster_nodes
+from capacity.model.own_nodes import ClusterNode, size_cluster
+from capacity.target.k8s.kubeapi import KubeAccess
+from capacity.target.k8s.nodes import read_cluster_nodes
 from tests.kube.fake_api import FakeKube, node, pod
 
 MI = 2**20
@@ -176,9 +176,9 @@ def test_the_table_is_written_beside_the_report(
 ) -> None:
     from dataclasses import asdict
 
-    from capacity.commands.cluster import write_this_cluster
+    from capacity.commands.report_cluster import write_this_cluster
     from capacity.measurements import append_record
-    from capacity.model.cluster import CLUSTER_NODES_FILE
+    from capacity.model.own_nodes import CLUSTER_NODES_FILE
     from capacity.plan import build_plan
     from tests.capacity import synthetic
 

@@ -210,6 +210,16 @@ def test_each_framework_is_bracketed_and_confirmed_with_steps_interleaved_a_b_b_
     assert on_disk == list(range(1, len(records) + 1)), "each step is on disk when reported"
 
 
+def test_records_carry_the_limits_the_pods_ran_with_not_the_plans(tmp_path: Path) -> None:
+    # A cluster's Deployment sets 500m/512Mi (the pods below) while the plan says 1500m/1Gi.
+    _plan, _m, _r, records, _ = _run(tmp_path, {"django": 95.0, "fastapi": 95.0},
+                                     cpu="1500m", memory="1Gi")  # fmt: skip
+    assert {(r.pod_cpu_limit_millicores, r.pod_memory_limit_bytes) for r in records} == {
+        (500, 512 * 2**20)
+    }
+    assert {r.workers for r in records} == {1}, "the launcher's workers for a 500m limit"
+
+
 def test_a_later_round_warms_up_fresh_processes_then_steps_next_to_the_bracket(
     tmp_path: Path,
 ) -> None:

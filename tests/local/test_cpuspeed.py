@@ -7,7 +7,7 @@ import os
 import pytest
 
 from capacity.measure import speed_details
-from capacity.target.cpuspeed import CpuSpeed, drift, probe_cpu_speed
+from capacity.target.cpuspeed import probe_cpu_speed
 from tests.capacity.synthetic import record
 
 
@@ -24,12 +24,6 @@ def test_a_probe_that_cannot_run_gives_none_and_the_run_goes_on() -> None:
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("this OS has no CPU affinity, so no CPU can be refused")
     assert probe_cpu_speed([(os.cpu_count() or 1) + 1000], samples=1, seconds=0.01) is None
-
-
-def test_drift_of_the_sha_probe_is_the_change_between_two_readings() -> None:
-    start, end = CpuSpeed((0,), 2000, 1900, 2100), CpuSpeed((0,), 1500, 1400, 1600)
-    assert drift(start, end) == pytest.approx(-0.25)
-    assert drift(None, end) is None
 
 
 def test_the_platform_record_summarises_the_per_step_probe_and_warns_on_drift() -> None:

@@ -1,4 +1,4 @@
-"""The cluster target: the pods `pulumi up` deployed, reached through the Kubernetes API.
+"""The deployed target: the pods `pulumi up` deployed, reached through the Kubernetes API.
 
 Entering `KubeTarget` (before any load): reads the stack's outputs (namespace, in-cluster URLs),
 scales each framework's Deployment to the plan's pods with its HPA pinned, and the Locust workers
@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,21 +31,22 @@ from capacity.errors import TargetError
 from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import connect
-from capacity.model.cluster import CLUSTER_NODES_FILE
+from capacity.model.own_nodes import CLUSTER_NODES_FILE
 from capacity.plan import Plan
+from capacity.quantity import format_cpu, format_memory, parse_cpu_millicores, parse_memory_bytes
 from capacity.target.base import Endpoints, PodInfo, StepInstruments
-from capacity.target.cluster.kubeapi import KubeAccess, api_call, load_kube
-from capacity.target.cluster.kubeapi import explain as api_call_error
-from capacity.target.cluster.options import ClusterOptions
-from capacity.target.cluster.portforward import PortForward
-from capacity.target.cluster.profile import (
+from capacity.target.k8s.kubeapi import KubeAccess, api_call, load_kube
+from capacity.target.k8s.kubeapi import explain as api_call_error
+from capacity.target.k8s.options import ClusterOptions
+from capacity.target.k8s.portforward import PortForward
+from capacity.target.k8s.profile import (
     ClusterTiming,
     cluster_details,
     describe_timing,
     fit_to_prometheus,
 )
-from capacity.target.cluster.retry import RetryingPrometheus
-from capacity.target.cluster.scale import (
+from capacity.target.k8s.retry import RetryingPrometheus
+from capacity.target.k8s.scale import (
     COMPONENT,
     NAME,
     ORIGINAL_ANNOTATION,
@@ -53,8 +54,8 @@ from capacity.target.cluster.scale import (
     pod_problem,
     selector_string,
 )
-from capacity.target.cluster.scrape import wait_for_kit_targets
-from capacity.target.cluster.stack import StackOutputs
+from capacity.target.k8s.scrape import wait_for_kit_targets
+from capacity.target.k8s.stack import StackOutputs
 from capacity.target.url import UrlTarget
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,41 @@ SERVICE_COMPONENT = "service"
 LOCUST_WEB_AUTH_SECRET = "locust-web-auth"
 LOCUST_WORKER = ("locust-worker", "locust-worker")  # (component, name) labels in deploy/locust.py
 CHECK_EVERY_S = 5.0  # the run loop calls check_pods every 0.25 s; the API needs far less
+
+
+@dataclass(frozen=True)
+class DeployedLimits:
+    """A container's limits as its pod template sets them (None: no limit set)."""
+
+    cpu_millicores: int | None
+    memory_bytes: int | None
+
+    @property
+    def enforced(self) -> bool:
+        return self.cpu_millicores is not None and self.memory_bytes is not None
+
+
+def container_limits(containers: Sequence[Any], name: str) -> DeployedLimits:
+    """The limits of the container called `name` (the chart names it after the framework), or
+    of the only container; Kubernetes quantities parsed here, once."""
+    chosen = [c for c in containers if c.name == name] or (
+        list(containers) if len(containers) == 1 else []
+    )
+    if not chosen:
+        raise TargetError(
+            f"the Deployment of {name} has no container named {name} among "
+            f"{', '.join(c.name for c in containers)}: deploy it with this kit's chart"
+        )
+    limits = (chosen[0].resources.limits if chosen[0].resources else None) or {}
+    cpu, memory = limits.get("cpu"), limits.get("memory")
+    return DeployedLimits(
+        cpu_millicores=None if cpu is None else parse_cpu_millicores(cpu),
+        memory_bytes=None if memory is None else parse_memory_bytes(memory),
+    )
+
+
+def _quantity(value: int | None, fmt: Callable[[int], str]) -> str:
+    return "none" if value is None else fmt(value)
 
 
 def service_of(url: str, namespace: str) -> tuple[str, str, int]:
@@ -164,7 +200,7 @@ class KubeTarget:
 
     def write_extras(self, out_dir: Path) -> None:
         """cluster-nodes.json: the nodes and daemonset requests, for the "this cluster" table."""
-        from capacity.target.cluster.nodes import read_cluster_nodes
+        from capacity.target.k8s.nodes import read_cluster_nodes
 
         if self.access is None:
             return
@@ -219,6 +255,7 @@ class KubeTarget:
             prometheus_url, ns, plan.frameworks, want, timeout_s=self.targets_timeout_s
         )
         self._fit_plan(prometheus_url, [t.scrape_interval for t in targets])
+        limits = {fw: self._deployed_limits(fw) for fw in pods}
         infos = [
             PodInfo(
                 name=p.metadata.name,
@@ -226,9 +263,9 @@ class KubeTarget:
                 base_url=self._pod_url(p),
                 pid=None,
                 cgroup=None,
-                cpu_limit_millicores=plan.cpu_millicores,
-                memory_limit_bytes=plan.memory_bytes,
-                limits_enforced=True,
+                cpu_limit_millicores=limits[fw].cpu_millicores or plan.cpu_millicores,
+                memory_limit_bytes=limits[fw].memory_bytes or plan.memory_bytes,
+                limits_enforced=limits[fw].enforced,
             )
             for fw, group in pods.items()
             for p in group
@@ -244,6 +281,33 @@ class KubeTarget:
             pods=infos,
             locust_auth=locust_auth,
         )
+
+    def _deployed_limits(self, framework: str) -> DeployedLimits:
+        """The limits the Deployment's pod template gives the framework's container: what the
+        pods run with (the stack's `fwcap:cpu`/`fwcap:memory`), whatever the plan says. A
+        difference from the plan is a warning, not an error: the records say what ran."""
+        assert self._scaler is not None
+        apps, name = self._scaler.apps, self._deployments[framework]
+        found: Any = api_call(
+            f"read deployments/{name}",
+            self.namespace,
+            lambda: apps.read_namespaced_deployment(name, self.namespace),
+        )
+        limits = container_limits(found.spec.template.spec.containers, framework)
+        plan = self.plan
+        wanted = (plan.cpu_millicores, plan.memory_bytes)
+        if (limits.cpu_millicores, limits.memory_bytes) != wanted:
+            log.warning(
+                "deployments/%s runs its pods with CPU limit %s and memory limit %s, not the "
+                "plan's %s and %s: the records carry the deployed limits (set fwcap:cpu and "
+                "fwcap:memory in the stack, or --cpu/--memory, to make them agree)",
+                name,
+                _quantity(limits.cpu_millicores, format_cpu),
+                _quantity(limits.memory_bytes, format_memory),
+                format_cpu(plan.cpu_millicores),
+                format_memory(plan.memory_bytes),
+            )
+        return limits
 
     def _restore_leftovers(self) -> None:
         """An earlier run that was killed left its records on the Deployments it scaled: put

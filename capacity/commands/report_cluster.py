@@ -20,8 +20,8 @@ from rich.table import Table
 from capacity.errors import ConfigError
 from capacity.plan import Plan, read_plan_file
 from capacity.target.base import Target
-from capacity.target.cluster.options import ClusterOptions
-from capacity.target.cluster.stack import StackOutputs, find_stack, read_stack_outputs
+from capacity.target.k8s.options import ClusterOptions
+from capacity.target.k8s.stack import StackOutputs, find_stack, read_stack_outputs
 from capacity.target.url import check_url, wait_reachable
 
 # The kubernetes client (seconds to import) loads only once a cluster flag is given.
@@ -73,7 +73,7 @@ def cluster_preflight(options: ClusterOptions) -> StackOutputs | None:
             wait_reachable(flag, check_url(flag, url))
     if options.url_mode:
         return None
-    from capacity.target.cluster.kubeapi import load_kube
+    from capacity.target.k8s.kubeapi import load_kube
 
     stack_file = find_stack(options.stack) if options.stack is not None else None
     if options.context is None and stack_file is not None and stack_file.kube_context:
@@ -96,7 +96,7 @@ def cluster_target(
 ) -> Target:
     """The target for the cluster flags (URL mode, or the Kubernetes API), for
     `capacity.measure.measure`; the kubernetes client loads only here."""
-    from capacity.target.kube import make_target
+    from capacity.target.deployed import make_target
 
     return make_target(plan, options, outputs, step_given=step_given)
 
@@ -107,8 +107,8 @@ def write_this_cluster(
     """this-cluster.md: each framework/scenario on the cluster's own nodes (None: no nodes read)."""
     from capacity.catalog import load_catalog
     from capacity.measurements import read_records
-    from capacity.model import Settings, analyse
-    from capacity.model.cluster import CLUSTER_NODES_FILE, ClusterNode, size_cluster
+    from capacity.model import AnalysisSettings, analyse
+    from capacity.model.own_nodes import CLUSTER_NODES_FILE, ClusterNode, size_cluster
     from capacity.run import plan_slo
 
     nodes_file = out_dir / CLUSTER_NODES_FILE
@@ -116,7 +116,7 @@ def write_this_cluster(
         return None
     nodes = [ClusterNode(**n) for n in json.loads(nodes_file.read_text())]
     catalog = load_catalog(None)
-    settings = Settings(slo=plan_slo(plan))
+    settings = AnalysisSettings(slo=plan_slo(plan))
     analysis = analyse(read_records(measurements), catalog.node_types, settings)
     table = Table(title=f"This cluster: {len(nodes)} node(s), target {settings.target_rps:g} req/s")
     columns = (

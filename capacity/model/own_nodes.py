@@ -2,7 +2,7 @@
 
 The catalog's rows derive allocatable from each provider's reservation formula; here the kubelet
 has already done that, so allocatable, max pods and the daemonsets' requests are the values read
-from the API (capacity/target/cluster/nodes.py). Nodes are grouped by instance type and shape,
+from the API (capacity/target/k8s/nodes.py). Nodes are grouped by instance type and shape,
 then the catalog's own fit (capacity/model/fit.py) and pods-for-load (cost.py) functions apply.
 """
 

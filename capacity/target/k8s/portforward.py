@@ -21,9 +21,9 @@ from kubernetes import client
 from kubernetes.stream import portforward
 
 from capacity.errors import TargetError
-from capacity.target.cluster.kubeapi import api_call
-from capacity.target.cluster.retry import RetryingPrometheus, retrying
-from capacity.target.cluster.scale import selector_string
+from capacity.target.k8s.kubeapi import api_call
+from capacity.target.k8s.retry import RetryingPrometheus, retrying
+from capacity.target.k8s.scale import selector_string
 
 __all__ = [
     "PortForward",

@@ -39,7 +39,7 @@ class _Outputs(BaseModel):
     prometheusUrl: str = Field(min_length=1)
     locustUrl: str = Field(min_length=1)
     grafanaUrl: str | None = None
-    locustWebUser: str | None = None  # the master's web API sits behind Basic auth (issue 12)
+    locustWebUser: str | None = None  # the master's web API sits behind Basic auth
     locustWebPassword: str | None = None
 
 

@@ -24,7 +24,7 @@ from kubernetes import client
 from capacity import interrupts
 from capacity.errors import TargetError
 from capacity.polling import Pending, poll_until
-from capacity.target.cluster.kubeapi import api_call
+from capacity.target.k8s.kubeapi import api_call
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The cluster side of the kit: what `capacity report --stack` reaches in a Kubernetes cluster.
+"""The Kubernetes API parts of the deployed target (capacity/target/deployed.py): what
+`capacity report --stack` reaches in a cluster.
 
 stack         the Pulumi stack's outputs (namespace, in-cluster URLs) and its kubeconfig context
 kubeapi       the kubernetes client from a kubeconfig, and API errors turned into TargetErrors

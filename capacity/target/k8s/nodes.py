@@ -1,7 +1,7 @@
 """Reads the cluster's nodes and its daemonset pods' requests: the inputs of "this cluster".
 
 Quantities are parsed once here (Kubernetes notation, capacity/quantity.py); what leaves this
-module is plain frozen values for capacity/model/cluster.py.
+module is plain frozen values for capacity/model/own_nodes.py.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 from kubernetes import client
 
 from capacity.errors import ConfigError, TargetError
-from capacity.model.cluster import ClusterNode
+from capacity.model.own_nodes import ClusterNode
 from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
-from capacity.target.cluster.kubeapi import api_call
+from capacity.target.k8s.kubeapi import api_call
 
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
