@@ -19,6 +19,7 @@ from capacity.errors import ConfigError, MeasurementsError
 from capacity.frameworks import Framework
 from capacity.measurements import MeasurementRecord
 from capacity.model.allocatable import Networking, NodeAllocatable, node_allocatable
+from capacity.model.autoscaling import Autoscaler, VerticalRecommendation, autoscaler, vertical
 from capacity.model.capacity_at_slo import (
     PodCapacity,
     Slo,
@@ -71,6 +72,8 @@ class SeriesAnalysis:
     fits: tuple[NodeFit, ...]
     costs: tuple[CostEstimate, ...]
     cheapest: CostEstimate | None
+    autoscaler: Autoscaler | None = None  # the HPA from the knee (None: nothing to size)
+    vertical: VerticalRecommendation | None = None
 
     @property
     def name(self) -> str:
@@ -204,9 +207,17 @@ def analyse(
         sizing = right_size(members, capacity, settings.margins, name)
         fits: tuple[NodeFit, ...] = ()
         costs: tuple[CostEstimate, ...] = ()
+        hpa: Autoscaler | None = None
+        vpa: VerticalRecommendation | None = None
         if sizing is not None and capacity.capacity_per_pod_rps.defined:
             fits = tuple(pods_per_node(n, sizing.shape) for n in nodes)
             per_pod = capacity.capacity_per_pod_rps.number()
+            top = capacity.capacity_step
+            if top is not None and per_pod > 0:
+                hpa = autoscaler(top.record, sizing, per_pod, target_rps=settings.target_rps,
+                                 headroom=settings.headroom, zones=settings.cost.zones,
+                                 series=name)  # fmt: skip
+                vpa = vertical(top.record, sizing, hpa, series=name)
             cps = capacity.cpu_seconds_per_request
             if per_pod > 0:
                 costs = tuple(
@@ -232,6 +243,8 @@ def analyse(
                 fits,
                 costs,
                 cheapest(costs),
+                hpa,
+                vpa,
             )
         )
     return Analysis(

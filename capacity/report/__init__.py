@@ -31,6 +31,7 @@ from capacity.model.allocatable import Networking
 from capacity.report.platform import platform_for
 from capacity.report.results import build_results
 from capacity.report.schema import Results
+from capacity.report.sizing import write_sizing
 from capacity.report.view import template_context
 from capacity.report.writer import write_atomically
 
@@ -142,6 +143,8 @@ def build_report(
 
         drawn = results.with_plots(draw_plots(results, tmp / "plots"))
         (tmp / "results.json").write_text(drawn.to_json(), encoding="utf-8")
+        headline_series = [s for s in analysis.series if s.scenario == headline]
+        write_sizing(tmp, headline_series, f"{measurements_path.name} ({headline})")
         _render(drawn, tmp)
 
     return write_atomically(Path(out_dir), fill, overwrite=overwrite)

@@ -98,6 +98,8 @@ def _series(s: SeriesAnalysis) -> doc.Series:
             memory_bytes=sizing.memory_bytes,
             reasoning=list(sizing.reasoning),
         ),
+        autoscaler=s.autoscaler,
+        vertical=s.vertical,
         warnings=list(capacity.warnings),
     )
 

@@ -3,7 +3,8 @@
 `capacity.report.results.build_results` fills these models from the analysis, results.json is
 their dump, and the Markdown, HTML and plots read their attributes. Where the model already
 holds a value in its published shape, the document holds that value itself, not a copy:
-every `Figure` (capacity.model.derivation), `Comparison` (capacity.model.analysis), `Burstable`
+every `Figure` (capacity.model.derivation), `Comparison` (capacity.model.analysis), `Autoscaler`
+and `VerticalRecommendation` (capacity.model.autoscaling), `Burstable`
 and `Daemonset` (capacity.catalog) - frozen dataclasses whose field annotations pydantic reads.
 The committed JSON Schema (capacity/schemas/results.schema.json) is generated from them by
 `make schemas` (scripts/results_schema.py); a test fails when the committed file has drifted.
@@ -28,6 +29,7 @@ from capacity.frameworks import Framework
 from capacity.load.ladder import Purpose
 from capacity.model.allocatable import MaxPodsMode
 from capacity.model.analysis import Comparison
+from capacity.model.autoscaling import Autoscaler, VerticalRecommendation
 from capacity.model.capacity_at_slo import Percentile
 from capacity.model.claims import Verdict
 from capacity.model.derivation import Figure
@@ -216,6 +218,12 @@ class Series(_Model):
         description="CPU per request scaled to the run's median core speed"
     )
     recommended: Recommended | None
+    autoscaler: Autoscaler | None = Field(
+        None, description="the HorizontalPodAutoscaler derived from the knee (manifests/hpa-*.yaml)"
+    )
+    vertical: VerticalRecommendation | None = Field(
+        None, description="VPA-style lowerBound/target/upperBound per resource (manifests/vpa-*)"
+    )
     warnings: list[str]
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from capacity.errors import KitError, ReportError
 
-REPORT_FILES = ("plots", "report.md", "report.html", "results.json")  # moved in this order
+# Moved in this order; sizing.yaml and manifests/ exist only when a series could be sized, and
+# an older report's copies go when the new report has none (they would no longer match it).
+REPORT_FILES = ("plots", "manifests", "sizing.yaml", "report.md", "report.html", "results.json")
 
 
 def _prepare(out_dir: Path, overwrite: bool) -> Path:
@@ -59,10 +61,13 @@ def write_atomically(
         fill(tmp)
         if home is out_dir:
             for name in REPORT_FILES:
-                target = out_dir / name
+                target, made = out_dir / name, tmp / name
                 if target.is_dir():
                     shutil.rmtree(target)
-                tmp.joinpath(name).replace(target)
+                elif target.exists() and not made.exists():
+                    target.unlink()
+                if made.exists():
+                    made.replace(target)
             tmp.rmdir()
         else:
             tmp.rename(out_dir)
