@@ -11,6 +11,15 @@ and nginx apply, the same for both services (services/CONTRACT.md, "Request limi
 - the request (head and body) must arrive within REQUEST_READ_TIMEOUT_S of its first byte or
   of the connection's opening: an incomplete head gets `408`, an incomplete body closes the
   connection (the application sees the disconnect and nothing is processed).
+
+And two connection-handling gaps of uvicorn's httptools protocol (services/CONTRACT.md,
+"Connections"):
+
+- a client that half-closes (`shutdown(SHUT_WR)`) after a complete request is answered, then
+  the connection closes; uvicorn closed it at the EOF and the answer was lost;
+- a client reset while pipelined requests are queued disconnects each of them, not only the
+  last one parsed; the running one used to write to the closed transport and log an ERROR
+  traceback ("unable to perform operation on <TCPTransport closed=True>");
 """
 
 from __future__ import annotations
@@ -18,7 +27,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 REQUEST_READ_TIMEOUT_S = 10.0
 MAX_URL_BYTES = 8190  # gunicorn's limit_request_line maximum
@@ -40,6 +53,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._header_fields = 0
         self._head_completed = False
         self._refusal_status: int | None = None
+        self._running: RequestResponseCycle | None = None  # the cycle whose app task runs
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -47,7 +61,25 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_read_timer()
+        # uvicorn marks only the last parsed request disconnected; the running one and any
+        # queued behind it must stop writing too.
+        for cycle, _ in self.pipeline:
+            cycle.disconnected = True
+        if self._running is not None and not self._running.response_complete:
+            self._running.disconnected = True
+            self._running.message_event.set()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client half-closed: answer what it sent in full, then close."""
+        if self.cycle is None or self.cycle.response_complete or self.cycle.more_body:
+            return None  # idle, or a body cut short: close (the app sees the disconnect)
+        self.cycle.keep_alive = False  # the last request's answer closes the connection
+        return True  # keep our side open for the answers
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
 
     def data_received(self, data: bytes) -> None:
         self._head_completed = False
