@@ -179,6 +179,16 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
             req.force_close()
         return super().handle_request(req, conn)
 
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            # Stopping: close this worker's copy of the listening socket now, not after the
+            # drain. Once every process has closed its copy, the kernel refuses new connections
+            # instead of queueing them for a server that will never accept them (and resetting
+            # them at exit). The arbiter closes its own copy as it starts stopping.
+            for listener in self.sockets:
+                listener.close()
+
     def murder_pending(self) -> None:
         super().murder_pending()
         now = time.monotonic()
