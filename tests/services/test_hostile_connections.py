@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.services.live_support import metrics_when, request_count
+
 pytestmark = pytest.mark.live
 
 HELD = 96
@@ -198,3 +200,25 @@ def test_a_reset_after_pipelined_reads_logs_no_error(service: Any) -> None:
         log.seek(log_size)
         written = log.read().decode(errors="replace")
     assert "Traceback" not in written and "ERROR" not in written, written[-3000:]
+
+
+def test_a_body_that_misses_the_read_deadline_is_closed_unanswered_and_counted_499(
+    service: Any,
+) -> None:
+    route = {"http_route": "/api/items", "http_request_method": "POST"}
+    before = httpx.get(service.url("/metrics"), timeout=30).text
+    with socket.create_connection(_host_port(service), timeout=20) as sock:
+        sock.sendall(_POST_HEAD + b"Content-Length: 100\r\n\r\n{")
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                received += chunk
+    assert received == b"", f"answered {received[:40]!r}; the contract says close only"
+
+    def cut(text: str) -> float:
+        return request_count(text, **route, http_response_status_code="499") - request_count(
+            before, **route, http_response_status_code="499"
+        )
+
+    after = metrics_when(service.base_url, lambda t: cut(t) >= 1, "the late body as 499")
+    assert cut(after) == 1

@@ -15,7 +15,8 @@ thread. What it bounds, like nginx's client_header_timeout/client_body_timeout a
 large_client_header_buffers:
 
 - a request must arrive in full within REQUEST_READ_TIMEOUT_S of its first byte, or of the
-  connection's opening (else `408` and close);
+  connection's opening (else `408` and close; a head whose body is late is closed unanswered and
+  counted as 499, as uvicorn's side does);
 - the head (request line + headers) at most MAX_HEAD_BYTES (else `431` and close);
 - gunicorn's own limits then apply to what was buffered (request line, field count and size).
 
@@ -133,6 +134,20 @@ def chunked_state(body: bytes, max_body_bytes: int = MAX_BODY_BYTES) -> str:
             return BODY_TOO_LARGE if len(body) > _MAX_CHUNKED_BYTES else INCOMPLETE
 
 
+def _observe_unfinished_body(head: bytes) -> None:
+    from django.conf import settings  # loaded with the application, in each worker
+
+    if not settings.METRICS_ENABLED:
+        return
+    from fwcap_django.metrics import observe_unfinished_body
+
+    method, _, rest = head.partition(b"\r\n")[0].partition(b" ")
+    path = rest.rpartition(b" ")[0].partition(b"?")[0]
+    observe_unfinished_body(
+        method.decode("latin-1"), path.decode("latin-1"), REQUEST_READ_TIMEOUT_S
+    )
+
+
 class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
     # gunicorn.conf.py's pre_request leaves closing after an unread body to this worker.
     closes_after_unread_bodies = True
@@ -194,7 +209,15 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
         now = time.monotonic()
         expired = [conn for conn, (_, deadline) in self._buffering.items() if deadline <= now]
         for conn in expired:
-            self._refuse(conn, _TIMED_OUT)
+            buffered, _ = self._buffering[conn]
+            head_end = buffered.find(b"\r\n\r\n")
+            if head_end < 0:
+                self._refuse(conn, _TIMED_OUT)
+            else:
+                # The head came, the body did not: close unanswered and count the client's 499,
+                # as the FastAPI service does (services/CONTRACT.md, "Request limits").
+                _observe_unfinished_body(bytes(buffered[:head_end]))
+                self._drop(conn)
 
     def _start_buffering(self, conn: TConn, read_ahead: bytes = b"") -> None:
         conn.sock.setblocking(False)
