@@ -39,6 +39,7 @@ IN_FLIGHT = 20
 DELAY_MS = 2000  # the contract's maximum for /api/upstream
 SETTLE_S = 1.0  # after SIGTERM: both servers' listening sockets are closed by then
 IDLE_REQUEST_AFTER_S = 1.0
+PROBE_ANSWER_S = 3.0
 # The servers' own graceful timeouts (gunicorn.conf.py graceful_timeout, app/serve.py
 # timeout_graceful_shutdown); the chart's terminationGracePeriodSeconds lies above both plus the
 # preStop delay (tests/deploy/test_manifests.py checks that).
@@ -91,6 +92,9 @@ def _new_connection(port: int) -> str:
         return "refused"
     except OSError as e:
         return f"connect error: {e}"
+    # A connection left in a closed listener's backlog is reset at exit or never answered; a
+    # served one can take a while on a loaded machine with 20 requests draining.
+    sock.settimeout(PROBE_ANSWER_S)
     try:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         data = b""

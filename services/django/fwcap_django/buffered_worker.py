@@ -158,15 +158,20 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
         self._buffering: dict[TConn, tuple[bytearray, float]] = {}
 
     def accept(self, listener: socket.socket) -> None:
+        self._accept_one(listener)
+
+    def _accept_one(self, listener: socket.socket) -> bool:
+        """Accept one connection and start buffering it; False when none was waiting."""
         try:
             client_sock, client_addr = listener.accept()
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
-            return
+            return False
         self.nr_conns += 1
         conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())  # non-blocking
         self._start_buffering(conn)
+        return True
 
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
         """A kept-alive connection has a new request coming: buffer it too."""
@@ -200,8 +205,11 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
             # Stopping: close this worker's copy of the listening socket now, not after the
             # drain. Once every process has closed its copy, the kernel refuses new connections
             # instead of queueing them for a server that will never accept them (and resetting
-            # them at exit). The arbiter closes its own copy as it starts stopping.
+            # them at exit). The arbiter closes its own copy as it starts stopping. Connections
+            # the kernel completed before the close are taken first and served, not reset.
             for listener in self.sockets:
+                while self.nr_conns < self.worker_connections and self._accept_one(listener):
+                    pass
                 listener.close()
 
     def murder_pending(self) -> None:
