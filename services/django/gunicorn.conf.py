@@ -70,7 +70,11 @@ def pre_request(worker: Any, req: Any) -> None:
     connection and otherwise closes it - after having announced keep-alive, so a client that
     sends its next request on it sees a dropped connection. Closing openly avoids that; the
     cost is one reconnect after such a request (chunked uploads are rare for a JSON API).
+
+    The buffering worker knows whether the whole body arrived and closes only when it did not.
     """
+    if getattr(worker, "closes_after_unread_bodies", False):
+        return
     for name, value in req.headers:
         if name == "TRANSFER-ENCODING" or (
             name == "CONTENT-LENGTH" and value.isdigit() and int(value) > MAX_BODY_BYTES

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.urls import ResolverMatch
+from django.urls import Resolver404, ResolverMatch, resolve
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -84,6 +84,21 @@ class RequestMetricsMiddleware:
                 str(response.status_code),
             ).observe(elapsed_s)
         return response
+
+
+def observe_unfinished_body(method: str, path: str, elapsed_s: float) -> None:
+    """A request whose body missed the read deadline: closed unanswered by the buffering worker
+    before Django saw it, recorded as the client's 499 - as uvicorn's side records it when the
+    application sees the disconnect."""
+    try:
+        match: ResolverMatch | None = resolve(path)
+    except Resolver404:
+        match = None
+    route = route_label(match)
+    if route != METRICS_ROUTE:
+        REQUEST_DURATION.labels(
+            APP_LABEL, method if method in STANDARD_METHODS else "_OTHER", route, "499"
+        ).observe(elapsed_s)
 
 
 class MetricsView(APIView):

@@ -5,7 +5,8 @@ replaces any response (a 405, a 415) whenever Content-Length is over the limit, 
 the contract's JSON error or its check order. This one only acts when the application reads the
 body: it raises an `HTTPException(413)` from `receive`, which the app's exception handler turns
 into the contract's error body. A Content-Length over the limit fails on the first read, without
-reading anything; a chunked body fails as soon as the running total passes the limit.
+reading anything; a chunked body fails as soon as the running total passes the limit. Either way
+the 413 says `Connection: close` and uvicorn closes the connection after it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 class BodyTooLarge(HTTPException):
     def __init__(self) -> None:
-        super().__init__(status_code=413)
+        # The rest of the body is never read: closing is the only way to stop the client sending
+        # it (uvicorn would otherwise read and discard it to the end, 1 GiB if so declared).
+        super().__init__(status_code=413, headers={"Connection": "close"})
 
 
 class BodyLimitMiddleware:

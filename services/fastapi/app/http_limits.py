@@ -11,6 +11,18 @@ and nginx apply, the same for both services (services/CONTRACT.md, "Request limi
 - the request (head and body) must arrive within REQUEST_READ_TIMEOUT_S of its first byte or
   of the connection's opening: an incomplete head gets `408`, an incomplete body closes the
   connection (the application sees the disconnect and nothing is processed).
+
+And three connection-handling gaps of uvicorn's httptools protocol (services/CONTRACT.md,
+"Connections"):
+
+- a client that half-closes (`shutdown(SHUT_WR)`) after a complete request is answered, then
+  the connection closes; uvicorn closed it at the EOF and the answer was lost;
+- a client reset while pipelined requests are queued disconnects each of them, not only the
+  last one parsed; the running one used to write to the closed transport and log an ERROR
+  traceback ("unable to perform operation on <TCPTransport closed=True>");
+- at shutdown an idle keep-alive connection stays open for STOP_KEEPALIVE_LINGER_S and a
+  request arriving on it is answered with `Connection: close`, as gunicorn's gthread worker
+  does; uvicorn closed it at once, racing a client that was already sending.
 """
 
 from __future__ import annotations
@@ -18,13 +30,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 REQUEST_READ_TIMEOUT_S = 10.0
 MAX_URL_BYTES = 8190  # gunicorn's limit_request_line maximum
 MAX_HEADER_FIELDS = 100  # gunicorn's limit_request_fields
 MAX_FIELD_BYTES = 8190  # gunicorn's limit_request_field_size
 MAX_HEAD_BYTES = 32768  # nginx's default large_client_header_buffers, 4 x 8k
+STOP_KEEPALIVE_LINGER_S = 2.0  # gunicorn's STOP_KEEPALIVE_LINGER
 
 
 class _Refused(Exception):
@@ -40,6 +57,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._header_fields = 0
         self._head_completed = False
         self._refusal_status: int | None = None
+        self._running: RequestResponseCycle | None = None  # the cycle whose app task runs
+        self._stopping = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -47,7 +66,38 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_read_timer()
+        # uvicorn marks only the last parsed request disconnected; the running one and any
+        # queued behind it must stop writing too.
+        for cycle, _ in self.pipeline:
+            cycle.disconnected = True
+        if self._running is not None and not self._running.response_complete:
+            self._running.disconnected = True
+            self._running.message_event.set()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client half-closed: answer what it sent in full, then close."""
+        if self.cycle is None or self.cycle.response_complete or self.cycle.more_body:
+            return None  # idle, or a body cut short: close (the app sees the disconnect)
+        self.cycle.keep_alive = False  # the last request's answer closes the connection
+        return True  # keep our side open for the answers
+
+    def shutdown(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            # Idle: a request may already be on its way; answer it (with Connection: close)
+            # for a moment rather than close under the client.
+            self._stopping = True
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                min(STOP_KEEPALIVE_LINGER_S, self.timeout_keep_alive),
+                self.timeout_keep_alive_handler,
+            )
+        else:
+            super().shutdown()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
 
     def data_received(self, data: bytes) -> None:
         self._head_completed = False
@@ -92,6 +142,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_completed = True
         self._head_bytes = 0
         super().on_headers_complete()
+        if self._stopping:
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self._cancel_read_timer()

@@ -1,29 +1,47 @@
 """`python -m app.serve --host H --port P --workers N`: uvicorn with the bounded HTTP protocol.
 
 The launcher execs this rather than `python -m uvicorn`, whose `--http` option only takes the
-names of uvicorn's built-in protocols; everything else is uvicorn's own `run()`, unchanged.
+names of uvicorn's built-in protocols. Everything else is uvicorn's own `run()`, with one change
+to its multi-process supervisor: at SIGTERM it closes its copy of the listening socket at once.
+uvicorn's supervisor keeps it open until its workers have drained and exited, so the kernel
+goes on completing connections into a backlog nobody accepts from any more, and resets them at
+exit; closed, a connection made during the drain is refused, which a client (or a load
+balancer) retries elsewhere. Each worker closes its own copy as it starts draining.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 GRACEFUL_SHUTDOWN_S = 20
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.serve")
-    parser.add_argument("--host", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, required=True)
-    args = parser.parse_args()
-    uvicorn.run(
+class DrainingMultiprocess(Multiprocess):
+    def handle_term(self) -> None:
+        self._stop_listening()
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        self._stop_listening()
+        super().handle_int()
+
+    def _stop_listening(self) -> None:
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def config(host: str, port: int, workers: int) -> uvicorn.Config:
+    return uvicorn.Config(
         "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        host=host,
+        port=port,
+        workers=workers,
         loop="uvloop",
         # httptools' C parser, with the request-read limits uvicorn lacks (app/http_limits.py).
         http="app.http_limits:BoundedHttpToolsProtocol",
@@ -38,6 +56,22 @@ def main() -> None:
         # plus its preStop delay (charts/fwcap-service/values.yaml, `shutdown`).
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.serve")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    args = parser.parse_args()
+    cfg = config(args.host, args.port, args.workers)
+    if cfg.workers > 1:  # what uvicorn.run() does, with the draining supervisor
+        DrainingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
+    else:
+        server = uvicorn.Server(cfg)
+        server.run()  # closes its listening socket itself at SIGTERM
+        if not server.started:
+            sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run() exits
 
 
 if __name__ == "__main__":
