@@ -35,7 +35,7 @@ def program_values(framework: str, **stack_changes: Any) -> dict[str, Any]:
     # The eks stack's images live in ECR repositories the program creates (deploy/aws.py).
     image = ImageRef(f"{MOCK_ECR_REGISTRY}/fwcap-{framework}", "0.1.0", "sha256:" + "e" * 64)
     return service_chart_values(
-        service_chart_inputs(settings), framework, image, database_secret_name(framework)
+        service_chart_inputs(settings, framework), framework, image, database_secret_name(framework)
     )
 
 
