@@ -51,11 +51,11 @@ postgres = InClusterPostgres(
 upstream = UpstreamStub("upstream-stub", upstream_inputs(settings), ns, target)
 # After PostgreSQL is ready, so each chart's migration Job finds its database on first try.
 after_postgres = pulumi.ResourceOptions(depends_on=[postgres])
-chart, images = service_chart_inputs(settings), kit_images(settings)
+images = kit_images(settings)
 services = {
     framework: FrameworkService(
         framework,
-        chart,
+        service_chart_inputs(settings, framework),
         images,
         ns,
         postgres.database_secrets[framework],

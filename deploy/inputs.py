@@ -4,6 +4,8 @@ in a test, without knowing the rest of the stack's config."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from deploy import images
 from deploy.service import KitImages
 from deploy.settings import StackSettings
@@ -12,7 +14,7 @@ from deploy.specs.monitoring import BundledMonitoring, ExistingMonitoring, Monit
 from deploy.specs.network import Scrapers
 from deploy.specs.placement import PodPlacement
 from deploy.specs.postgres import PostgresBackup, PostgresInputs
-from deploy.specs.service_chart import ServiceChartInputs
+from deploy.specs.service_chart import ScaleDown, ServiceChartInputs
 from deploy.upstream import UpstreamInputs
 
 
@@ -49,25 +51,51 @@ def kit_images(settings: StackSettings) -> KitImages:
     )
 
 
-def service_chart_inputs(settings: StackSettings) -> ServiceChartInputs:
-    return ServiceChartInputs(
+def service_chart_inputs(settings: StackSettings, framework: str) -> ServiceChartInputs:
+    """The framework's chart inputs: its fwcap:sizing entry, if any, in place of the stack-wide
+    pod size, replicas and autoscaler."""
+    stack_wide = ServiceChartInputs(
         namespace=settings.namespace,
         replicas=settings.replicas,
-        cpu=settings.cpu,
+        cpu_request=settings.cpu,
+        cpu_limit=settings.cpu,
         memory=settings.memory,
         workers=settings.workers,
         threads=settings.threads,
         db_pool_size=settings.db_pool_size,
         image_pull_policy=settings.image_pull_policy,
         hpa_enabled=settings.hpa_enabled,
+        hpa_min_replicas=settings.replicas,
         hpa_max_replicas=settings.hpa_max_replicas,
         hpa_cpu_utilization_percent=settings.hpa_cpu_utilization_percent,
+        hpa_scale_down=None,
         migration_cpu=settings.migration_cpu,
         migration_memory=settings.migration_memory,
         service_pool=settings.service_pool,
         scrapers=scrapers(settings),
         prometheus_release_label=settings.prometheus_release_label,
         scrape_interval_seconds=settings.scrape_interval_seconds,
+    )
+    sized = settings.sizing.get(framework)
+    if sized is None:
+        return stack_wide
+    hpa = sized.hpa
+    return replace(
+        stack_wide,
+        replicas=sized.replicas,
+        cpu_request=sized.cpu_request,
+        cpu_limit=sized.cpu_limit,
+        memory=sized.memory,
+        workers=sized.workers,
+        threads=settings.threads if sized.threads is None else sized.threads,
+        # A measured sizing always comes with its autoscaler (the report derives both).
+        hpa_enabled=True,
+        hpa_min_replicas=hpa.min_replicas,
+        hpa_max_replicas=hpa.max_replicas,
+        hpa_cpu_utilization_percent=hpa.target_cpu_utilization_percentage,
+        hpa_scale_down=ScaleDown(
+            hpa.scale_down_stabilization_seconds, hpa.scale_down_percent_per_minute
+        ),
     )
 
 

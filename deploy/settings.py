@@ -42,6 +42,7 @@ from deploy.setting_types import (
     Retention,
     StorageClassName,
 )
+from deploy.sizing import SIZING_FORMS, Sizing
 
 PROJECT = "fwcap"
 
@@ -110,6 +111,12 @@ class StackSettings(BaseModel):
         "an integer from 1 to 100",
         ge=1,
         le=100,
+    )
+    sizing: Sizing = _setting(
+        {},
+        "Per framework, a measured pod shape and autoscaler (a report's sizing.yaml): overrides "
+        "cpu, memory, workers, threads, replicas and the hpa* keys for that framework's service.",
+        SIZING_FORMS,
     )
     build_images: bool = _setting(
         True,

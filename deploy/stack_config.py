@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import get_origin
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
@@ -63,7 +64,13 @@ def load_settings(raw: Mapping[str, object], project_dir: Path) -> StackSettings
             name = _field_for_alias(p.field) or p.field
             # The key's own `accepted` text is said once, in place of the validator's.
             why = p.message.partition("; accepted: ")[0]
-            lines.append(_problem(name, raw.get(p.field, p.value), why))
+            # In an object (fwcap:sizing): the nested key, as `pulumi config set --path` spells it.
+            inner = [part for part in p.path.split(".")[1:] if part != "[key]"]
+            key = ".".join([config_key(name), *inner])
+            value = p.value if inner else raw.get(p.field, p.value)
+            # A whole object is not repeated: the reason names the values that clash.
+            given = "" if isinstance(value, dict) else f" = {value!r}"
+            lines.append(f"{key}{given}: {why}; accepted: {accepted(name)}")
         raise ConfigError("bad stack config:\n  " + "\n  ".join(lines)) from None
     _check_combinations(settings, project_dir)
     return settings
@@ -145,8 +152,8 @@ def _check_combinations(settings: StackSettings, project_dir: Path) -> None:
 
 
 def decode_pulumi_value(field_name: str, text: str) -> object:
-    """Pulumi hands every config value over as text; lists arrive JSON-encoded."""
-    if StackSettings.model_fields[field_name].annotation == tuple[str, ...]:
+    """Pulumi hands every config value over as text; lists and objects arrive JSON-encoded."""
+    if get_origin(StackSettings.model_fields[field_name].annotation) in (tuple, dict):
         try:
             return json.loads(text)
         except json.JSONDecodeError:

@@ -22,21 +22,34 @@ from deploy.specs.workloads import rolling_update
 
 
 @dataclass(frozen=True)
+class ScaleDown:
+    """How fast the autoscaler may remove pods: after this long below target, at most this
+    share of them per minute (so one quiet minute does not undo a measured minimum)."""
+
+    stabilization_seconds: int
+    percent_per_minute: int
+
+
+@dataclass(frozen=True)
 class ServiceChartInputs:
-    """What the chart's values are made of, besides the framework, its image and its database:
-    the stack's sizing of one service pod (the same for every framework) and who scrapes it."""
+    """What one framework's chart values are made of, besides its image and its database: its
+    pod's size (the stack-wide settings, or its fwcap:sizing entry), autoscaler, and who
+    scrapes it."""
 
     namespace: str
     replicas: int
-    cpu: str
+    cpu_request: str
+    cpu_limit: str
     memory: str
     workers: int  # 0: derived from CPU by the service
     threads: int
     db_pool_size: int
     image_pull_policy: str
     hpa_enabled: bool
+    hpa_min_replicas: int
     hpa_max_replicas: int
     hpa_cpu_utilization_percent: int
+    hpa_scale_down: ScaleDown | None  # None: Kubernetes' default behavior
     migration_cpu: str
     migration_memory: str
     service_pool: str  # "": no pool of its own
@@ -86,6 +99,38 @@ def service_placement_values(service_pool: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _resources(inputs: ServiceChartInputs) -> dict[str, str]:
+    """`cpu` is the request, and the limit unless `cpuLimit` is above it (Burstable QoS); a
+    Guaranteed pod's values stay as they always were."""
+    resources = {"cpu": inputs.cpu_request, "memory": inputs.memory}
+    if inputs.cpu_limit != inputs.cpu_request:
+        resources["cpuLimit"] = inputs.cpu_limit
+    return resources
+
+
+def _autoscaling(inputs: ServiceChartInputs) -> dict[str, Any]:
+    autoscaling: dict[str, Any] = {
+        "enabled": inputs.hpa_enabled,
+        "minReplicas": inputs.hpa_min_replicas,
+        "maxReplicas": inputs.hpa_max_replicas,
+        "targetCPUUtilizationPercentage": inputs.hpa_cpu_utilization_percent,
+    }
+    if inputs.hpa_scale_down is not None:
+        autoscaling["behavior"] = {
+            "scaleDown": {
+                "stabilizationWindowSeconds": inputs.hpa_scale_down.stabilization_seconds,
+                "policies": [
+                    {
+                        "type": "Percent",
+                        "value": inputs.hpa_scale_down.percent_per_minute,
+                        "periodSeconds": 60,
+                    }
+                ],
+            }
+        }
+    return autoscaling
+
+
 def service_chart_values(
     inputs: ServiceChartInputs, framework: str, image: ImageRef, database_secret: str
 ) -> dict[str, Any]:
@@ -102,7 +147,7 @@ def service_chart_values(
         # One pod: replaced in place (no surge pod the nodes have no room for); more: one extra
         # pod at a time so the service keeps its capacity (the scheduling test counts it).
         "rollout": rolling_update(inputs.replicas),
-        "resources": {"cpu": inputs.cpu, "memory": inputs.memory},
+        "resources": _resources(inputs),
         "port": SERVICE_PORT,
         "server": {
             "workers": inputs.workers,
@@ -112,12 +157,7 @@ def service_chart_values(
         "upstreamUrl": in_cluster_url(UPSTREAM_SERVICE, inputs.namespace, UPSTREAM_PORT),
         "database": {"existingSecret": database_secret, "secretKey": DATABASE_URL_KEY, "url": ""},
         "podSecurityContext": {"runAsUser": KIT_UID, "runAsGroup": KIT_UID, "fsGroup": KIT_UID},
-        "autoscaling": {
-            "enabled": inputs.hpa_enabled,
-            "minReplicas": inputs.replicas,
-            "maxReplicas": inputs.hpa_max_replicas,
-            "targetCPUUtilizationPercentage": inputs.hpa_cpu_utilization_percent,
-        },
+        "autoscaling": _autoscaling(inputs),
         # helm.v4.Chart does not run Helm hooks: the Job must be a plain object.
         "migration": {
             "enabled": True,

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from deploy.settings import StackSettings
 from deploy.stack_config import load_settings
 from tests.deploy.harness import (
     MOCK_IMAGE_PINS,
     ROOT,
+    STACKS_DIR,
     ProgramRun,
     pulumi_config,
     raw_from_stack_values,
@@ -68,9 +70,20 @@ class Deployed:
         return self.run.manifests() + rendered
 
 
+# A report's sizing.yaml, merged into the local stack as a user does (docs/deploy.md).
+SIZING_FILE = Path(__file__).with_name("sizing.yaml")
+SIZED = "sized-local"
+
+
+def sized_stack_values() -> dict[str, Any]:
+    sizing = yaml.safe_load(SIZING_FILE.read_text())["config"]
+    return {**stack_values(STACKS_DIR / "Pulumi.local.yaml"), **sizing}
+
+
 def all_cases() -> dict[str, dict[str, Any]]:
     cases = {f.name: stack_values(f) for f in stack_files()}
     cases.update({name: {**MOCK_IMAGE_PINS, **values} for name, values in VARIANTS.items()})
+    cases[SIZED] = sized_stack_values()
     return cases
 
 

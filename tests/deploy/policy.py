@@ -1,6 +1,7 @@
 """The kit's workload policy, checked on manifests: Pod Security Standards "restricted" plus the
-kit's own rules (read-only root with an emptyDir /tmp, requests = limits on every container,
-pinned images).
+kit's own rules (read-only root with an emptyDir /tmp, requests = limits on every container -
+except a CPU limit above its request, which a measured sizing may set (Burstable QoS) - and pinned
+images).
 
 `violations(manifest)` returns readable strings, empty when the object complies; objects without
 a pod template have none.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from capacity.quantity import parse_cpu_millicores
 
 # Volume types the restricted profile allows (PSS "Volume Types", restricted).
 ALLOWED_VOLUME_TYPES = {
@@ -113,6 +116,10 @@ def _container_violations(
     for resource in ("cpu", "memory"):
         if resource not in limits or resource not in requests:
             found.append(f"{where}: no {resource} request and limit")
+        elif resource == "cpu" and parse_cpu_millicores(requests["cpu"]) < parse_cpu_millicores(
+            limits["cpu"]
+        ):
+            continue  # Burstable by choice (fwcap:sizing); the HPA still divides by the request
         elif str(requests[resource]) != str(limits[resource]):
             found.append(f"{where}: {resource} request {requests[resource]} != limit")
     image = str(c.get("image") or "")

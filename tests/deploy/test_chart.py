@@ -35,7 +35,7 @@ def program_values(framework: str, **stack_changes: Any) -> dict[str, Any]:
     # The eks stack's images live in ECR repositories the program creates (deploy/aws.py).
     image = ImageRef(f"{MOCK_ECR_REGISTRY}/fwcap-{framework}", "0.1.0", "sha256:" + "e" * 64)
     return service_chart_values(
-        service_chart_inputs(settings), framework, image, database_secret_name(framework)
+        service_chart_inputs(settings, framework), framework, image, database_secret_name(framework)
     )
 
 
@@ -92,6 +92,11 @@ def test_helm_lint_reports_no_errors(framework: str) -> None:
         ({"resources": {"cpu": "lots", "memory": "1Gi"}}, "/resources/cpu"),
         ({"framework": "flask"}, "/framework"),
         ({"replicaCount": 0}, "/replicaCount"),
+        ({"resources": {"cpu": "1", "memory": "1Gi", "cpuLimit": "lots"}}, "/resources/cpuLimit"),
+        (
+            {"autoscaling": {"behavior": {"scaleDown": {"policies": [{"type": "Bytes"}]}}}},
+            "/autoscaling/behavior/scaleDown/policies/0",
+        ),
         ({"podSecurityContext": {"runAsUser": 0, "runAsGroup": 1, "fsGroup": 1}}, "runAsUser"),
     ],
 )
@@ -150,6 +155,22 @@ def test_autoscaler_and_service_monitor_are_optional() -> None:
     monitor = one(manifests, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["port"] == "http"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_chart_alone_renders_a_cpu_limit_above_the_request_and_the_hpa_behavior() -> None:
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 300, "policies": [
+        {"type": "Percent", "value": 50, "periodSeconds": 60}]}}  # fmt: skip
+    values = {
+        **alone("django"),
+        "resources": {"cpu": "350m", "memory": "256Mi", "cpuLimit": "500m"},
+        "autoscaling": {"enabled": True, "minReplicas": 4, "maxReplicas": 18,
+                        "behavior": behavior},
+    }  # fmt: skip
+    manifests = render_chart(values, "django", "fwcap")
+    [container] = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["requests"]["cpu"] == "350m"
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}
+    assert one(manifests, "HorizontalPodAutoscaler")["spec"]["behavior"] == behavior
 
 
 def test_django_gets_threads_and_fastapi_does_not() -> None:

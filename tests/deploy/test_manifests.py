@@ -13,6 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from deploy.inputs import service_chart_inputs
 from tests.deploy.conftest import Deployed
 from tests.deploy.harness import KUBERNETES_VERSION, ROOT, alone, render_chart
 from tests.deploy.policy import image_is_pinned, pod_spec, violations
@@ -96,8 +97,12 @@ def test_policy_flags_each_kind_of_violation() -> None:
             "writable",
         ),
         "no limits": (lambda p, c: c["resources"].pop("limits"), "request and limit"),
-        "requests != limits": (
-            lambda p, c: c["resources"]["requests"].update(cpu="100m"),
+        "memory request != limit": (
+            lambda p, c: c["resources"]["requests"].update(memory="100Mi"),
+            "!= limit",
+        ),
+        "cpu request above limit": (
+            lambda p, c: c["resources"]["requests"].update(cpu="2"),
             "!= limit",
         ),
         "latest": (lambda p, c: c.update(image="r/fwcap-django:latest"), "not pinned"),
@@ -178,7 +183,7 @@ def test_every_deployment_states_its_rollout_strategy(case: Deployed) -> None:
             if m["spec"].get("replicas", 1) == 1 and m["metadata"]["name"] not in case.charts:
                 assert steps == {"maxSurge": 0, "maxUnavailable": 1}, m["metadata"]["name"]
             if m["metadata"]["name"] in case.charts:  # the services: by their replicas
-                one = case.settings.replicas == 1
+                one = service_chart_inputs(case.settings, m["metadata"]["name"]).replicas == 1
                 assert steps == ({"maxSurge": 0, "maxUnavailable": 1} if one else
                                  {"maxSurge": 1, "maxUnavailable": 0})  # fmt: skip
 

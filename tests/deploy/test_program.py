@@ -89,7 +89,7 @@ def test_chart_values_come_from_the_pure_builder(case: Deployed) -> None:
         framework = chart.name
         image = chart.inputs["values"]["image"]
         expected = service_chart_values(
-            service_chart_inputs(case.settings),
+            service_chart_inputs(case.settings, framework),
             framework,
             ImageRef(image["repository"], image["tag"], image["digest"]),
             f"fwcap-db-{framework}",
@@ -155,6 +155,8 @@ def test_rendered_services_have_the_configured_replicas_resources_and_probes(
     cpu_m = parse_cpu_millicores(str(_cfg(case, "cpu")))
     memory = parse_memory_bytes(str(_cfg(case, "memory")))
     for framework, manifests in case.charts.items():
+        if framework in case.settings.sizing:
+            continue  # its own sizing, not the stack-wide keys: test_sizing.py
         deployment = _by_name(manifests, "Deployment", framework)
         if _cfg(case, "hpaEnabled"):
             assert "replicas" not in deployment["spec"]  # the autoscaler owns it

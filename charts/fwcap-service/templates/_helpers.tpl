@@ -54,13 +54,15 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* Requests = limits: Guaranteed QoS, and the CPU limit the launcher sizes its workers from. */}}
+{{/* Requests = limits (Guaranteed QoS) unless resources.cpuLimit is set (Burstable: the pod may
+use idle CPU up to it). The launcher sizes its workers from the CPU limit; memory is never
+overcommitted. */}}
 {{- define "fwcap-service.resources" -}}
 requests:
   cpu: {{ .Values.resources.cpu | quote }}
   memory: {{ .Values.resources.memory | quote }}
 limits:
-  cpu: {{ .Values.resources.cpu | quote }}
+  cpu: {{ .Values.resources.cpuLimit | default .Values.resources.cpu | quote }}
   memory: {{ .Values.resources.memory | quote }}
 {{- end -}}
 
