@@ -92,3 +92,15 @@ def test_the_vpa_recommends_only_within_what_was_measured(report: Path, framewor
     assert parse_cpu_millicores(high["cpu"]) == bounds["cpu"]["upper_bound"]["value"]
     assert parse_memory_bytes(low["memory"]) <= parse_memory_bytes(high["memory"])
     assert bounds["cpu"]["lower_bound"]["value"] <= bounds["cpu"]["target"]["value"]
+
+
+def test_the_deploy_accepts_the_sizing_yaml_a_report_writes(report: Path) -> None:
+    # The two sides of `fwcap:sizing`: what `capacity report` writes, what deploy/ validates.
+    from pydantic import TypeAdapter
+
+    from deploy.sizing import Sizing
+
+    written = yaml.safe_load((report / SIZING_FILE).read_text(encoding="utf-8"))
+    parsed = TypeAdapter(Sizing).validate_python(written["config"][SIZING_KEY])
+    assert set(parsed) == {"django", "fastapi"}
+    assert parsed["fastapi"].threads is None and parsed["django"].threads is not None
