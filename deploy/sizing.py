@@ -23,13 +23,15 @@ SIZING_FORMS = (
 _THREADED = ("django",)
 
 
-class _Strict(BaseModel):
+class _SizingModel(BaseModel):
+    """Stack-config fields in camelCase, nothing unknown accepted, frozen once read."""
+
     model_config = ConfigDict(
         frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
     )
 
 
-class HpaSizing(_Strict):
+class HpaSizing(_SizingModel):
     min_replicas: int = Field(ge=1)
     max_replicas: int = Field(ge=1)
     # The report's (and the HPA's) own spelling, which to_camel would not produce.
@@ -49,7 +51,7 @@ class HpaSizing(_Strict):
         return self
 
 
-class FrameworkSizing(_Strict):
+class FrameworkSizing(_SizingModel):
     """One framework's pod (requests, limits, server processes) and its replicas."""
 
     cpu_request: Cpu
