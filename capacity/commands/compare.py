@@ -18,7 +18,7 @@ from capacity.commands.common import out
 from capacity.errors import ConfigError
 from capacity.report.compare import DEFAULT_THRESHOLD, junit, markdown, regressions
 from capacity.report.compare import compare as compare_reports
-from capacity.report.schema import Results
+from capacity.report.schema import Results, first_error
 
 RESULTS_FILE = "results.json"
 
@@ -36,10 +36,8 @@ def read_results(path: Path) -> Results:
     try:
         return Results.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "/".join(str(p) for p in first["loc"]) or "(top level)"
         raise ConfigError(
-            f"{file} is not a results.json this kit wrote: at {where}: {first['msg']}"
+            f"{file} is not a results.json this kit wrote: {first_error(exc)}"
         ) from None
 
 

@@ -345,8 +345,6 @@ def build_results(
             warnings=list(analysis.warnings),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "/".join(str(p) for p in first["loc"]) or "(top level)"
         raise ReportError(
-            f"results.json does not match its model {exc.title} at {where}: {first['msg']}"
+            f"results.json does not match its model {exc.title} {doc.first_error(exc)}"
         ) from exc

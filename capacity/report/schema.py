@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema
 
@@ -36,6 +36,15 @@ from capacity.model.derivation import Figure
 from capacity.numbers import Fraction, NonNegative, Number, Positive, PositiveShare, Share
 
 RESULTS_SCHEMA_VERSION: Final = 1
+
+
+def first_error(exc: ValidationError) -> str:
+    """Where the first validation error sits in a results document, and what it is."""
+    first = exc.errors()[0]
+    where = "/".join(str(p) for p in first["loc"]) or "(top level)"
+    return f"at {where}: {first['msg']}"
+
+
 SCHEMA_ID = "https://github.com/fwcap/fwcap/schemas/results.schema.json"
 # Package data (capacity/schemas/), so an installed kit reads the same schema.
 SCHEMA_PATH = resources.files("capacity") / "schemas" / "results.schema.json"

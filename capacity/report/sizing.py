@@ -29,14 +29,23 @@ def _int(value: float | int | None) -> int:
     return int(value)
 
 
-def hpa_manifest(framework: str, hpa: Autoscaler) -> dict[str, Any]:
-    """The HPA for the framework's Deployment (named after the framework, as the chart names it)."""
+def _for_deployment(api_version: str, kind: str, framework: str) -> dict[str, Any]:
+    """An object named after the framework's Deployment (as the chart names it), and its ref."""
     return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
+        "apiVersion": api_version,
+        "kind": kind,
         "metadata": {"name": framework, "labels": {"app.kubernetes.io/managed-by": "fwcap"}},
+    }
+
+
+DEPLOYMENT_REF = {"apiVersion": "apps/v1", "kind": "Deployment"}
+
+
+def hpa_manifest(framework: str, hpa: Autoscaler) -> dict[str, Any]:
+    """The HPA for the framework's Deployment."""
+    return _for_deployment("autoscaling/v2", "HorizontalPodAutoscaler", framework) | {
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": framework},
+            "scaleTargetRef": DEPLOYMENT_REF | {"name": framework},
             "minReplicas": _int(hpa.min_replicas.value),
             "maxReplicas": _int(hpa.max_replicas.value),
             "metrics": [
@@ -78,12 +87,9 @@ def vpa_manifest(framework: str, container: str, vpa: VerticalRecommendation) ->
     def memory(figure_value: float | int | None) -> str:
         return format_memory(_int(figure_value))
 
-    return {
-        "apiVersion": "autoscaling.k8s.io/v1",
-        "kind": "VerticalPodAutoscaler",
-        "metadata": {"name": framework, "labels": {"app.kubernetes.io/managed-by": "fwcap"}},
+    return _for_deployment("autoscaling.k8s.io/v1", "VerticalPodAutoscaler", framework) | {
         "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": framework},
+            "targetRef": DEPLOYMENT_REF | {"name": framework},
             "updatePolicy": {"updateMode": "Off"},
             "resourcePolicy": {
                 "containerPolicies": [
