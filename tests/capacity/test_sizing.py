@@ -104,3 +104,15 @@ def test_the_deploy_accepts_the_sizing_yaml_a_report_writes(report: Path) -> Non
     parsed = TypeAdapter(Sizing).validate_python(written["config"][SIZING_KEY])
     assert set(parsed) == {"django", "fastapi"}
     assert parsed["fastapi"].threads is None and parsed["django"].threads is not None
+
+
+def test_the_report_shows_each_hpa_and_points_at_the_files(report: Path) -> None:
+    text = (report / "report.md").read_text(encoding="utf-8")
+    for framework, s in _headline(report).items():
+        hpa = s["autoscaler"]
+        line = (
+            f"- HPA: {hpa['target_cpu_utilization_percent']['value']}% CPU of the request, "
+            f"{hpa['min_replicas']['value']}-{hpa['max_replicas']['value']} pods "
+            f"(`sizing.yaml`, `manifests/hpa-{framework}.yaml`)."
+        )
+        assert line in text, line
