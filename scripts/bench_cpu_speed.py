@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 
-from capacity.target.cpuspeed import probe_cpu_speed
+from capacity.target import probe_cpu_speed
 
 
 def main() -> None:

@@ -46,13 +46,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from loadgen import machine, measure, pin_to  # noqa: E402
 
-from capacity.target.cgroups import CgroupUnavailable, new_manager  # noqa: E402
-from capacity.target.postgres import start_postgres  # noqa: E402
-from capacity.target.process import ProcessGroup, free_port  # noqa: E402
-from capacity.target.services import (  # noqa: E402
+from capacity.target import (  # noqa: E402
     FRAMEWORKS,
+    CgroupUnavailable,
+    ProcessGroup,
     ServiceHandle,
+    free_port,
+    new_manager,
     run_launcher_command,
+    start_postgres,
     start_service,
     start_stub,
 )

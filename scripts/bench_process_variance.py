@@ -34,11 +34,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from loadgen import machine, measure, pin_to  # noqa: E402
 
-from capacity.target.postgres import start_postgres  # noqa: E402
-from capacity.target.process import ProcessGroup, free_port  # noqa: E402
-from capacity.target.services import (  # noqa: E402
+from capacity.target import (  # noqa: E402
     FRAMEWORKS,
+    ProcessGroup,
+    free_port,
     run_launcher_command,
+    start_postgres,
     start_service,
 )
 

@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from capacity.target.cgroups import CgroupUnavailable, new_manager
+    from capacity.target.cpuspeed import probe_cpu_speed
     from capacity.target.postgres import Postgres, start_postgres
     from capacity.target.process import ProcessGroup, free_port, wait_http_ok
     from capacity.target.services import (
@@ -26,10 +28,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FRAMEWORKS",
     "VARIANTS",
+    "CgroupUnavailable",
     "Postgres",
     "ProcessGroup",
     "ServiceHandle",
     "free_port",
+    "new_manager",
+    "probe_cpu_speed",
     "run_launcher_command",
     "start_postgres",
     "start_service",
@@ -38,6 +43,9 @@ __all__ = [
 ]
 
 _MODULE = {
+    "CgroupUnavailable": "cgroups",
+    "new_manager": "cgroups",
+    "probe_cpu_speed": "cpuspeed",
     "Postgres": "postgres",
     "start_postgres": "postgres",
     "ProcessGroup": "process",

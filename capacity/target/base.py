@@ -114,3 +114,18 @@ class Target(Protocol):
     def write_extras(self, out_dir: Path) -> None:
         """Files beside the measurements that only this target can read (e.g. its nodes)."""
         ...
+
+
+class StopsOnExit:
+    """`with target:` ends in the target's own `stop()`, however the block ends."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

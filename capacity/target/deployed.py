@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -34,7 +33,7 @@ from capacity.metrics.client import connect
 from capacity.model.own_nodes import CLUSTER_NODES_FILE
 from capacity.plan import Plan
 from capacity.quantity import format_cpu, format_memory, parse_cpu_millicores, parse_memory_bytes
-from capacity.target.base import Endpoints, PodInfo, StepInstruments
+from capacity.target.base import Endpoints, PodInfo, StepInstruments, StopsOnExit
 from capacity.target.k8s.kubeapi import KubeAccess, api_call, load_kube
 from capacity.target.k8s.kubeapi import explain as api_call_error
 from capacity.target.k8s.options import ClusterOptions
@@ -125,7 +124,7 @@ def _restarts(pod: Any) -> int:
 
 
 @dataclass
-class KubeTarget:
+class KubeTarget(StopsOnExit):
     """Context manager: `with KubeTarget(...) as endpoints:` measures the deployed pods."""
 
     kind: ClassVar[Literal["local", "kube"]] = "kube"
@@ -156,14 +155,6 @@ class KubeTarget:
         except BaseException:
             self.stop()
             raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Close the port-forwards and restore every Deployment and HPA (idempotent)."""

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import psutil
@@ -36,7 +35,14 @@ from capacity.interrupts import signals_deferred
 from capacity.load.driver import LocustMaster
 from capacity.metrics.client import wait_for_targets
 from capacity.metrics.prometheus_config import ServiceTarget, render_prometheus_config
-from capacity.target.base import LOCAL_NAMESPACE, Endpoints, PodInfo, PodShape, StepInstruments
+from capacity.target.base import (
+    LOCAL_NAMESPACE,
+    Endpoints,
+    PodInfo,
+    PodShape,
+    StepInstruments,
+    StopsOnExit,
+)
 from capacity.target.cgroups import (
     CgroupManager,
     CgroupUnavailable,
@@ -147,7 +153,7 @@ class _PodSetup:
     cgroups: dict[str, PodCgroup]
 
 
-class LocalTarget:
+class LocalTarget(StopsOnExit):
     """Context manager: `with LocalTarget(...) as endpoints:` runs everything locally."""
 
     kind: ClassVar[Literal["local", "kube"]] = "local"
@@ -204,14 +210,6 @@ class LocalTarget:
             self.stop()
             raise
         return self.endpoints
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Stop every process and remove every cgroup (idempotent)."""
