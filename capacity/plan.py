@@ -81,8 +81,9 @@ class Plan(BaseModel):
     warmup_s: float = Field(4.0, ge=3, le=600, description="saturating warm-up per search, s")
     grid_base_rps: float = Field(5.0, gt=0, le=10_000, description="r_0 of the rate grid, req/s")
     # 4% steps: near the knee a step's late share is bimodal (the queue keeps up, or it never
-    # drains), so the fitted crossing sits next to the highest passing rate and moves by whole
-    # grid steps between runs; at 8% three runs' ratios spread 15% (2026-12-07, docs/local-run.md).
+    # drains), so the fitted crossing sits next to the highest passing rate and the grid step is
+    # the answer's resolution. Not the whole story: six runs at 4% still spread 18% (a slow fresh
+    # process moves a run), three at 8% 16% (2026-12-07, docs/local-run.md).
     grid_ratio: float = Field(
         1.04, gt=1, le=2, description="r_k = r_0 x ratio^k: the grid (and interval) resolution"
     )
