@@ -102,8 +102,10 @@ class Plan(BaseModel):
         "bracket)",
     )  # fmt: skip
     later_round_probes: int = Field(
-        2, ge=2, le=100, description="most steps per framework x scenario in a later round"
-    )
+        4, ge=2, le=100,
+        description="most steps per framework x scenario in a later round (it stops at its own "
+        "one-step bracket, usually after 2)",
+    )  # fmt: skip
     cap_s: float = Field(
         2.0, ge=1, le=60, description="in-flight cap = offered req/s x this (at least min_cap)"
     )

@@ -6,8 +6,9 @@ the machine over the run lands on both alike. Every step is drained: arrivals st
 its window, and the next step starts only once nothing is in flight at the generator and the
 pods' CPU is back near idle (bounded by `DRAIN_TIMEOUT_S`, with the reason recorded), so no step
 inherits another's queue. Just before each step, while drained, an interpreter-bound probe
-measures the pods' core speed (local target). A later round starts near the bracket of the
-earlier one, so it costs a few steps. Each step is judged by capacity/slo.py.
+measures the pods' core speed (local target). A later round starts at the bracket of the
+earlier one and searches in single grid steps until it has its own one-step bracket, so it costs
+a few steps. Each step is judged by capacity/slo.py.
 
 This module only does the I/O: it drives the Locust master (open arrivals at the grid rate),
 waits, reads the generator's per-step tally and Prometheus, and appends one record per step to
@@ -224,7 +225,7 @@ class CapacityRun:
         start = lo if lo is not None else max(0, (hi or 1) - 1)
         return Ladder(
             self.grid, start_index=start, allowed_ratio=self.slo.allowed_over_ratio, stride=1,
-            max_probes=self.plan.later_round_probes,
+            max_probes=self.plan.later_round_probes, confirm=False,
         )  # fmt: skip
 
     def _interleave(self, scenario: str, order: list[str], ladders: dict[str, Ladder]) -> None:
@@ -259,9 +260,9 @@ class CapacityRun:
         if hi is None:
             return where + f"every rate tried met the SLO, up to {lo:g} req/s"
         if self._round > 0:
-            # A later round re-measures the bracket's ends once each; the model pools it with
-            # the earlier rounds, whose confirmation it keeps or overturns.
-            return where + f"bracket [{lo:g}, {hi:g}) req/s, re-measured"
+            # A later round's short search stops at its own one-step bracket: the model takes
+            # each round's crossing, and the median over rounds.
+            return where + f"bracket [{lo:g}, {hi:g}) req/s, this round's own"
         confirmed = "confirmed" if ladder.confirmed else "NOT confirmed (ran out of steps)"
         return where + f"bracket [{lo:g}, {hi:g}) req/s, {confirmed}"
 

@@ -11,7 +11,8 @@ a server, so every path is table-tested (tests/local/test_ladder.py).
 - Search: climb (or descend) in strides from a starting hint, bisect the bracket down to one
   grid step, then confirm by re-running the last pass and the first fail. A confirmation pools
   its counts with the first measurement; when the pooled verdict flips, the search goes on
-  from the new bracket (at most `max_probes` steps in all).
+  from the new bracket (at most `max_probes` steps in all). A later round's search
+  (`confirm=False`) stops at a one-step bracket: the rounds replicate each other instead.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Ladder:
     allowed_ratio: float = 0.05
     stride: int = 4
     max_probes: int = 12
+    # False: done once the bracket is one grid step wide (a later round's own short search; its
+    # crossing is one of the rounds' estimates, and the rounds replicate each other).
+    confirm: bool = True
     counts: dict[int, StepCounts] = field(default_factory=dict)
     runs: dict[int, int] = field(default_factory=dict)  # measurements per grid index
     probes: int = 0
@@ -130,7 +134,7 @@ class Ladder:
             probe = Probe(max(0, hi - self.stride), "descend")
         elif hi - lo > 1:
             probe = Probe((lo + hi) // 2, "bisect")
-        elif self.confirmed:
+        elif self.confirmed or not self.confirm:
             return None
         else:
             # Re-run the last pass first, then the first fail (whichever still needs it).

@@ -1,9 +1,15 @@
 """Capacity at the SLO finer than the rate grid, with a 95% interval and a framework ratio: an
 isotonic (non-decreasing) fit of the share of requests over the SLO against ln(offered rate),
-interpolated where it crosses the allowed share, and a hierarchical percentile bootstrap (the
-repeats of each rate, then circular blocks of seconds, with a step-level random effect learnt
-from the repeats) after Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time"
-(ISMM 2013), and Künsch (1989) / Politis & Romano (1992, 1994) for the block bootstrap.
+interpolated where it crosses the allowed share, and a hierarchical percentile bootstrap after
+Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time" (ISMM 2013): rounds (each on fresh
+pod processes) at the top level, then the repeats of each rate within a round, then circular
+blocks of seconds (Künsch 1989; Politis & Romano 1992, 1994), with a step-level random effect
+learnt from the repeats within a round.
+
+With several rounds the capacity is the median of the rounds' own crossings, so one round whose
+fresh processes happen to be slow widens the interval instead of moving the point (pooling every
+round's steps into one fit let such a round pull a run's crossing down by 10%: FastAPI mixed,
+2026-12-07, rounds 3-4 failing at 284-307 req/s after round 1 passed 320).
 
 A global logistic curve was tried first: with a floor of late requests at low rates (an
 outbound call's own tail) and a sharp knee it crossed 5% below the last passing rate (django
@@ -98,18 +104,28 @@ METHOD = (
     "Isotonic (non-decreasing) regression of the share of requests over the SLO on ln(offered "
     "rate), steps at one rate pooled; the capacity is where the fitted share crosses the allowed "
     "share, interpolated between the highest rate within it and the next rate above, and its 95% "
-    "interval is a percentile bootstrap that resamples the repeated steps of each rate (from any "
-    "round: a later round re-measures the bracket, it does not replicate the search), then "
+    "interval is a percentile bootstrap that resamples the repeated steps of each rate, then "
     "{block}-second blocks of consecutive seconds within each step (so bursts of late requests "
     "count as bursts), refitting each of {resamples} replicates."
 )
+ROUNDS_METHOD = (
+    "Per round (fresh pod processes each), an isotonic (non-decreasing) regression of the share "
+    "of requests over the SLO on ln(offered rate), steps at one rate pooled, crossing the "
+    "allowed share between the highest rate within it and the next rate above (a round that "
+    "never crosses counts at the edge of the rates it measured); the capacity is the median of "
+    "the {rounds} rounds' crossings. Its 95% interval is a two-level percentile bootstrap: "
+    "rounds drawn with replacement, then within each drawn round the repeated steps of each "
+    "rate and {block}-second blocks of consecutive seconds, refitting each of {resamples} "
+    "replicates."
+)
 SIGMA_NOTE = (
     " Each drawn step's logit share is shifted by a normal random effect, sigma {sigma:.2f}: the "
-    "spread beyond binomial noise of the steps the run repeated at one rate."
+    "spread beyond binomial noise of the steps the run repeated at one rate within a round."
 )
 RATIO_METHOD = (
     "Ratio of the two capacity point estimates; its 95% interval is a percentile bootstrap of the "
-    "ratio in which both frameworks draw their steps and {block}-second blocks independently, "
+    "ratio in which both frameworks draw their rounds, steps and {block}-second blocks "
+    "independently, "
     "{resamples} replicates (Kalibera & Jones 2013); their steps alternated in time (A B B A), "
     "so drift over the run lands on both alike."
 )
@@ -130,11 +146,16 @@ class _Data:
     k: FloatArray
 
 
+def _by_round(steps: Sequence[StepBatches]) -> list[list[StepBatches]]:
+    """The valid steps of each round that has any, in round order."""
+    rounds: dict[int, list[StepBatches]] = {}
+    for s in _valid(steps):
+        rounds.setdefault(s.round_index, []).append(s)
+    return [rounds[r] for r in sorted(rounds)]
+
+
 def _data(steps: Sequence[StepBatches]) -> _Data:
-    """Every valid step in one resampling group: a later round is a short search next to the
-    first round's bracket, not a replicate of it, so rounds are not exchangeable units to draw
-    (drawing one of two rounds twice left a replicate with the later round's two steps only,
-    and intervals of 2-3x the point); the repeats of each rate, from any round, are."""
+    """The valid steps of one resampling group (a round, or every step when pooled)."""
     valid = _valid(steps)
     ln_rate = np.array([math.log(s.rate_rps) for s in valid], dtype=np.float64)
     centre = float(ln_rate.mean()) if valid else 0.0
@@ -207,7 +228,6 @@ def _excess_variance(data: _Data) -> tuple[float, int]:
     """(sum of excess squares, degrees of freedom) of the logit share of steps repeated at one
     rate, beyond their binomial noise (Cox's empirical logit of
     (k + 1/2) / (n - k + 1/2))."""
-    # Repeats from any round: drift between rounds is part of what a repeat can show.
     groups: dict[float, list[int]] = {}
     for i, xi in enumerate(data.x):
         groups.setdefault(float(xi), []).append(i)
@@ -229,11 +249,13 @@ def _excess_variance(data: _Data) -> tuple[float, int]:
 
 def step_effect_sigma(*series: Sequence[StepBatches]) -> float:
     """The step-to-step spread of the logit share beyond binomial noise, pooled over the given
-    series' steps repeated at one rate (0 when none was repeated informatively)."""
+    series' steps repeated at one rate within one round (0 when none was repeated
+    informatively). Differences between rounds are the bootstrap's top level, not this one."""
     total, dof = 0.0, 0
     for steps in series:
-        excess, d = _excess_variance(_data(steps))
-        total, dof = total + excess, dof + d
+        for round_steps in _by_round(steps):
+            excess, d = _excess_variance(_data(round_steps))
+            total, dof = total + excess, dof + d
     return math.sqrt(max(0.0, total / dof)) if dof else 0.0
 
 
@@ -247,16 +269,26 @@ class _Replicates:
 
 
 def _crossings(
-    fits: _Replicates, centre: float, allowed: float, clamp: tuple[float, float]
+    fits: _Replicates,
+    centre: float,
+    allowed: float,
+    clamp: tuple[float, float],
+    edges: tuple[float, float] | None = None,
 ) -> tuple[FloatArray, int, int]:
-    """Replicate capacities in req/s, clamped; no crossing counts as the clamp limit on its side.
+    """Replicate capacities in req/s, clamped; no crossing counts as `edges` on its side (the
+    clamp limit when None).
 
     A replicate has no crossing when every step it drew passed (capacity above the rates tried)
-    or every one failed (below). It counts as the clamp limit on that side, so once more than
-    2.5% fall on one side that end of the interval is the limit; the reason says so when more
-    than 10% of all replicates have no crossing.
+    or every one failed (below). In a single fit it counts as the clamp limit on that side, so
+    once more than 2.5% fall on one side that end of the interval is the limit; the reason says
+    so when more than 10% of all replicates have no crossing. Within one of several rounds it
+    counts as the edge of the rates that round measured: the median over rounds then sees a
+    censored value, not a 1.5x outlier.
     """
     ln_lo, ln_hi = math.log(clamp[0]) - centre, math.log(clamp[1]) - centre
+    edge_lo, edge_hi = (ln_lo, ln_hi) if edges is None else (
+        math.log(edges[0]) - centre, math.log(edges[1]) - centre
+    )  # fmt: skip
     values = np.empty(fits.x.shape[0])
     low = high = 0
     for r in range(fits.x.shape[0]):
@@ -264,7 +296,7 @@ def _crossings(
         if ln_cross is None:
             low += side == "low"
             high += side == "high"
-            ln_cross = ln_lo if side == "low" else ln_hi
+            ln_cross = edge_lo if side == "low" else edge_hi
         values[r] = min(max(ln_cross, ln_lo), ln_hi)
     return np.exp(values + centre), low, high
 
@@ -329,8 +361,27 @@ def isotonic_crossing(
 @dataclass(frozen=True)
 class _Point:
     estimate: CapacityEstimate
-    data: _Data
+    data: _Data  # every valid step, pooled
     crossed: bool  # False: no crossing to bootstrap
+    rounds: tuple[_Data, ...] = ()  # each round's steps, when there are two or more rounds
+
+
+def _round_edges(data: _Data) -> tuple[float, float]:
+    """Where a round that never crosses counts: the lowest rate it measured (every step failed)
+    or the highest (every step passed)."""
+    rates = [s.rate_rps for s in data.steps]
+    return min(rates), max(rates)
+
+
+def _round_crossing(data: _Data, allowed: float, clamp: tuple[float, float]) -> tuple[float, str]:
+    """One round's crossing in req/s, and "" or the side it is censored on."""
+    ln_cross, side = isotonic_crossing(data.x, data.n, data.k, allowed)
+    if ln_cross is None:
+        edges = _round_edges(data)
+        value = edges[0] if side == "low" else edges[1]
+    else:
+        value = math.exp(ln_cross + data.centre)
+    return min(max(value, clamp[0]), clamp[1]), side
 
 
 def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
@@ -360,19 +411,32 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
         return undefined(top, f"every rate met the SLO up to {top:g} req/s", lower=True)
     if not any(passed):
         return undefined(None, f"no rate met the SLO; lowest tried {min(rates):g} req/s")
-    ln_cross, _side = isotonic_crossing(data.x, data.n, data.k, allowed)
-    if ln_cross is None:
-        return undefined(None, "the share over the SLO never crosses the allowed share")
-    cross = math.exp(ln_cross + data.centre)
     clamp = (min(rates) / EXTRAPOLATION_FACTOR, max(rates) * EXTRAPOLATION_FACTOR)
+    rounds = tuple(_data(r) for r in _by_round(data.steps))
     reason = None
-    if not clamp[0] <= cross <= clamp[1]:
-        side = "below the lowest" if cross < clamp[0] else "above the highest"
-        reason = (
-            f"the fit crosses {allowed:g} at {cross:.4g} req/s, more than "
-            f"{EXTRAPOLATION_FACTOR:g}x {side} rate tried; clamped"
-        )
-        cross = min(max(cross, clamp[0]), clamp[1])
+    if len(rounds) > 1:
+        crossings = [_round_crossing(r, allowed, clamp) for r in rounds]
+        cross = float(np.median([value for value, _side in crossings]))
+        censored = [side for _value, side in crossings if side]
+        if censored:
+            reason = (
+                f"{len(censored)} of {len(rounds)} rounds never crossed within the rates they "
+                f"measured ({censored.count('high')} all passed, {censored.count('low')} all "
+                "failed) and count at their edge"
+            )
+    else:
+        rounds = ()
+        ln_cross, _side = isotonic_crossing(data.x, data.n, data.k, allowed)
+        if ln_cross is None:
+            return undefined(None, "the share over the SLO never crosses the allowed share")
+        cross = math.exp(ln_cross + data.centre)
+        if not clamp[0] <= cross <= clamp[1]:
+            side = "below the lowest" if cross < clamp[0] else "above the highest"
+            reason = (
+                f"the fit crosses {allowed:g} at {cross:.4g} req/s, more than "
+                f"{EXTRAPOLATION_FACTOR:g}x {side} rate tried; clamped"
+            )
+            cross = min(max(cross, clamp[0]), clamp[1])
     estimate = CapacityEstimate(
         point_rps=cross,
         ci95_rps=None,
@@ -384,7 +448,41 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
         method="",
         clamp_rps=clamp,
     )
-    return _Point(estimate, data, True)
+    return _Point(estimate, data, True, rounds)
+
+
+def _replicates(
+    point: _Point,
+    resamples: int,
+    block_s: int,
+    allowed: float,
+    rng: np.random.Generator,
+    sigma: float,
+) -> tuple[FloatArray, int, int]:
+    """The bootstrap's capacities in req/s, and how many replicates had no crossing (low, high).
+
+    One round: the pooled fit of each replicate. Several rounds: each round's own replicates,
+    then per replicate as many rounds drawn with replacement and the median of their crossings
+    (a round drawn twice takes two different replicates of its own).
+    """
+    clamp = point.estimate.clamp_rps
+    assert clamp is not None
+    if not point.rounds:
+        fits = _replicate_fits(point.data, resamples, block_s, allowed, rng, sigma)
+        return _crossings(fits, point.data.centre, allowed, clamp)
+    per_round = []
+    for data in point.rounds:
+        fits = _replicate_fits(data, resamples, block_s, allowed, rng, sigma)
+        values, _low, _high = _crossings(fits, data.centre, allowed, clamp, _round_edges(data))
+        per_round.append(values)
+    table = np.stack(per_round)  # rounds x replicates
+    count = len(point.rounds)
+    drawn = rng.integers(0, count, size=(resamples, count))
+    # The m-th draw of replicate r takes replicate (r + m x offset) of its round: distinct for
+    # every draw of one replicate, and each round's replicates are exchangeable.
+    offset = max(1, resamples // count)
+    column = (np.arange(resamples)[:, None] + offset * np.arange(count)[None, :]) % resamples
+    return np.median(table[drawn, column], axis=1), 0, 0
 
 
 def _no_crossing_note(low: int, high: int, resamples: int) -> str | None:
@@ -408,6 +506,12 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(first), np.random.default_rng(second)
 
 
+def _method(point: _Point, block_s: int, resamples: int) -> str:
+    if point.rounds:
+        return ROUNDS_METHOD.format(rounds=len(point.rounds), block=block_s, resamples=resamples)
+    return METHOD.format(block=block_s, resamples=resamples)
+
+
 def _percentiles(values: FloatArray) -> tuple[float, float]:
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
@@ -425,17 +529,15 @@ def capacity_estimate(
     """Capacity where the fitted share over the SLO crosses allowed_share, with its 95% interval."""
     _check_options(allowed_share, resamples, block_s)
     point = _point(steps, allowed_share)
-    method = METHOD.format(block=block_s, resamples=resamples)
     est = point.estimate
     if not point.crossed or est.clamp_rps is None:
-        return replace(est, method=method)
+        return replace(est, method=_method(point, block_s, resamples))
     step_rng, _ = _streams(seed)
     sigma = step_effect_sigma(steps) if step_sigma is None else step_sigma
-    fits = _replicate_fits(point.data, resamples, block_s, allowed_share, step_rng, sigma)
-    values, low, high = _crossings(fits, point.data.centre, allowed_share, est.clamp_rps)
+    values, low, high = _replicates(point, resamples, block_s, allowed_share, step_rng, sigma)
     return replace(
         est,
-        method=method + SIGMA_NOTE.format(sigma=sigma),
+        method=_method(point, block_s, resamples) + SIGMA_NOTE.format(sigma=sigma),
         ci95_rps=_percentiles(values),
         reason=_join(est.reason, _no_crossing_note(low, high, resamples)),
         resamples=resamples,
@@ -467,12 +569,8 @@ def capacity_ratio(
     assert num.estimate.clamp_rps is not None and den.estimate.clamp_rps is not None
     num_rng, den_rng = _streams(seed)
     sigma = step_effect_sigma(numerator, denominator) if step_sigma is None else step_sigma
-    fits_n = _replicate_fits(num.data, resamples, block_s, allowed_share, num_rng, sigma)
-    fits_d = _replicate_fits(den.data, resamples, block_s, allowed_share, den_rng, sigma)
-    top, low_n, high_n = _crossings(fits_n, num.data.centre, allowed_share, num.estimate.clamp_rps)
-    bottom, low_d, high_d = _crossings(
-        fits_d, den.data.centre, allowed_share, den.estimate.clamp_rps
-    )
+    top, low_n, high_n = _replicates(num, resamples, block_s, allowed_share, num_rng, sigma)
+    bottom, low_d, high_d = _replicates(den, resamples, block_s, allowed_share, den_rng, sigma)
     reason = _join(
         *(
             f"{name}: {text}"

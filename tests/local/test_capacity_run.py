@@ -254,7 +254,7 @@ def test_a_later_round_warms_up_fresh_processes_then_steps_next_to_the_bracket(
         assert 1 <= len(mine) <= plan.later_round_probes
         assert all(abs(k - lo) <= 1 for k in mine), "a later round stays next to the bracket"
         assert result.endings[(fw, "db-read")].startswith("round 2: bracket [")
-        assert result.endings[(fw, "db-read")].endswith("re-measured")
+        assert result.endings[(fw, "db-read")].endswith("this round's own")
     assert grid.rps(records[-1].grid_index) == records[-1].offered_rps
 
 

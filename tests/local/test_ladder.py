@@ -114,6 +114,25 @@ def test_a_confirmation_that_flips_moves_the_bracket_down() -> None:
     assert ladder.confirmed and ladder.done
 
 
+@pytest.mark.parametrize(
+    ("start", "knee", "expected"),
+    [
+        # The earlier bracket's pass still passes: one step up fails, done (no confirmation).
+        (25, 25, [(25, "climb"), (26, "climb")]),
+        # This round's process is faster: it climbs in single steps until its own fail.
+        (25, 27, [(25, "climb"), (26, "climb"), (27, "climb"), (28, "climb")]),
+        # Slower: the earlier pass fails, one step down passes.
+        (25, 24, [(25, "climb"), (24, "descend")]),
+    ],
+)  # fmt: skip
+def test_a_later_rounds_search_stops_at_its_own_one_step_bracket(
+    start: int, knee: int, expected: list[tuple[int, str]]
+) -> None:
+    ladder = Ladder(GRID, start_index=start, stride=1, max_probes=4, confirm=False)
+    assert _run(ladder, _knee_at(knee)) == expected
+    assert ladder.bracket() == (knee, knee + 1) and ladder.done and not ladder.confirmed
+
+
 def test_the_ladder_stops_at_the_ends_of_the_grid_and_after_max_probes() -> None:
     top = Ladder(RateGrid(10.0, 1.08, top_index=8), start_index=4)
     _run(top, {i: 0.0 for i in range(9)})
