@@ -14,16 +14,19 @@ other tenants share the machine.
     .venv/bin/python scripts/bench_services.py --suite buffering    # Django's buffering worker cost
     [--rounds 5] [--duration-s 4] [--connections 64] [--techempower-dir /work/scratch/tfb]
 
+Each of our layers priced one at a time, TechEmpower's apps beside them on their pins and on our
+packages: scripts/bench_layers.py, which runs its variants through run_all below.
+
 `--techempower-dir` (efficiency suite) adds TechEmpower's FastAPI and Django entries, run beside
 ours on the same PostgreSQL, core and load: their `/json` against our `/healthz` (trivial JSON)
 and their `/db` against our `/api/items/42` (one row by id). Their code is not part of this
-project and is never downloaded at run time: bring github.com/TechEmpower/FrameworkBenchmarks into
-a scratch directory yourself and point this at a directory holding
-`frameworks/Python/{fastapi,django}` (with host, port, user and pool size read from PG* and
-TFB_MAX_POOL environment variables: their files hard-code the `tfb-database` host) and two
-virtualenvs made from their requirement files, `venv-fastapi` (requirements-uvicorn.txt) and
-`venv-django` (requirements.txt without mysqlclient, plus gunicorn 23.0.0); docs/benchmarks.md
-records the commit and the exact patch.
+project and is never downloaded at run time: scripts/setup_techempower.sh makes the directory
+from a git directory of github.com/TechEmpower/FrameworkBenchmarks at the commit
+docs/benchmarks.md cites: `frameworks/Python/{fastapi,django}` (with host, port, user and pool
+size read from PG* and TFB_MAX_POOL environment variables: their files hard-code the
+`tfb-database` host; the script holds the exact patch) and two virtualenvs made from their
+requirement files, `venv-fastapi` (requirements-uvicorn.txt) and `venv-django`
+(requirements.txt without mysqlclient, plus gunicorn 23.0.0).
 
 Suites:
 - upstream: /api/upstream?delay_ms=50 on FastAPI with aiohttp's and httpx's client, and on
@@ -39,6 +42,7 @@ Suites:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -71,6 +75,12 @@ class Variant:
     service: str  # a name in capacity.target.services.VARIANTS, or "techempower-<framework>"
     env: dict[str, str] = field(default_factory=dict)
     threads: int | None = None
+    endpoints: tuple[str, ...] = ()  # measured on these of the suite's endpoints; () = all
+    # TechEmpower's entries only: "theirs" (their pinned venv) or "ours" (our .venv's packages)
+    packages: str = "theirs"
+
+    def measures(self, endpoint: str) -> bool:
+        return not self.endpoints or endpoint in self.endpoints
 
     def path(self, endpoint: str) -> str:
         return TECHEMPOWER_PATHS.get(endpoint, endpoint) if self.is_techempower else endpoint
@@ -86,6 +96,9 @@ TECHEMPOWER_VARIANTS = (
     Variant("techempower fastapi", "techempower-fastapi"),
     Variant("techempower django", "techempower-django"),
 )
+# What scripts/setup_techempower.sh makes in the --techempower-dir.
+TECHEMPOWER_PARTS = ("frameworks/Python/fastapi", "frameworks/Python/django", "venv-fastapi",
+                     "venv-django")  # fmt: skip
 # TechEmpower's schema: one table of 10,000 rows, read by a random id per request.
 WORLD_SQL = (
     "CREATE TABLE world (id integer PRIMARY KEY, randomnumber integer NOT NULL DEFAULT 0)",
@@ -140,6 +153,9 @@ class Run:
     rps: float
     cpu_us_per_request: float
     errors: int
+    round_: int = 0
+    load_before: float = 0.0  # the machine's 1-minute load average around the run
+    load_after: float = 0.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -150,17 +166,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--techempower-dir", type=Path)
     args = parser.parse_args(argv)
+    check_args(parser, args, TECHEMPOWER_PARTS)
+    return args
+
+
+def check_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, techempower_parts: tuple[str, ...]
+) -> None:
+    """parser.error for a --techempower-dir without one of `techempower_parts`, or a run
+    setting that is not > 0."""
     if args.techempower_dir is not None:
-        for sub in ("frameworks/Python/fastapi", "frameworks/Python/django", "venv-fastapi",
-                    "venv-django"):  # fmt: skip
+        for sub in techempower_parts:
             if not (args.techempower_dir / sub).is_dir():
                 parser.error(
-                    f"--techempower-dir {args.techempower_dir}: {sub}/ is missing (see --help)"
+                    f"--techempower-dir {args.techempower_dir}: {sub}/ is missing; make it with "
+                    "scripts/setup_techempower.sh"
                 )
     for name in ("duration_s", "rounds", "connections"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be > 0")
-    return args
 
 
 def main(argv: list[str]) -> int:
@@ -174,21 +198,35 @@ def main(argv: list[str]) -> int:
         f"{WARMUP_S:g} s warm-up, {args.rounds} rounds interleaved; servers on CPU 0 (one "
         "worker), load on CPU 1\n"
     )
-    work = Path(tempfile.mkdtemp(prefix="fwcap-bench-"))
-    try:
-        runs = run_all(args, variants, endpoints, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    report(runs)
+    report(run_in_scratch(args, variants, endpoints))
     return 0
 
 
+def run_in_scratch(
+    args: argparse.Namespace,
+    variants: tuple[Variant, ...],
+    endpoints: tuple[str, ...],
+    max_connections: int = 200,
+) -> list[Run]:
+    """run_all in a fresh temporary directory (PostgreSQL's data, the logs), removed after."""
+    work = Path(tempfile.mkdtemp(prefix="fwcap-bench-"))
+    try:
+        return run_all(args, variants, endpoints, work, max_connections)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_all(
-    args: argparse.Namespace, variants: tuple[Variant, ...], endpoints: tuple[str, ...], work: Path
+    args: argparse.Namespace,
+    variants: tuple[Variant, ...],
+    endpoints: tuple[str, ...],
+    work: Path,
+    max_connections: int = 200,
 ) -> list[Run]:
     runs: list[Run] = []
     with ProcessGroup(work / "logs") as group:
-        postgres = start_postgres(group, work / "postgres")
+        # Every pool stays open for the whole run: enough for all of them at their size.
+        postgres = start_postgres(group, work / "postgres", max_connections=max_connections)
         stub_url = start_stub(group, free_port())
         urls: dict[str, str] = {}
         for framework in dict.fromkeys(
@@ -217,17 +255,22 @@ def run_all(
         if pin_load is not None:
             pin_load()
         for endpoint in endpoints:
+            measured = tuple(v for v in variants if v.measures(endpoint))
             for round_ in range(args.rounds):
-                shift = round_ % len(variants)
-                for variant in variants[shift:] + variants[:shift]:
+                shift = round_ % len(measured)
+                for variant in measured[shift:] + measured[:shift]:
+                    load_before = os.getloadavg()[0]
                     rps, cpu_us, errors = measure(
                         services[variant.name], variant.path(endpoint), args.connections,
                         args.duration_s,
                     )  # fmt: skip
-                    runs.append(Run(variant.name, endpoint, rps, cpu_us, errors))
+                    load_after = os.getloadavg()[0]
+                    load = (load_before, load_after)
+                    runs.append(Run(variant.name, endpoint, rps, cpu_us, errors, round_, *load))
                     print(
-                        f"  {variant.name:24} {endpoint:28} {rps:8.1f} req/s "
-                        f"{cpu_us:8.1f} CPU-us/req  non-200: {errors}",
+                        f"  {variant.name:36} {endpoint:16} {rps:8.1f} req/s "
+                        f"{cpu_us:8.1f} CPU-us/req  non-200: {errors}  "
+                        f"load {load_before:.2f}->{load_after:.2f}",
                         flush=True,
                     )
     return runs
@@ -236,8 +279,11 @@ def run_all(
 def start_techempower(
     group: ProcessGroup, variant: Variant, root: Path, postgres: Any, work: Path
 ) -> ServiceHandle:
-    """TechEmpower's entry as its Dockerfile runs it, with one worker, pinned like ours."""
+    """TechEmpower's entry as its Dockerfile runs it, with one worker, pinned like ours: on their
+    pinned venv, or (packages="ours") on this project's venv, the one running this script, with
+    only the modules their code needs and ours lack (root/extras-ours) on PYTHONPATH."""
     framework = variant.service.removeprefix("techempower-")
+    ours = variant.packages == "ours"
     port = free_port()
     env = {
         "PGHOST": postgres.host, "PGPORT": str(postgres.port), "PGUSER": "fwcap",
@@ -245,17 +291,25 @@ def start_techempower(
         # Their pool is 1000 // cpu_count() connections (min half of it) per worker: 250 here.
         "TFB_MAX_POOL": "16",
     }  # fmt: skip
+    if ours:
+        env["PYTHONPATH"] = str(root / "extras-ours")
+
+    def command(name: str) -> list[str]:
+        return (
+            [sys.executable, "-m", name] if ours else [str(root / f"venv-{framework}/bin/{name}")]
+        )
+
     if framework == "fastapi":  # fastapi-uvicorn.dockerfile's CMD
-        argv = [str(root / "venv-fastapi/bin/uvicorn"), "app:app", "--host", "127.0.0.1",
+        argv = [*command("uvicorn"), "app:app", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", "1", "--log-level", "error",
                 "--no-access-log", "--no-proxy-headers"]  # fmt: skip
     else:  # django-postgresql.dockerfile's CMD, one worker
-        argv = [str(root / "venv-django/bin/gunicorn"), "hello.wsgi:application",
+        argv = [*command("gunicorn"), "hello.wsgi:application",
                 "-c", "gunicorn_conf.py", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-                "--pid", str(work / f"tfb-{framework}.pid")]  # fmt: skip
+                "--pid", str(work / f"tfb-{framework}-{variant.packages}.pid")]  # fmt: skip
     proc = group.start(
-        variant.service, argv, env=env, cwd=root / "frameworks/Python" / framework,
-        preexec_fn=pin_to({0}),
+        f"{variant.service}-{variant.packages}", argv, env=env,
+        cwd=root / "frameworks/Python" / framework, preexec_fn=pin_to({0}),
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     wait_http_ok(base_url + "/json", proc, timeout_s=90)

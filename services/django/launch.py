@@ -64,6 +64,7 @@ def server_config(environ: Mapping[str, str]) -> ServerConfig:
             + ", ".join(WORKER_CLASSES)
         )
     env.variant(environ)  # refused here, once, rather than in every worker
+    env.bench_without(environ)
     cpu_limit_millicores = env.positive_int(environ, "CPU_LIMIT_MILLICORES", 1000)
     workers = env.positive_int(environ, "WORKERS", derived_workers(cpu_limit_millicores))
     # gunicorn silently switches `sync` to gthread when threads > 1, so sync means one thread.

@@ -79,6 +79,12 @@ def config_from_env(env: Mapping[str, str]) -> LaunchConfig:
     metrics_enabled = env.get("METRICS_ENABLED", "1")
     if metrics_enabled not in ("0", "1"):
         raise LaunchError(f"METRICS_ENABLED={metrics_enabled!r} is not accepted; expected 0 or 1")
+    from app.config import bench_without  # benchmarks only: refused here, not in each worker
+
+    try:
+        bench_without(env.get("FWCAP_BENCH_WITHOUT", ""))
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from None
     multiproc_dir = env.get("PROMETHEUS_MULTIPROC_DIR") or str(
         Path(tempfile.gettempdir()) / f"fwcap-metrics-{port}"
     )

@@ -39,6 +39,27 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 VARIANTS = ("idiomatic", "lean")
+# Layers of ours that FWCAP_BENCH_WITHOUT=name,name switches off, for pricing each one
+# (scripts/bench_layers.py); production never sets it. The metrics middleware
+# is METRICS_ENABLED=0, the buffering worker GUNICORN_WORKER_CLASS=gthread-stock.
+BENCH_LAYERS = {
+    "framing": "the response-framing middleware (Content-Length, HEAD bodies)",
+    "exactpath": "the exact-path middleware",
+    "bodylimit": "the WSGI wrapper bounding chunked bodies (fwcap_django.body_limit)",
+    "commanddeadline": "the psycopg connection class with a 1.5 s deadline per command",
+}
+
+
+def bench_without(env: Mapping[str, str]) -> frozenset[str]:
+    raw = env.get("FWCAP_BENCH_WITHOUT", "")
+    names = frozenset(name.strip() for name in raw.split(",") if name.strip())
+    unknown = sorted(names - BENCH_LAYERS.keys())
+    if unknown:
+        raise ConfigError(
+            f"FWCAP_BENCH_WITHOUT={raw!r}: unknown layer {', '.join(unknown)}; expected names "
+            f"among {', '.join(BENCH_LAYERS)}"
+        )
+    return names
 
 
 def variant(env: Mapping[str, str]) -> str:

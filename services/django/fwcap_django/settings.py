@@ -10,6 +10,8 @@ METRICS_ENABLED = env.flag(os.environ, "METRICS_ENABLED", True)
 # "idiomatic" (DRF views) or "lean" (plain Django views, items/lean_views.py)
 SERVICE_VARIANT = env.variant(os.environ)
 THREADS = env.threads(os.environ)
+# Benchmarks only: our layers switched off one at a time (env.BENCH_LAYERS).
+BENCH_WITHOUT = env.bench_without(os.environ)
 UPSTREAM_URL = os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8099").rstrip("/")
 
 DEBUG = False
@@ -27,8 +29,8 @@ INSTALLED_APPS = ["rest_framework", "items"]
 # out too (see fwcap_django.middleware). The metrics middleware comes first, to time the rest.
 MIDDLEWARE = [
     *(["fwcap_django.metrics.RequestMetricsMiddleware"] if METRICS_ENABLED else []),
-    "fwcap_django.middleware.ResponseFramingMiddleware",
-    "fwcap_django.middleware.ExactPathMiddleware",
+    *([] if "framing" in BENCH_WITHOUT else ["fwcap_django.middleware.ResponseFramingMiddleware"]),
+    *([] if "exactpath" in BENCH_WITHOUT else ["fwcap_django.middleware.ExactPathMiddleware"]),
 ]
 
 ROOT_URLCONF = "fwcap_django.urls"
@@ -40,6 +42,8 @@ DATABASES = {
         os.environ.get("DATABASE_URL", ""), pool_size=env.db_pool_size(os.environ)
     )
 }
+if "commanddeadline" in BENCH_WITHOUT:
+    DATABASES["default"]["OPTIONS"]["pool"].pop("connection_class")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_I18N = False

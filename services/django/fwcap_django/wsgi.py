@@ -11,6 +11,6 @@ from django.core.wsgi import get_wsgi_application
 
 from fwcap_django.body_limit import ChunkedBodyLimit
 
-application = ChunkedBodyLimit(
-    get_wsgi_application(), max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-)
+application = get_wsgi_application()
+if "bodylimit" not in settings.BENCH_WITHOUT:  # switched off only to price it (env.BENCH_LAYERS)
+    application = ChunkedBodyLimit(application, max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

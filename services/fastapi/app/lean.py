@@ -60,7 +60,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         min_size=1,
         max_size=settings.db_pool_size,
         timeout=DB_WAIT_S,
-        command_timeout=COMMAND_TIMEOUT_S,
+        command_timeout=None if "commandtimeout" in settings.bench_without else COMMAND_TIMEOUT_S,
         server_settings={"statement_timeout": str(STATEMENT_TIMEOUT_MS)},
     )
 
@@ -68,7 +68,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
 @asynccontextmanager
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     pool: asyncpg.Pool = request.app.state.pg
-    conn = await pool.acquire(timeout=DB_WAIT_S)
+    conn = await pool.acquire(timeout=request.app.state.pg_wait_s)  # DB_WAIT_S; None: poolwait off
     try:
         yield conn
     except BaseException as exc:
@@ -93,6 +93,15 @@ def _money(value: Decimal | None) -> str | None:
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "category": row[2], "price": _money(row[3])}
+
+
+# /healthz without the pydantic response model: FWCAP_BENCH_WITHOUT=statusmodel only.
+plain_health = APIRouter()
+
+
+@plain_health.api_route("/healthz", methods=READ_METHODS)
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
 
 
 @router.api_route("/readyz", methods=READ_METHODS)

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from app import lean, metrics
 from app.body_limit import BodyLimitMiddleware
 from app.config import MAX_BODY_BYTES, Settings, settings_from_env
-from app.db import make_engine, make_sessionmaker
+from app.db import DB_WAIT_S, make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.exact_paths import ExactPathMiddleware
 from app.routers import health, items, stats, work
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.upstream = client
         if settings.variant == "lean":
             app.state.pg = await lean.create_pool(settings)
+            app.state.pg_wait_s = None if "poolwait" in settings.bench_without else DB_WAIT_S
         else:
             engine = make_engine(settings)
             app.state.engine = engine
@@ -50,8 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     methods_by_path: dict[str, set[str]] = {}
     # The lean variant's routes come first, so its /readyz is the one matched.
+    plain_health = (lean.plain_health,) if "statusmodel" in settings.bench_without else ()
     routers = (
-        (lean.router, health.router, work.router)
+        (lean.router, *plain_health, health.router, work.router)
         if settings.variant == "lean"
         else (health.router, items.router, stats.router, work.router)
     )
@@ -62,8 +64,10 @@ def create_app(settings: Settings) -> FastAPI:
                 methods_by_path.setdefault(route.path, set()).update(route.methods)
     app.state.methods_by_path = methods_by_path  # the 405's Allow header (app/errors.py)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
-    app.add_middleware(ExactPathMiddleware)
+    if "bodylimit" not in settings.bench_without:
+        app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
+    if "exactpath" not in settings.bench_without:
+        app.add_middleware(ExactPathMiddleware)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
         # Added last, so it is the outermost: it also times 404s, 405s and 413s.

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
+
+from app.config import bench_without
 
 GRACEFUL_SHUTDOWN_S = 20
 
@@ -36,7 +39,9 @@ class DrainingMultiprocess(Multiprocess):
                 sock.close()
 
 
-def config(host: str, port: int, workers: int) -> uvicorn.Config:
+def config(
+    host: str, port: int, workers: int, without: frozenset[str] = frozenset()
+) -> uvicorn.Config:
     return uvicorn.Config(
         "app.main:app",
         host=host,
@@ -44,7 +49,9 @@ def config(host: str, port: int, workers: int) -> uvicorn.Config:
         workers=workers,
         loop="uvloop",
         # httptools' C parser, with the request-read limits uvicorn lacks (app/http_limits.py).
-        http="app.http_limits:BoundedHttpToolsProtocol",
+        http="httptools"
+        if "httpprotocol" in without
+        else "app.http_limits:BoundedHttpToolsProtocol",
         access_log=False,
         # Short keep-alive: long enough for a client's next request, short enough that idle
         # connections behind a load balancer do not pile up.
@@ -64,7 +71,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     args = parser.parse_args()
-    cfg = config(args.host, args.port, args.workers)
+    # FWCAP_BENCH_WITHOUT=httpprotocol: uvicorn's stock protocol, for the layers benchmark only.
+    cfg = config(
+        args.host, args.port, args.workers, bench_without(os.environ.get("FWCAP_BENCH_WITHOUT", ""))
+    )
     if cfg.workers > 1:  # what uvicorn.run() does, with the draining supervisor
         DrainingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
     else:
