@@ -316,9 +316,9 @@ def _io_cpu_40_percent(analysis: Analysis) -> ClaimCheck:
 
 def _conditions(analysis: Analysis, scenario: str) -> dict[str, str]:
     """Per claim: the conditions it states or implies, and what this run used."""
-    shapes = sorted(
-        {f"{s.tested.pod_cpu_limit_millicores}m CPU / {s.tested.workers} worker(s)"
-         for s in analysis.series if s.scenario == scenario}
+    shapes = list(  # smallest first, as the series come
+        dict.fromkeys(f"{s.tested.pod_cpu_limit_millicores}m CPU / {s.tested.workers} worker(s)"
+                      for s in analysis.series if s.scenario == scenario)
     )  # fmt: skip
     here = f"here: {scenario}, {', '.join(shapes) or 'no series'}"
     return {

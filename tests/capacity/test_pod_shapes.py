@@ -184,6 +184,9 @@ def test_the_t3_medium_claim_uses_each_frameworks_cheapest_shape_and_says_which(
     assert claim.measured.startswith("mixed: FastAPI 3 pods (500m CPU / 160Mi), Django 2 pods")
     assert "ratio 1.50" in claim.measured and claim.verdict == "supported"
     assert "FastAPI 500m:1, Django 1000m:1, of 250m:1, 500m:1, 1000m:1" in claim.measured
+    assert (
+        "here: mixed, 250m CPU / 1 worker(s), 500m CPU / 1 worker(s), 1000m CPU" in claim.conditions
+    )
     single = analyse(synthetic.run(), NODES, AnalysisSettings())
     claim = next(c for c in check_claims(single, "mixed") if c.id == "t3-medium-pods")
     assert "ratio 0.60" in claim.measured and claim.verdict == "not supported"
