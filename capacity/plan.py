@@ -26,7 +26,7 @@ from capacity.errors import ConfigError
 from capacity.frameworks import REFERENCE, Framework
 from capacity.load.scenarios import DEFAULT_SCENARIOS, QUICK_SCENARIOS, SCENARIOS
 from capacity.load.steps import scenario_estimate_s
-from capacity.pod_shape import PodShape
+from capacity.pod_shape import PodShape, SweepShape
 from capacity.quantity import (
     MIB,
     CpuQuantity,
@@ -264,3 +264,24 @@ def build_plan(
         raise ConfigError(
             "invalid plan: " + describe_validation_error(e, sources=sources, whole="plan")
         ) from e
+
+
+def sweep_plans(plan: Plan, shapes: tuple[SweepShape, ...]) -> list[Plan]:
+    """One plan per shape of a `--pod-shapes` sweep: the plan with that CPU limit and workers
+    (derived from the CPU, as for --cpu alone, when the shape gives none)."""
+    plans = []
+    for shape in shapes:
+        try:
+            plans.append(
+                Plan.model_validate(
+                    plan.model_dump() | {"cpu": shape.cpu, "workers": shape.workers}
+                )
+            )
+        except ValidationError as e:
+            raise ConfigError(
+                f"--pod-shapes {shape}: "
+                + describe_validation_error(
+                    e, sources=dict.fromkeys(("cpu", "workers"), "--pod-shapes"), whole="plan"
+                )
+            ) from e
+    return plans

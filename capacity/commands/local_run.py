@@ -14,13 +14,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from capacity.errors import ConfigError
 from capacity.interrupts import signals_deferred
 from capacity.measure import MEASUREMENTS_FILE
 from capacity.plan import Plan
+from capacity.pod_shape import SweepShape
+from capacity.target.hostcpu import pod_cores
 from capacity.target.local import LocalTarget, find_prometheus
 from capacity.target.process import port_is_free
 from capacity.target.services import service_dir
@@ -71,6 +73,21 @@ def preflight(plan: Plan, out_dir: Path) -> None:
                 "another port (or leave the option out to pick a free one)"
             )
     check_out_dir(out_dir)
+
+
+def check_shapes_fit(shapes: Iterable[SweepShape], replicas: int, available: Iterable[int]) -> None:
+    """Refuse, before anything starts, a sweep shape whose pods need more CPU than the cores
+    this machine pins the pods to (capacity/target/hostcpu.py `split_cores`)."""
+    cores = pod_cores(available)
+    for shape in shapes:
+        needed = replicas * shape.cpu_millicores
+        if needed > cores * 1000:
+            raise ConfigError(
+                f"--pod-shapes {shape}: {replicas} pod(s) of {shape.cpu} CPU need {needed}m, "
+                f"more than this machine's {cores} pod core(s) ({cores * 1000}m; the pods get "
+                "every usable core but one, which runs PostgreSQL, Locust and Prometheus); "
+                "drop the shape, lower --replicas, or measure on a machine with more cores"
+            )
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ machinery (targets, load, report) is imported only once a run starts, so `--help
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -25,12 +26,13 @@ import typer
 from rich.markup import escape
 
 from capacity.commands.common import narration
-from capacity.errors import TargetError
+from capacity.errors import ConfigError, TargetError
 from capacity.frameworks import DJANGO_THREADS
 from capacity.interrupts import Interrupted, cancellation
 from capacity.load.scenarios import SCENARIOS
-from capacity.plan import Plan, build_plan
+from capacity.plan import Plan, build_plan, sweep_plans
 from capacity.plan import field_default as default
+from capacity.pod_shape import parse_pod_shapes, shape_folder
 
 CLUSTER_PANEL = "Cluster (instead of the local run; docs/cluster-mode.md)"
 
@@ -103,6 +105,15 @@ def report(
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Server processes per pod [from --cpu].")
+    ] = None,
+    pod_shapes: Annotated[
+        str | None,
+        typer.Option(
+            "--pod-shapes",
+            help="Measure each framework at each of these shapes instead of --cpu/--workers: "
+            "CPU limits, each optionally CPU:WORKERS (250m,500m,1000m:2); one full run per "
+            "shape, and the report picks each framework's cheapest shape.",
+        ),
     ] = None,
     threads: Annotated[
         int | None, typer.Option(help=f"Threads per Django worker [{DJANGO_THREADS}].")
@@ -196,7 +207,13 @@ def report(
     With --stack (or --prometheus-url, --locust-url and --namespace) the same pipeline measures
     a deployed cluster instead: docs/cluster-mode.md.
     """
-    from capacity.commands.local_run import check_out_dir, default_out_dir, local_target, preflight
+    from capacity.commands.local_run import (
+        check_out_dir,
+        check_shapes_fit,
+        default_out_dir,
+        local_target,
+        preflight,
+    )
     from capacity.commands.progress import ProgressView, format_eta
     from capacity.commands.report_cluster import (
         cluster_preflight,
@@ -204,7 +221,7 @@ def report(
         step_given,
         write_this_cluster,
     )
-    from capacity.measure import MEASUREMENTS_FILE, measure
+    from capacity.measure import MEASUREMENTS_FILE, PLATFORM_FILE, measure
     from capacity.run import plan_slo
     from capacity.target.k8s.options import ClusterOptions
     from capacity.target.local import new_run_id
@@ -215,6 +232,7 @@ def report(
     measurements = out_dir / MEASUREMENTS_FILE
     cluster = ClusterOptions(stack, kubeconfig, context, namespace, prometheus_url, locust_url)
     outputs = None
+    shape_dir = out_dir  # where a run keeps its run.json and logs: a sweep's shape's own folder
 
     def kept() -> str:
         steps = _count_lines(measurements)
@@ -233,7 +251,7 @@ def report(
         )
 
     def run_failed() -> str:
-        logs = out_dir / "logs"
+        logs = shape_dir / "logs"
         where = f"; logs in {logs}" if _holds_files(logs) else ""
         return f"the run stopped; every process was stopped; {kept()}{where}"
 
@@ -249,6 +267,21 @@ def report(
         with cancellation() as cancel:
             with explained(before_run):
                 the_plan = build_plan(cli=cli, plan_file=plan, quick=quick, flags=flags)
+                shapes = None if pod_shapes is None else parse_pod_shapes(pod_shapes)
+                plans = [the_plan]
+                if shapes is not None:
+                    if cluster.given:
+                        raise ConfigError(
+                            "--pod-shapes measures local pods only: a cluster's pods have the "
+                            "shape its stack deployed; drop --pod-shapes or the cluster options"
+                        )
+                    if cpu is not None or workers is not None:
+                        raise ConfigError(
+                            "--pod-shapes sets each shape's CPU and workers; drop --cpu and "
+                            "--workers (write a shape's workers as CPU:WORKERS, e.g. 1000m:2)"
+                        )
+                    plans = sweep_plans(the_plan, shapes)
+                    check_shapes_fit(shapes, the_plan.replicas, os.sched_getaffinity(0))
                 if cluster.given:
                     outputs = cluster_preflight(cluster)
                     check_out_dir(out_dir)
@@ -257,30 +290,52 @@ def report(
                 cancel.check()
 
             combos = the_plan.combos()
-            estimate = len(combos) * the_plan.scenario_estimate_s()
+            estimate = len(plans) * len(combos) * the_plan.scenario_estimate_s()
+            cpus = the_plan.cpu if shapes is None else f"each of {','.join(map(str, shapes))}"
             console.print(
                 f"capacity run: {', '.join(the_plan.frameworks)} x "
                 f"{', '.join(the_plan.scenarios)}; "
-                f"{the_plan.replicas} pod(s) each at {the_plan.cpu} CPU / {the_plan.memory}; "
+                f"{the_plan.replicas} pod(s) each at {cpus} CPU / {the_plan.memory}; "
                 f"SLO p95 <= {the_plan.slo_p95_ms:g} ms, "
                 f"errors <= {the_plan.error_budget:.1%}; about "
                 f"{format_eta(estimate)} of load; output {out_dir}/",
                 markup=False,
             )
-            with explained(during_run, run_failed), contextlib.ExitStack() as scope:
-                run_id = new_run_id()
-                if cluster.given:
-                    target = cluster_target(
-                        the_plan, cluster, outputs, step_given=step_given(step_duration_s, plan)
+            # A sweep runs the one driver once per shape: every shape's steps go to the one
+            # measurements.jsonl (each record carries its shape), its run.json, logs and
+            # platform.json to its own shapes/<cpu>x<workers>/.
+            steps = 0
+            for number, shape_plan in enumerate(plans, 1):
+                if shapes is not None:
+                    shape = shape_plan.pod_shape()
+                    shape_dir = out_dir / shape_folder(
+                        shape.cpu_millicores, shape.effective_workers()
                     )
-                else:
-                    target = scope.enter_context(local_target(the_plan, out_dir, run_id))
-                measured = measure(
-                    the_plan, target, out_dir, console, run_id=run_id, quick=quick,
-                    keep_up=keep_up and not cluster.given, progress=lambda: ProgressView(console),
-                )  # fmt: skip
-                result, the_plan = measured.result, measured.plan
-                cancel.check()
+                    shape_dir.mkdir(parents=True, exist_ok=True)
+                    console.print(
+                        f"pod shape {shape_plan.cpu} CPU, {shape.effective_workers()} "
+                        f"worker(s) ({number} of {len(plans)})",
+                        markup=False,
+                    )
+                with explained(during_run, run_failed), contextlib.ExitStack() as scope:
+                    run_id = new_run_id()
+                    if cluster.given:
+                        target = cluster_target(
+                            shape_plan, cluster, outputs,
+                            step_given=step_given(step_duration_s, plan),
+                        )  # fmt: skip
+                    else:
+                        target = scope.enter_context(local_target(shape_plan, shape_dir, run_id))
+                    measured = measure(
+                        shape_plan, target, out_dir, console, run_id=run_id, quick=quick,
+                        keep_up=keep_up and not cluster.given and number == len(plans),
+                        progress=lambda: ProgressView(console),
+                    )  # fmt: skip
+                    steps += len(measured.result.records)
+                    the_plan = measured.plan
+                    if shape_dir != out_dir:
+                        shutil.copy2(out_dir / PLATFORM_FILE, shape_dir / PLATFORM_FILE)
+                    cancel.check()
 
             with explained(during_report):
                 console.print("modelling the measurements and writing the report ...")
@@ -294,7 +349,7 @@ def report(
         if created and out_dir.is_dir() and not _holds_files(out_dir):
             shutil.rmtree(out_dir, ignore_errors=True)
     console.print(
-        f"{len(result.records)} steps measured. Report: {path / 'report.html'} "
+        f"{steps} steps measured. Report: {path / 'report.html'} "
         f"(also report.md, results.json; measurements in {measurements})",
         markup=False,
     )

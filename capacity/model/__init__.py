@@ -7,6 +7,7 @@ fit              pods per node (NodeResourcesFit, max pods)
 placement        pods spread over zones, first-fit decreasing onto nodes
 cost             the one cost model: nodes, spare, add-ons, burst, control plane, per million
 whatif           several workloads packed onto node types or a mix of pools
+shapes           the pod-shape sweep: each framework's cheapest measured shape per node type
 claims           the reference article's claims against the measured figures
 analysis         the composition of all of the above for one measurements file
 """
@@ -28,6 +29,7 @@ from capacity.model.cost import (
 from capacity.model.derivation import Figure
 from capacity.model.fit import NodeFit, PodShape, pods_per_node
 from capacity.model.rightsizing import Margins, RightSizing, right_size
+from capacity.model.shapes import ShapeChoice, ShapeOption, cheapest_shape, shape_choices
 from capacity.model.whatif import PlanOption, WhatIfPlan, Workload, plan_workloads
 
 __all__ = [
@@ -49,12 +51,15 @@ __all__ = [
     "PodShape",
     "RightSizing",
     "SeriesAnalysis",
+    "ShapeChoice",
+    "ShapeOption",
     "Slo",
     "WhatIfPlan",
     "Workload",
     "analyse",
     "capacity_at_slo",
     "cheapest",
+    "cheapest_shape",
     "check_claims",
     "estimate_cost",
     "node_allocatable",
@@ -62,4 +67,5 @@ __all__ = [
     "pods_per_node",
     "price_cluster",
     "right_size",
+    "shape_choices",
 ]

@@ -39,6 +39,7 @@ from capacity.model.cost import (
 from capacity.model.fit import NodeFit, pods_per_node
 from capacity.model.rightsizing import Margins, RightSizing, right_size
 from capacity.numbers import Number
+from capacity.pod_shape import shape_label
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ class SeriesAnalysis:
     def tested(self) -> MeasurementRecord:
         return self.records[0]
 
+    @property
+    def shape(self) -> str:
+        """The measured pod shape, `500m:1` (CPU limit:workers): a sweep has one series per
+        framework x scenario x shape."""
+        return shape_label(self.tested.pod_cpu_limit_millicores, self.tested.workers)
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -99,6 +106,7 @@ class Comparison:
     capacity_ratio_ci95: tuple[Number, Number] | None
     method: str
     reason: str | None
+    shape: str | None = None  # a sweep compares the frameworks at each shape both measured
 
 
 # The pairs compared, numerator first: the headline answers "how much more does FastAPI serve".
@@ -116,11 +124,24 @@ class Analysis:
     warnings: tuple[str, ...]
     comparisons: tuple[Comparison, ...] = ()
 
-    def get(self, framework: str, scenario: str) -> SeriesAnalysis | None:
-        for s in self.series:
-            if s.framework == framework and s.scenario == scenario:
-                return s
-        return None
+    def get(self, framework: str, scenario: str, shape: str | None = None) -> SeriesAnalysis | None:
+        """The series at `shape`; without one, at the framework's cheapest shape for the
+        target load (capacity/model/shapes.py), the only one unless a sweep was measured."""
+        from capacity.model.shapes import cheapest_shape
+
+        found = [
+            s
+            for s in self.series
+            if s.framework == framework and s.scenario == scenario and shape in (None, s.shape)
+        ]
+        if len(found) > 1:
+            return cheapest_shape(found) or found[0]
+        return found[0] if found else None
+
+    @property
+    def shapes(self) -> list[str]:
+        """The measured pod shapes, smallest CPU first (one unless a sweep was measured)."""
+        return list(dict.fromkeys(s.shape for s in self.series))
 
     def cost_curve(self, series: SeriesAnalysis, targets: Sequence[float]) -> list[CostEstimate]:
         """The cheapest plan at each target load (for the cost-vs-load plot)."""
@@ -154,32 +175,35 @@ class Analysis:
         return sorted({s.scenario for s in self.series})
 
 
-def _shape(r: MeasurementRecord) -> tuple[int, int, int, int | None, int]:
+Shape = tuple[int, int, int, int | None, int]  # cpu limit, memory limit, workers, threads, pods
+SeriesKey = tuple[str, str, Shape]
+
+
+def _shape(r: MeasurementRecord) -> Shape:
     return (r.pod_cpu_limit_millicores, r.pod_memory_limit_bytes, r.workers, r.threads, r.pods)
 
 
-def group_series(
-    records: Sequence[MeasurementRecord],
-) -> dict[tuple[str, str], list[MeasurementRecord]]:
-    """One list per framework x scenario; one pod shape and one record per step in each."""
-    groups: dict[tuple[str, str], list[MeasurementRecord]] = defaultdict(list)
+def group_series(records: Sequence[MeasurementRecord]) -> dict[SeriesKey, list[MeasurementRecord]]:
+    """One list per framework x scenario x pod shape (a `--pod-shapes` sweep measures several),
+    smallest shape first; one record per step in each."""
+    groups: dict[SeriesKey, list[MeasurementRecord]] = defaultdict(list)
     for record in records:
-        groups[(record.framework, record.scenario)].append(record)
-    for (framework, scenario), members in groups.items():
-        shapes = {_shape(r) for r in members}
-        if len(shapes) > 1:
-            raise MeasurementsError(
-                f"{framework}/{scenario} mixes pod shapes (cpu limit, memory limit, workers, "
-                f"threads, pods) {sorted(shapes, key=str)}; model one shape per measurements file"
-            )
+        groups[(record.framework, record.scenario, _shape(record))].append(record)
+    for (framework, scenario, shape), members in groups.items():
         steps = [r.step for r in members]
         duplicated = sorted({s for s in steps if steps.count(s) > 1})
         if duplicated:
             raise MeasurementsError(
-                f"{framework}/{scenario} has more than one record for step(s) {duplicated} "
-                "(two runs appended to one file?); keep one run per measurements file"
+                f"{framework}/{scenario} at {shape_label(shape[0], shape[2])} has more than one "
+                f"record for step(s) {duplicated} (two runs of one shape appended to one file?); "
+                "keep one run per shape in a measurements file"
             )
-    return dict(sorted(groups.items()))
+    return dict(sorted(groups.items(), key=lambda item: _order(item[0])))
+
+
+def _order(key: SeriesKey) -> tuple[str, str, int, int, int, int, int]:
+    framework, scenario, (cpu, memory, workers, threads, pods) = key
+    return framework, scenario, cpu, workers, memory, threads or 0, pods
 
 
 def analyse(
@@ -200,8 +224,11 @@ def analyse(
     speed = run_speed(records)  # one reference speed for every series of the run
     groups = group_series(records)
     sigma = run_step_sigma(list(groups.values()), settings.slo, speed)
-    for (framework, scenario), members in groups.items():
-        name = f"{framework}/{scenario}"
+    sweep = len({shape_label(shape[0], shape[2]) for _, _, shape in groups}) > 1
+    for (framework, scenario, shape), members in groups.items():
+        name = f"{framework}/{scenario}" + (
+            f" at {shape_label(shape[0], shape[2])}" if sweep else ""
+        )
         capacity = capacity_at_slo(members, settings.slo, name, speed=speed, step_sigma=sigma)
         warnings.extend(capacity.warnings)
         sizing = right_size(members, capacity, settings.margins, name)
@@ -256,11 +283,14 @@ def compare(series: Sequence[SeriesAnalysis], slo: Slo, sigma: float) -> tuple[C
     """Per scenario, each measured pair's capacity ratio per pod with its 95% interval."""
     from capacity.model.late_share_fit import capacity_ratio
 
-    by_key = {(s.framework, s.scenario): s for s in series}
+    by_key = {(s.framework, s.scenario, s.shape): s for s in series}
+    shapes = list(dict.fromkeys(s.shape for s in series))
     out = []
-    for scenario in sorted({s.scenario for s in series}):
+    for scenario, shape in (
+        (sc, sh) for sc in sorted({s.scenario for s in series}) for sh in shapes
+    ):
         for num, den in PAIRS:
-            a, b = by_key.get((num, scenario)), by_key.get((den, scenario))
+            a, b = by_key.get((num, scenario, shape)), by_key.get((den, scenario, shape))
             if a is None or b is None:
                 continue
             ratio = capacity_ratio(a.capacity.batches, b.capacity.batches, slo.allowed_over_ratio)
@@ -268,5 +298,16 @@ def compare(series: Sequence[SeriesAnalysis], slo: Slo, sigma: float) -> tuple[C
             pods = b.tested.pods / a.tested.pods
             point = None if ratio.point is None else ratio.point * pods
             ci = None if ratio.ci95 is None else (ratio.ci95[0] * pods, ratio.ci95[1] * pods)
-            out.append(Comparison(scenario, num, den, point, ci, ratio.method, ratio.reason))
+            out.append(
+                Comparison(
+                    scenario,
+                    num,
+                    den,
+                    point,
+                    ci,
+                    ratio.method,
+                    ratio.reason,
+                    shape if len(shapes) > 1 else None,
+                )
+            )
     return tuple(out)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from capacity.model.analysis import Analysis, SeriesAnalysis
+from capacity.model.shapes import cheapest_shape
 
 Verdict = Literal["supported", "not supported", "not measured by this run"]
 TOLERANCE = 0.9  # a ratio within 10% of the claimed one counts as supporting it
@@ -55,9 +56,30 @@ def _ratio_verdict(value: float | None, claimed: float) -> Verdict:
     return "supported" if value >= claimed * TOLERANCE else "not supported"
 
 
+def _on_cheapest_shape(
+    analysis: Analysis, framework: str, scenario: str, node: str
+) -> SeriesAnalysis | None:
+    """The framework's series at the shape that serves the target load cheapest on `node`."""
+    series = [s for s in analysis.series if s.framework == framework and s.scenario == scenario]
+    return cheapest_shape(series, node) or analysis.get(framework, scenario)
+
+
 def _pods_per_t3_medium(analysis: Analysis, scenario: str) -> ClaimCheck:
-    fast, django = _pair(analysis, scenario)
-    f, d = _pods_on(fast, "t3.medium"), _pods_on(django, "t3.medium")
+    node = "t3.medium"
+    fast = _on_cheapest_shape(analysis, "fastapi", scenario, node)
+    django = _on_cheapest_shape(analysis, "django", scenario, node)
+    f, d = _pods_on(fast, node), _pods_on(django, node)
+    if len(analysis.shapes) > 1:
+        shapes = (
+            f"each framework on its cheapest measured shape (CPU:workers) on a {node}: FastAPI "
+            f"{fast.shape if fast else '?'}, Django {django.shape if django else '?'}, of "
+            f"{', '.join(analysis.shapes)}"
+        )
+    else:
+        shapes = (
+            f"one pod shape measured ({', '.join(analysis.shapes)}): `capacity report "
+            "--pod-shapes 250m,500m,1000m` lets each framework use its cheapest"
+        )
     rule = (
         "supported if FastAPI fits at least 1.5x as many right-sized pods as Django on a "
         "t3.medium (the claim's 10/6 = 1.67, less 10%)"
@@ -69,7 +91,7 @@ def _pods_per_t3_medium(analysis: Analysis, scenario: str) -> ClaimCheck:
             "t3-medium-pods",
             claim,
             quote,
-            f"t3.medium not modelled, or no SLO capacity for {scenario}",
+            f"t3.medium not modelled, or no SLO capacity for {scenario}; {shapes}",
             rule,
             "not measured by this run",
         )
@@ -83,7 +105,7 @@ def _pods_per_t3_medium(analysis: Analysis, scenario: str) -> ClaimCheck:
     measured = (
         f"{scenario}: FastAPI {f} pods ({fast.sizing.shape if fast and fast.sizing else '?'}), "
         f"Django {d} pods ({django.sizing.shape if django and django.sizing else '?'}); "
-        f"ratio {shown}"
+        f"ratio {shown}; {shapes}"
     )
     return ClaimCheck("t3-medium-pods", claim, quote, measured, rule, verdict)
 
@@ -294,9 +316,9 @@ def _io_cpu_40_percent(analysis: Analysis) -> ClaimCheck:
 
 def _conditions(analysis: Analysis, scenario: str) -> dict[str, str]:
     """Per claim: the conditions it states or implies, and what this run used."""
-    shapes = sorted(
-        {f"{s.tested.pod_cpu_limit_millicores}m CPU / {s.tested.workers} worker(s)"
-         for s in analysis.series if s.scenario == scenario}
+    shapes = list(  # smallest first, as the series come
+        dict.fromkeys(f"{s.tested.pod_cpu_limit_millicores}m CPU / {s.tested.workers} worker(s)"
+                      for s in analysis.series if s.scenario == scenario)
     )  # fmt: skip
     here = f"here: {scenario}, {', '.join(shapes) or 'no series'}"
     return {

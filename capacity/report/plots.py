@@ -4,6 +4,7 @@ knee-<scenario>.png    client p95 and share over the SLO vs offered req/s, both 
 cpu-per-request.png    CPU ms per request by step, and its median per scenario
 pods-per-node.png      right-sized pods per node, per node type and framework
 cost-vs-target.png     monthly cost vs target req/s on the cheapest node type
+cost-vs-shape.png      a --pod-shapes sweep only: monthly cost at each measured pod shape
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def _series(results: Results, scenario: str) -> list[Series]:
     return [s for s in results.series if s.scenario == scenario]
 
 
+def _name(results: Results, s: Series) -> str:
+    """The framework, and in a sweep its shape: the legends name every series apart."""
+    return f"{s.framework} {s.shape}" if len(results.shapes) > 1 and s.shape else s.framework
+
+
 def _knee(results: Results, scenario: str, path: Path) -> None:
     """Client p95 and the share over the SLO against the shared grid rates, both frameworks."""
     slo = results.inputs.slo
@@ -51,7 +57,7 @@ def _knee(results: Results, scenario: str, path: Path) -> None:
     fig, (lat, over) = plt.subplots(1, 2, figsize=(11, 4.2))
     for s in _series(results, scenario):
         colour = COLOURS.get(s.framework, "grey")
-        fw = s.framework
+        fw = _name(results, s)
         steps = sorted(s.steps, key=lambda st: (st.offered_rps, st.step))
         client = [(st.offered_rps, st.client_latency_p95_ms, st.decision) for st in steps
                   if st.client_latency_p95_ms is not None]  # fmt: skip
@@ -115,7 +121,7 @@ def _cpu(results: Results, headline: str, path: Path) -> None:
             steps = len(used) if isinstance(used, list) else 0
             scatter.axhline(
                 median * 1000, color=colour,
-                label=f"{s.framework}: median {median * 1000:.2f} ms over {steps} steps",
+                label=f"{_name(results, s)}: median {median * 1000:.2f} ms over {steps} steps",
             )  # fmt: skip
     scatter.set(xlabel="req/s per pod", ylabel="CPU ms per request",
                 title=f"{headline}: CPU per request by step")  # fmt: skip
@@ -126,8 +132,8 @@ def _cpu(results: Results, headline: str, path: Path) -> None:
     for i, framework in enumerate(frameworks):
         values = []
         for scenario in scenarios:
-            match = [s for s in _series(results, scenario) if s.framework == framework]
-            value = match[0].cpu_seconds_per_request.value if match else None
+            match = results.get(framework, scenario)  # a sweep: the cheapest shape's
+            value = match.cpu_seconds_per_request.value if match else None
             values.append((value or 0.0) * 1000)
         positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(scenarios))]
         bars.bar(positions, values, width, color=COLOURS[framework], label=framework)
@@ -143,22 +149,20 @@ def _pods_per_node(results: Results, headline: str, path: Path) -> None:
     frameworks = present({s.framework for s in results.series})
     height = 0.76 / len(frameworks)
     for i, framework in enumerate(frameworks):
+        chosen = results.get(framework, headline)  # a sweep: the cheapest shape's
         by_node = {
             f.node_type: f.pods_per_node.value or 0
             for f in results.fits
-            if f.framework == framework and f.scenario == headline
+            if f.framework == framework
+            and f.scenario == headline
+            and chosen is not None
+            and f.shape == chosen.shape
         }
         values = [by_node.get(n, 0) for n in nodes]
         positions = [y + (i - (len(frameworks) - 1) / 2) * height for y in range(len(nodes))]
-        shape = next(
-            (
-                s.recommended
-                for s in _series(results, headline)
-                if s.framework == framework and s.recommended
-            ),
-            None,
-        )
-        label = f"{framework} (requests {shape.cpu} CPU / {shape.memory})" if shape else framework
+        shape = chosen.recommended if chosen else None
+        name = _name(results, chosen) if chosen else framework
+        label = f"{name} (requests {shape.cpu} CPU / {shape.memory})" if shape else name
         ax.barh(positions, values, height, color=COLOURS[framework], label=label)
         for y, v in zip(positions, values, strict=True):
             ax.text(v + 0.1, y, str(v), va="center", fontsize=8)
@@ -193,6 +197,40 @@ def _cost(results: Results, headline: str, path: Path) -> None:
         ylabel="USD per month (730 h, list prices)",
         title=f"{headline}: monthly cost vs target load, {headroom:.0%} headroom",
     )
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _shape_cost(results: Results, headline: str, path: Path) -> None:
+    """Each framework's monthly cost at each measured shape (on that shape's cheapest node
+    type), the framework's cheapest shape ringed."""
+    shapes = results.shapes
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for framework in present({s.framework for s in results.series}):
+        points = [
+            (shapes.index(c.shape), c.monthly_usd, c.node_type)
+            for c in results.cheapest
+            if c.framework == framework and c.scenario == headline and c.shape in shapes
+        ]
+        if not points:
+            continue
+        xs, ys, nodes = zip(*sorted(points), strict=True)
+        colour = COLOURS.get(framework, "grey")
+        ax.plot(xs, ys, "o-", color=colour, label=framework)
+        for x, y, node in zip(xs, ys, nodes, strict=True):
+            ax.annotate(node, (x, y), textcoords="offset points", xytext=(4, 6), fontsize=7)
+        chosen = results.get(framework, headline)
+        best = [(x, y) for x, y in zip(xs, ys, strict=True) if chosen and shapes[x] == chosen.shape]
+        if best:
+            ax.plot(*best[0], "o", markersize=14, fillstyle="none", color=colour,
+                    label=f"{framework} cheapest: {chosen.shape if chosen else ''}")  # fmt: skip
+    ax.set_xticks(range(len(shapes)), shapes)
+    ax.set(
+        xlabel="pod shape (CPU limit:workers)",
+        ylabel="USD per month (730 h, list prices)",
+        title=f"{headline}: monthly cost at {results.inputs.target_rps:,.0f} req/s by pod shape",
+    )
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     _save(fig, path)
 
@@ -234,6 +272,17 @@ def draw_plots(results: Results, plots_dir: Path) -> list[Plot]:
             "Monthly cost on the cheapest node type at each target load, both frameworks.",
         ),
     ]
+    if len(results.shapes) > 1:
+        drawers.append(
+            (
+                "cost-vs-shape.png",
+                "Monthly cost vs pod shape",
+                _shape_cost,
+                "Monthly cost at the target load at each measured pod shape (--pod-shapes), on "
+                "that shape's cheapest node type, both frameworks; each framework's cheapest "
+                "shape ringed.",
+            )
+        )
     for name, title, draw, caption in drawers:
         draw(results, headline, plots_dir / name)
         entries.append(Plot(file=f"plots/{name}", title=title, caption=caption))

@@ -24,7 +24,9 @@ from capacity.model import (
     CostEstimate,
     NodeAllocatable,
     SeriesAnalysis,
+    ShapeChoice,
     derivation,
+    shape_choices,
 )
 from capacity.model.capacity_at_slo import JudgedStep
 from capacity.quantity import format_cpu, format_memory
@@ -59,12 +61,14 @@ def _step(verdict: JudgedStep) -> doc.Step:
     )
 
 
-def _series(s: SeriesAnalysis) -> doc.Series:
+def _series(analysis: Analysis, s: SeriesAnalysis) -> doc.Series:
     t, capacity, sizing = s.tested, s.capacity, s.sizing
     lo, hi = capacity.interval_per_pod_rps
     return doc.Series(
         framework=t.framework,
         scenario=s.scenario,
+        shape=s.shape,
+        cheapest_shape=analysis.get(s.framework, s.scenario) is s,
         tested_shape=doc.TestedShape(
             pods=t.pods,
             cpu_millicores=t.pod_cpu_limit_millicores,
@@ -133,6 +137,7 @@ def _cost(s: SeriesAnalysis, c: CostEstimate) -> doc.Cost:
         framework=s.tested.framework,
         scenario=s.scenario,
         node_type=c.node_type,
+        shape=s.shape,
         target_rps=c.target_rps,
         pods_needed=c.pods_needed,
         nodes_needed=c.nodes_needed,
@@ -192,6 +197,7 @@ def _fits(s: SeriesAnalysis) -> list[doc.Fit]:
             framework=s.tested.framework,
             scenario=s.scenario,
             node_type=f.node.node.name,
+            shape=s.shape,
             pod_cpu_millicores=f.pod.cpu_millicores,
             pod_memory_bytes=f.pod.memory_bytes,
             pods_by_cpu=f.by_cpu,
@@ -213,6 +219,7 @@ def _cheapest(s: SeriesAnalysis) -> doc.Cheapest | None:
         framework=s.tested.framework,
         scenario=s.scenario,
         node_type=c.node_type,
+        shape=s.shape,
         nodes_needed=int(_defined(c.nodes_needed)),
         monthly_usd=_defined(c.monthly_usd),
         usd_per_million_requests=c.usd_per_million_requests.value,
@@ -227,6 +234,7 @@ def _cost_curve(analysis: Analysis, s: SeriesAnalysis) -> doc.CostCurve:
     return doc.CostCurve(
         framework=s.tested.framework,
         scenario=s.scenario,
+        shape=s.shape,
         points=[
             doc.CostPoint(
                 target_rps=c.target_rps,
@@ -237,6 +245,30 @@ def _cost_curve(analysis: Analysis, s: SeriesAnalysis) -> doc.CostCurve:
             for c in analysis.cost_curve(s, targets)
         ],
     )
+
+
+def _shape_options(choice: ShapeChoice) -> list[doc.ShapeOption]:
+    rows = []
+    for option in choice.options:
+        c, t = option.cost, option.series.tested
+        rows.append(
+            doc.ShapeOption(
+                framework=t.framework,
+                scenario=choice.scenario,
+                node_type=choice.node_type,
+                shape=option.series.shape,
+                cpu_millicores=t.pod_cpu_limit_millicores,
+                workers=t.workers,
+                pods_per_node=None if c is None else int(c.fit.pods_per_node.number()),
+                pods_needed=None if c is None else int(c.pods_needed.number()),
+                nodes_needed=None
+                if c is None or not c.nodes_needed.defined
+                else int(c.nodes_needed.number()),
+                monthly_usd=None if c is None else c.monthly_usd.value,
+                cheapest=option is choice.cheapest,
+            )
+        )
+    return rows
 
 
 def _inputs(
@@ -331,7 +363,7 @@ def build_results(
             platform=platform,
             limits_enforced=_limits_enforced(records),
             fairness=fairness(analysis),
-            series=[_series(s) for s in series],
+            series=[_series(analysis, s) for s in series],
             comparisons=list(analysis.comparisons),
             nodes=[_node(n) for n in analysis.nodes],
             fits=[fit for s in series for fit in _fits(s)],
@@ -339,10 +371,14 @@ def build_results(
             cheapest=[c for s in series if (c := _cheapest(s)) is not None],
             claims=[_copy(doc.Claim, c) for c in claims],
             cost_curves=[
-                _cost_curve(analysis, s) for s in series if s.scenario == headline_scenario
+                _cost_curve(analysis, s)
+                for s in series
+                if s.scenario == headline_scenario
+                and analysis.get(s.framework, s.scenario) is s  # a sweep: the cheapest shape's
             ],
             plots=list(plots),
             warnings=list(analysis.warnings),
+            shape_sweep=[row for c in shape_choices(analysis) for row in _shape_options(c)],
         )
     except ValidationError as exc:
         raise ReportError(

@@ -62,6 +62,12 @@ def figure_json(figure: Figure) -> dict[str, Any]:
 _FIGURE: Final = TypeAdapter(Figure)
 
 
+SHAPE_DESCRIPTION = (
+    "the measured pod shape as CPU limit:workers, e.g. 500m:1 (a --pod-shapes sweep has one "
+    "series per shape)"
+)
+
+
 class _Model(BaseModel):
     # Every object in results.json: exactly its fields (additionalProperties false), immutable.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -204,6 +210,12 @@ class Series(_Model):
     framework: Framework
     scenario: str
     tested_shape: TestedShape
+    shape: str | None = Field(default=None, description=SHAPE_DESCRIPTION)
+    cheapest_shape: bool = Field(
+        default=True,
+        description="this series' shape serves the target load cheapest of the framework's "
+        "shapes for the scenario (true for the only shape unless --pod-shapes swept several)",
+    )
     steps: list[Step] = Field(min_length=1)
     capacity_step: int | None
     capacity_interval_rps: tuple[Number | None, Number | None] = Field(
@@ -274,6 +286,7 @@ class Fit(_Model):
     framework: Framework
     scenario: str
     node_type: str
+    shape: str | None = Field(default=None, description=SHAPE_DESCRIPTION)
     pod_cpu_millicores: int = Field(ge=0)
     pod_memory_bytes: int = Field(ge=0)
     pods_by_cpu: Figure | None
@@ -316,6 +329,7 @@ class Cost(_Model):
     framework: Framework
     scenario: str
     node_type: str
+    shape: str | None = Field(default=None, description=SHAPE_DESCRIPTION)
     target_rps: NonNegative
     pods_needed: Figure
     nodes_needed: Figure
@@ -373,6 +387,7 @@ class Cheapest(_Model):
     framework: Framework
     scenario: str
     node_type: str
+    shape: str | None = Field(default=None, description=SHAPE_DESCRIPTION)
     nodes_needed: int = Field(ge=0)
     monthly_usd: NonNegative
     usd_per_million_requests: NonNegative | None
@@ -408,6 +423,24 @@ class CostCurve(_Model):
     framework: Framework
     scenario: str
     points: list[CostPoint]
+    shape: str | None = Field(default=None, description=SHAPE_DESCRIPTION)
+
+
+class ShapeOption(_Model):
+    """One measured shape's plan on one node type, from a --pod-shapes sweep: the cost model's
+    own figures (see costs), and whether it is the framework's cheapest shape on that type."""
+
+    framework: Framework
+    scenario: str
+    node_type: str
+    shape: str = Field(description=SHAPE_DESCRIPTION)
+    cpu_millicores: int = Field(ge=1, description="the tested CPU limit")
+    workers: int = Field(ge=1)
+    pods_per_node: int | None = Field(ge=0, description="right-sized pods per node")
+    pods_needed: int | None = Field(ge=0)
+    nodes_needed: int | None = Field(ge=0)
+    monthly_usd: NonNegative | None = Field(description="null: no plan (no capacity, no fit)")
+    cheapest: bool
 
 
 class Plot(_Model):
@@ -440,6 +473,11 @@ class Results(_Model):
     cost_curves: list[CostCurve]
     plots: list[Plot]
     warnings: list[str]
+    shape_sweep: list[ShapeOption] = Field(
+        default_factory=list,
+        description="--pod-shapes: every shape's plan per framework, scenario and node type, "
+        "the cheapest marked; empty when one shape was measured",
+    )
 
     def with_plots(self, plots: Sequence[Plot]) -> Results:
         return self.model_copy(update={"plots": list(plots)})
@@ -448,17 +486,31 @@ class Results(_Model):
         """results.json's text."""
         return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
 
-    def get(self, framework: str, scenario: str) -> Series | None:
+    def get(self, framework: str, scenario: str, shape: str | None = None) -> Series | None:
+        """The series at `shape`; without one, at the framework's cheapest shape."""
+        found = [
+            s
+            for s in self.series
+            if s.framework == framework and s.scenario == scenario and shape in (None, s.shape)
+        ]
+        return next((s for s in found if shape or s.cheapest_shape), found[0] if found else None)
+
+    def cheapest_for(
+        self, framework: str, scenario: str, shape: str | None = None
+    ) -> Cheapest | None:
         return next(
-            (s for s in self.series if s.framework == framework and s.scenario == scenario),
+            (
+                c
+                for c in self.cheapest
+                if c.framework == framework and c.scenario == scenario and shape in (None, c.shape)
+            ),
             None,
         )
 
-    def cheapest_for(self, framework: str, scenario: str) -> Cheapest | None:
-        return next(
-            (c for c in self.cheapest if c.framework == framework and c.scenario == scenario),
-            None,
-        )
+    @property
+    def shapes(self) -> list[str]:
+        """The measured pod shapes (CPU:workers), smallest first; more than one in a sweep."""
+        return list(dict.fromkeys(s.shape for s in self.series if s.shape))
 
 
 # -- the JSON Schema, generated ------------------------------------------------------------------

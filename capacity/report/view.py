@@ -50,52 +50,83 @@ def interval_text(s: Series) -> str:
     return text
 
 
-def summary_rows(results: Results, scenario: str) -> list[dict[str, str]]:
-    rows = []
+def swept(results: Results) -> bool:
+    """More than one pod shape measured (`capacity report --pod-shapes`)."""
+    return len(results.shapes) > 1
+
+
+def series_label(results: Results, framework: str, shape: str | None) -> str:
+    """A framework, and in a sweep the shape its figures are for: `fastapi at 500m:1`."""
+    return f"{framework} at {shape}" if swept(results) and shape else framework
+
+
+def _chosen(results: Results, scenario: str) -> dict[str, str | None]:
+    """Per framework, the shape of its series the per-framework tables show: the only one, or
+    in a sweep its cheapest (the sweep table shows the others)."""
+    chosen = {}
     for framework in frameworks_of(results):
         s = results.get(framework, scenario)
-        if s is None:
-            continue
-        capacity = s.capacity_per_pod_rps.value
-        cpu = s.cpu_seconds_per_request.value
-        rec, shape = s.recommended, s.tested_shape
-        cheap = results.cheapest_for(framework, scenario)
-        rows.append(
-            {
-                "framework": framework,
-                "scenario": scenario,
-                "tested": f"{shape.cpu} CPU / {shape.memory}, {shape.workers} worker(s)",
-                "capacity": "none within SLO"
-                if capacity is None
-                else f"{capacity:,.1f} req/s"
-                + (
-                    f" [{s.capacity_ci95_rps[0]:,.1f}, {s.capacity_ci95_rps[1]:,.1f}]"
-                    if s.capacity_ci95_rps
-                    else ""
-                ),
-                "interval": interval_text(s),
-                "cpu_ms": "n/a" if cpu is None else f"{cpu * 1000:.2f} ms",
-                "recommended": "n/a"
-                if rec is None
-                else f"CPU {rec.cpu} request / {rec.cpu_limit} limit, {rec.memory} memory",
-                "cheapest": "n/a" if cheap is None else cheap.node_type,
-                "nodes": "n/a" if cheap is None else str(cheap.nodes_needed),
-                "monthly": "n/a" if cheap is None else usd(cheap.monthly_usd),
-                "per_million": "n/a" if cheap is None else usd_3sig(cheap.usd_per_million_requests),
-                "control_plane": "n/a" if cheap is None else usd(cheap.control_plane_usd_month),
-                "burst": "n/a" if cheap is None else usd(cheap.burst_usd_month),
-                "survives": "" if cheap is None else (cheap.survives or ""),
-            }
-        )
+        if s is not None:
+            chosen[framework] = s.shape
+    return chosen
+
+
+def summary_rows(
+    results: Results, scenario: str, every_shape: bool = False
+) -> list[dict[str, str]]:
+    rows = []
+    for framework in frameworks_of(results):
+        found = [s for s in results.series if s.framework == framework and s.scenario == scenario]
+        chosen = results.get(framework, scenario)
+        for s in found if every_shape else [chosen] if chosen else []:
+            rows.append(_summary_row(results, s))
     return rows
 
 
+def _summary_row(results: Results, s: Series) -> dict[str, str]:
+    framework, scenario = s.framework, s.scenario
+    capacity = s.capacity_per_pod_rps.value
+    cpu = s.cpu_seconds_per_request.value
+    rec, shape = s.recommended, s.tested_shape
+    cheap = results.cheapest_for(framework, scenario, s.shape)
+    return {
+        "framework": series_label(results, framework, s.shape),
+        "scenario": scenario,
+        "tested": f"{shape.cpu} CPU / {shape.memory}, {shape.workers} worker(s)",
+        "capacity": "none within SLO"
+        if capacity is None
+        else f"{capacity:,.1f} req/s"
+        + (
+            f" [{s.capacity_ci95_rps[0]:,.1f}, {s.capacity_ci95_rps[1]:,.1f}]"
+            if s.capacity_ci95_rps
+            else ""
+        ),
+        "interval": interval_text(s),
+        "cpu_ms": "n/a" if cpu is None else f"{cpu * 1000:.2f} ms",
+        "recommended": "n/a"
+        if rec is None
+        else f"CPU {rec.cpu} request / {rec.cpu_limit} limit, {rec.memory} memory",
+        "cheapest": "n/a" if cheap is None else cheap.node_type,
+        "nodes": "n/a" if cheap is None else str(cheap.nodes_needed),
+        "monthly": "n/a" if cheap is None else usd(cheap.monthly_usd),
+        "per_million": "n/a" if cheap is None else usd_3sig(cheap.usd_per_million_requests),
+        "control_plane": "n/a" if cheap is None else usd(cheap.control_plane_usd_month),
+        "burst": "n/a" if cheap is None else usd(cheap.burst_usd_month),
+        "survives": "" if cheap is None else (cheap.survives or ""),
+    }
+
+
 def node_rows(results: Results, scenario: str) -> list[dict[str, Any]]:
+    chosen = _chosen(results, scenario)
     fits: dict[tuple[str, str], Fit] = {
-        (f.framework, f.node_type): f for f in results.fits if f.scenario == scenario
+        (f.framework, f.node_type): f
+        for f in results.fits
+        if f.scenario == scenario and f.shape == chosen.get(f.framework)
     }
     costs: dict[tuple[str, str], Cost] = {
-        (c.framework, c.node_type): c for c in results.costs if c.scenario == scenario
+        (c.framework, c.node_type): c
+        for c in results.costs
+        if c.scenario == scenario and c.shape == chosen.get(c.framework)
     }
     rows = []
     for n in results.nodes:
@@ -136,17 +167,21 @@ def node_rows(results: Results, scenario: str) -> list[dict[str, Any]]:
 
 
 def cost_rows(results: Results, scenario: str) -> list[dict[str, str]]:
-    """The month of each framework x node type as the sum of its terms (cheapest first)."""
+    """The month of each framework x node type as the sum of its terms (cheapest first); in
+    a sweep, at each framework's cheapest shape."""
+    chosen = _chosen(results, scenario)
     priced = [
         (c.framework, monthly, c)
         for c in results.costs
-        if c.scenario == scenario and (monthly := c.monthly_usd.value) is not None
+        if c.scenario == scenario
+        and c.shape == chosen.get(c.framework)
+        and (monthly := c.monthly_usd.value) is not None
     ]
     rows = []
     for _, monthly, c in sorted(priced, key=lambda row: row[:2]):
         rows.append(
             {
-                "framework": c.framework,
+                "framework": series_label(results, c.framework, c.shape),
                 "node_type": c.node_type + (f" ({c.arch_caveat})" if c.arch_caveat else ""),
                 "nodes": (
                     f"{_value(c.workload_nodes)} + {_value(c.addons.nodes)} add-on + "
@@ -231,11 +266,28 @@ def ratio_rows(results: Results) -> list[dict[str, str]]:
                 if c.capacity_ratio_ci95
                 else "no interval"
             )
-        rows.append(
-            {"scenario": c.scenario, "pair": f"{c.numerator} / {c.denominator}",
-             "ratio": text, "ci": ci}
-        )  # fmt: skip
+        pair = f"{c.numerator} / {c.denominator}" + (f" at {c.shape}" if c.shape else "")
+        rows.append({"scenario": c.scenario, "pair": pair, "ratio": text, "ci": ci})
     return rows
+
+
+def sweep_rows(results: Results, scenario: str) -> list[dict[str, str]]:
+    """The pod-shape sweep (`--pod-shapes`): per framework x node type, each shape's pods per
+    node, nodes and month, the cheapest marked; empty when one shape was measured."""
+    return [
+        {
+            "framework": o.framework,
+            "node_type": o.node_type,
+            "shape": o.shape,
+            "pods_per_node": "n/a" if o.pods_per_node is None else str(o.pods_per_node),
+            "pods": "n/a" if o.pods_needed is None else str(o.pods_needed),
+            "nodes": "n/a" if o.nodes_needed is None else str(o.nodes_needed),
+            "monthly": usd(o.monthly_usd),
+            "cheapest": "cheapest" if o.cheapest else "",
+        }
+        for o in results.shape_sweep
+        if o.scenario == scenario
+    ]
 
 
 def template_context(results: Results) -> dict[str, Any]:
@@ -247,7 +299,11 @@ def template_context(results: Results) -> dict[str, Any]:
         "summary": summary_rows(results, scenario),
         "ratios": ratio_rows(results),
         "smoke": results.platform.details.get("quick") is True,
-        "all_summaries": [row for sc in scenarios for row in summary_rows(results, sc)],
+        "all_summaries": [
+            row for sc in scenarios for row in summary_rows(results, sc, every_shape=True)
+        ],
+        "sweep": sweep_rows(results, scenario),
+        "swept": swept(results),
         "nodes": node_rows(results, scenario),
         "costs": cost_rows(results, scenario),
         "cost_options": results.inputs.cost_options,

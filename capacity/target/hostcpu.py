@@ -57,6 +57,11 @@ def split_cores(available: Iterable[int], pod_cores_needed: float) -> CoreSplit 
     return CoreSplit(frozenset(cpus[-count:]), frozenset(cpus[:-count]))
 
 
+def pod_cores(available: Iterable[int]) -> int:
+    """The cores `split_cores` can give the pods at most: all but one, or the only one."""
+    return max(1, len(set(available)) - 1)
+
+
 def pin_tree(pid: int, cpus: Iterable[int]) -> None:
     """Set the affinity of a process and its current children (later children inherit it)."""
     wanted = sorted(cpus)

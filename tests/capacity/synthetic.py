@@ -51,10 +51,17 @@ def over_share(p95_ms: float, slo_ms: float) -> float:
 
 
 def record(
-    framework: str, scenario: str, step: int, offered: float, **overrides: object
+    framework: str,
+    scenario: str,
+    step: int,
+    offered: float,
+    *,
+    cpu_millicores: int = CPU_LIMIT_MILLICORES,
+    **overrides: object,
 ) -> MeasurementRecord:
+    """One step; the pod serves what `cpu_millicores` of CPU limit can (a pod-shape sweep)."""
     cps, base_ms, idle, memory_mib = {**PROFILE, **LEAN_PROFILE}[framework][scenario]
-    limit_cores = CPU_LIMIT_MILLICORES / 1000
+    limit_cores = cpu_millicores / 1000
     max_rps = (limit_cores - idle) / cps  # what the CPU limit can serve
     rho = offered / max_rps
     if rho < 0.97:
@@ -112,7 +119,7 @@ def record(
         "pod_cpu_throttled_ratio": round(min(1.0, max(0.0, (rho - 0.7) * 1.5)), 4),
         "generator_cpu_ratio": round(0.05 + offered / 2000, 4),
         "generator_saturated": False,
-        "pod_cpu_limit_millicores": CPU_LIMIT_MILLICORES,
+        "pod_cpu_limit_millicores": cpu_millicores,
         "pod_memory_limit_bytes": MEMORY_LIMIT_BYTES,
         "workers": 1,
         "threads": 4 if framework.startswith("django") else None,
@@ -132,4 +139,24 @@ def run() -> list[MeasurementRecord]:
         for framework, scenarios in PROFILE.items()
         for scenario in scenarios
         for step, offered in enumerate(STEPS)
+    ]
+
+
+def run_at(cpu_millicores: int, workers: int = 1) -> list[MeasurementRecord]:
+    """The run at another pod shape (a `--pod-shapes` sweep): each pod serves in proportion to
+    its CPU limit, and the steps move along the grid with it, so every knee lies inside them."""
+    shift = round(math.log(cpu_millicores / CPU_LIMIT_MILLICORES) / math.log(GRID.ratio))
+    return [
+        record(
+            framework,
+            scenario,
+            step,
+            GRID.rps(k + shift),
+            cpu_millicores=cpu_millicores,
+            workers=workers,
+            run_id=f"synthetic-{cpu_millicores}m",
+        )
+        for framework, scenarios in PROFILE.items()
+        for scenario in scenarios
+        for step, k in enumerate(INDICES)
     ]

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from capacity.catalog import load_catalog
-from capacity.errors import ConfigError, MeasurementsError
+from capacity.errors import ConfigError
 from capacity.model import (
     NODES_ONLY,
     AnalysisSettings,
@@ -286,11 +286,12 @@ def test_whatif_needs_replicas_or_a_target() -> None:
         plan_workloads([Workload("x", PodShape(100, MIB))], [node])
 
 
-def test_analysis_refuses_mixed_pod_shapes_in_one_series() -> None:
+def test_analysis_keeps_a_step_of_another_pod_shape_in_its_own_series() -> None:
     records = synthetic.run()
-    records[0] = synthetic.record("django", "db-read", 0, 20.0, pod_cpu_limit_millicores=1000)
-    with pytest.raises(MeasurementsError, match="mixes pod shapes"):
-        analyse(records, CATALOG.node_types, AnalysisSettings())
+    records[0] = synthetic.record("django", "db-read", 0, 20.0, cpu_millicores=1000)
+    analysis = analyse(records, CATALOG.node_types, AnalysisSettings())
+    db_read = [s for s in analysis.series if s.framework == "django" and s.scenario == "db-read"]
+    assert [(s.shape, len(s.records)) for s in db_read] == [("500m:1", 7), ("1000m:1", 1)]
 
 
 def test_claims_table_has_a_verdict_per_claim() -> None:
