@@ -41,6 +41,8 @@ LEAN_PROFILE = {
     "django-lean": {"mixed": (0.0024, 12.0, 0.004, 110)},
     "fastapi-lean": {"mixed": (0.0008, 5.0, 0.003, 80)},
 }
+# Django's async variant (async views under uvicorn), measured beside django and fastapi.
+ASYNC_PROFILE = {"django-async": {"mixed": (0.0026, 11.0, 0.004, 120)}}
 CPU_LIMIT_MILLICORES = 500
 MEMORY_LIMIT_BYTES = 512 * MIB
 
@@ -53,7 +55,9 @@ def over_share(p95_ms: float, slo_ms: float) -> float:
 def record(
     framework: str, scenario: str, step: int, offered: float, **overrides: object
 ) -> MeasurementRecord:
-    cps, base_ms, idle, memory_mib = {**PROFILE, **LEAN_PROFILE}[framework][scenario]
+    cps, base_ms, idle, memory_mib = {**PROFILE, **LEAN_PROFILE, **ASYNC_PROFILE}[framework][
+        scenario
+    ]
     limit_cores = CPU_LIMIT_MILLICORES / 1000
     max_rps = (limit_cores - idle) / cps  # what the CPU limit can serve
     rho = offered / max_rps

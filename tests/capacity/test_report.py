@@ -310,6 +310,40 @@ def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
     assert summary, "the lean variant has no summary row"
 
 
+def test_django_async_beside_django_and_fastapi_names_which_django_each_ratio_compares(
+    tmp_path: Path,
+) -> None:
+    """`--frameworks django,django-async,fastapi`: two Djangos are measured, so no heading or
+    claim says "FastAPI vs Django" without naming which one (issue 27, item 4)."""
+    from capacity.measurements import append_record
+    from tests.capacity import synthetic
+
+    path = tmp_path / "measurements.jsonl"
+    records = [r for r in synthetic.run() if r.scenario == "mixed"]
+    records += [
+        synthetic.record("django-async", "mixed", step, offered)
+        for step, offered in enumerate(synthetic.STEPS)
+    ]
+    for record in records:
+        append_record(path, record)
+    out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
+    results = _results(out)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert [(c["numerator"], c["denominator"]) for c in results["comparisons"]] == [
+        ("fastapi", "django"),
+        ("fastapi", "django-async"),
+    ]
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("# Django (django, django-async) vs FastAPI:")
+    assert "(fastapi vs django, fastapi vs django-async), at the SLO" in markdown
+    assert "| mixed | fastapi / django-async |" in markdown
+    assert any(line.startswith("| django-async |") for line in markdown.splitlines())
+    for claim in results["claims"]:
+        assert "Django here is the `django` service" in claim["conditions"], claim["id"]
+    html = (out / "report.html").read_text()
+    assert "<title>Django (django, django-async) vs FastAPI:" in html
+
+
 COST_TERMS = (
     "workload_nodes_usd_month",
     "addons_usd_month",

@@ -38,7 +38,9 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw == "1"
 
 
-VARIANTS = ("idiomatic", "lean")
+# idiomatic: DRF views under gunicorn; lean: plain Django views; async: async Django views under
+# uvicorn (ASGI), items/views_async.py.
+VARIANTS = ("idiomatic", "lean", "async")
 
 
 def variant(env: Mapping[str, str]) -> str:

@@ -7,7 +7,8 @@ import os
 from fwcap_django import env
 
 METRICS_ENABLED = env.flag(os.environ, "METRICS_ENABLED", True)
-# "idiomatic" (DRF views) or "lean" (plain Django views, items/lean_views.py)
+# "idiomatic" (DRF views), "lean" (plain Django views, items/lean_views.py) or "async" (async
+# views, items/views_async.py, served by uvicorn through ASGI_APPLICATION)
 SERVICE_VARIANT = env.variant(os.environ)
 THREADS = env.threads(os.environ)
 UPSTREAM_URL = os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8099").rstrip("/")
@@ -33,6 +34,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "fwcap_django.urls"
 WSGI_APPLICATION = "fwcap_django.wsgi.application"
+ASGI_APPLICATION = "fwcap_django.asgi.application"
 TEMPLATES: list[dict[str, object]] = []
 
 DATABASES = {

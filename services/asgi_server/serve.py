@@ -1,12 +1,16 @@
-"""`python -m app.serve --host H --port P --workers N`: uvicorn with the bounded HTTP protocol.
+"""`python -m asgi_server.serve APP --host H --port P --workers N [--no-lifespan]`: uvicorn with
+the bounded HTTP protocol, for every service uvicorn serves (FastAPI, and Django's async variant).
 
-The launcher execs this rather than `python -m uvicorn`, whose `--http` option only takes the
+Both launchers exec this rather than `python -m uvicorn`, whose `--http` option only takes the
 names of uvicorn's built-in protocols. Everything else is uvicorn's own `run()`, with one change
 to its multi-process supervisor: at SIGTERM it closes its copy of the listening socket at once.
 uvicorn's supervisor keeps it open until its workers have drained and exited, so the kernel
 goes on completing connections into a backlog nobody accepts from any more, and resets them at
 exit; closed, a connection made during the drain is refused, which a client (or a load
 balancer) retries elsewhere. Each worker closes its own copy as it starts draining.
+
+The package sits next to the services in the source tree (services/asgi_server/) and inside each
+image that runs uvicorn (deploy/service.py stages it into their build contexts).
 """
 
 from __future__ import annotations
@@ -36,15 +40,17 @@ class DrainingMultiprocess(Multiprocess):
                 sock.close()
 
 
-def config(host: str, port: int, workers: int) -> uvicorn.Config:
+def config(app: str, host: str, port: int, workers: int, lifespan: bool = True) -> uvicorn.Config:
     return uvicorn.Config(
-        "app.main:app",
+        app,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
-        # httptools' C parser, with the request-read limits uvicorn lacks (app/http_limits.py).
-        http="app.http_limits:BoundedHttpToolsProtocol",
+        # httptools' C parser, with the request-read limits uvicorn lacks (http_limits.py).
+        http="asgi_server.http_limits:BoundedHttpToolsProtocol",
+        # Django has no lifespan protocol: "off" rather than uvicorn probing it at every start.
+        lifespan="auto" if lifespan else "off",
         access_log=False,
         # Short keep-alive: long enough for a client's next request, short enough that idle
         # connections behind a load balancer do not pile up.
@@ -59,12 +65,14 @@ def config(host: str, port: int, workers: int) -> uvicorn.Config:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.serve")
+    parser = argparse.ArgumentParser(prog="python -m asgi_server.serve")
+    parser.add_argument("app", help="the ASGI application, module:attribute")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--no-lifespan", action="store_true")
     args = parser.parse_args()
-    cfg = config(args.host, args.port, args.workers)
+    cfg = config(args.app, args.host, args.port, args.workers, lifespan=not args.no_lifespan)
     if cfg.workers > 1:  # what uvicorn.run() does, with the draining supervisor
         DrainingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
     else:
