@@ -207,6 +207,8 @@ def _server_graceful_timeouts_s() -> dict[str, int]:
     found = {
         "django": re.search(r"^graceful_timeout = (\d+)", gunicorn, re.MULTILINE),
         "fastapi": re.search(r"^GRACEFUL_SHUTDOWN_S = (\d+)", uvicorn, re.MULTILINE),
+        # Django's async variant runs the same uvicorn (services/asgi_server).
+        "django-async": re.search(r"^GRACEFUL_SHUTDOWN_S = (\d+)", uvicorn, re.MULTILINE),
     }
     assert all(found.values()), found
     assert "timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S" in uvicorn
