@@ -8,6 +8,7 @@ import json
 import re
 import struct
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -273,11 +274,9 @@ def test_a_run_where_one_side_never_met_the_slo_still_reports(tmp_path: Path) ->
     assert "none within SLO" in (out / "report.md").read_text()
 
 
-def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
-    tmp_path: Path,
-) -> None:
-    """`--frameworks django,fastapi,django-lean,fastapi-lean`: every variant is sized and costed
-    like a framework, in every table and plot (issue 15: framework vs ORM/serializer layer)."""
+def _mixed_report_with(tmp_path: Path, variants: list[str]) -> tuple[Path, dict[str, Any]]:
+    """The synthetic run's mixed scenario plus `variants` measured beside it, reported and
+    checked against the results schema."""
     from capacity.measurements import append_record
     from tests.capacity import synthetic
 
@@ -285,7 +284,7 @@ def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
     records = [r for r in synthetic.run() if r.scenario == "mixed"]
     records += [
         synthetic.record(fw, "mixed", step, offered)
-        for fw in synthetic.LEAN_PROFILE
+        for fw in variants
         for step, offered in enumerate(synthetic.STEPS)
     ]
     for record in records:
@@ -293,6 +292,17 @@ def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
     out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
     results = _results(out)
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    return out, results
+
+
+def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
+    tmp_path: Path,
+) -> None:
+    """`--frameworks django,fastapi,django-lean,fastapi-lean`: every variant is sized and costed
+    like a framework, in every table and plot (issue 15: framework vs ORM/serializer layer)."""
+    from tests.capacity import synthetic
+
+    out, results = _mixed_report_with(tmp_path, list(synthetic.LEAN_PROFILE))
     assert mismatches(results) == []
     names = ["django", "fastapi", "django-lean", "fastapi-lean"]
     assert sorted(s["framework"] for s in results["series"]) == sorted(names)
@@ -315,20 +325,7 @@ def test_django_async_beside_django_and_fastapi_names_which_django_each_ratio_co
 ) -> None:
     """`--frameworks django,django-async,fastapi`: two Djangos are measured, so no heading or
     claim says "FastAPI vs Django" without naming which one (issue 27, item 4)."""
-    from capacity.measurements import append_record
-    from tests.capacity import synthetic
-
-    path = tmp_path / "measurements.jsonl"
-    records = [r for r in synthetic.run() if r.scenario == "mixed"]
-    records += [
-        synthetic.record("django-async", "mixed", step, offered)
-        for step, offered in enumerate(synthetic.STEPS)
-    ]
-    for record in records:
-        append_record(path, record)
-    out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
-    results = _results(out)
-    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    out, results = _mixed_report_with(tmp_path, ["django-async"])
     assert [(c["numerator"], c["denominator"]) for c in results["comparisons"]] == [
         ("fastapi", "django"),
         ("fastapi", "django-async"),
