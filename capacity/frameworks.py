@@ -11,6 +11,9 @@ from typing import Literal, get_args
 # project as async views under uvicorn (services/django/README.md), the third contender.
 Framework = Literal["django", "fastapi", "django-lean", "fastapi-lean", "django-async"]
 ALL: tuple[Framework, ...] = get_args(Framework)
+# The ones gunicorn's gthread workers serve: THREADS is their thread count, a pod setting a
+# sizing carries. django-async runs uvicorn (its THREADS only sizes the database pool).
+GTHREAD: tuple[Framework, ...] = ("django", "django-lean")
 # What a run measures unless told otherwise (`--frameworks`).
 REFERENCE: tuple[Framework, ...] = ("django", "fastapi")
 # The Django launcher's gthread threads when the plan sets none (fwcap_django/env.py).

@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from capacity.errors import ConfigError, MeasurementsError, ReportError
 from capacity.model import Slo
@@ -339,6 +340,14 @@ def test_django_async_beside_django_and_fastapi_names_which_django_each_ratio_co
         assert "Django here is the `django` service" in claim["conditions"], claim["id"]
     html = (out / "report.html").read_text()
     assert "<title>Django (django, django-async) vs FastAPI:" in html
+    # Its sizing applies to a stack that enables it: uvicorn has no threads to set.
+    from pydantic import TypeAdapter
+
+    from deploy.sizing import Sizing
+
+    written = yaml.safe_load((out / "sizing.yaml").read_text())["config"]["fwcap:sizing"]
+    parsed = TypeAdapter(Sizing).validate_python(written)
+    assert parsed["django-async"].threads is None and parsed["django"].threads == 4
 
 
 COST_TERMS = (
