@@ -97,7 +97,7 @@ SERVICE_DIR = Path(__file__).resolve().parent
 # services/asgi_server/ (uvicorn hardened, shared with Django's async variant) sits next to this
 # directory in the source tree and inside it in the image.
 ASGI_SERVER_ROOT = next(
-    d for d in (SERVICE_DIR, SERVICE_DIR.parent) if (d / "asgi_server").is_dir()
+    (d for d in (SERVICE_DIR, SERVICE_DIR.parent) if (d / "asgi_server").is_dir()), SERVICE_DIR
 )
 
 
