@@ -103,7 +103,7 @@ def server_environ(config: ServerConfig) -> dict[str, str]:
         "DB_POOL_SIZE": str(config.db_pool_size),
         "PROMETHEUS_MULTIPROC_DIR": str(config.metrics_dir),
         "METRICS_ENABLED": "1" if config.metrics_enabled else "0",
-        "PYTHONPATH": str(ASGI_SERVER_ROOT),
+        **({"PYTHONPATH": str(ASGI_SERVER_ROOT)} if config.variant == "async" else {}),
     }
 
 
