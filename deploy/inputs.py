@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from deploy import images
 from deploy.service import KitImages
+from deploy.setting_types import image_of
 from deploy.settings import StackSettings
 from deploy.specs.locust import LocustInputs
 from deploy.specs.monitoring import BundledMonitoring, ExistingMonitoring, MonitoringInputs
@@ -44,7 +45,10 @@ def kit_images(settings: StackSettings) -> KitImages:
         # Only the deployed ones: load_settings requires those (and no others) when not building.
         prebuilt={}
         if settings.build_images
-        else {n: settings.prebuilt_image(n) for n in (*settings.frameworks, "upstream")},
+        else {
+            n: settings.prebuilt_image(n)
+            for n in dict.fromkeys((*map(image_of, settings.frameworks), "upstream"))
+        },
         tag=settings.image_tag,
         base_image=pinned(settings, images.PYTHON),
         platform=settings.resolved_build_platform(),

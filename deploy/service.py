@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +16,13 @@ import pulumi_kubernetes as k8s
 
 from deploy import images
 from deploy.images import ImageRef
-from deploy.setting_types import FRAMEWORKS
+from deploy.setting_types import IMAGE_NAMES, image_of
 from deploy.specs.names import SERVICE_PORT, in_cluster_url
 from deploy.specs.service_chart import ServiceChartInputs, service_chart_values
 
 CHART_PATH = "./charts/fwcap-service"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-IMAGES = (*FRAMEWORKS, "upstream")
+IMAGES = (*IMAGE_NAMES, "upstream")
 # Not part of what an image is built from (bytecode, caches).
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 
@@ -58,18 +59,53 @@ def image_build(name: str) -> ImageBuild:
                 "requirements.txt": "deploy/images/upstream-stub/requirements.txt",
             },
         )
-    return ImageBuild(name, f"services/{name}", f"services/{name}/Dockerfile", f"fwcap-{name}")
+    # A service's own directory plus services/asgi_server (uvicorn as both services run it:
+    # FastAPI, and Django's async variant), staged side by side as the Dockerfile copies them.
+    return ImageBuild(
+        name,
+        f"{STAGING_DIR}/{name}",
+        f"services/{name}/Dockerfile",
+        f"fwcap-{name}",
+        staged={
+            **_tree(f"services/{name}", ""),
+            **_tree(f"services/{ASGI_SERVER}", ASGI_SERVER),
+        },
+    )
+
+
+ASGI_SERVER = "asgi_server"
+
+
+def _tree(source_dir: str, into: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """{path in the context: source path} for every file under `source_dir` (no caches)."""
+    root = project_dir / source_dir
+    return {
+        str(Path(into) / p.relative_to(root)): str(p.relative_to(project_dir))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not _IGNORED_PARTS & set(p.relative_to(root).parts)
+        and p.suffix != ".pyc"
+    }  # fmt: skip
 
 
 def stage_context(build: ImageBuild, project_dir: Path = PROJECT_DIR) -> None:
-    """Assemble a staged context (only its files, whatever was there before)."""
+    """Assemble a staged context (only its files, whatever was there before).
+
+    Assembled aside and renamed into place: two programs staging at once (parallel tests) never
+    see a half-copied context; when the other one's rename wins, its copy of the same sources
+    stays."""
     if not build.staged:
         return
     context = project_dir / build.context
-    shutil.rmtree(context, ignore_errors=True)
-    context.mkdir(parents=True)
+    context.parent.mkdir(parents=True, exist_ok=True)
+    assembling = Path(tempfile.mkdtemp(prefix=f".{context.name}-", dir=context.parent))
     for name, source in build.staged.items():
-        shutil.copyfile(project_dir / source, context / name)
+        (assembling / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project_dir / source, assembling / name)
+    shutil.rmtree(context, ignore_errors=True)
+    try:
+        assembling.rename(context)
+    except OSError:  # another program's context took the place first
+        shutil.rmtree(assembling, ignore_errors=True)
 
 
 def _context_files(build: ImageBuild, project_dir: Path) -> list[tuple[str, Path]]:
@@ -126,9 +162,14 @@ class KitImages:
 
 
 def kit_image(
-    name: str, inputs: KitImages, target: ImageTarget, parent: pulumi.Resource
+    name: str,
+    inputs: KitImages,
+    target: ImageTarget,
+    parent: pulumi.Resource,
+    resource_name: str = "",
 ) -> pulumi.Output[ImageRef]:
-    """The image for `name`: built and pushed to the target, or the configured one."""
+    """The image for `name`: built and pushed to the target, or the configured one.
+    `resource_name` (default `<name>-image`) keeps two services of one image apart."""
     if not inputs.build:
         return pulumi.Output.from_input(inputs.prebuilt[name])
     build = image_build(name)
@@ -137,7 +178,7 @@ def kit_image(
     repository = pulumi.Output.from_input(target.repositories[name])
     stage_context(build)
     image = docker_build.Image(
-        f"{name}-image",
+        resource_name or f"{name}-image",
         tags=[repository.apply(lambda repo: f"{repo}:{tag}")],
         push=True,
         registries=list(target.registries) or None,
@@ -179,7 +220,9 @@ class FrameworkService(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("fwcap:deploy:FrameworkService", framework, None, opts)
-        image = kit_image(framework, kit_images, target, self)
+        # django-async builds the django image under a resource of its own: same sources, same
+        # content tag, so both releases run the same pushed image.
+        image = kit_image(image_of(framework), kit_images, target, self, f"{framework}-image")
         self.values = pulumi.Output.all(image, database_secret).apply(
             lambda args: service_chart_values(chart, framework, args[0], args[1])
         )

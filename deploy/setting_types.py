@@ -26,8 +26,19 @@ from capacity.quantity import (
 )
 from deploy.images import parse_image_ref
 
-# The services the program deploys: the reference ones (the lean variants run locally only).
-FRAMEWORKS = REFERENCE
+# The services the program can deploy: the reference ones (what a stack deploys unless its
+# fwcap:frameworks says otherwise) and Django's async variant (the lean variants run locally only).
+FRAMEWORKS = (*REFERENCE, "django-async")
+# The images the kit builds; a framework that is a variant of another runs that one's image.
+IMAGE_NAMES = REFERENCE
+_IMAGE_OF = {"django-async": "django"}
+
+
+def image_of(framework: str) -> str:
+    """The image `framework` runs: django-async is the django image with SERVICE_VARIANT=async."""
+    return _IMAGE_OF.get(framework, framework)
+
+
 MONITORING_MODES = ("bundled", "existing")
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 BUILD_PLATFORMS = ("linux/amd64", "linux/arm64", "host")

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from capacity.frameworks import REFERENCE
 from capacity.quantity import CPU_FORMS, MEMORY_FORMS
 from deploy import images
 from deploy.images import IMAGE_REF_FORMS, ImageRef, parse_image_ref
@@ -71,8 +72,9 @@ class StackSettings(BaseModel):
         "a DNS label: lowercase letters, digits and '-', at most 63 characters",
     )
     frameworks: Frameworks = _setting(
-        FRAMEWORKS,
-        "Which framework services to deploy.",
+        REFERENCE,
+        "Which framework services to deploy (django-async: Django's async views under uvicorn, "
+        "from the django image).",
         f"a non-empty list of distinct names from: {', '.join(FRAMEWORKS)}",
     )
     cpu: Cpu = _setting(

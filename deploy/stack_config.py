@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 from capacity.errors import ConfigError
 from capacity.validation import problems
 from deploy import images
-from deploy.setting_types import DIGEST_FORMS, REGISTRY_FORMS
+from deploy.setting_types import DIGEST_FORMS, REGISTRY_FORMS, image_of
 from deploy.settings import PROJECT, StackSettings
 
 
@@ -97,7 +97,7 @@ def _check_combinations(settings: StackSettings, project_dir: Path) -> None:
             f"{config_key('build_images')} false and give prebuilt images"
         )
     if not settings.build_images:
-        for name in (*settings.frameworks, "upstream"):
+        for name in dict.fromkeys((*map(image_of, settings.frameworks), "upstream")):
             field = f"{name}_image"
             if not getattr(settings, field):
                 problems.append(

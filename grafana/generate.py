@@ -233,8 +233,9 @@ def _variables(
     variables: list[dash_b.QueryVariable | dash_b.DatasourceVariable | dash_b.TextBoxVariable] = [
         dash_b.DatasourceVariable("datasource").label("Data source").type("prometheus"),
         label_values("namespace", f"{HTTP_METRIC}_count", "namespace").label("Namespace"),
-        # No custom "All" value: Grafana then sends (django|fastapi), whereas ".+" would also
-        # match container="locust" in the pod-resource queries.
+        # No custom "All" value: Grafana then sends the services seen, e.g. (django|fastapi) or
+        # (django|django-async|fastapi), whereas ".+" would also match container="locust" in
+        # the pod-resource queries.
         label_values("framework", f'{HTTP_METRIC}_count{{namespace=~"$namespace"}}', "app")
         .label("Framework")
         .multi(True)

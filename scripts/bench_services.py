@@ -131,6 +131,7 @@ SUITES: dict[str, tuple[tuple[Variant, ...], tuple[str, ...]]] = {
             Variant("fastapi-lean", "fastapi-lean"),
             Variant("django", "django"),
             Variant("django-lean", "django-lean"),
+            Variant("django-async", "django-async"),  # async views under uvicorn
             # What the slow-client protection costs: gunicorn's own gthread worker.
             Variant("django stock gthread", "django", {"GUNICORN_WORKER_CLASS": "gthread-stock"}),
         ),

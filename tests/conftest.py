@@ -33,6 +33,10 @@ from capacity.target.services import (
 )
 
 SERVICE_WORKERS = 2
+# The services the live suites hold to the contract: the reference ones and Django's async
+# variant (its own server, uvicorn, and its own middleware path); the lean variants have theirs
+# in tests/services/conftest.py.
+SERVICES = (*FRAMEWORKS, "django-async")
 # Shared by every xdist worker so all of them draw the same random instants
 # (tests/local/test_interrupts.py); the controller draws it, the workers inherit it.
 INTERRUPT_SEED_ENV = "FWCAP_INTERRUPT_SEED"
@@ -217,7 +221,7 @@ def live_services(
     return ServicePool(process_group, postgres, upstream_url)
 
 
-@pytest.fixture(scope="session", params=FRAMEWORKS)
+@pytest.fixture(scope="session", params=SERVICES)
 def service(request: pytest.FixtureRequest, live_services: ServicePool) -> LiveService:
-    """Each test that takes `service` runs once per framework, against the live server."""
+    """Each test that takes `service` runs once per service in SERVICES, against the live server."""
     return live_services.get(request.param)

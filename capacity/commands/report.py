@@ -85,7 +85,8 @@ def report(
         str | None,
         typer.Option(
             help=f"Comma-separated frameworks {shown_default('frameworks')}; the lean variants "
-            "django-lean, fastapi-lean measure the framework without its ORM/serializer."
+            "django-lean, fastapi-lean measure the framework without its ORM/serializer; "
+            "django-async is Django's async views under uvicorn."
         ),
     ] = None,
     scenarios: Annotated[

@@ -44,11 +44,18 @@ class Scope:
         cls, *, namespace: str, framework: str, pod: str | None = None, window_s: int = 60
     ) -> Scope:
         return cls(
-            namespace=re.escape(namespace),
-            framework=re.escape(framework),
-            pod=re.escape(pod) if pod else ".+",
+            namespace=_literal(namespace),
+            framework=_literal(framework),
+            pod=_literal(pod) if pod else ".+",
             window=f"{window_s}s",
         )
+
+
+def _literal(text: str) -> str:
+    """`text` as a regex matching only itself, written inside a PromQL string literal: each
+    backslash re.escape adds is doubled, since PromQL refuses escapes such as backslash-hyphen
+    in a string (`container=~"django-async"` needs the hyphen escaped for the regex only)."""
+    return re.escape(text).replace("\\", "\\\\")
 
 
 GRAFANA_SCOPE = Scope(

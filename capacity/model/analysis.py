@@ -110,9 +110,11 @@ class Comparison:
 
 
 # The pairs compared, numerator first: the headline answers "how much more does FastAPI serve".
+# Async Django is compared with FastAPI itself: both are async views under uvicorn.
 PAIRS: tuple[tuple[Framework, Framework], ...] = (
     ("fastapi", "django"),
     ("fastapi-lean", "django-lean"),
+    ("fastapi", "django-async"),
 )
 
 

@@ -356,4 +356,18 @@ def check_claims(analysis: Analysis, scenario: str) -> tuple[ClaimCheck, ...]:
         _io_cpu_40_percent(analysis),
     )
     conditions = _conditions(analysis, scenario)
-    return tuple(replace(c, conditions=conditions.get(c.id, "")) for c in checks)
+    return tuple(
+        replace(c, conditions=conditions.get(c.id, "") + _which_django(analysis)) for c in checks
+    )
+
+
+def _which_django(analysis: Analysis) -> str:
+    """With more than one Django measured, which one the claims' "Django" is."""
+    others = sorted({s.framework for s in analysis.series} - {"django"})
+    others = [fw for fw in others if fw.startswith("django")]
+    if not others:
+        return ""
+    return (
+        f". Django here is the `django` service (DRF on gunicorn), the article's; "
+        f"{', '.join(others)} measured too: see the ratio table"
+    )

@@ -28,6 +28,7 @@ COLOURS = {
     "fastapi": "#009688",
     "django-lean": "#6FA287",
     "fastapi-lean": "#80CBC4",
+    "django-async": "#C9A227",  # not a shade of Django's green: a server and views of its own
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from capacity.frameworks import GTHREAD
 from capacity.model.analysis import SeriesAnalysis
 from capacity.model.autoscaling import Autoscaler, VerticalRecommendation
 from capacity.quantity import format_cpu, format_memory
@@ -132,7 +133,7 @@ def sizing_config(series: Sequence[SeriesAnalysis]) -> dict[str, Any]:
                 "scaleDownPercentPerMinute": hpa.scale_down_percent_per_minute,
             },
         }
-        if tested.threads is not None:
+        if tested.threads is not None and s.framework in GTHREAD:
             entry["threads"] = tested.threads
         sizing[s.framework] = entry
     return sizing

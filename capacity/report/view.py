@@ -253,8 +253,32 @@ def interpreter_note(results: Results) -> str | None:
     )
 
 
+def djangos_of(results: Results) -> tuple[str, ...]:
+    """The Django services measured (django, django-lean, django-async), in the kit's order."""
+    return tuple(fw for fw in frameworks_of(results) if fw.startswith("django"))
+
+
+def versus(results: Results) -> str:
+    """The report's title pair; it names each Django when more than one was measured, so no
+    figure reads as "FastAPI vs Django" without saying which Django."""
+    djangos = djangos_of(results)
+    return f"Django ({', '.join(djangos)}) vs FastAPI" if len(djangos) > 1 else "Django vs FastAPI"
+
+
+def ratio_heading(results: Results) -> str:
+    """The ratio table's heading: with more than one Django compared, each pair named."""
+    pairs = list(dict.fromkeys(f"{c.numerator} vs {c.denominator}" for c in results.comparisons))
+    if len({c.denominator for c in results.comparisons}) > 1:
+        return (
+            "The ratios: how much more one FastAPI pod serves than one pod of the Django it is "
+            f"paired with ({', '.join(pairs)}), at the SLO"
+        )
+    return "The ratio: how much more one FastAPI pod serves than one Django pod, at the SLO"
+
+
 def ratio_rows(results: Results) -> list[dict[str, str]]:
-    """The answer's lead: per scenario, FastAPI/Django capacity per pod with its 95% interval."""
+    """The answer's lead: per scenario and pair (which FastAPI / which Django), the capacity per
+    pod ratio with its 95% interval."""
     rows = []
     for c in results.comparisons:
         if c.capacity_ratio is None:
@@ -298,6 +322,8 @@ def template_context(results: Results) -> dict[str, Any]:
         "headline": scenario,
         "summary": summary_rows(results, scenario),
         "ratios": ratio_rows(results),
+        "ratio_heading": ratio_heading(results),
+        "versus": versus(results),
         "smoke": results.platform.details.get("quick") is True,
         "all_summaries": [
             row for sc in scenarios for row in summary_rows(results, sc, every_shape=True)

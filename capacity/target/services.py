@@ -36,6 +36,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "fastapi": ("fastapi", {}),
     "django-lean": ("django", {"SERVICE_VARIANT": "lean"}),  # plain Django views, no DRF
     "fastapi-lean": ("fastapi", {"SERVICE_VARIANT": "lean"}),  # raw asyncpg, no ORM
+    "django-async": ("django", {"SERVICE_VARIANT": "async"}),  # async views under uvicorn
 }
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 STUB_SCRIPT = SERVICES_DIR / "upstream_stub.py"

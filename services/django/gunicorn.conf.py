@@ -40,7 +40,7 @@ keepalive = 5  # seconds an idle client connection stays open for its next reque
 timeout = 30  # a worker silent for this long is killed and replaced
 # SIGTERM: finish in-flight requests for at most this long. The chart's
 # terminationGracePeriodSeconds covers it plus the preStop delay (charts/fwcap-service/values.yaml,
-# `shutdown`); services/fastapi/app/serve.py gives uvicorn the same 20 s.
+# `shutdown`); services/asgi_server/serve.py gives uvicorn the same 20 s.
 graceful_timeout = 20
 
 # The request-head limits both services share (services/CONTRACT.md): the request line up to

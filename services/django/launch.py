@@ -1,6 +1,7 @@
 """The Django service's launcher and its container's CMD; configured by environment only.
 
-    python launch.py            serve: resolve the environment, then exec gunicorn
+    python launch.py            serve: resolve the environment, then exec gunicorn (or uvicorn,
+                                for SERVICE_VARIANT=async)
     python launch.py migrate    apply the migrations and exit
     python launch.py seed       replace all rows with the deterministic seed and exit
     python launch.py migrate seed   both, in one process (one Django start-up instead of two)
@@ -28,6 +29,11 @@ SERVICE_DIR = Path(__file__).resolve().parent
 # gunicorn's own gthread worker, kept selectable only to measure what the buffering costs.
 WORKER_CLASSES = ("gthread", "sync", "gthread-stock")
 USAGE = "usage: python launch.py [migrate | seed | migrate seed]"
+# services/asgi_server/ (uvicorn hardened as the FastAPI service runs it) sits next to this
+# directory in the source tree and inside it in the image.
+ASGI_SERVER_ROOT = next(
+    (d for d in (SERVICE_DIR, SERVICE_DIR.parent) if (d / "asgi_server").is_dir()), SERVICE_DIR
+)
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -38,6 +44,7 @@ class DatabaseUnreachable(RuntimeError):
 class ServerConfig:
     host: str
     port: int
+    variant: str
     workers: int
     worker_class: str
     threads: int
@@ -63,8 +70,7 @@ def server_config(environ: Mapping[str, str]) -> ServerConfig:
             f"GUNICORN_WORKER_CLASS={worker_class!r} is not accepted: use one of "
             + ", ".join(WORKER_CLASSES)
         )
-    env.variant(environ)  # refused here, once, rather than in every worker
-    env.bench_without(environ)
+    env.bench_without(environ)  # refused here, once, rather than in every worker
     cpu_limit_millicores = env.positive_int(environ, "CPU_LIMIT_MILLICORES", 1000)
     workers = env.positive_int(environ, "WORKERS", derived_workers(cpu_limit_millicores))
     # gunicorn silently switches `sync` to gthread when threads > 1, so sync means one thread.
@@ -72,6 +78,7 @@ def server_config(environ: Mapping[str, str]) -> ServerConfig:
     return ServerConfig(
         host=environ.get("HOST", "").strip() or "0.0.0.0",
         port=port,
+        variant=env.variant(environ),  # refused here, once, rather than in every worker
         workers=workers,
         worker_class=worker_class,
         threads=threads,
@@ -97,6 +104,7 @@ def server_environ(config: ServerConfig) -> dict[str, str]:
         "DB_POOL_SIZE": str(config.db_pool_size),
         "PROMETHEUS_MULTIPROC_DIR": str(config.metrics_dir),
         "METRICS_ENABLED": "1" if config.metrics_enabled else "0",
+        **({"PYTHONPATH": str(ASGI_SERVER_ROOT)} if config.variant == "async" else {}),
     }
 
 
@@ -139,11 +147,19 @@ def serve(environ: dict[str, str]) -> None:
             env=environ,
         )
     os.chdir(SERVICE_DIR)
-    os.execve(
-        sys.executable,
-        [sys.executable, "-m", "gunicorn", "--config", str(SERVICE_DIR / "gunicorn.conf.py")],
-        environ,
-    )
+    os.execve(sys.executable, server_argv(config), environ)
+
+
+def server_argv(config: ServerConfig) -> list[str]:
+    """gunicorn with its config; for the async variant, uvicorn as the FastAPI service runs it
+    (services/asgi_server: the same request limits, keep-alive and shutdown)."""
+    if config.variant == "async":
+        return [
+            sys.executable, "-m", "asgi_server.serve", "fwcap_django.asgi:application",
+            "--host", config.host, "--port", str(config.port),
+            "--workers", str(config.workers), "--no-lifespan",
+        ]  # fmt: skip
+    return [sys.executable, "-m", "gunicorn", "--config", str(SERVICE_DIR / "gunicorn.conf.py")]
 
 
 def main(argv: Sequence[str]) -> int:

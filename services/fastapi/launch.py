@@ -99,11 +99,19 @@ def config_from_env(env: Mapping[str, str]) -> LaunchConfig:
     )
 
 
+SERVICE_DIR = Path(__file__).resolve().parent
+# services/asgi_server/ (uvicorn hardened, shared with Django's async variant) sits next to this
+# directory in the source tree and inside it in the image.
+ASGI_SERVER_ROOT = next(
+    (d for d in (SERVICE_DIR, SERVICE_DIR.parent) if (d / "asgi_server").is_dir()), SERVICE_DIR
+)
+
+
 def uvicorn_argv(config: LaunchConfig) -> list[str]:
-    # app.serve is uvicorn.run() with uvloop, httptools bounded by app/http_limits.py, no access
-    # log and a 5 s keep-alive (see there for why not `python -m uvicorn`).
+    # asgi_server.serve is uvicorn.run() with uvloop, httptools bounded by asgi_server/http_limits,
+    # no access log and a 5 s keep-alive (see there for why not `python -m uvicorn`).
     return [
-        sys.executable, "-m", "app.serve",
+        sys.executable, "-m", "asgi_server.serve", "app.main:app",
         "--host", config.host,
         "--port", str(config.port),
         "--workers", str(config.workers),
@@ -153,6 +161,7 @@ def main(argv: list[str]) -> int:
     fresh_dir(config.multiproc_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(config.multiproc_dir)
     os.environ["DB_POOL_SIZE"] = str(config.db_pool_size)
+    os.environ["PYTHONPATH"] = str(ASGI_SERVER_ROOT)
     argv_ = uvicorn_argv(config)
     os.execv(argv_[0], argv_)  # replaces this process: no wrapper between signals and server
 

@@ -41,6 +41,8 @@ LEAN_PROFILE = {
     "django-lean": {"mixed": (0.0024, 12.0, 0.004, 110)},
     "fastapi-lean": {"mixed": (0.0008, 5.0, 0.003, 80)},
 }
+# Django's async variant (async views under uvicorn), measured beside django and fastapi.
+ASYNC_PROFILE = {"django-async": {"mixed": (0.0026, 11.0, 0.004, 120)}}
 CPU_LIMIT_MILLICORES = 500
 MEMORY_LIMIT_BYTES = 512 * MIB
 
@@ -60,7 +62,9 @@ def record(
     **overrides: object,
 ) -> MeasurementRecord:
     """One step; the pod serves what `cpu_millicores` of CPU limit can (a pod-shape sweep)."""
-    cps, base_ms, idle, memory_mib = {**PROFILE, **LEAN_PROFILE}[framework][scenario]
+    cps, base_ms, idle, memory_mib = {**PROFILE, **LEAN_PROFILE, **ASYNC_PROFILE}[framework][
+        scenario
+    ]
     limit_cores = cpu_millicores / 1000
     max_rps = (limit_cores - idle) / cps  # what the CPU limit can serve
     rho = offered / max_rps

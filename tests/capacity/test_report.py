@@ -8,9 +8,11 @@ import json
 import re
 import struct
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from capacity.errors import ConfigError, MeasurementsError, ReportError
 from capacity.model import Slo
@@ -273,11 +275,9 @@ def test_a_run_where_one_side_never_met_the_slo_still_reports(tmp_path: Path) ->
     assert "none within SLO" in (out / "report.md").read_text()
 
 
-def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
-    tmp_path: Path,
-) -> None:
-    """`--frameworks django,fastapi,django-lean,fastapi-lean`: every variant is sized and costed
-    like a framework, in every table and plot (issue 15: framework vs ORM/serializer layer)."""
+def _mixed_report_with(tmp_path: Path, variants: list[str]) -> tuple[Path, dict[str, Any]]:
+    """The synthetic run's mixed scenario plus `variants` measured beside it, reported and
+    checked against the results schema."""
     from capacity.measurements import append_record
     from tests.capacity import synthetic
 
@@ -285,7 +285,7 @@ def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
     records = [r for r in synthetic.run() if r.scenario == "mixed"]
     records += [
         synthetic.record(fw, "mixed", step, offered)
-        for fw in synthetic.LEAN_PROFILE
+        for fw in variants
         for step, offered in enumerate(synthetic.STEPS)
     ]
     for record in records:
@@ -293,6 +293,17 @@ def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
     out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
     results = _results(out)
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    return out, results
+
+
+def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
+    tmp_path: Path,
+) -> None:
+    """`--frameworks django,fastapi,django-lean,fastapi-lean`: every variant is sized and costed
+    like a framework, in every table and plot (issue 15: framework vs ORM/serializer layer)."""
+    from tests.capacity import synthetic
+
+    out, results = _mixed_report_with(tmp_path, list(synthetic.LEAN_PROFILE))
     assert mismatches(results) == []
     names = ["django", "fastapi", "django-lean", "fastapi-lean"]
     assert sorted(s["framework"] for s in results["series"]) == sorted(names)
@@ -308,6 +319,35 @@ def test_lean_variants_measured_beside_their_frameworks_get_their_own_rows(
     assert row.count("|") == header.count("|")
     summary = [line for line in markdown.splitlines() if line.startswith("| fastapi-lean |")]
     assert summary, "the lean variant has no summary row"
+
+
+def test_django_async_beside_django_and_fastapi_names_which_django_each_ratio_compares(
+    tmp_path: Path,
+) -> None:
+    """`--frameworks django,django-async,fastapi`: two Djangos are measured, so no heading or
+    claim says "FastAPI vs Django" without naming which one (issue 27, item 4)."""
+    out, results = _mixed_report_with(tmp_path, ["django-async"])
+    assert [(c["numerator"], c["denominator"]) for c in results["comparisons"]] == [
+        ("fastapi", "django"),
+        ("fastapi", "django-async"),
+    ]
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("# Django (django, django-async) vs FastAPI:")
+    assert "(fastapi vs django, fastapi vs django-async), at the SLO" in markdown
+    assert "| mixed | fastapi / django-async |" in markdown
+    assert any(line.startswith("| django-async |") for line in markdown.splitlines())
+    for claim in results["claims"]:
+        assert "Django here is the `django` service" in claim["conditions"], claim["id"]
+    html = (out / "report.html").read_text()
+    assert "<title>Django (django, django-async) vs FastAPI:" in html
+    # Its sizing applies to a stack that enables it: uvicorn has no threads to set.
+    from pydantic import TypeAdapter
+
+    from deploy.sizing import Sizing
+
+    written = yaml.safe_load((out / "sizing.yaml").read_text())["config"]["fwcap:sizing"]
+    parsed = TypeAdapter(Sizing).validate_python(written)
+    assert parsed["django-async"].threads is None and parsed["django"].threads == 4
 
 
 COST_TERMS = (

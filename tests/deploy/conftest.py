@@ -73,6 +73,8 @@ class Deployed:
 # A report's sizing.yaml, merged into the local stack as a user does (docs/deploy.md).
 SIZING_FILE = Path(__file__).with_name("sizing.yaml")
 SIZED = "sized-local"
+# The local stack with the third contender enabled beside the two reference services.
+THREE = "three-contenders"
 
 
 def sized_stack_values() -> dict[str, Any]:
@@ -84,6 +86,10 @@ def all_cases() -> dict[str, dict[str, Any]]:
     cases = {f.name: stack_values(f) for f in stack_files()}
     cases.update({name: {**MOCK_IMAGE_PINS, **values} for name, values in VARIANTS.items()})
     cases[SIZED] = sized_stack_values()
+    cases[THREE] = {
+        **stack_values(STACKS_DIR / "Pulumi.local.yaml"),
+        "fwcap:frameworks": ["django", "fastapi", "django-async"],
+    }
     return cases
 
 

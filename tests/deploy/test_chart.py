@@ -173,7 +173,7 @@ def test_chart_alone_renders_a_cpu_limit_above_the_request_and_the_hpa_behavior(
     assert one(manifests, "HorizontalPodAutoscaler")["spec"]["behavior"] == behavior
 
 
-def test_django_gets_threads_and_fastapi_does_not() -> None:
+def test_django_gets_threads_django_async_its_variant_and_fastapi_neither() -> None:
     def env(framework: str) -> dict[str, Any]:
         deployment = one(render_chart(program_values(framework), framework, "fwcap"), "Deployment")
         return {
@@ -183,6 +183,10 @@ def test_django_gets_threads_and_fastapi_does_not() -> None:
 
     assert env("django")["THREADS"] == "16"
     assert "THREADS" not in env("fastapi")
+    # django-async: the django image serving async views under uvicorn (no gthread threads).
+    assert env("django-async")["SERVICE_VARIANT"] == "async"
+    assert "THREADS" not in env("django-async")
+    assert "SERVICE_VARIANT" not in env("django") and "SERVICE_VARIANT" not in env("fastapi")
 
 
 def test_the_chart_refuses_an_image_without_its_digest() -> None:

@@ -203,10 +203,12 @@ def test_every_image_carries_its_tag_and_digest(case: Deployed) -> None:
 def _server_graceful_timeouts_s() -> dict[str, int]:
     """The servers' own SIGTERM budgets, read from their config (what the images run)."""
     gunicorn = (ROOT / "services/django/gunicorn.conf.py").read_text()
-    uvicorn = (ROOT / "services/fastapi/app/serve.py").read_text()
+    uvicorn = (ROOT / "services/asgi_server/serve.py").read_text()
     found = {
         "django": re.search(r"^graceful_timeout = (\d+)", gunicorn, re.MULTILINE),
         "fastapi": re.search(r"^GRACEFUL_SHUTDOWN_S = (\d+)", uvicorn, re.MULTILINE),
+        # Django's async variant runs the same uvicorn (services/asgi_server).
+        "django-async": re.search(r"^GRACEFUL_SHUTDOWN_S = (\d+)", uvicorn, re.MULTILINE),
     }
     assert all(found.values()), found
     assert "timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S" in uvicorn

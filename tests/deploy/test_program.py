@@ -15,9 +15,17 @@ from capacity.quantity import parse_cpu_millicores, parse_memory_bytes
 from deploy.images import ImageRef
 from deploy.inputs import kit_images, service_chart_inputs
 from deploy.service import content_tag, image_build
+from deploy.setting_types import image_of
 from deploy.specs.service_chart import service_chart_values
-from tests.deploy.conftest import CHART_TYPE, Deployed
-from tests.deploy.harness import MOCK_DIGEST, MOCK_ECR_REGISTRY, MOCK_ECR_TOKEN, MOCK_PASSWORD, ROOT
+from tests.deploy.conftest import CHART_TYPE, Deployed, deployed
+from tests.deploy.harness import (
+    MOCK_DIGEST,
+    MOCK_ECR_REGISTRY,
+    MOCK_ECR_TOKEN,
+    MOCK_PASSWORD,
+    ROOT,
+    stack_files,
+)
 
 NS_TYPE = "kubernetes:core/v1:Namespace"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -116,20 +124,23 @@ def test_images_are_built_and_pushed_to_the_stack_registry_or_taken_from_config(
         )
         for fw in _frameworks(case):
             build = images[f"{fw}-image"]
+            image = image_of(fw)  # django-async runs the django image
             base = kit_images(case.settings).base_image
-            tag = _cfg(case, "imageTag") or content_tag(image_build(fw), base_image=base)
+            tag = _cfg(case, "imageTag") or content_tag(image_build(image), base_image=base)
             assert build["push"] is True
             named = build["context"]["named"]
             assert named == {"python:3.12.11-slim-bookworm": {"location": f"docker-image://{base}"}}
             assert "@sha256:" in base
-            assert build["tags"] == [f"{registry}/fwcap-{fw}:{tag}"]
-            assert build["context"]["location"] == f"services/{fw}"
-            assert build["dockerfile"]["location"] == f"services/{fw}/Dockerfile"
+            assert build["tags"] == [f"{registry}/fwcap-{image}:{tag}"]
+            # Staged: the service's directory with services/asgi_server beside its files.
+            assert build["context"]["location"] == f".build/images/{image}"
+            assert "asgi_server/http_limits.py" in image_build(image).staged
+            assert build["dockerfile"]["location"] == f"services/{image}/Dockerfile"
             assert build["platforms"] == [case.settings.resolved_build_platform()]
             assert build["platforms"][0] in ("linux/amd64", "linux/arm64")
             values = case.run.one(CHART_TYPE, fw).inputs["values"]["image"]
             assert values == {
-                "repository": f"{registry}/fwcap-{fw}",
+                "repository": f"{registry}/fwcap-{image}",
                 "tag": tag,
                 "digest": MOCK_DIGEST,  # the pushed digest pins the pods
                 "pullPolicy": _cfg(case, "imagePullPolicy"),
@@ -423,3 +434,26 @@ def test_services_are_cluster_ip_only_and_urls_are_exported(case: Deployed) -> N
     assert exports["upstreamUrl"] == upstream
     for chart in case.run.of_type(CHART_TYPE):
         assert chart.inputs["values"]["upstreamUrl"] == upstream
+
+
+def test_django_async_is_deployed_only_where_a_stack_enables_it() -> None:
+    """A third Deployment and Service from the django image with SERVICE_VARIANT=async, its own
+    database; the committed stacks deploy the two reference services, as before."""
+    for stack in stack_files():
+        assert sorted(deployed(stack.name).charts) == ["django", "fastapi"], stack.name
+    three = deployed("three-contenders")
+    assert sorted(three.charts) == ["django", "django-async", "fastapi"]
+    manifests = three.charts["django-async"]
+    [service] = [m for m in manifests if m["kind"] == "Service"]
+    assert service["metadata"]["name"] == "django-async"
+    [deployment] = [m for m in manifests if m["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "django-async"  # the cAdvisor `container` label the kit reads
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SERVICE_VARIANT"] == "async"
+    [django] = [m for m in three.charts["django"] if m["kind"] == "Deployment"]
+    django_image = django["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert container["image"] == django_image  # one image, two services
+    assert "fwcap-django" in django_image
+    secrets = {m["metadata"]["name"] for m in three.run.manifests() if m["kind"] == "Secret"}
+    assert "fwcap-db-django-async" in secrets

@@ -13,8 +13,7 @@ from typing import Any, get_origin
 import pytest
 import yaml
 
-from deploy.service import image_build
-from deploy.setting_types import FRAMEWORKS
+from deploy.service import IMAGES, image_build
 from deploy.settings import StackSettings
 from deploy.stack_config import load_settings
 from tests.deploy.harness import (
@@ -101,7 +100,7 @@ def test_at_least_a_local_and_an_eks_stack() -> None:
     assert eks_values["fwcap:ecr"] is True and eks_values["fwcap:ebsCsiDriver"] is True
 
 
-@pytest.mark.parametrize("name", [*FRAMEWORKS, "upstream"])
+@pytest.mark.parametrize("name", IMAGES)
 def test_every_image_the_program_builds_has_its_dockerfile_and_context(name: str) -> None:
     build = image_build(name)
     # A staged context exists once `pulumi up` has assembled it from its sources.

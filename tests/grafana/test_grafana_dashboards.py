@@ -243,6 +243,26 @@ def test_every_panel_query_parses_with_promtool_as_a_recording_rule(
 
 
 @needs_promtool
+def test_every_query_the_kit_runs_parses_for_every_framework_name(tmp_path: Path) -> None:
+    """The kit's own rendering (Scope.concrete): a name with a hyphen (django-async-0, the
+    variants) is a regex literal PromQL accepts; re.escape's `\\-` alone is refused."""
+    from capacity.frameworks import ALL
+
+    exprs = [
+        query.render(
+            queries.Scope.concrete(namespace="local", framework=fw, pod=f"{fw}-0"),
+            q="0.95",
+            slo_ms="100",
+        )
+        for fw in ALL
+        for query in vars(queries).values()
+        if isinstance(query, queries.Query)
+    ]
+    result = _promtool_check(tmp_path, exprs)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
 def test_promtool_check_rejects_a_broken_query(tmp_path: Path) -> None:
     result = _promtool_check(tmp_path, ["sum by (app) (rate(x[15s])"])
     assert result.returncode != 0

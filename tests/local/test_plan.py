@@ -48,7 +48,10 @@ def test_comma_lists_are_split_and_deduplicated() -> None:
     [
         (
             {"frameworks": "flask"},
-            ["frameworks (--frameworks)", "'django', 'fastapi', 'django-lean' or 'fastapi-lean'"],
+            [
+                "frameworks (--frameworks)",
+                "'django', 'fastapi', 'django-lean', 'fastapi-lean' or 'django-async'",
+            ],
         ),
         ({"scenarios": "db-read,login"}, ["unknown scenario(s) 'login'", "accepted: db-read"]),
         ({"cpu": "half"}, ["cpu (--cpu)", "'half'", "500m"]),

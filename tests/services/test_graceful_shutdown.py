@@ -34,13 +34,14 @@ from capacity.polling import Pending, poll_until
 from capacity.target.postgres import Postgres
 from capacity.target.process import ProcessGroup, free_port
 from capacity.target.services import run_launcher_command, start_service
+from tests.conftest import SERVICES
 
 IN_FLIGHT = 20
 DELAY_MS = 2000  # the contract's maximum for /api/upstream
 SETTLE_S = 1.0  # after SIGTERM: both servers' listening sockets are closed by then
 IDLE_REQUEST_AFTER_S = 1.0
 PROBE_ANSWER_S = 3.0
-# The servers' own graceful timeouts (gunicorn.conf.py graceful_timeout, app/serve.py
+# The servers' own graceful timeouts (gunicorn.conf.py graceful_timeout, asgi_server/serve.py
 # timeout_graceful_shutdown); the chart's terminationGracePeriodSeconds lies above both plus the
 # preStop delay (tests/deploy/test_manifests.py checks that).
 GRACEFUL_TIMEOUT_S = 20
@@ -196,12 +197,12 @@ def _sigterm_under_load(
 _drains: dict[str, Drain] = {}
 
 
-@pytest.fixture(params=["django", "fastapi"])
+@pytest.fixture(params=SERVICES)
 def drained(
     request: pytest.FixtureRequest, process_group: ProcessGroup, postgres: Postgres,
     upstream_url: str,
 ) -> Iterator[tuple[str, Drain]]:  # fmt: skip
-    """One SIGTERM-under-load per framework, shared by the tests below."""
+    """One SIGTERM-under-load per service, shared by the tests below."""
     framework = request.param
     if framework not in _drains:
         _drains[framework] = _sigterm_under_load(framework, process_group, postgres, upstream_url)

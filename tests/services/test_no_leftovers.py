@@ -30,8 +30,9 @@ CONTRACT_ROWS = [
     "tests/services/test_contract.py::test_contract[fastapi-healthz]",
     "tests/services/test_contract.py::test_contract[django-healthz]",
 ]
-# FastAPI runs under uvicorn through `python -m app.serve` (its hardened protocol, issue 15).
-SERVER_WORDS = ("gunicorn", "app.serve", "postgres", "upstream_stub")
+# FastAPI (and django-async) run under uvicorn through `python -m asgi_server.serve` (its
+# hardened protocol, issue 15).
+SERVER_WORDS = ("gunicorn", "asgi_server.serve", "postgres", "upstream_stub")
 
 pytestmark = pytest.mark.live
 

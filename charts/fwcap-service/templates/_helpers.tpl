@@ -91,6 +91,11 @@ limits:
 - name: THREADS
   value: {{ $v.server.threads | quote }}
 {{- end }}
+{{- if eq $v.framework "django-async" }}
+{{- /* the django image serving async views under uvicorn (services/django/README.md) */}}
+- name: SERVICE_VARIANT
+  value: async
+{{- end }}
 {{- if gt (int $v.server.dbPoolSize) 0 }}
 - name: DB_POOL_SIZE
   value: {{ $v.server.dbPoolSize | quote }}

@@ -38,7 +38,9 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw == "1"
 
 
-VARIANTS = ("idiomatic", "lean")
+# idiomatic: DRF views under gunicorn; lean: plain Django views; async: async Django views under
+# uvicorn (ASGI), items/views_async.py.
+VARIANTS = ("idiomatic", "lean", "async")
 # Layers of ours that FWCAP_BENCH_WITHOUT=name,name switches off, for pricing each one
 # (scripts/bench_layers.py); production never sets it. The metrics middleware
 # is METRICS_ENABLED=0, the buffering worker GUNICORN_WORKER_CLASS=gthread-stock.

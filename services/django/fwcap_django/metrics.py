@@ -13,7 +13,6 @@ import os
 import re
 import struct
 import time
-from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
@@ -24,6 +23,8 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from fwcap_django.middleware import HybridMiddleware
 
 APP_LABEL = (
     "django" if settings.SERVICE_VARIANT == "idiomatic" else f"django-{settings.SERVICE_VARIANT}"
@@ -60,20 +61,18 @@ def route_label(match: ResolverMatch | None) -> str:
     return route_template(match.route) if match is not None else UNMATCHED
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(HybridMiddleware):
     """First in MIDDLEWARE, so it times everything Django does for the request.
 
     The route comes from the resolver match, which Django also sets when the view answers 405
     or raises 404 for a missing row; an unknown path has none and is labelled `_unmatched`.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
+    def before(self, request: HttpRequest) -> None:
+        request.metrics_start = time.perf_counter()  # type: ignore[attr-defined]
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        start = time.perf_counter()
-        response = self.get_response(request)
-        elapsed_s = time.perf_counter() - start
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        elapsed_s = time.perf_counter() - request.metrics_start  # type: ignore[attr-defined]
         route = route_label(request.resolver_match)
         if route != METRICS_ROUTE:
             method = request.method or ""

@@ -7,7 +7,8 @@ import os
 from fwcap_django import env
 
 METRICS_ENABLED = env.flag(os.environ, "METRICS_ENABLED", True)
-# "idiomatic" (DRF views) or "lean" (plain Django views, items/lean_views.py)
+# "idiomatic" (DRF views), "lean" (plain Django views, items/lean_views.py) or "async" (async
+# views, items/views_async.py, served by uvicorn through ASGI_APPLICATION)
 SERVICE_VARIANT = env.variant(os.environ)
 THREADS = env.threads(os.environ)
 # Benchmarks only: our layers switched off one at a time (env.BENCH_LAYERS).
@@ -35,6 +36,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "fwcap_django.urls"
 WSGI_APPLICATION = "fwcap_django.wsgi.application"
+ASGI_APPLICATION = "fwcap_django.asgi.application"
 TEMPLATES: list[dict[str, object]] = []
 
 DATABASES = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -13,18 +15,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include("items.urls")),
 ]
 
-if settings.SERVICE_VARIANT == "lean":
-    from items import lean_views
+# The same paths (so the same metric route labels), served by plain Django views: sync ones
+# (lean) or async ones (async, which uvicorn serves through fwcap_django.asgi).
+PLAIN_VIEWS = {"lean": "items.lean_views", "async": "items.views_async"}
 
-    # The same paths (so the same metric route labels), served by plain Django views.
+if settings.SERVICE_VARIANT in PLAIN_VIEWS:
+    views = import_module(PLAIN_VIEWS[settings.SERVICE_VARIANT])
     urlpatterns = [
-        path("healthz", lean_views.healthz),
-        path("readyz", lean_views.readyz),
-        path("api/items", lean_views.items),
-        path("api/items/<str:id>", lean_views.item_detail),
-        path("api/stats", lean_views.stats),
-        path("api/upstream", lean_views.upstream_view),
-        path("api/cpu", lean_views.cpu),
+        path("healthz", views.healthz),
+        path("readyz", views.readyz),
+        path("api/items", views.items),
+        path("api/items/<str:id>", views.item_detail),
+        path("api/stats", views.stats),
+        path("api/upstream", views.upstream_view),
+        path("api/cpu", views.cpu),
     ]
 
 if settings.METRICS_ENABLED:

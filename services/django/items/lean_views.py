@@ -17,7 +17,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import wraps
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from fwcap_django.errors import error_body, status_of
@@ -46,24 +48,43 @@ def methods(*allowed: str) -> Callable[[View], View]:
     allow = ", ".join(sorted(names))
 
     def decorate(view: View) -> View:
+        if iscoroutinefunction(view):  # an async view (items/views_async.py)
+
+            @wraps(view)
+            async def checked_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                if request.method not in names:
+                    return _json(error_body(405), 405, {"Allow": allow})
+                try:
+                    return await view(request, *args, **kwargs)
+                except Exception as exc:
+                    return error_answer(exc)
+
+            return checked_async
+
         @wraps(view)
         def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in names:
                 return _json(error_body(405), 405, {"Allow": allow})
             try:
                 return view(request, *args, **kwargs)
-            except BadParameters as exc:
-                return _json(error_body(422, exc.names), 422)
             except Exception as exc:
-                # The idiomatic service's mapping (database 503, upstream 502, cut body 499).
-                status = status_of(exc)
-                if status is None:
-                    raise  # a bug: Django's handler500 answers it
-                return _json(error_body(status), status)
+                return error_answer(exc)
 
         return checked
 
     return decorate
+
+
+def error_answer(exc: Exception) -> HttpResponse:
+    """An expected failure in the contract's shape; anything else is re-raised (a bug, so
+    Django's handler500 answers it). Call from an `except` block."""
+    if isinstance(exc, BadParameters):
+        return _json(error_body(422, exc.names), 422)
+    # The idiomatic service's mapping (database 503, upstream 502, cut body 499).
+    status = status_of(exc)
+    if status is None:
+        raise exc
+    return _json(error_body(status), status)
 
 
 class BadParameters(Exception):
@@ -125,14 +146,19 @@ def item_detail(request: HttpRequest, id: str) -> HttpResponse:
 def items(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _DRF_LIST_CREATE(request)  # type: ignore[no-any-return]
+    page, limit, offset = item_page(request)
+    return _json({"items": [_item(r) for r in page], "limit": limit, "offset": offset})
+
+
+def item_page(request: HttpRequest) -> tuple[QuerySet[Item, Any], int, int]:
+    """The rows GET /api/items asks for (not yet run), its limit and its offset."""
     params = _query_ints(request, {"limit": (20, 1, 100), "offset": (0, 0, 1_000_000)})
     limit, offset = params["limit"], params["offset"]
     rows = Item.objects.order_by("id")
     category = request.GET.get("category")
     if category is not None:
         rows = rows.filter(category__slug=category) if storable(category) else rows.none()
-    page = rows.values_list(*_ITEM_FIELDS)[offset : offset + limit]
-    return _json({"items": [_item(r) for r in page], "limit": limit, "offset": offset})
+    return rows.values_list(*_ITEM_FIELDS)[offset : offset + limit], limit, offset
 
 
 @methods("GET")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Avg, Count, IntegerField, Max, Min, OuterRef, Subquery
+from django.db.models import Avg, Count, IntegerField, Max, Min, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ParseError, UnsupportedMediaType
@@ -137,6 +138,11 @@ class StatsView(APIView):
 
 def stats_body() -> dict[str, Any]:
     """The /api/stats answer (shared with the lean variant's plain view)."""
+    return stats_answer(stats_query())
+
+
+def stats_query() -> QuerySet[Category, tuple[Any, ...]]:
+    """One row per category: slug, item count, min/avg/max price, order count (or None)."""
     orders = (
         Order.objects.filter(item__category=OuterRef("pk"))
         .order_by()
@@ -144,7 +150,7 @@ def stats_body() -> dict[str, Any]:
         .annotate(n=Count("*"))
         .values("n")
     )
-    categories = (
+    return (
         Category.objects.annotate(
             item_count=Count("items"),
             min_price=Min("items__price"),
@@ -158,6 +164,10 @@ def stats_body() -> dict[str, Any]:
         .order_by("slug")
         .values_list("slug", "item_count", "min_price", "avg_price", "max_price", "order_count")
     )
+
+
+def stats_answer(categories: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    """The /api/stats body from the rows of `stats_query()` (run sync, or async in views_async)."""
     return {
         "categories": [
             {

@@ -1,12 +1,16 @@
-"""`python -m app.serve --host H --port P --workers N`: uvicorn with the bounded HTTP protocol.
+"""`python -m asgi_server.serve APP --host H --port P --workers N [--no-lifespan]`: uvicorn with
+the bounded HTTP protocol, for every service uvicorn serves (FastAPI, and Django's async variant).
 
-The launcher execs this rather than `python -m uvicorn`, whose `--http` option only takes the
+Both launchers exec this rather than `python -m uvicorn`, whose `--http` option only takes the
 names of uvicorn's built-in protocols. Everything else is uvicorn's own `run()`, with one change
 to its multi-process supervisor: at SIGTERM it closes its copy of the listening socket at once.
 uvicorn's supervisor keeps it open until its workers have drained and exited, so the kernel
 goes on completing connections into a backlog nobody accepts from any more, and resets them at
 exit; closed, a connection made during the drain is refused, which a client (or a load
 balancer) retries elsewhere. Each worker closes its own copy as it starts draining.
+
+The package sits next to the services in the source tree (services/asgi_server/) and inside each
+image that runs uvicorn (deploy/service.py stages it into their build contexts).
 """
 
 from __future__ import annotations
@@ -18,8 +22,6 @@ import sys
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
-
-from app.config import bench_without
 
 GRACEFUL_SHUTDOWN_S = 20
 
@@ -40,18 +42,19 @@ class DrainingMultiprocess(Multiprocess):
 
 
 def config(
-    host: str, port: int, workers: int, without: frozenset[str] = frozenset()
+    app: str, host: str, port: int, workers: int, lifespan: bool = True, stock_http: bool = False
 ) -> uvicorn.Config:
     return uvicorn.Config(
-        "app.main:app",
+        app,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
-        # httptools' C parser, with the request-read limits uvicorn lacks (app/http_limits.py).
-        http="httptools"
-        if "httpprotocol" in without
-        else "app.http_limits:BoundedHttpToolsProtocol",
+        # httptools' C parser, with the request-read limits uvicorn lacks (http_limits.py);
+        # uvicorn's stock one only for the layers benchmark (FWCAP_BENCH_WITHOUT=httpprotocol).
+        http="httptools" if stock_http else "asgi_server.http_limits:BoundedHttpToolsProtocol",
+        # Django has no lifespan protocol: "off" rather than uvicorn probing it at every start.
+        lifespan="auto" if lifespan else "off",
         access_log=False,
         # Short keep-alive: long enough for a client's next request, short enough that idle
         # connections behind a load balancer do not pile up.
@@ -66,15 +69,20 @@ def config(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.serve")
+    parser = argparse.ArgumentParser(prog="python -m asgi_server.serve")
+    parser.add_argument("app", help="the ASGI application, module:attribute")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--no-lifespan", action="store_true")
     args = parser.parse_args()
-    # FWCAP_BENCH_WITHOUT=httpprotocol: uvicorn's stock protocol, for the layers benchmark only.
+    # FWCAP_BENCH_WITHOUT=httpprotocol: uvicorn's stock protocol, for the layers benchmark only
+    # (each service's own configuration validates the list).
+    without = {name.strip() for name in os.environ.get("FWCAP_BENCH_WITHOUT", "").split(",")}
     cfg = config(
-        args.host, args.port, args.workers, bench_without(os.environ.get("FWCAP_BENCH_WITHOUT", ""))
-    )
+        args.app, args.host, args.port, args.workers, lifespan=not args.no_lifespan,
+        stock_http="httpprotocol" in without,
+    )  # fmt: skip
     if cfg.workers > 1:  # what uvicorn.run() does, with the draining supervisor
         DrainingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
     else:
