@@ -82,10 +82,25 @@ NON_PGO_NOTE = (
 # Two interleaved runs of scripts/bench_interpreter.py, both services (docs/benchmarks.md).
 PGO_LTO_SAVING = {"healthz": "10-17%", "db_read": "0-17%"}
 
+# The packages whose versions are part of what a comparison measured: the same TechEmpower
+# FastAPI app costs 85% more CPU per request on trivial JSON on FastAPI 0.165 / Starlette 1.10
+# than on its 0.126 / 0.50 pins (docs/benchmarks.md, "Layer by layer").
+FRAMEWORK_PACKAGES = (
+    "fastapi", "starlette", "pydantic", "uvicorn", "sqlalchemy", "asyncpg",
+    "django", "djangorestframework", "gunicorn", "psycopg",
+)  # fmt: skip
 _BUILD_PROBE = (
-    "import json, sys, sysconfig; print(json.dumps({'version': sys.version.split()[0], "
+    "import json, sys, sysconfig\n"
+    "from importlib import metadata\n"
+    "def v(name):\n"
+    "    try:\n"
+    "        return metadata.version(name)\n"
+    "    except metadata.PackageNotFoundError:\n"
+    "        return None\n"
+    "print(json.dumps({'version': sys.version.split()[0], "
     "'implementation': sys.implementation.name, "
-    "'config_args': sysconfig.get_config_var('CONFIG_ARGS') or ''}))"
+    "'config_args': sysconfig.get_config_var('CONFIG_ARGS') or '', "
+    f"'packages': {{n: v(n) for n in {FRAMEWORK_PACKAGES!r}}}}}))"
 )
 
 
@@ -105,6 +120,10 @@ def interpreter_build(python: str, timeout_s: float = 30.0) -> dict[str, Any]:
         "pod_python": python,
         "pod_python_version": f"{probe['implementation']} {probe['version']}",
         "pod_python_config_args": config_args or "(none recorded)",
+        "pod_framework_packages": ", ".join(
+            f"{name} {version}" for name, version in probe.get("packages", {}).items() if version
+        )
+        or "none found",
         "pod_python_pgo_lto": (
             "yes: " + " ".join(PGO_LTO_FLAGS) + ", like the images' python:3.12-slim"
             if optimised

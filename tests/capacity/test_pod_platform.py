@@ -39,6 +39,14 @@ def test_interpreter_build_reports_the_config_args_of_the_interpreter_it_runs() 
         assert "overstate" in build["pod_python_pgo_lto"]
 
 
+def test_the_framework_versions_measured_are_the_pod_interpreters_own() -> None:
+    from importlib import metadata
+
+    packages = interpreter_build(sys.executable)["pod_framework_packages"]
+    for name in ("fastapi", "starlette", "django", "gunicorn", "uvicorn"):
+        assert f"{name} {metadata.version(name)}" in packages
+
+
 def test_a_pgo_lto_build_is_recognised_from_its_config_args(tmp_path: Path) -> None:
     # A real interpreter run with a CONFIG_ARGS the images' build has (python:3.12-slim).
     fake = tmp_path / "python-pgo"
@@ -52,6 +60,7 @@ def test_a_pgo_lto_build_is_recognised_from_its_config_args(tmp_path: Path) -> N
     build = interpreter_build(str(fake))
     assert build["pod_python_pgo_lto"].startswith("yes")
     assert build["pod_python_version"] == "cpython 3.12.11"
+    assert build["pod_framework_packages"] == "none found"
 
 
 def test_an_interpreter_that_cannot_run_is_reported_not_raised(tmp_path: Path) -> None:
