@@ -1,15 +1,18 @@
 """Capacity at the SLO finer than the rate grid, with a 95% interval and a framework ratio: an
 isotonic (non-decreasing) fit of the share of requests over the SLO against ln(offered rate),
 interpolated where it crosses the allowed share, and a hierarchical percentile bootstrap after
-Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time" (ISMM 2013): rounds (each on fresh
-pod processes) at the top level, then the repeats of each rate within a round, then circular
-blocks of seconds (Künsch 1989; Politis & Romano 1992, 1994), with a step-level random effect
-learnt from the repeats within a round.
+Kalibera & Jones, "Rigorous Benchmarking in Reasonable Time" (ISMM 2013): with several rounds
+(each on fresh pod processes) a cluster bootstrap that draws rounds, then the repeats of each
+rate within a round, then circular blocks of seconds (Künsch 1989; Politis & Romano 1992,
+1994); with one round, the repeats and blocks with a step-level random effect learnt from the
+repeats.
 
-With several rounds the capacity is the median of the rounds' own crossings, so one round whose
-fresh processes happen to be slow widens the interval instead of moving the point (pooling every
-round's steps into one fit let such a round pull a run's crossing down by 10%: FastAPI mixed,
-2026-12-07, rounds 3-4 failing at 284-307 req/s after round 1 passed 320).
+Several rounds: the point is the one fit over every round's steps, the interval the spread of
+that fit over draws of rounds. Tried on six full runs (2026-12-07, docs/local-run.md): the
+median of the rounds' own crossings moved 12% between runs (a median of five discards most
+steps), the pooled point 8%; and the earlier interval (repeats pooled across rounds, the step
+effect learnt across rounds) ran to 0.7-2x the point, where drawing rounds gives the spread of
+five processes.
 
 A global logistic curve was tried first: with a floor of late requests at low rates (an
 outbound call's own tail) and a sharp knee it crossed 5% below the last passing rate (django
@@ -109,14 +112,13 @@ METHOD = (
     "count as bursts), refitting each of {resamples} replicates."
 )
 ROUNDS_METHOD = (
-    "Per round (fresh pod processes each), an isotonic (non-decreasing) regression of the share "
-    "of requests over the SLO on ln(offered rate), steps at one rate pooled, crossing the "
-    "allowed share between the highest rate within it and the next rate above (a round that "
-    "never crosses counts at the edge of the rates it measured); the capacity is the median of "
-    "the {rounds} rounds' crossings. Its 95% interval is a two-level percentile bootstrap: "
-    "rounds drawn with replacement, then within each drawn round the repeated steps of each "
-    "rate and {block}-second blocks of consecutive seconds, refitting each of {resamples} "
-    "replicates."
+    "Isotonic (non-decreasing) regression of the share of requests over the SLO on ln(offered "
+    "rate) over every round's steps, steps at one rate pooled; the capacity is where the fitted "
+    "share crosses the allowed share, interpolated between the highest rate within it and the "
+    "next rate above. Its 95% interval is a cluster percentile bootstrap over the {rounds} "
+    "rounds (each on fresh pod processes): rounds drawn with replacement, then within each drawn "
+    "round the repeated steps of each rate and {block}-second blocks of consecutive seconds, the "
+    "drawn steps pooled and refitted, {resamples} replicates."
 )
 SIGMA_NOTE = (
     " Each drawn step's logit share is shifted by a normal random effect, sigma {sigma:.2f}: the "
@@ -269,26 +271,16 @@ class _Replicates:
 
 
 def _crossings(
-    fits: _Replicates,
-    centre: float,
-    allowed: float,
-    clamp: tuple[float, float],
-    edges: tuple[float, float] | None = None,
+    fits: _Replicates, centre: float, allowed: float, clamp: tuple[float, float]
 ) -> tuple[FloatArray, int, int]:
-    """Replicate capacities in req/s, clamped; no crossing counts as `edges` on its side (the
-    clamp limit when None).
+    """Replicate capacities in req/s, clamped; no crossing counts as the clamp limit on its side.
 
     A replicate has no crossing when every step it drew passed (capacity above the rates tried)
-    or every one failed (below). In a single fit it counts as the clamp limit on that side, so
-    once more than 2.5% fall on one side that end of the interval is the limit; the reason says
-    so when more than 10% of all replicates have no crossing. Within one of several rounds it
-    counts as the edge of the rates that round measured: the median over rounds then sees a
-    censored value, not a 1.5x outlier.
+    or every one failed (below). It counts as the clamp limit on that side, so once more than
+    2.5% fall on one side that end of the interval is the limit; the reason says so when more
+    than 10% of all replicates have no crossing.
     """
     ln_lo, ln_hi = math.log(clamp[0]) - centre, math.log(clamp[1]) - centre
-    edge_lo, edge_hi = (ln_lo, ln_hi) if edges is None else (
-        math.log(edges[0]) - centre, math.log(edges[1]) - centre
-    )  # fmt: skip
     values = np.empty(fits.x.shape[0])
     low = high = 0
     for r in range(fits.x.shape[0]):
@@ -296,7 +288,7 @@ def _crossings(
         if ln_cross is None:
             low += side == "low"
             high += side == "high"
-            ln_cross = edge_lo if side == "low" else edge_hi
+            ln_cross = ln_lo if side == "low" else ln_hi
         values[r] = min(max(ln_cross, ln_lo), ln_hi)
     return np.exp(values + centre), low, high
 
@@ -366,24 +358,6 @@ class _Point:
     rounds: tuple[_Data, ...] = ()  # each round's steps, when there are two or more rounds
 
 
-def _round_edges(data: _Data) -> tuple[float, float]:
-    """Where a round that never crosses counts: the lowest rate it measured (every step failed)
-    or the highest (every step passed)."""
-    rates = [s.rate_rps for s in data.steps]
-    return min(rates), max(rates)
-
-
-def _round_crossing(data: _Data, allowed: float, clamp: tuple[float, float]) -> tuple[float, str]:
-    """One round's crossing in req/s, and "" or the side it is censored on."""
-    ln_cross, side = isotonic_crossing(data.x, data.n, data.k, allowed)
-    if ln_cross is None:
-        edges = _round_edges(data)
-        value = edges[0] if side == "low" else edges[1]
-    else:
-        value = math.exp(ln_cross + data.centre)
-    return min(max(value, clamp[0]), clamp[1]), side
-
-
 def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
     data = _data(steps)
     used, batches = len(data.steps), sum(len(s.requests) for s in data.steps)
@@ -413,30 +387,18 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
         return undefined(None, f"no rate met the SLO; lowest tried {min(rates):g} req/s")
     clamp = (min(rates) / EXTRAPOLATION_FACTOR, max(rates) * EXTRAPOLATION_FACTOR)
     rounds = tuple(_data(r) for r in _by_round(data.steps))
+    ln_cross, _side = isotonic_crossing(data.x, data.n, data.k, allowed)
+    if ln_cross is None:
+        return undefined(None, "the share over the SLO never crosses the allowed share")
+    cross = math.exp(ln_cross + data.centre)
     reason = None
-    if len(rounds) > 1:
-        crossings = [_round_crossing(r, allowed, clamp) for r in rounds]
-        cross = float(np.median([value for value, _side in crossings]))
-        censored = [side for _value, side in crossings if side]
-        if censored:
-            reason = (
-                f"{len(censored)} of {len(rounds)} rounds never crossed within the rates they "
-                f"measured ({censored.count('high')} all passed, {censored.count('low')} all "
-                "failed) and count at their edge"
-            )
-    else:
-        rounds = ()
-        ln_cross, _side = isotonic_crossing(data.x, data.n, data.k, allowed)
-        if ln_cross is None:
-            return undefined(None, "the share over the SLO never crosses the allowed share")
-        cross = math.exp(ln_cross + data.centre)
-        if not clamp[0] <= cross <= clamp[1]:
-            side = "below the lowest" if cross < clamp[0] else "above the highest"
-            reason = (
-                f"the fit crosses {allowed:g} at {cross:.4g} req/s, more than "
-                f"{EXTRAPOLATION_FACTOR:g}x {side} rate tried; clamped"
-            )
-            cross = min(max(cross, clamp[0]), clamp[1])
+    if not clamp[0] <= cross <= clamp[1]:
+        side = "below the lowest" if cross < clamp[0] else "above the highest"
+        reason = (
+            f"the fit crosses {allowed:g} at {cross:.4g} req/s, more than "
+            f"{EXTRAPOLATION_FACTOR:g}x {side} rate tried; clamped"
+        )
+        cross = min(max(cross, clamp[0]), clamp[1])
     estimate = CapacityEstimate(
         point_rps=cross,
         ci95_rps=None,
@@ -448,7 +410,7 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
         method="",
         clamp_rps=clamp,
     )
-    return _Point(estimate, data, True, rounds)
+    return _Point(estimate, data, True, rounds if len(rounds) > 1 else ())
 
 
 def _replicates(
@@ -461,28 +423,42 @@ def _replicates(
 ) -> tuple[FloatArray, int, int]:
     """The bootstrap's capacities in req/s, and how many replicates had no crossing (low, high).
 
-    One round: the pooled fit of each replicate. Several rounds: each round's own replicates,
-    then per replicate as many rounds drawn with replacement and the median of their crossings
-    (a round drawn twice takes two different replicates of its own).
+    One round: each replicate resamples the repeats of each rate and blocks of seconds, with the
+    step effect `sigma`, and refits. Several rounds: each replicate draws as many rounds as were
+    run, with replacement, resamples within each drawn round (a round drawn twice takes two
+    different draws of its own), pools the drawn rounds' steps and refits - a cluster bootstrap
+    of the same pooled fit as the point. The step effect is left out there: the draw of rounds
+    carries the step-to-step spread, and a within-round sigma learnt from round 1's repeats
+    counted it twice (4.3 on the logit in one 2026-12-07 run, where a rate that passed on the
+    way up failed after the climb's overloaded steps).
     """
     clamp = point.estimate.clamp_rps
     assert clamp is not None
+    centre = point.data.centre
     if not point.rounds:
         fits = _replicate_fits(point.data, resamples, block_s, allowed, rng, sigma)
-        return _crossings(fits, point.data.centre, allowed, clamp)
-    per_round = []
-    for data in point.rounds:
-        fits = _replicate_fits(data, resamples, block_s, allowed, rng, sigma)
-        values, _low, _high = _crossings(fits, data.centre, allowed, clamp, _round_edges(data))
-        per_round.append(values)
-    table = np.stack(per_round)  # rounds x replicates
+        return _crossings(fits, centre, allowed, clamp)
+    per_round = [_replicate_fits(d, resamples, block_s, allowed, rng, 0.0) for d in point.rounds]
+    shifts = [d.centre - centre for d in point.rounds]  # each round's x onto the pooled centre
     count = len(point.rounds)
     drawn = rng.integers(0, count, size=(resamples, count))
     # The m-th draw of replicate r takes replicate (r + m x offset) of its round: distinct for
     # every draw of one replicate, and each round's replicates are exchangeable.
     offset = max(1, resamples // count)
-    column = (np.arange(resamples)[:, None] + offset * np.arange(count)[None, :]) % resamples
-    return np.median(table[drawn, column], axis=1), 0, 0
+    x = np.empty((resamples, len(point.data.steps) * count))
+    n, k = np.zeros_like(x), np.zeros_like(x)
+    for r in range(resamples):
+        at = 0
+        for m in range(count):
+            j, column = int(drawn[r, m]), (r + offset * m) % resamples
+            fits = per_round[j]
+            width = fits.x.shape[1]
+            x[r, at : at + width] = fits.x[column] + shifts[j]
+            n[r, at : at + width] = fits.n[column]
+            k[r, at : at + width] = fits.k[column]
+            at += width
+        x[r, at:] = x[r, 0]  # unused slots: no requests, so the fit ignores them
+    return _crossings(_Replicates(x, n, k), centre, allowed, clamp)
 
 
 def _no_crossing_note(low: int, high: int, resamples: int) -> str | None:
@@ -537,7 +513,8 @@ def capacity_estimate(
     values, low, high = _replicates(point, resamples, block_s, allowed_share, step_rng, sigma)
     return replace(
         est,
-        method=_method(point, block_s, resamples) + SIGMA_NOTE.format(sigma=sigma),
+        method=_method(point, block_s, resamples)
+        + ("" if point.rounds else SIGMA_NOTE.format(sigma=sigma)),
         ci95_rps=_percentiles(values),
         reason=_join(est.reason, _no_crossing_note(low, high, resamples)),
         resamples=resamples,
@@ -587,5 +564,5 @@ def capacity_ratio(
         point=num.estimate.point_rps / den.estimate.point_rps,
         ci95=_percentiles(top / bottom),
         reason=reason,
-        method=method + SIGMA_NOTE.format(sigma=sigma),
+        method=method + ("" if num.rounds else SIGMA_NOTE.format(sigma=sigma)),
     )

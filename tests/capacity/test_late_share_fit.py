@@ -273,7 +273,7 @@ def test_a_short_later_round_is_a_round_of_its_own_not_a_blow_up():
     two = capacity_estimate([*first, *later], ALLOWED)
     assert one.ci95_rps is not None and two.ci95_rps is not None and two.point_rps is not None
     assert two.point_rps == pytest.approx(300.0, rel=0.05)
-    assert "median of the 2 rounds' crossings" in two.method
+    assert "cluster percentile bootstrap over the 2 rounds" in two.method
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
     assert width(two.ci95_rps) <= width(one.ci95_rps) * 1.5
     assert two.reason is None
@@ -297,42 +297,43 @@ def pooled(steps: list[StepBatches]) -> list[StepBatches]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_one_slow_round_of_five_widens_the_interval_instead_of_moving_the_point(seed):
-    # One fresh process 15% slower than the other four: pooled into one fit its failures pull
-    # the crossing down; as one round of five it is outvoted by the median.
+def test_one_slow_round_of_five_widens_the_interval_down_to_it(seed):
+    # One fresh process 15% slower than the other four: the pooled point moves a little, and
+    # drawing rounds puts the slow one's weight into the interval's lower end.
     steps = five_rounds((300.0, 300.0, 255.0, 300.0, 300.0), seed)
     rounds = capacity_estimate(steps, ALLOWED, resamples=400)
-    one_fit = capacity_estimate(pooled(steps), ALLOWED, resamples=400)
-    assert rounds.point_rps is not None and one_fit.point_rps is not None
-    assert rounds.point_rps == pytest.approx(300.0, rel=0.03)
-    assert abs(rounds.point_rps - 300.0) < abs(one_fit.point_rps - 300.0)
     even = capacity_estimate(five_rounds((300.0,) * 5, seed), ALLOWED, resamples=400)
+    assert rounds.point_rps is not None and 255.0 < rounds.point_rps <= 300.0 * 1.01
     assert rounds.ci95_rps is not None and even.ci95_rps is not None
-    assert rounds.ci95_rps[0] < even.ci95_rps[0]
+    assert rounds.ci95_rps[0] < even.ci95_rps[0] - 10.0
+    assert rounds.ci95_rps[0] <= 270.0
+
+
+def test_drawing_rounds_replaces_the_step_effect_learnt_within_them():
+    # A rate that passed on the way up and failed after an overload in the same round gives a
+    # huge within-round sigma; with rounds drawn as units it is not applied on top.
+    steps = five_rounds((300.0,) * 5, 5)
+    jumpy = [*steps, replace(flat_step(260.0, 0.4), round_index=0),
+             replace(flat_step(260.0, 0.02), round_index=0)]  # fmt: skip
+    assert step_effect_sigma(jumpy) > 1.0
+    est = capacity_estimate(jumpy, ALLOWED, resamples=300)
+    assert "sigma" not in est.method
+    assert est.no_crossing_low + est.no_crossing_high <= 0.05 * est.resamples
 
 
 def test_rounds_that_disagree_give_an_interval_that_spans_them():
     steps = five_rounds((270.0, 285.0, 300.0, 315.0, 330.0), 4)
     est = capacity_estimate(steps, ALLOWED, resamples=400)
-    assert est.point_rps == pytest.approx(300.0, rel=0.03)
+    assert est.point_rps is not None and 270.0 <= est.point_rps <= 330.0
     assert est.ci95_rps is not None
-    assert est.ci95_rps[0] < 290.0 and est.ci95_rps[1] > 310.0
+    assert est.ci95_rps[0] < 290.0 and est.ci95_rps[1] > 300.0
 
 
-def test_a_round_that_never_crosses_counts_at_the_edge_it_measured():
-    rng = np.random.default_rng(6)
-    steps = [
-        *synthetic(300.0, rng, rates=(200.0, 400.0), n_steps=8),
-        *later_round(300.0, (288.0, 312.0), 1, rng),
-        *[replace(flat_step(r, 0.0), round_index=2) for r in (250.0, 260.0)],  # passed both
-    ]
-    est = capacity_estimate(steps, ALLOWED, resamples=300)
-    assert est.point_rps is not None and 260.0 <= est.point_rps <= 315.0
-    assert est.reason == (
-        "1 of 3 rounds never crossed within the rates they measured (1 all passed, 0 all "
-        "failed) and count at their edge"
+def test_the_pooled_point_is_the_same_however_the_rounds_are_numbered():
+    steps = five_rounds((290.0, 300.0, 310.0, 300.0, 295.0), 6)
+    assert capacity_estimate(steps, ALLOWED).point_rps == pytest.approx(
+        capacity_estimate(pooled(steps), ALLOWED).point_rps, rel=1e-12
     )
-    assert est.ci95_rps is not None and est.ci95_rps[1] < 400.0
 
 
 def test_ratio_undefined_when_one_side_never_crosses():
