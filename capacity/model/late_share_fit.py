@@ -118,7 +118,9 @@ ROUNDS_METHOD = (
     "next rate above. Its 95% interval is a cluster percentile bootstrap over the {rounds} "
     "rounds (each on fresh pod processes): rounds drawn with replacement, then within each drawn "
     "round the repeated steps of each rate and {block}-second blocks of consecutive seconds, the "
-    "drawn steps pooled and refitted, {resamples} replicates."
+    "drawn steps pooled and refitted, {resamples} replicates; each end's distance from the point "
+    "widened on the log scale by {factor:.2f} for drawing only {rounds} rounds (Student's t with "
+    "{df} degrees of freedom and the G/(G-1) variance factor, Cameron & Miller 2015)."
 )
 SIGMA_NOTE = (
     " Each drawn step's logit share is shifted by a normal random effect, sigma {sigma:.2f}: the "
@@ -129,7 +131,8 @@ RATIO_METHOD = (
     "ratio in which both frameworks draw their rounds, steps and {block}-second blocks "
     "independently, "
     "{resamples} replicates (Kalibera & Jones 2013); their steps alternated in time (A B B A), "
-    "so drift over the run lands on both alike."
+    "so drift over the run lands on both alike. With several rounds, each end's distance from "
+    "the point is widened on the log scale as each capacity's is, for the fewer rounds."
 )
 
 
@@ -484,13 +487,46 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
 
 def _method(point: _Point, block_s: int, resamples: int) -> str:
     if point.rounds:
-        return ROUNDS_METHOD.format(rounds=len(point.rounds), block=block_s, resamples=resamples)
+        count = len(point.rounds)
+        return ROUNDS_METHOD.format(
+            rounds=count, block=block_s, resamples=resamples,
+            factor=few_clusters_factor(count), df=count - 1,
+        )  # fmt: skip
     return METHOD.format(block=block_s, resamples=resamples)
 
 
-def _percentiles(values: FloatArray) -> tuple[float, float]:
-    lo, hi = np.percentile(values, [2.5, 97.5])
-    return float(lo), float(hi)
+# Two-sided 95% quantiles of Student's t with 1..19 degrees of freedom (a run has at most 20
+# rounds), and the normal's.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093)  # fmt: skip
+Z_975 = 1.960
+
+
+def few_clusters_factor(clusters: int) -> float:
+    """How much wider (on the log scale) a cluster bootstrap's 95% interval must be when it
+    draws only `clusters` rounds: its variance is short by (G-1)/G and its reference
+    distribution is Student's t with G-1 degrees of freedom, not the normal (Cameron & Miller,
+    "A Practitioner's Guide to Cluster-Robust Inference", 2015). 1 for one round (no clusters)."""
+    if clusters < 2:
+        return 1.0
+    t = T_975[min(clusters - 1, len(T_975)) - 1]
+    return t / Z_975 * math.sqrt(clusters / (clusters - 1))
+
+
+def _percentiles(
+    values: FloatArray, point: float | None = None, clusters: int = 1
+) -> tuple[float, float]:
+    """The 2.5 and 97.5 percentiles; with several rounds, each end's distance from the point
+    widened on the log scale by few_clusters_factor (five rounds: x1.58)."""
+    lo, hi = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+    factor = few_clusters_factor(clusters)
+    if point is None or factor == 1.0 or point <= 0 or lo <= 0:
+        return lo, hi
+    return point * (min(lo, point) / point) ** factor, point * (max(hi, point) / point) ** factor
+
+
+def _clamped(ci: tuple[float, float], clamp: tuple[float, float]) -> tuple[float, float]:
+    return max(ci[0], clamp[0]), min(ci[1], clamp[1])
 
 
 def capacity_estimate(
@@ -515,7 +551,7 @@ def capacity_estimate(
         est,
         method=_method(point, block_s, resamples)
         + ("" if point.rounds else SIGMA_NOTE.format(sigma=sigma)),
-        ci95_rps=_percentiles(values),
+        ci95_rps=_clamped(_percentiles(values, est.point_rps, len(point.rounds)), est.clamp_rps),
         reason=_join(est.reason, _no_crossing_note(low, high, resamples)),
         resamples=resamples,
         no_crossing_low=low,
@@ -562,7 +598,11 @@ def capacity_ratio(
     )
     return RatioEstimate(
         point=num.estimate.point_rps / den.estimate.point_rps,
-        ci95=_percentiles(top / bottom),
+        ci95=_percentiles(
+            top / bottom,
+            num.estimate.point_rps / den.estimate.point_rps,
+            min(len(num.rounds), len(den.rounds)),
+        ),
         reason=reason,
         method=method + ("" if num.rounds else SIGMA_NOTE.format(sigma=sigma)),
     )

@@ -14,6 +14,7 @@ from capacity.model.late_share_fit import (
     StepBatches,
     capacity_estimate,
     capacity_ratio,
+    few_clusters_factor,
     isotonic_crossing,
     step_effect_sigma,
 )
@@ -275,7 +276,9 @@ def test_a_short_later_round_is_a_round_of_its_own_not_a_blow_up():
     assert two.point_rps == pytest.approx(300.0, rel=0.05)
     assert "cluster percentile bootstrap over the 2 rounds" in two.method
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
-    assert width(two.ci95_rps) <= width(one.ci95_rps) * 1.5
+    # Two rounds are two clusters: the interval is widened for that (x9.2: Student's t with one
+    # degree of freedom), and beyond that no wider than half as much again as one round's.
+    assert width(two.ci95_rps) <= width(one.ci95_rps) * 1.5 * few_clusters_factor(2)
     assert two.reason is None
 
 
@@ -417,3 +420,26 @@ def test_the_isotonic_crossing_interpolates_between_the_bracketing_rates(
     assert x[0] <= ln_cross <= x[-1]
     assert isotonic_crossing(x, n, [0.0] * 4, ALLOWED) == (None, "high")
     assert isotonic_crossing(x, n, [1000.0] * 4, ALLOWED) == (None, "low")
+
+
+def test_five_rounds_that_differ_as_runs_do_cover_the_truth_in_most_datasets():
+    # Each round's fresh processes (and minutes of the machine) give it its own capacity, 6% s.d.
+    # about the true 300 req/s, as runs of `make report` differ here. A percentile bootstrap
+    # over only five rounds is too narrow for that (its variance short by 4/5, its reference
+    # the normal, not t with 4 degrees of freedom): it covered 300 in 31 of these 40 datasets
+    # (21 of 40 with seeds from 5000); widened for the few rounds, 38 and 38: at least 34 here.
+    covered = 0
+    for i in range(40):
+        rng = np.random.default_rng(2000 + i)
+        capacities = tuple(float(c) for c in 300.0 * np.exp(rng.normal(0.0, 0.06, 5)))
+        est = capacity_estimate(five_rounds(capacities, 3000 + i), ALLOWED, resamples=200, seed=i)
+        assert est.ci95_rps is not None
+        covered += est.ci95_rps[0] <= 300.0 <= est.ci95_rps[1]
+    assert covered >= 34
+
+
+def test_the_few_rounds_factor_is_one_for_one_round_and_shrinks_with_more():
+    assert few_clusters_factor(1) == 1.0
+    assert few_clusters_factor(5) == pytest.approx(2.776 / 1.96 * (5 / 4) ** 0.5, rel=1e-3)
+    factors = [few_clusters_factor(g) for g in range(2, 21)]
+    assert factors == sorted(factors, reverse=True) and factors[-1] > 1.0

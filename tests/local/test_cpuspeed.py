@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
 from capacity.measure import speed_details
-from capacity.target.cpuspeed import probe_cpu_speed
+from capacity.target.cpuspeed import InterpreterProbe, probe_cpu_speed
 from tests.capacity.synthetic import record
 
 
@@ -40,3 +43,24 @@ def test_the_platform_record_summarises_the_per_step_probe_and_warns_on_drift() 
     assert speed_details([record("fastapi", "mixed", 0, 100.0, cpu_speed=None)]) == {
         "cpu_speed": "not probed"
     }
+
+
+def test_the_interpreter_probe_answers_on_demand_and_sees_a_shared_core() -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("this OS has no CPU affinity, so the probe cannot share a core on purpose")
+    with InterpreterProbe([0], seconds=0.05) as probe:
+        alone = [probe.measure() for _ in range(3)]
+        assert all(r is not None and r.k_rounds_per_cpu_s > 1 for r in alone)
+        # A busy process on the same core: the probe's CPU-time rate holds, its wall clock
+        # stretches (the step records that core's foreign load from the same reading).
+        busy = subprocess.Popen(  # fixed argv, no shell
+            [sys.executable, "-c", "import os\nos.sched_setaffinity(0, [0])\nwhile True: pass"]
+        )
+        try:
+            time.sleep(0.2)
+            shared = probe.measure()
+        finally:
+            busy.kill()
+            busy.wait()
+    assert shared is not None and shared.wall_per_cpu > 1.5
+    assert probe.measure() is None  # closed: the run goes on without it
