@@ -69,7 +69,7 @@ def measure(
                 fitted, endpoints, measurements_path=out_dir / MEASUREMENTS_FILE, run_id=run_id,
                 check_pods=target.check_pods, target_kind=target.kind, on_progress=view,
                 prom=tools.prom, host_cpu=tools.host_cpu, cpu_probe=tools.cpu_probe,
-                between_rounds=target.between_rounds,
+                support_probe=tools.support_probe, between_rounds=target.between_rounds,
             )  # fmt: skip
             result = run.run()
         details["step_order"] = " ".join(run.order)
@@ -102,6 +102,13 @@ def speed_details(records: Sequence[MeasurementRecord]) -> dict[str, Any]:
             "frameworks, whose steps alternate in time (A B B A), are far less exposed to drift"
         ),
     }
+    support = [r.support_cpu_speed for r in records if r.support_cpu_speed is not None]
+    if support:
+        details["support_cpu_speed"] = (
+            f"{statistics.median(support):.1f} k-rounds/CPU-s on the other cores (database, "
+            f"upstream stub, generator), median of {len(support)} steps' probes (range "
+            f"{min(support):.1f}-{max(support):.1f})"
+        )
     if abs(change) > SPEED_DRIFT_WARN:
         details["cpu_speed_warning"] = (
             f"the pods' core was {abs(change):.0%} {'faster' if change > 0 else 'slower'} at the "

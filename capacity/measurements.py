@@ -99,9 +99,17 @@ class MeasurementRecord(BaseModel):
         default=None, gt=0, description="interpreter-bound probe on the pods' core(s) just before "
         "the step, k-rounds per CPU-second (capacity/target/cpuspeed.py)",
     )  # fmt: skip
+    support_cpu_speed: float | None = Field(
+        default=None, gt=0, description="the same probe on the other cores (database, upstream "
+        "stub, generator) just before the step, k-rounds per CPU-second",
+    )  # fmt: skip
     pod_core_foreign_cores: float | None = Field(
         default=None, ge=0, description="cores of the pods' CPU(s) busy with anything but the pods"
     )
+    over_slo_by_request: dict[str, list[int]] = Field(
+        default_factory=dict, description="per request name: [arrivals, late, failed or dropped]"
+        " (requests still in flight at the window's end not counted)",
+    )  # fmt: skip
     batch_requests: list[int] = Field(
         default_factory=list, description="arrivals per second of the measuring window"
     )

@@ -141,6 +141,7 @@ class CapacityRun:
         clock: Clock | None = None,
         host_cpu: Callable[[], HostSample | None] | None = None,
         cpu_probe: Callable[[], ProbeReading | None] | None = None,
+        support_probe: Callable[[], ProbeReading | None] | None = None,
         between_rounds: Callable[[], None] | None = None,
     ) -> None:
         self.clock: Clock = clock or interrupts.CLOCK
@@ -155,6 +156,7 @@ class CapacityRun:
         self.master = master or LocustMaster(endpoints.locust_url, auth=endpoints.locust_auth)
         self.host_cpu = host_cpu or (lambda: None)
         self.cpu_probe = cpu_probe or (lambda: None)
+        self.support_probe = support_probe or (lambda: None)
         self.between_rounds = between_rounds
         self.slo = plan_slo(plan)
         self.grid = plan_grid(plan)
@@ -377,6 +379,7 @@ class CapacityRun:
                                 cap=self._cap(rps))  # fmt: skip
         drain = self._drain()
         speed = self.cpu_probe()
+        support_speed = self.support_probe()
         in_flight_at_start = drain.in_flight_at_start
         host_before = self.host_cpu()
         client, started_wall, measured_from, ended = self._window(
@@ -403,7 +406,7 @@ class CapacityRun:
         )  # fmt: skip
         record = self._record(
             framework, scenario, number, probe, attempt, seed, window, client, metrics,
-            extended, host_before, host_after, drain, in_flight_at_start, speed,
+            extended, host_before, host_after, drain, in_flight_at_start, speed, support_speed,
         )  # fmt: skip
         # The ladder sees what the model will see (capacity/slo.py decides for both).
         ladder.record(probe.index, step_counts(record, self.slo))
@@ -446,6 +449,7 @@ class CapacityRun:
         w: _Window, client: ClientStep | None, m: StepMetrics, extended: bool,
         host_before: HostSample | None, host_after: HostSample | None, drain: _Drain,
         in_flight_at_start: int | None, speed: ProbeReading | None,
+        support_speed: ProbeReading | None = None,
     ) -> MeasurementRecord:  # fmt: skip
         plan = self.plan
         pods = len(self.endpoints.service_urls[framework])
@@ -534,7 +538,15 @@ class CapacityRun:
             in_flight_at_start=in_flight_at_start,
             drain_s=round(drain.waited_s, 3),
             cpu_speed=speed.k_rounds_per_cpu_s if speed is not None else None,
+            support_cpu_speed=(
+                support_speed.k_rounds_per_cpu_s if support_speed is not None else None
+            ),
             pod_core_foreign_cores=foreign_pod_core_cores(host_before, host_after),
+            over_slo_by_request=(
+                {name: list(counts) for name, counts in sorted(client.by_name.items())}
+                if client is not None
+                else {}
+            ),
             batch_requests=list(requests),
             batch_over_slo=list(over),
             **fields,

@@ -46,6 +46,9 @@ class ClientStep:
     slo_ms: float | None = None  # what on_time was judged against (None: no SLO given)
     # OK completions inside each pooled window, summed (each window is its own interval).
     pooled_completed_in_window: float | None = None
+    # request name -> (scheduled, over the SLO: late, failed or dropped; in flight at the end
+    # not counted): which requests a step's late share is made of
+    by_name: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def window_s(self) -> float:
@@ -151,6 +154,13 @@ class ClientStep:
             pooled_completed_in_window=(
                 self._completed_in_own_window() + other._completed_in_own_window()
             ),
+            by_name={
+                name: (
+                    self.by_name.get(name, (0, 0))[0] + other.by_name.get(name, (0, 0))[0],
+                    self.by_name.get(name, (0, 0))[1] + other.by_name.get(name, (0, 0))[1],
+                )
+                for name in {**self.by_name, **other.by_name}
+            },
         )
 
 
@@ -192,6 +202,7 @@ class _StepPayload(BaseModel):
     slo_ms: float | None = None
     # "1700000000" -> (scheduled, on_time, completed_ok)
     batches: dict[int, tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt]] = {}
+    by_name: dict[str, tuple[NonNegativeInt, NonNegativeInt]] = {}  # name -> (scheduled, over)
 
     @model_validator(mode="after")
     def _on_time_were_scheduled(self) -> _StepPayload:
@@ -224,6 +235,7 @@ def parse_client_step(key: str, payload: Mapping[str, object]) -> ClientStep:
         send_lag_ms=step.send_lag_ms,
         batches=step.batches,
         slo_ms=step.slo_ms,
+        by_name=step.by_name,
     )
 
 

@@ -144,6 +144,9 @@ class Tally:
     slo_ms: float | None = None
     # wall second -> [scheduled, on_time, completed_ok] (see the module docstring)
     batches: dict[int, list[int]] = field(default_factory=dict)
+    # request name -> [scheduled, over the SLO (late, failed or dropped)]: which requests the
+    # late share is made of
+    by_name: dict[str, list[int]] = field(default_factory=dict)
 
     def batch(self, second: int) -> list[int]:
         return self.batches.setdefault(second, [0, 0, 0])
@@ -165,6 +168,10 @@ class Tally:
             mine = self.batch(int(second))
             for i, n in enumerate(counts):
                 mine[i] += int(n)
+        for name, counts in raw.get("by_name", {}).items():
+            mine = self.by_name.setdefault(name, [0, 0])
+            for i, n in enumerate(counts):
+                mine[i] += int(n)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,6 +188,7 @@ class Tally:
             "send_lag_ms": {str(k): v for k, v in sorted(self.send_lag_ms.items())},
             "slo_ms": self.slo_ms,
             "batches": {str(k): list(v) for k, v in sorted(self.batches.items())},
+            "by_name": {k: list(v) for k, v in sorted(self.by_name.items())},
         }
 
 
@@ -329,7 +337,15 @@ class PodUser(FastHttpUser):
                 gevent.sleep(0.05)
                 continue
             if current != (rate, seed, env.host or ""):
-                # A new rate, seed or set of pods starts a new schedule (and its settle period).
+                # A new rate, seed or set of pods starts a new schedule (and its settle period)
+                # on new connections. The pool is a LIFO stack that keeps every connection an
+                # overloaded step opened (hundreds), and later bursts dig into them: a step
+                # would inherit the connections of the steps before it as it once inherited
+                # their queue (ss counted 255-286 open to one pod after an overload, and 26-59
+                # through the steps that followed). The kit starts every step drained, so no
+                # request is in flight on them.
+                if self.in_flight == 0:
+                    self.client.client.clientpool.close()
                 current = (rate, seed, env.host or "")
                 hosts = [h.strip() for h in current[2].split(",") if h.strip()] or self.hosts
                 rng = random.Random(seed)
@@ -378,9 +394,11 @@ class PodUser(FastHttpUser):
                 tally.first_intended_s = intended_wall_s
             tally.last_intended_s = intended_wall_s
             tally.batch(math.floor(intended_wall_s))[0] += 1
+            tally.by_name.setdefault(name, [0, 0])[0] += 1
         if self.in_flight >= cap:
             if tally is not None:
                 tally.dropped += 1
+                tally.by_name[name][1] += 1
             self.environment.events.request.fire(
                 request_type=method, name=name, response_time=0, response_length=0,
                 response=None, context={}, exception=Dropped(f"in-flight cap {cap} reached"),
@@ -426,6 +444,7 @@ class PodUser(FastHttpUser):
             tally = self._tally(key)
             if tally is not None:
                 tally.finished += 1
+                on_time = False
                 if ok:
                     tally.ok += 1
                     ms = max(0, math.ceil((done_s - intended_s) * 1000.0))
@@ -435,8 +454,11 @@ class PodUser(FastHttpUser):
                     # per-second counts and the step's total agree.
                     if tally.slo_ms is not None and ms <= tally.slo_ms:
                         tally.batch(math.floor(intended_s + wall_offset_s))[1] += 1
+                        on_time = True
                 else:
                     tally.failed += 1
+                if not on_time:
+                    tally.by_name.setdefault(name, [0, 0])[1] += 1
 
 
 class DbRead(PodUser):

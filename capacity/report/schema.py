@@ -179,6 +179,9 @@ class Step(_Model):
     drain_s: float | None = Field(ge=0)
     send_lag_p99_ms: float | None = Field(ge=0, description="generator: actual - intended send")
     cpu_speed: float | None = Field(description="core-speed probe before the step, k-rounds/CPU-s")
+    support_cpu_speed: float | None = Field(
+        default=None, description="the same probe on the support cores (database, generator)"
+    )
     pod_core_foreign_cores: float | None = Field(ge=0)
     valid: bool
     reasons: list[str]

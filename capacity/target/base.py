@@ -71,6 +71,8 @@ class StepInstruments:
     prom: PromQuery | None = None  # the Prometheus client the run uses (None: a plain one)
     host_cpu: Callable[[], HostSample | None] | None = None  # other cores, PostgreSQL, pod core
     cpu_probe: Callable[[], ProbeReading | None] | None = None  # core speed, before each step
+    # The same probe on the cores that serve the pods (database, upstream, generator).
+    support_probe: Callable[[], ProbeReading | None] | None = None
 
 
 class Target(Protocol):

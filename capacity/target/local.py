@@ -593,10 +593,15 @@ class LocalTarget(StopsOnExit):
 
     @contextlib.contextmanager
     def instruments(self, endpoints: Endpoints) -> Iterator[StepInstruments]:
-        """The core-speed probe on the pods' core(s) and the host's CPU sampler."""
+        """The core-speed probe on the pods' core(s) and on the others, and the host's CPU
+        sampler."""
         pod_cpus = sorted(self.core_split.pod_cpus) if self.core_split else []
-        with InterpreterProbe(pod_cpus) as probe:
-            yield StepInstruments(host_cpu=self.host_sampler(), cpu_probe=probe.measure)
+        other_cpus = sorted(self.core_split.other_cpus) if self.core_split else []
+        with InterpreterProbe(pod_cpus) as probe, InterpreterProbe(other_cpus) as support:
+            yield StepInstruments(
+                host_cpu=self.host_sampler(), cpu_probe=probe.measure,
+                support_probe=support.measure if other_cpus else None,
+            )  # fmt: skip
 
     def between_rounds(self) -> None:
         self.restart_pods()

@@ -18,6 +18,7 @@ from capacity.measurements import read_records
 from capacity.plan import build_plan
 from capacity.run import CapacityRun, Progress, frameworks_order, plan_grid, step_seed
 from capacity.target.base import Endpoints, PodInfo
+from capacity.target.cpuspeed import ProbeReading
 
 URLS = {"django": "http://127.0.0.1:1", "fastapi": "http://127.0.0.1:2"}
 
@@ -173,6 +174,7 @@ def _run(  # type: ignore[no-untyped-def]
         plan, _endpoints(), measurements_path=path, run_id="r", check_pods=lambda: None,
         on_progress=progress, prom=FakeProm(master), master=master,  # type: ignore[arg-type]
         clock=clock, between_rounds=between_rounds,
+        cpu_probe=lambda: ProbeReading(38.0, 1.0), support_probe=lambda: ProbeReading(21.0, 1.1),
     )  # fmt: skip
     result = run.run()
     return plan, master, result, read_records(path), seen_on_disk
@@ -204,6 +206,8 @@ def test_each_framework_is_bracketed_and_confirmed_with_steps_interleaved_a_b_b_
     assert order[: 2 * both - 1] == [pattern[i % 4] for i in range(2 * both - 1)], order
     # Every step started drained: arrivals stopped after each window, nothing in flight.
     assert all(r.in_flight_at_start == 0 for r in records)
+    # Both cores probed before every step: the pods' and the support core(s).
+    assert {(r.cpu_speed, r.support_cpu_speed) for r in records} == {(38.0, 21.0)}
     stops = [o for _t, _h, o in master.swarms if o.get("fwcap_offered_rps") == 0.0]
     assert len(stops) >= len(records), "arrivals stop at the end of every window"
     assert result.records == records

@@ -166,3 +166,15 @@ def test_in_flight_now_reads_the_masters_state_and_refuses_a_bad_or_missing_answ
 
     with pytest.raises(TargetError, match=r"did not answer /fwcap/state: connection refused"):
         _master(httpx.MockTransport(refuse)).in_flight_now()
+
+
+def test_requests_over_the_slo_are_read_per_request_name_and_add_up_when_pooled() -> None:
+    step = _step(by_name={"/api/items/[id]": [20, 3], "/api/upstream": [10, 7]})
+    assert step.by_name == {"/api/items/[id]": (20, 3), "/api/upstream": (10, 7)}
+    pooled = step + _step(by_name={"/api/upstream": [5, 1], "/api/stats": [1, 1]})
+    assert pooled.by_name == {
+        "/api/items/[id]": (20, 3), "/api/upstream": (15, 8), "/api/stats": (1, 1)
+    }  # fmt: skip
+    assert _step().by_name == {}  # an older locustfile's payload has none
+    with pytest.raises(TargetError, match="by_name"):
+        _step(by_name={"/api/stats": [1, -1]})

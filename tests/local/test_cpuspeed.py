@@ -40,6 +40,14 @@ def test_the_platform_record_summarises_the_per_step_probe_and_warns_on_drift() 
     # first three 40, 38, 36 (median 38); last three 30, 28, 26 (median 28): -26%
     assert details["cpu_speed_change"].startswith("-26% from the first 3 steps to the last 3")
     assert "slower at the last steps" in details["cpu_speed_warning"]
+    assert "support_cpu_speed" not in details
+    both = [
+        record("fastapi", "mixed", i, 100.0, cpu_speed=36.0, support_cpu_speed=20.0 + i)
+        for i in range(3)
+    ]
+    assert speed_details(both)["support_cpu_speed"].startswith(
+        "21.0 k-rounds/CPU-s on the other cores"
+    )
     assert speed_details([record("fastapi", "mixed", 0, 100.0, cpu_speed=None)]) == {
         "cpu_speed": "not probed"
     }
