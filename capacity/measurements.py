@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, model_validator
 
 from capacity.errors import MeasurementsError
 from capacity.frameworks import Framework
@@ -106,7 +106,7 @@ class MeasurementRecord(BaseModel):
     pod_core_foreign_cores: float | None = Field(
         default=None, ge=0, description="cores of the pods' CPU(s) busy with anything but the pods"
     )
-    over_slo_by_request: dict[str, list[int]] = Field(
+    over_slo_by_request: dict[str, tuple[NonNegativeInt, NonNegativeInt]] = Field(
         default_factory=dict, description="per request name: [arrivals, late, failed or dropped]"
         " (requests still in flight at the window's end not counted)",
     )  # fmt: skip

@@ -543,9 +543,7 @@ class CapacityRun:
             ),
             pod_core_foreign_cores=foreign_pod_core_cores(host_before, host_after),
             over_slo_by_request=(
-                {name: list(counts) for name, counts in sorted(client.by_name.items())}
-                if client is not None
-                else {}
+                dict(sorted(client.by_name.items())) if client is not None else {}
             ),
             batch_requests=list(requests),
             batch_over_slo=list(over),

@@ -34,7 +34,9 @@ FloatArray = NDArray[np.float64]
 # Never report a crossing further than this factor outside the rates tried: nothing was
 # measured out there.
 EXTRAPOLATION_FACTOR = 1.5
-NO_CROSSING_REPORT_SHARE = 0.10
+# More replicates than this without a crossing on one side put that end of the 95% interval on
+# the clamp: the run's steps do not bound it there, and the reason says so.
+NO_CROSSING_REPORT_SHARE = 0.025
 
 
 @dataclass(frozen=True)
@@ -280,8 +282,7 @@ def _crossings(
 
     A replicate has no crossing when every step it drew passed (capacity above the rates tried)
     or every one failed (below). It counts as the clamp limit on that side, so once more than
-    2.5% fall on one side that end of the interval is the limit; the reason says so when more
-    than 10% of all replicates have no crossing.
+    2.5% fall on one side that end of the interval is the limit, and the reason says so.
     """
     ln_lo, ln_hi = math.log(clamp[0]) - centre, math.log(clamp[1]) - centre
     values = np.empty(fits.x.shape[0])
@@ -465,11 +466,12 @@ def _replicates(
 
 
 def _no_crossing_note(low: int, high: int, resamples: int) -> str | None:
-    if low + high <= NO_CROSSING_REPORT_SHARE * resamples:
+    if max(low, high) <= NO_CROSSING_REPORT_SHARE * resamples:
         return None
     return (
         f"{low + high} of {resamples} bootstrap replicates had no crossing ({high} above, "
-        f"{low} below the rates tried); the interval runs to the clamp limit on that side"
+        f"{low} below the rates tried); the interval runs to the clamp limit on that side: the "
+        "run's steps do not bound it there (more rounds would)"
     )
 
 

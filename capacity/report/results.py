@@ -36,6 +36,32 @@ from capacity.report.schema import RESULTS_SCHEMA_VERSION
 
 # A step's figures as its measurement record has them; the rest the model adds.
 _FROM_RECORD = set(doc.Step.model_fields) - {"per_pod_rps", "valid", "reasons", "in_fit"}
+# Steps this late are near the knee: late requests there are the ones the SLO gives up first.
+KNEE_LATE = (0.01, 0.5)
+
+
+def late_at_knee(records: Sequence[MeasurementRecord]) -> list[doc.LateRequest]:
+    """Per request name, its part in the late share over the steps 1-50% late (pooled)."""
+    arrivals: dict[str, int] = {}
+    late: dict[str, int] = {}
+    for r in records:
+        if not KNEE_LATE[0] <= r.over_slo_ratio <= KNEE_LATE[1]:
+            continue
+        for name, (n, over) in r.over_slo_by_request.items():
+            arrivals[name] = arrivals.get(name, 0) + n
+            late[name] = late.get(name, 0) + over
+    total, total_late = sum(arrivals.values()), sum(late.values())
+    if not total or not total_late:
+        return []
+    return [
+        doc.LateRequest(
+            request=name,
+            arrivals_share=arrivals[name] / total,
+            late_share=late[name] / total_late,
+            late_ratio=late[name] / arrivals[name] if arrivals[name] else 0.0,
+        )
+        for name in sorted(arrivals, key=lambda k: (-late[k], k))
+    ]
 
 
 def _kit_version() -> str:
@@ -80,6 +106,7 @@ def _series(analysis: Analysis, s: SeriesAnalysis) -> doc.Series:
             limits_enforced=all(r.limits_enforced for r in s.records),
         ),
         steps=[_step(v) for v in capacity.steps],
+        late_at_knee=late_at_knee([v.record for v in capacity.steps if v.valid]),
         capacity_step=capacity.capacity_step.record.step if capacity.capacity_step else None,
         capacity_interval_rps=(lo, hi),
         capacity_point_rps=capacity.capacity_per_pod_rps.value,

@@ -209,6 +209,17 @@ class Recommended(_Model):
     reasoning: list[str] = Field(min_length=1)
 
 
+class LateRequest(_Model):
+    """One request name's part in the late share of the steps near the knee."""
+
+    request: str = Field(description="the request's name, e.g. /api/upstream")
+    arrivals_share: float = Field(ge=0, le=1, description="its share of the arrivals")
+    late_share: float = Field(ge=0, le=1, description="its share of the late requests")
+    late_ratio: float = Field(
+        ge=0, le=1, description="of its own arrivals, the share late, failed or dropped"
+    )
+
+
 class Series(_Model):
     framework: Framework
     scenario: str
@@ -247,6 +258,11 @@ class Series(_Model):
     )
     vertical: VerticalRecommendation | None = Field(
         None, description="VPA-style lowerBound/target/upperBound per resource (manifests/vpa-*)"
+    )
+    late_at_knee: list[LateRequest] = Field(
+        default_factory=list,
+        description="what the late share was made of on the steps near the knee (1-50% of "
+        "requests late), most late first; empty when no step was that close",
     )
     warnings: list[str]
 

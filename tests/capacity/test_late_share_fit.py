@@ -229,7 +229,8 @@ def test_replicates_without_a_crossing_widen_the_interval_to_the_clamp():
     assert high > 100 and low == 0
     assert est.reason == (
         f"{low + high} of 1000 bootstrap replicates had no crossing ({high} above, {low} below "
-        "the rates tried); the interval runs to the clamp limit on that side"
+        "the rates tried); the interval runs to the clamp limit on that side: the run's steps "
+        "do not bound it there (more rounds would)"
     )
 
 

@@ -375,3 +375,49 @@ def test_every_cost_row_is_the_sum_of_its_terms_and_says_what_it_survives(
         assert "survives the loss of any 1 node" in cost["survives"]
     markdown = (report_dir / "report.md").read_text()
     assert "What the month is made of" in markdown
+
+
+def test_what_the_late_share_was_made_of_at_the_knee_is_reported_per_request(
+    tmp_path: Path,
+) -> None:
+    # Steps 1-50% late are the knee's: there the upstream call (15% of arrivals) is most of the
+    # late requests. A calm step and a collapsed one say nothing about which requests go first.
+    from capacity.measurements import append_record
+    from capacity.report.results import late_at_knee
+    from tests.capacity import synthetic
+
+    knee = {"/api/items/{id}": (850, 10), "/api/upstream": (150, 30)}
+    records = [r for r in synthetic.run() if r.scenario == "mixed"]
+    records = [
+        r.model_copy(
+            update={
+                "over_slo_by_request": (
+                    knee if 0.01 <= r.over_slo_ratio <= 0.5
+                    else {"/api/items/{id}": (850, 850), "/api/upstream": (150, 0)}
+                )
+            }
+        )
+        for r in records
+    ]  # fmt: skip
+    near = [r for r in records if 0.01 <= r.over_slo_ratio <= 0.5]
+    assert near and len(near) < len(records), "the synthetic run has knee steps and others"
+    rows = late_at_knee(records)
+    assert [q.request for q in rows] == ["/api/upstream", "/api/items/{id}"]
+    upstream = rows[0]
+    assert upstream.arrivals_share == pytest.approx(0.15)
+    assert upstream.late_share == pytest.approx(0.75)
+    assert upstream.late_ratio == pytest.approx(0.2)
+    assert late_at_knee([r for r in records if r not in near]) == []
+    path = tmp_path / "measurements.jsonl"
+    for record in records:
+        append_record(path, record)
+    out = build_report(path, tmp_path / "out", slo=Slo(100), node_types=["t3.medium"])
+    results = _results(out)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert any(s["late_at_knee"] for s in results["series"])
+    md = (out / "report.md").read_text()
+    assert (
+        "Late at the knee (steps 1-50% late, pooled): /api/upstream 75% of the late (15% of "
+        "arrivals, 20.0% of its own late); /api/items/{id} 25% of the late"
+    ) in md
+    assert "/api/upstream 75% of the late" in (out / "report.html").read_text()
