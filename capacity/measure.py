@@ -82,20 +82,23 @@ def measure(
         return Measured(result, fitted)
 
 
+def _probe_summary(speeds: Sequence[float], where: str = "") -> str:
+    return (
+        f"{statistics.median(speeds):.1f} k-rounds/CPU-s{where}, median of {len(speeds)} steps' "
+        f"probes (range {min(speeds):.1f}-{max(speeds):.1f})"
+    )
+
+
 def speed_details(records: Sequence[MeasurementRecord]) -> dict[str, Any]:
     """platform.json's summary of the per-step core-speed probe (capacity/target/cpuspeed.py)."""
     speeds = [r.cpu_speed for r in records if r.cpu_speed is not None]
     if not speeds:
         return {"cpu_speed": "not probed"}
-    median = statistics.median(speeds)
     first = statistics.median(speeds[:SPEED_ENDS])
     last = statistics.median(speeds[-SPEED_ENDS:])
     change = last / first - 1
     details: dict[str, Any] = {
-        "cpu_speed": (
-            f"{median:.1f} k-rounds/CPU-s, median of {len(speeds)} steps' probes "
-            f"(range {min(speeds):.1f}-{max(speeds):.1f})"
-        ),
+        "cpu_speed": _probe_summary(speeds),
         "cpu_speed_change": (
             f"{change:+.0%} from the first {SPEED_ENDS} steps to the last {SPEED_ENDS}; absolute "
             "figures compare across runs only when their probes agree; ratios between "
@@ -104,10 +107,8 @@ def speed_details(records: Sequence[MeasurementRecord]) -> dict[str, Any]:
     }
     support = [r.support_cpu_speed for r in records if r.support_cpu_speed is not None]
     if support:
-        details["support_cpu_speed"] = (
-            f"{statistics.median(support):.1f} k-rounds/CPU-s on the other cores (database, "
-            f"upstream stub, generator), median of {len(support)} steps' probes (range "
-            f"{min(support):.1f}-{max(support):.1f})"
+        details["support_cpu_speed"] = _probe_summary(
+            support, " on the other cores (database, upstream stub, generator)"
         )
     if abs(change) > SPEED_DRIFT_WARN:
         details["cpu_speed_warning"] = (
