@@ -116,6 +116,10 @@ class MeasurementRecord(BaseModel):
     batch_over_slo: list[int] = Field(
         default_factory=list, description="of those, late, failed or dropped, per second"
     )
+    measured_windows: list[tuple[datetime, datetime]] = Field(
+        default_factory=list, description="each measuring window (from, to): two when extended;"
+        " duration_s is their sum, and the server's figures are read over each",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> MeasurementRecord:

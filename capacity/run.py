@@ -34,7 +34,7 @@ from capacity.load.driver import LocustMaster, LocustStats
 from capacity.load.ladder import Ladder, Probe, RateGrid
 from capacity.load.steps import eta_s
 from capacity.measurements import SCHEMA_VERSION, MeasurementRecord, append_record
-from capacity.metrics.client import PromQuery, StepMetrics, connect, read_step
+from capacity.metrics.client import PromQuery, StepMetrics, connect, pool, read_step
 from capacity.plan import Plan
 from capacity.slo import Slo, StepCounts, decide, judge, step_counts
 from capacity.target.base import Endpoints
@@ -110,8 +110,16 @@ class Clock(Protocol):
 @dataclass(frozen=True)
 class _Window:
     started_s: float  # wall clock: the step's start (settle included)
-    measured_from_s: float  # wall clock: the measuring window
-    ended_s: float
+    measured: tuple[tuple[float, float], ...]  # wall clock: each measuring window (from, to)
+
+    @property
+    def ended_s(self) -> float:
+        return self.measured[-1][1]
+
+    @property
+    def measured_s(self) -> float:
+        """The time measured: an extended step's two windows, without the gap between."""
+        return sum(to - since for since, to in self.measured)
 
 
 @dataclass(frozen=True)
@@ -386,24 +394,30 @@ class CapacityRun:
             framework, scenario, number, rps, options
         )
         host_after = self.host_cpu()
-        extended = False
+        measured = [(measured_from, ended)]
         if client is not None and decide(self._counts(client), self.slo.allowed_over_ratio)\
                 .decision == "undecided":  # fmt: skip
             # Once more, drained and on a schedule of its own, pooled with the first window.
-            extended = True
             self._drain()
-            more, _s, _m, ended = self._window(
+            more, _s, more_from, more_ended = self._window(
                 framework, scenario, number, rps,
                 {**options, "fwcap_key": key + "+", "fwcap_seed": seed + 1},
             )  # fmt: skip
+            measured.append((more_from, more_ended))
             host_after = self.host_cpu()
             client = client + more if more is not None else client
-        window = _Window(started_wall, measured_from, ended)
-        self._wait_for_scrape(ended)
-        metrics = read_step(
-            self.prom, namespace=self.endpoints.namespace, framework=framework,
-            end_s=ended, window_s=max(1, round(ended - measured_from)),
-        )  # fmt: skip
+        extended = len(measured) > 1
+        window = _Window(started_wall, tuple(measured))
+        self._wait_for_scrape(window.ended_s)
+        # Each window read on its own: the drained gap between an extended step's two windows
+        # is not the step's load (read as one span, it diluted the pod's CPU and served rate).
+        metrics = pool([
+            (read_step(
+                self.prom, namespace=self.endpoints.namespace, framework=framework,
+                end_s=to, window_s=max(1, round(to - since)),
+            ), to - since)
+            for since, to in measured
+        ])  # fmt: skip
         record = self._record(
             framework, scenario, number, probe, attempt, seed, window, client, metrics,
             extended, host_before, host_after, drain, in_flight_at_start, speed, support_speed,
@@ -532,7 +546,11 @@ class CapacityRun:
             limits_enforced=bool(pod_infos) and all(p.limits_enforced for p in pod_infos),
             started_at=datetime.fromtimestamp(w.started_s, tz=UTC),
             ended_at=datetime.fromtimestamp(w.ended_s, tz=UTC),
-            duration_s=max(0.001, w.ended_s - w.measured_from_s),
+            duration_s=max(0.001, w.measured_s),
+            measured_windows=[
+                (datetime.fromtimestamp(since, tz=UTC), datetime.fromtimestamp(to, tz=UTC))
+                for since, to in w.measured
+            ],
             note="; ".join(notes),
             round_index=self._round,
             in_flight_at_start=in_flight_at_start,

@@ -38,3 +38,38 @@ def wait_for_scrapes_after(prometheus_url: str, moment_s: float, timeout_s: floa
         interval_s=0.2,
         on_timeout=lambda last: AssertionError(f"{prometheus_url}, after {timeout_s:.0f}s: {last}"),
     )
+
+
+def raw_counter_rate(
+    prometheus_url: str, selector: str, windows: list[tuple[float, float]]
+) -> float | None:
+    """The summed per-second increase of every series matching `selector` over the measuring
+    windows [(from, to), ...] (Unix seconds), from raw samples only: no rate(), no queries.py.
+
+    Each window's rate is each series' slope between its first and last sample in
+    (to - round(length), to], the range the run read; an extended step's two windows are
+    weighted by their lengths, the gap between them left out. None when no series has two
+    samples in any window.
+    """
+    rates: list[tuple[float, float]] = []
+    for since, to in windows:
+        length = max(1, round(to - since))
+        r = httpx.get(
+            f"{prometheus_url}/api/v1/query",
+            params={"query": f"{selector}[{length}s]", "time": f"{to:.3f}"},
+            timeout=30,
+        )
+        body = r.json()
+        assert body["status"] == "success", r.text
+        assert body["data"]["resultType"] == "matrix"
+        slopes = []
+        for series in body["data"]["result"]:
+            samples = [(float(t), float(v)) for t, v in series["values"]]
+            if len(samples) >= 2:
+                (t0, v0), (t1, v1) = samples[0], samples[-1]
+                slopes.append((v1 - v0) / (t1 - t0))
+        if slopes:
+            rates.append((sum(slopes), to - since))
+    if not rates:
+        return None
+    return sum(rate * length for rate, length in rates) / sum(length for _r, length in rates)

@@ -155,6 +155,44 @@ def read_step(
     )
 
 
+def pool(parts: Sequence[tuple[StepMetrics, float]]) -> StepMetrics:
+    """One step's figures from its measuring windows, each read on its own with its length (s).
+
+    An extended step is measured in two windows with a drained gap between; read as one span,
+    the idle gap would dilute the pods' CPU and served rate. Rates, mean CPU and the offered
+    gauge are weighted by each window's length, the error ratio by its requests; peaks and the
+    pod count take the worst window. A latency percentile is the higher of the windows' (their
+    histograms are not merged): the server's figures are a cross-check, read conservatively.
+    """
+    if len(parts) == 1:
+        return parts[0][0]
+    total_s = sum(seconds for _m, seconds in parts)
+
+    def weighted(values: Sequence[tuple[float, float]]) -> float:
+        weight = sum(w for _v, w in values)
+        return sum(v * w for v, w in values) / weight if weight > 0 else 0.0
+
+    def highest(values: Sequence[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return max(present) if present else None
+
+    offered = [(m.offered_rps_exported, s) for m, s in parts if m.offered_rps_exported is not None]
+    return StepMetrics(
+        achieved_rps=weighted([(m.achieved_rps, s) for m, s in parts]),
+        latency_p50_ms=highest([m.latency_p50_ms for m, _s in parts]),
+        latency_p95_ms=highest([m.latency_p95_ms for m, _s in parts]),
+        latency_p99_ms=highest([m.latency_p99_ms for m, _s in parts]),
+        error_ratio=weighted([(m.error_ratio, m.achieved_rps * s) for m, s in parts]),
+        pods=min(m.pods for m, _s in parts),
+        pod_cpu_cores=sum(m.pod_cpu_cores * s for m, s in parts) / total_s,
+        pod_cpu_cores_max=max(m.pod_cpu_cores_max for m, _s in parts),
+        pod_memory_working_set_bytes=max(m.pod_memory_working_set_bytes for m, _s in parts),
+        pod_cpu_throttled_ratio=max(m.pod_cpu_throttled_ratio for m, _s in parts),
+        generator_cpu_cores_max=max(m.generator_cpu_cores_max for m, _s in parts),
+        offered_rps_exported=weighted([(v, s) for v, s in offered]) if offered else None,  # type: ignore[misc]
+    )
+
+
 def wait_for_targets(prom_url: str, expected_jobs: Sequence[str], timeout_s: float = 30.0) -> None:
     """Until every scrape target of `expected_jobs` has been scraped successfully once."""
 

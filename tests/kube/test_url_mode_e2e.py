@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -28,6 +27,7 @@ from capacity.measurements import MeasurementRecord, read_records
 from capacity.plan import build_plan
 from capacity.target.base import Endpoints
 from capacity.target.local import LocalTarget, find_prometheus
+from tests.scrapes import raw_counter_rate
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(600)]
 
@@ -95,25 +95,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         yield Run(endpoints, cli, out, records, plan.settle_s)
 
 
-def _raw(run: Run, selector: str, window_s: float, at_s: float) -> list[list[tuple[float, float]]]:
-    r = httpx.get(
-        f"{run.endpoints.prometheus_url}/api/v1/query",
-        params={"query": f"{selector}[{int(window_s)}s]", "time": f"{at_s:.3f}"},
-        timeout=30,
-    )
-    body = r.json()
-    assert body["status"] == "success", r.text
-    return [[(float(t), float(v)) for t, v in s["values"]] for s in body["data"]["result"]]
-
-
-def _slope(samples: list[tuple[float, float]]) -> float:
-    (t0, v0), (t1, v1) = samples[0], samples[-1]
-    return (v1 - v0) / (t1 - t0)
-
-
-def _window(run: Run, r: MeasurementRecord) -> tuple[float, int]:
-    """The measuring window the run queried: duration_s ends at ended_at (settle excluded)."""
-    return r.ended_at.timestamp(), round(r.duration_s)
+def _windows(r: MeasurementRecord) -> list[tuple[float, float]]:
+    """The measuring windows the run read: an extended step's two, without the gap between."""
+    return [(since.timestamp(), to.timestamp()) for since, to in r.measured_windows]
 
 
 def test_the_cli_ran_in_url_mode_and_wrote_the_report(run: Run) -> None:
@@ -154,10 +138,8 @@ def test_reported_requests_per_second_match_raw_prometheus(run: Run, framework: 
     steps = [r for r in run.records if r.framework == framework]
     assert steps
     for r in steps:
-        end, window = _window(run, r)
-        series = [s for s in _raw(run, selector, window, end) if len(s) >= 2]
-        assert series, f"no raw samples for step {r.step}"
-        raw_rps = sum(_slope(s) for s in series)
+        raw_rps = raw_counter_rate(run.endpoints.prometheus_url, selector, _windows(r))
+        assert raw_rps is not None, f"no raw samples for step {r.step}"
         print(f"{framework} step {r.step}: report {r.achieved_rps:.1f} req/s, raw {raw_rps:.1f}")
         # The client counts completions of the window's arrivals, the server what it finished
         # in the window: the same when the pod keeps up (a passing step).
@@ -174,9 +156,7 @@ def test_reported_pod_cpu_matches_raw_prometheus(run: Run, framework: str) -> No
     steps = [r for r in run.records if r.framework == framework]
     assert steps
     for r in steps:
-        end, window = _window(run, r)
-        series = _raw(run, selector, window, end)
-        assert len(series) == 1 and len(series[0]) >= 2
-        raw_cores = _slope(series[0])
+        raw_cores = raw_counter_rate(run.endpoints.prometheus_url, selector, _windows(r))
+        assert raw_cores is not None, f"no raw samples for step {r.step}"
         print(f"{framework} step {r.step}: report {r.pod_cpu_cores:.3f} cores, raw {raw_cores:.3f}")
         assert r.pod_cpu_cores == pytest.approx(raw_cores, rel=TOLERANCE), (r.step, raw_cores)

@@ -77,6 +77,16 @@ class FakeMaster:
                 warmup = options.get("fwcap_step") == -1
         return offered, warmup
 
+    def offered_integral(self, since: float, to: float) -> float:
+        """Arrivals offered in [since, to]: what a pod's request counter gains meanwhile."""
+        total = 0.0
+        for i, (start, _host, options) in enumerate(self.swarms):
+            end = self.swarms[i + 1][0] if i + 1 < len(self.swarms) else self.clock.now
+            overlap = min(end, to) - max(start, since)
+            if overlap > 0:
+                total += float(options.get("fwcap_offered_rps", 0.0)) * overlap
+        return total
+
     def client_step(self, key: str) -> ClientStep:
         """Arrivals tallied under `key`: the rate x the time the key was on, after the settle."""
         n = ok = 0
@@ -136,9 +146,18 @@ class FakeProm:
             value = 0.0
         else:
             value = offered
-        if query.endswith("s]"):  # a raw counter's samples: a slope of `value` per second
+        if query.endswith("s]"):  # a raw counter's samples, once a second over the range
+            per_offered = 0.002 if "container_cpu_usage_seconds_total" in query else 1.0
+            window = int(query[query.rindex("[") + 1 : -2])
+            times = [t - window + 1 + i for i in range(window)]
+            values = [
+                100 + per_offered * self.master.offered_integral(t - window, u) for u in times
+            ]
             return [
-                {"metric": {"pod": "p-0"}, "values": [[t - 4, "100"], [t, str(100 + 4 * value)]]}
+                {
+                    "metric": {"pod": "p-0"},
+                    "values": [[u, str(v)] for u, v in zip(times, values, strict=True)],
+                }
             ]
         return [{"metric": {}, "value": [t, str(value)]}]
 
@@ -310,3 +329,11 @@ def test_an_undecided_step_is_extended_once_and_pooled(tmp_path: Path) -> None:
     assert first.seed in seeds and first.seed + 1 in seeds
     # At exactly 5% the estimate decides: pass (<= 5%).
     assert first.decision == "pass"
+    # The measured time is the two windows, and the server's figures are read over each: the
+    # drained gap between them is no part of the step's load.
+    assert len(first.measured_windows) == 2
+    (_from1, to1), (from2, _to2) = first.measured_windows
+    assert (from2 - to1).total_seconds() > 1
+    assert first.duration_s == pytest.approx(2 * window)
+    assert first.pod_cpu_cores == pytest.approx(first.offered_rps * 0.002, rel=0.02)
+    assert first.cpu_seconds_per_request == pytest.approx(0.002, rel=0.02)

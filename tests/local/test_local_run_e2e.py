@@ -25,7 +25,7 @@ from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, RunResult, plan_slo
 from capacity.target.base import Endpoints
 from capacity.target.local import LocalTarget
-from tests.scrapes import wait_for_scrapes_after
+from tests.scrapes import raw_counter_rate, wait_for_scrapes_after
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
 
@@ -106,9 +106,9 @@ def _slope(samples: list[tuple[float, float]]) -> float:
     return (v1 - v0) / (t1 - t0)
 
 
-def _window(run: Run, r: MeasurementRecord) -> tuple[float, float]:
-    """The measuring window the run queried: duration_s ends at ended_at (settle excluded)."""
-    return r.ended_at.timestamp(), round(r.duration_s)
+def _windows(r: MeasurementRecord) -> list[tuple[float, float]]:
+    """The measuring windows the run read: an extended step's two, without the gap between."""
+    return [(since.timestamp(), to.timestamp()) for since, to in r.measured_windows]
 
 
 def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
@@ -151,16 +151,14 @@ def test_recorded_requests_per_second_match_raw_counter_samples(run: Run, framew
         'http_route=~"/api/.+"}'
     )
     for r in (r for r in run.records_on_disk if r.framework == framework):
-        end, window = _window(run, r)
-        series = [s for s in _raw(run, selector, window, end) if len(s) >= 2]
-        if not series:
+        raw_rps = raw_counter_rate(run.endpoints.prometheus_url, selector, _windows(r))
+        if raw_rps is None:
             # An overloaded pod can miss every /metrics scrape of a short window (each waits
             # behind the queued requests past the scrape timeout). Only a failing step may,
             # and then the run must have recorded no server-side figure either.
             assert r.decision == "fail", f"no raw samples for passing step {r.step}"
             assert r.latency_p95_ms is None, (r.step, r.latency_p95_ms)
             continue
-        raw_rps = sum(_slope(s) for s in series)
         # The client counts completions of the window's arrivals, the server what it finished
         # in the window: the same when the pod keeps up (a passing step).
         if r.decision == "pass":
@@ -187,10 +185,8 @@ def test_recorded_requests_per_second_match_raw_counter_samples(run: Run, framew
 def test_recorded_pod_cpu_matches_raw_cpuacct_samples(run: Run, framework: str) -> None:
     selector = f'container_cpu_usage_seconds_total{{namespace="local", container="{framework}"}}'
     for r in (r for r in run.records_on_disk if r.framework == framework):
-        end, window = _window(run, r)
-        series = _raw(run, selector, window, end)
-        assert len(series) == 1 and len(series[0]) >= 2
-        raw_cores = _slope(series[0])
+        raw_cores = raw_counter_rate(run.endpoints.prometheus_url, selector, _windows(r))
+        assert raw_cores is not None, f"no raw samples for step {r.step}"
         assert r.pod_cpu_cores == pytest.approx(raw_cores, rel=TOLERANCE), (r.step, raw_cores)
 
 
