@@ -9,6 +9,12 @@ goes on completing connections into a backlog nobody accepts from any more, and 
 exit; closed, a connection made during the drain is refused, which a client (or a load
 balancer) retries elsewhere. Each worker closes its own copy as it starts draining.
 
+The last close still resets whatever sits in the backlog at that instant: a client that keeps
+connecting through the shutdown met about three resets per SIGTERM. So before any copy closes,
+the listening socket stops taking new handshakes (a socket filter that drops every packet; the
+client's SYN retry then finds the port closed: refused), and the workers get a moment to accept
+and serve what is already queued.
+
 The package sits next to the services in the source tree (services/asgi_server/) and inside each
 image that runs uvicorn (deploy/service.py stages it into their build contexts).
 """
@@ -16,14 +22,32 @@ image that runs uvicorn (deploy/service.py stages it into their build contexts).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import ctypes
 import os
+import socket
+import struct
 import sys
+import time
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 GRACEFUL_SHUTDOWN_S = 20
+BACKLOG_DRAIN_S = 0.1  # for the workers to accept what is queued before the listener closes
+
+SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>; elsewhere the setsockopt fails, harmless
+DROP_EVERY_PACKET = struct.pack("HBBI", 0x06, 0, 0, 0)  # classic BPF: BPF_RET | BPF_K, keep 0
+
+
+def refuse_new_handshakes(sock: socket.socket | asyncio.trsock.TransportSocket) -> None:
+    """From now on the listening socket drops every packet: no new connection completes into
+    its backlog, while what is already queued can still be accepted."""
+    program = ctypes.create_string_buffer(DROP_EVERY_PACKET)
+    sock_fprog = struct.pack("HL", 1, ctypes.addressof(program))  # {length, pointer}
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, sock_fprog)
 
 
 class DrainingMultiprocess(Multiprocess):
@@ -36,9 +60,24 @@ class DrainingMultiprocess(Multiprocess):
         super().handle_int()
 
     def _stop_listening(self) -> None:
+        # The workers share this socket and still accept from it until they are signalled.
+        for sock in self.sockets:
+            refuse_new_handshakes(sock)
+        time.sleep(BACKLOG_DRAIN_S)
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+class DrainingServer(uvicorn.Server):
+    """One process serving alone: the same order at its own shutdown."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            for sock in server.sockets:
+                refuse_new_handshakes(sock)
+        await asyncio.sleep(BACKLOG_DRAIN_S)  # the loop accepts and serves what is queued
+        await super().shutdown(sockets)
 
 
 def config(
@@ -86,7 +125,7 @@ def main() -> None:
     if cfg.workers > 1:  # what uvicorn.run() does, with the draining supervisor
         DrainingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
     else:
-        server = uvicorn.Server(cfg)
+        server = DrainingServer(cfg)
         server.run()  # closes its listening socket itself at SIGTERM
         if not server.started:
             sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run() exits
