@@ -12,6 +12,7 @@ knees). Other users of the machine are not pinned by the kit; their load shows i
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -63,7 +64,12 @@ def pod_cores(available: Iterable[int]) -> int:
 
 
 def pin_tree(pid: int, cpus: Iterable[int]) -> None:
-    """Set the affinity of a process and its current children (later children inherit it)."""
+    """Set the affinity of every thread of a process and of its current children.
+
+    Affinity is per thread on Linux: pinning a process's first thread leaves the threads it
+    already started where they were (a Django worker's request threads, Prometheus' runtime
+    threads all ran on every core). Threads and children started later inherit it.
+    """
     wanted = sorted(cpus)
     try:
         root = psutil.Process(pid)
@@ -72,9 +78,12 @@ def pin_tree(pid: int, cpus: Iterable[int]) -> None:
         return
     for proc in procs:
         try:
-            proc.cpu_affinity(wanted)
-        except (psutil.Error, OSError):
+            threads = [t.id for t in proc.threads()]
+        except psutil.Error:
             continue
+        for tid in threads:
+            with contextlib.suppress(OSError):  # a thread that has just ended
+                os.sched_setaffinity(tid, wanted)
 
 
 def parse_proc_stat(text: str, cpus: Iterable[int], ticks_per_s: float) -> tuple[float, float]:

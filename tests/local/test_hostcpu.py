@@ -51,10 +51,19 @@ def test_pinning_a_real_process_sets_its_affinity() -> None:
     import subprocess
     import sys
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # A process that has started threads before it is pinned, as a server has once ready.
+    started = (
+        "import threading, time; e = threading.Event()\n"
+        "for _ in range(4): threading.Thread(target=e.wait, daemon=True).start()\n"
+        "print('ready', flush=True); time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", started], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         pin_tree(child.pid, [mine[-1]])
-        assert os.sched_getaffinity(child.pid) == {mine[-1]}
+        threads = os.listdir(f"/proc/{child.pid}/task")
+        assert len(threads) == 5
+        assert all(os.sched_getaffinity(int(tid)) == {mine[-1]} for tid in threads)
         assert (process_tree_cpu_s(child.pid) or 0.0) >= 0.0
     finally:
         child.kill()
