@@ -166,7 +166,6 @@ def pool(parts: Sequence[tuple[StepMetrics, float]]) -> StepMetrics:
     """
     if len(parts) == 1:
         return parts[0][0]
-    total_s = sum(seconds for _m, seconds in parts)
 
     def weighted(values: Sequence[tuple[float, float]]) -> float:
         weight = sum(w for _v, w in values)
@@ -176,7 +175,7 @@ def pool(parts: Sequence[tuple[StepMetrics, float]]) -> StepMetrics:
         present = [v for v in values if v is not None]
         return max(present) if present else None
 
-    offered = [(m.offered_rps_exported, s) for m, s in parts if m.offered_rps_exported is not None]
+    offered = [(v, s) for m, s in parts if (v := m.offered_rps_exported) is not None]
     return StepMetrics(
         achieved_rps=weighted([(m.achieved_rps, s) for m, s in parts]),
         latency_p50_ms=highest([m.latency_p50_ms for m, _s in parts]),
@@ -184,12 +183,12 @@ def pool(parts: Sequence[tuple[StepMetrics, float]]) -> StepMetrics:
         latency_p99_ms=highest([m.latency_p99_ms for m, _s in parts]),
         error_ratio=weighted([(m.error_ratio, m.achieved_rps * s) for m, s in parts]),
         pods=min(m.pods for m, _s in parts),
-        pod_cpu_cores=sum(m.pod_cpu_cores * s for m, s in parts) / total_s,
+        pod_cpu_cores=weighted([(m.pod_cpu_cores, s) for m, s in parts]),
         pod_cpu_cores_max=max(m.pod_cpu_cores_max for m, _s in parts),
         pod_memory_working_set_bytes=max(m.pod_memory_working_set_bytes for m, _s in parts),
         pod_cpu_throttled_ratio=max(m.pod_cpu_throttled_ratio for m, _s in parts),
         generator_cpu_cores_max=max(m.generator_cpu_cores_max for m, _s in parts),
-        offered_rps_exported=weighted([(v, s) for v, s in offered]) if offered else None,  # type: ignore[misc]
+        offered_rps_exported=weighted(offered) if offered else None,
     )
 
 
