@@ -73,6 +73,10 @@ def measure(
             )  # fmt: skip
             result = run.run()
         details["step_order"] = " ".join(run.order)
+        details["rounds_run"] = result.rounds_run
+        if result.budget_note:
+            details["rounds_note"] = result.budget_note
+            console.print(f"note: {result.budget_note}", markup=False)
         speed = speed_details(result.records)
         _write_json(out_dir / PLATFORM_FILE, details | speed)
         if speed.get("cpu_speed_warning"):

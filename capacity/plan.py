@@ -101,6 +101,11 @@ class Plan(BaseModel):
         description="times each search runs, on fresh pod processes (a later one starts at the "
         "bracket)",
     )  # fmt: skip
+    time_budget_s: float | None = Field(
+        540, ge=60, le=86_400,
+        description="measuring time after which no later round starts, s (a round takes about "
+        "the longest one before it); 540 keeps `make report` within 10 minutes; null: no limit",
+    )  # fmt: skip
     later_round_probes: int = Field(
         4, ge=2, le=100,
         description="most steps per framework x scenario in a later round (it stops at its own "

@@ -76,6 +76,8 @@ class RunResult:
     records: list[MeasurementRecord] = field(default_factory=list)
     # (framework, scenario) -> why its search ended
     endings: dict[tuple[str, str], str] = field(default_factory=dict)
+    rounds_run: int = 0
+    budget_note: str | None = None  # why fewer rounds ran than planned
 
 
 def plan_slo(plan: Plan) -> Slo:
@@ -184,8 +186,14 @@ class CapacityRun:
     def run(self) -> RunResult:
         try:
             earlier: dict[tuple[str, str], Ladder] = {}
+            started = self.clock.monotonic()
+            took: list[float] = []  # each round's wall time, its restart included
             for round_index in range(self.plan.rounds):
+                if round_index > 0 and self._over_budget(round_index, started, took):
+                    break
+                round_started = self.clock.monotonic()
                 self._round = round_index
+                self.result.rounds_run = round_index + 1
                 if round_index > 0 and self.between_rounds is not None:
                     self._new_processes(round_index)
                 for s_index, scenario in enumerate(self.plan.scenarios):
@@ -201,10 +209,30 @@ class CapacityRun:
                         self.result.endings[(framework, scenario)] = ending
                         self._combo = (self._combo[0], framework, scenario)
                         self._emit("scenario-done", message=f"{framework} {scenario}: {ending}")
+                took.append(self.clock.monotonic() - round_started)
         finally:
             with contextlib.suppress(TargetError):
                 self.master.stop()
         return self.result
+
+    def _over_budget(self, round_index: int, started: float, took: list[float]) -> bool:
+        """True (and the reason noted) when the next round would end past the time budget: it
+        is expected to take as long as the longest later round so far (the first round, a
+        longer search, until there is one)."""
+        budget = self.plan.time_budget_s
+        if budget is None:
+            return False
+        elapsed = self.clock.monotonic() - started
+        expected = max(took[1:], default=took[0])
+        if elapsed + expected <= budget:
+            return False
+        self.result.budget_note = (
+            f"{round_index} of {self.plan.rounds} rounds: after {elapsed:.0f} s of measuring, "
+            f"round {round_index + 1} (about {expected:.0f} s) would have ended past the "
+            f"{budget:g} s time budget (`time_budget_s`)"
+        )
+        self._emit("round", message=self.result.budget_note)
+        return True
 
     def _new_processes(self, round_index: int) -> None:
         """The target's fresh processes for a later round; the generator's users, whose

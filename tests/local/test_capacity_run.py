@@ -337,3 +337,22 @@ def test_an_undecided_step_is_extended_once_and_pooled(tmp_path: Path) -> None:
     assert first.duration_s == pytest.approx(2 * window)
     assert first.pod_cpu_cores == pytest.approx(first.offered_rps * 0.002, rel=0.02)
     assert first.cpu_seconds_per_request == pytest.approx(0.002, rel=0.02)
+
+
+@pytest.mark.parametrize(("budget", "rounds"), [(None, 4), (86_400.0, 4), (60.0, 1)])
+def test_a_later_round_starts_only_if_it_would_end_within_the_time_budget(
+    tmp_path: Path, budget: float | None, rounds: int
+) -> None:
+    # The first round of this fake run takes minutes of its clock; with a 60 s budget a second
+    # round (expected to take as long) would end past it, so the run stops after one and says so.
+    plan, _master, result, records, _ = _run(
+        tmp_path, {"django": 95.0, "fastapi": 150.0}, rounds=4, time_budget_s=budget
+    )
+    assert result.rounds_run == rounds
+    assert {r.round_index for r in records} == set(range(rounds))
+    if rounds < plan.rounds:
+        assert result.budget_note is not None
+        assert result.budget_note.startswith(f"{rounds} of {plan.rounds} rounds")
+        assert "60 s time budget" in result.budget_note
+    else:
+        assert result.budget_note is None
