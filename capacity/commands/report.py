@@ -137,6 +137,21 @@ def report(
         float | None,
         typer.Option("--warmup", help=f"Warm-up seconds per search [{default('warmup_s'):g}]."),
     ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Times each search runs, on fresh pod processes [{default('rounds')}; "
+            "--quick: 1]."
+        ),
+    ] = None,
+    time_budget_s: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            help="Seconds of measuring after which no later round starts "
+            f"[{default('time_budget_s'):g}].",
+        ),
+    ] = None,
     locust_workers: Annotated[
         int | None, typer.Option(help=f"Locust worker processes [{default('locust_workers')}].")
     ] = None,

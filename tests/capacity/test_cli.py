@@ -430,6 +430,9 @@ def test_report_flags_reach_the_plan_by_their_field_and_name_their_flag_in_error
     result = run("report", "--out", tmp_path / "out", "--step-duration", "1", "--warmup", "2")
     assert_refused(result, "step_duration_s (--step-duration)", "warmup_s (--warmup)")
     assert not (tmp_path / "out").exists()
+    result = run("report", "--out", tmp_path / "out", "--rounds", "0", "--time-budget", "5")
+    assert_refused(result, "rounds (--rounds)", "(got 0)", "time_budget_s (--time-budget)")
+    assert not (tmp_path / "out").exists()
 
 
 def test_report_help_shows_the_plans_own_defaults() -> None:
