@@ -416,9 +416,12 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
         # Each round fitted on its own, and the median of their crossings: one round whose
         # process or moment was off (a step 35% late at a rate the other rounds pass with 3%)
         # moves the pooled share at its rates, but not the median.
-        median = _log_median([_round_crossing(r, allowed, clamp) for r in rounds])
-        if clamp[0] < median < clamp[1]:
-            cross, by_median = median, True
+        own = sorted(_round_crossing(r, allowed, clamp) for r in rounds)
+        middle = own[(len(own) - 1) // 2 : len(own) // 2 + 1]
+        # Only a median of real crossings: a round without one sits at the clamp, and with an
+        # even count the geometric mean of a clamp and a crossing would be neither.
+        if all(clamp[0] < v < clamp[1] for v in middle):
+            cross, by_median = _log_median(middle), True
     reason = None
     if not clamp[0] <= cross <= clamp[1]:
         side = "below the lowest" if cross < clamp[0] else "above the highest"

@@ -349,6 +349,19 @@ def test_one_round_a_sixth_slower_does_not_move_the_median_of_the_rounds(slow):
     assert together < 0.92 * 300.0
 
 
+def test_a_median_that_would_fall_on_a_round_without_a_crossing_keeps_the_pooled_fit():
+    # Four rounds, two of which passed every rate they tried (no crossing: at the clamp). The
+    # median of four is the geometric mean of the middle two, here a crossing and the clamp:
+    # neither, so the point stays the pooled fit's.
+    rng = np.random.default_rng(4)
+    near = (288.0, 300.0, 312.0)
+    four = [s for s in five_rounds((300.0,) * 5, 2) if s.round_index < 2]
+    four += later_round(400.0, near, 2, rng, slope=40.0) + later_round(400.0, near, 3, rng, 40.0)
+    point = capacity_estimate(four, ALLOWED, resamples=50).point_rps
+    together = capacity_estimate(pooled(four), ALLOWED, resamples=50).point_rps
+    assert point == pytest.approx(together, rel=1e-12)
+
+
 def test_two_rounds_keep_the_pooled_fit():
     # A median of two rounds is only their mean: below three rounds the point is the pooled fit.
     steps = [s for s in five_rounds((290.0, 310.0, 300.0, 300.0, 300.0), 6) if s.round_index < 2]
