@@ -53,18 +53,8 @@ def raw_counter_rate(
     """
     rates: list[tuple[float, float]] = []
     for since, to in windows:
-        length = max(1, round(to - since))
-        r = httpx.get(
-            f"{prometheus_url}/api/v1/query",
-            params={"query": f"{selector}[{length}s]", "time": f"{to:.3f}"},
-            timeout=30,
-        )
-        body = r.json()
-        assert body["status"] == "success", r.text
-        assert body["data"]["resultType"] == "matrix"
         slopes = []
-        for series in body["data"]["result"]:
-            samples = [(float(t), float(v)) for t, v in series["values"]]
+        for samples in raw_samples(prometheus_url, selector, max(1, round(to - since)), to):
             if len(samples) >= 2:
                 (t0, v0), (t1, v1) = samples[0], samples[-1]
                 slopes.append((v1 - v0) / (t1 - t0))
@@ -73,3 +63,18 @@ def raw_counter_rate(
     if not rates:
         return None
     return sum(rate * length for rate, length in rates) / sum(length for _r, length in rates)
+
+
+def raw_samples(
+    prometheus_url: str, selector: str, window_s: int, at_s: float
+) -> list[list[tuple[float, float]]]:
+    """Raw samples of every series matching `selector` in (at - window, at]."""
+    r = httpx.get(
+        f"{prometheus_url}/api/v1/query",
+        params={"query": f"{selector}[{window_s}s]", "time": f"{at_s:.3f}"},
+        timeout=30,
+    )
+    body = r.json()
+    assert body["status"] == "success", r.text
+    assert body["data"]["resultType"] == "matrix"
+    return [[(float(t), float(v)) for t, v in s["values"]] for s in body["data"]["result"]]

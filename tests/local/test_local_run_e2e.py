@@ -25,7 +25,7 @@ from capacity.plan import Plan, build_plan
 from capacity.run import CapacityRun, RunResult, plan_slo
 from capacity.target.base import Endpoints
 from capacity.target.local import LocalTarget
-from tests.scrapes import raw_counter_rate, wait_for_scrapes_after
+from tests.scrapes import raw_counter_rate, raw_samples, wait_for_scrapes_after
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
 
@@ -89,16 +89,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 
 def _raw(run: Run, selector: str, window_s: float, at_s: float) -> list[list[tuple[float, float]]]:
-    """Raw samples of every series matching `selector` in (at - window, at]."""
-    r = httpx.get(
-        f"{run.endpoints.prometheus_url}/api/v1/query",
-        params={"query": f"{selector}[{int(window_s)}s]", "time": f"{at_s:.3f}"},
-        timeout=30,
-    )
-    body = r.json()
-    assert body["status"] == "success", r.text
-    assert body["data"]["resultType"] == "matrix"
-    return [[(float(t), float(v)) for t, v in s["values"]] for s in body["data"]["result"]]
+    return raw_samples(run.endpoints.prometheus_url, selector, int(window_s), at_s)
 
 
 def _slope(samples: list[tuple[float, float]]) -> float:
