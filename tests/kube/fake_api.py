@@ -300,6 +300,13 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             if backend is None:
                 self._answer(404, status_body(404, "NotFound", f'pods "{pod_name}" not found'))
                 return
+            # whether this session drops is settled before the handshake is answered: the
+            # client may set `drop_forwards` as soon as it has the 101 (an earlier, probing
+            # session must not take the drop meant for the next one)
+            with kube.lock:
+                kube.forward_sessions += 1
+                drop = kube.drop_forwards > 0
+                kube.drop_forwards -= int(drop)
             key = self.headers["Sec-WebSocket-Key"]
             accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
             self.send_response(101, "Switching Protocols")
@@ -309,10 +316,6 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
             self.end_headers()
             self.wfile.flush()
-            with kube.lock:
-                kube.forward_sessions += 1
-                drop = kube.drop_forwards > 0
-                kube.drop_forwards -= int(drop)
             ws = self.connection
             port_bytes = struct.pack("<H", port)
             _send(ws, b"\x00" + port_bytes)
