@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,16 @@ from capacity.load.steps import eta_s
 from capacity.measurements import SCHEMA_VERSION, MeasurementRecord, append_record
 from capacity.metrics.client import PromQuery, StepMetrics, connect, pool, read_step
 from capacity.plan import Plan
-from capacity.slo import Slo, StepCounts, decide, judge, step_counts
+from capacity.slo import (
+    PROBE_RETRIES,
+    PROBE_RETRY_PAUSE_S,
+    SPEED_TOLERANCE,
+    Slo,
+    StepCounts,
+    decide,
+    judge,
+    step_counts,
+)
 from capacity.target.base import Endpoints
 from capacity.target.cpuspeed import ProbeReading
 from capacity.target.hostcpu import HostSample, foreign_pod_core_cores
@@ -178,6 +188,7 @@ class CapacityRun:
         self._numbers: dict[tuple[str, str], int] = {}
         self._on_host = ""  # the framework the generator currently loads
         self._round = 0
+        self._speeds: list[float] = []  # the pods' core-speed readings kept so far
         # The time order of the frameworks' steps, as results.json states it.
         self.order: list[str] = []
 
@@ -414,7 +425,7 @@ class CapacityRun:
         options = self._options(framework, scenario, step=number, rps=rps, seed=seed, key=key,
                                 cap=self._cap(rps))  # fmt: skip
         drain = self._drain()
-        speed = self.cpu_probe()
+        speed, speed_note = self._core_speed()
         support_speed = self.support_probe()
         in_flight_at_start = drain.in_flight_at_start
         host_before = self.host_cpu()
@@ -449,6 +460,7 @@ class CapacityRun:
         record = self._record(
             framework, scenario, number, probe, attempt, seed, window, client, metrics,
             extended, host_before, host_after, drain, in_flight_at_start, speed, support_speed,
+            speed_note,
         )  # fmt: skip
         # The ladder sees what the model will see (capacity/slo.py decides for both).
         ladder.record(probe.index, step_counts(record, self.slo))
@@ -457,6 +469,37 @@ class CapacityRun:
         self.order.append(framework)
         self._last_record = record
         self._emit("step", step=number, offered_rps=rps)
+
+    def _core_speed(self) -> tuple[ProbeReading | None, str | None]:
+        """The pods' core speed just before a step, and a note when it had to be read again.
+
+        A reading further than `SPEED_TOLERANCE` off the median of the run's readings so far
+        (three or more) is read again, up to `PROBE_RETRIES` times `PROBE_RETRY_PAUSE_S` apart:
+        a dip of the host that passes costs a second, not the step (the model leaves a step out
+        only when its last reading is still off).
+        """
+        reading = self.cpu_probe()
+        median = statistics.median(self._speeds) if len(self._speeds) >= 3 else None
+        off: list[float] = []
+        while reading is not None and median:
+            deviation = reading.k_rounds_per_cpu_s / median - 1
+            if abs(deviation) <= SPEED_TOLERANCE or len(off) == PROBE_RETRIES:
+                break
+            off.append(deviation)
+            self._wait_until(self.clock.monotonic() + PROBE_RETRY_PAUSE_S, "step", None, None)
+            reading = self.cpu_probe()
+        if reading is not None:
+            self._speeds.append(reading.k_rounds_per_cpu_s)
+        if not off:
+            return reading, None
+        last = "no reading" if reading is None or not median else (
+            f"{reading.k_rounds_per_cpu_s / median - 1:+.0%}"
+        )  # fmt: skip
+        return reading, (
+            "core-speed probe read again: "
+            + ", then ".join(f"{d:+.0%}" for d in off)
+            + f", then {last} off the run's median so far"
+        )
 
     def _counts(self, client: ClientStep | None) -> StepCounts:
         return client.counts(self.slo.latency_ms) if client is not None else StepCounts(0, 0)
@@ -491,7 +534,7 @@ class CapacityRun:
         w: _Window, client: ClientStep | None, m: StepMetrics, extended: bool,
         host_before: HostSample | None, host_after: HostSample | None, drain: _Drain,
         in_flight_at_start: int | None, speed: ProbeReading | None,
-        support_speed: ProbeReading | None = None,
+        support_speed: ProbeReading | None = None, speed_note: str | None = None,
     ) -> MeasurementRecord:  # fmt: skip
         plan = self.plan
         pods = len(self.endpoints.service_urls[framework])
@@ -513,6 +556,8 @@ class CapacityRun:
         notes = [f"round {self._round + 1}, grid r{probe.index} {probe.purpose}, run {attempt}"]
         if drain.note:
             notes.append(drain.note)
+        if speed_note:
+            notes.append(speed_note)
         if extended:
             notes.append("measured twice (the first window was undecided), pooled")
         if contended:

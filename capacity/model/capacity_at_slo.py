@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from capacity.measurements import MeasurementRecord
 from capacity.model.derivation import Figure, derive
 from capacity.slo import (
+    SPEED_TOLERANCE,
     Percentile,
     Slo,
     StepCounts,
@@ -42,9 +43,6 @@ if TYPE_CHECKING:  # numpy loads only when a capacity is fitted (`capacity fit -
 
 __all__ = ["JudgedStep", "Percentile", "PodCapacity", "Slo", "capacity_at_slo", "judged"]
 
-# A step whose core-speed probe differs from the run's median by more than this share ran on a
-# different machine, in effect: it is left out of the fit (docs/local-run.md).
-SPEED_TOLERANCE = 0.15
 # The pods' own core(s) were contended when the pods and whatever else ran there wanted more
 # than this share of them: the pods' quota alone cannot take a whole core, so foreign load below
 # what the quota leaves free costs them nothing, and above it their latency is the machine's.

@@ -15,6 +15,7 @@ import pytest
 from capacity.load.client_stats import ClientStep
 from capacity.load.driver import LocustStats
 from capacity.measurements import read_records
+from capacity.model.capacity_at_slo import Slo, capacity_at_slo, run_speed
 from capacity.plan import build_plan
 from capacity.run import CapacityRun, Progress, frameworks_order, plan_grid, step_seed
 from capacity.target.base import Endpoints, PodInfo
@@ -175,6 +176,7 @@ def _run(  # type: ignore[no-untyped-def]
     tmp_path: Path,
     capacity: Mapping[str, float],
     between_rounds: Callable[[], None] | None = None,
+    cpu_probe: Callable[[], ProbeReading | None] = lambda: ProbeReading(38.0, 1.0),
     **plan_values: Any,
 ):
     plan = build_plan(cli={"scenarios": ["db-read"], "rounds": 1, **plan_values})
@@ -193,7 +195,7 @@ def _run(  # type: ignore[no-untyped-def]
         plan, _endpoints(), measurements_path=path, run_id="r", check_pods=lambda: None,
         on_progress=progress, prom=FakeProm(master), master=master,  # type: ignore[arg-type]
         clock=clock, between_rounds=between_rounds,
-        cpu_probe=lambda: ProbeReading(38.0, 1.0), support_probe=lambda: ProbeReading(21.0, 1.1),
+        cpu_probe=cpu_probe, support_probe=lambda: ProbeReading(21.0, 1.1),
     )  # fmt: skip
     result = run.run()
     return plan, master, result, read_records(path), seen_on_disk
@@ -231,6 +233,41 @@ def test_each_framework_is_bracketed_and_confirmed_with_steps_interleaved_a_b_b_
     assert len(stops) >= len(records), "arrivals stop at the end of every window"
     assert result.records == records
     assert on_disk == list(range(1, len(records) + 1)), "each step is on disk when reported"
+
+
+def test_a_probe_reading_far_off_the_runs_median_is_read_again_before_the_step(
+    tmp_path: Path,
+) -> None:
+    # Steps 1-6 read 38; step 7 dips to 20 (-47%) once and then reads 38 again; step 11 stays
+    # at 20 through both re-reads; 40 reads on (a +5% step: within the tolerance, read once).
+    script = [38.0] * 6 + [20.0, 38.0] + [38.0] * 3 + [20.0, 20.0, 20.0] + [40.0]
+    calls: list[float] = []
+
+    def probe() -> ProbeReading:
+        calls.append(script[min(len(calls), len(script) - 1)])
+        return ProbeReading(calls[-1], 1.0)
+
+    _plan, _m, _r, records, _ = _run(tmp_path, {"django": 95.0, "fastapi": 150.0},
+                                     cpu_probe=probe)  # fmt: skip
+    speeds = [r.cpu_speed for r in records]
+    assert speeds[:11] == [38.0] * 10 + [20.0] and set(speeds[11:]) == {40.0}, speeds
+    assert len(calls) == len(records) + 1 + 2, "one re-read for step 7, two for step 11"
+    assert "core-speed probe read again: -47%, then +0% off" in records[6].note
+    assert "read again: -47%, then -47%, then -47% off" in records[10].note
+    assert all("read again" not in r.note for i, r in enumerate(records) if i not in (6, 10))
+    # The model still leaves out the step whose last reading stayed off, and only that one.
+    capacity = {
+        fw: capacity_at_slo(
+            [r for r in records if r.framework == fw],
+            Slo(),
+            fw,
+            speed=run_speed(records),
+            resamples=20,
+        )
+        for fw in ("django", "fastapi")
+    }
+    left_out = [v.record.step for c in capacity.values() for v in c.steps if v.excluded]
+    assert left_out == [records[10].step], left_out
 
 
 def test_records_carry_the_limits_the_pods_ran_with_not_the_plans(tmp_path: Path) -> None:
