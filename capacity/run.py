@@ -61,6 +61,8 @@ DRAIN_S = 5.0
 DRAIN_TIMEOUT_S = 15.0
 # The pods are idle when they used less than this share of their CPU limit over a poll.
 IDLE_SHARE = 0.05
+# A core-speed reading is checked against the median of this many readings before it.
+RECENT_READINGS = 5
 
 
 @dataclass(frozen=True)
@@ -473,13 +475,16 @@ class CapacityRun:
     def _core_speed(self) -> tuple[ProbeReading | None, str | None]:
         """The pods' core speed just before a step, and a note when it had to be read again.
 
-        A reading further than `SPEED_TOLERANCE` off the median of the run's readings so far
-        (three or more) is read again, up to `PROBE_RETRIES` times `PROBE_RETRY_PAUSE_S` apart:
-        a dip of the host that passes costs a second, not the step (the model leaves a step out
-        only when its last reading is still off).
+        A reading further than `SPEED_TOLERANCE` off the median of the last `RECENT_READINGS`
+        kept readings (three or more) is read again, up to `PROBE_RETRIES` times
+        `PROBE_RETRY_PAUSE_S` apart: a dip of the host that passes costs a second, not the step
+        (the model leaves a step out only when its last reading is still off the run's median).
+        The recent readings, not the whole run's, so that once the host has changed speed for
+        minutes the steps stop re-reading what is now the machine's speed.
         """
         reading = self.cpu_probe()
-        median = statistics.median(self._speeds) if len(self._speeds) >= 3 else None
+        recent = self._speeds[-RECENT_READINGS:]
+        median = statistics.median(recent) if len(recent) >= 3 else None
         off: list[float] = []
         while reading is not None and median:
             deviation = reading.k_rounds_per_cpu_s / median - 1
@@ -498,7 +503,7 @@ class CapacityRun:
         return reading, (
             "core-speed probe read again: "
             + ", then ".join(f"{d:+.0%}" for d in off)
-            + f", then {last} off the run's median so far"
+            + f", then {last} off the median of the recent readings"
         )
 
     def _counts(self, client: ClientStep | None) -> StepCounts:
