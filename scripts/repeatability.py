@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Do several runs' answers agree? The repeatability check of issue 22, from report folders.
+
+For two or more reports (each a `reports/<ts>/` folder with results.json and
+measurements.jsonl), prints per scenario each run's FastAPI/Django `capacity_ratio` with its
+`capacity_ratio_ci95`, whether every run's ratio lies inside every other run's interval, and the
+span of the ratios (max/min - 1); per framework and scenario, each run's capacity raw and
+normalised by the core-speed probe (capacity x the runs' median probe / the run's median probe,
+the probe being each step's `cpu_speed`), and both spans. The last lines say which of the checks
+hold against `--max-span` (10%: the acceptance of issue 22). Exit 0 when all hold, 1 when one
+does not, 2 on unreadable input.
+
+    .venv/bin/python scripts/repeatability.py /tmp/r1/reports/* /tmp/r2/reports/* /tmp/r3/reports/*
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one report says, as far as this check needs."""
+
+    name: str
+    speed: float | None  # the median core-speed probe over its steps
+    ratios: dict[str, tuple[float | None, tuple[float, float] | None]]  # scenario -> point, ci
+    capacities: dict[tuple[str, str], float | None]  # (framework, scenario) -> req/s per pod
+
+
+def read_run(folder: Path) -> Run:
+    """A report folder; ValueError naming the file when it is missing or not a report."""
+    results_file, measurements_file = folder / "results.json", folder / "measurements.jsonl"
+    try:
+        results: dict[str, Any] = json.loads(results_file.read_text(encoding="utf-8"))
+        speeds = [
+            float(r["cpu_speed"])
+            for line in measurements_file.read_text(encoding="utf-8").splitlines()
+            if line.strip() and (r := json.loads(line)).get("cpu_speed") is not None
+        ]
+        ratios = {
+            str(c["scenario"]): (
+                c.get("capacity_ratio"),
+                tuple(c["capacity_ratio_ci95"]) if c.get("capacity_ratio_ci95") else None,
+            )
+            for c in results["comparisons"]
+        }
+        capacities = {
+            (str(s["framework"]), str(s["scenario"])): s["capacity_per_pod_rps"].get("value")
+            for s in results["series"]
+        }
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"{folder}: not a capacity report folder (needs results.json and "
+            f"measurements.jsonl): {e}"
+        ) from e
+    speed = statistics.median(speeds) if speeds else None
+    return Run(str(folder), speed, ratios, capacities)  # type: ignore[arg-type]  # JSON
+
+
+def span(values: list[float]) -> float:
+    """max/min - 1 of positive values."""
+    return max(values) / min(values) - 1
+
+
+def check(runs: list[Run], max_span: float) -> tuple[list[str], bool]:
+    """The report lines and whether every check holds."""
+    lines: list[str] = []
+    verdicts: list[tuple[str, bool]] = []
+    for i, run in enumerate(runs, 1):
+        speed = f"{run.speed:.2f}" if run.speed is not None else "none"
+        lines.append(f"run {i}: {run.name} (median core-speed probe {speed})")
+    for scenario in sorted({s for r in runs for s in r.ratios}):
+        got = [r.ratios.get(scenario, (None, None)) for r in runs]
+        cells = [f"{p:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]" if p and ci else f"{p}" for p, ci in got]
+        lines.append(f"{scenario} FastAPI/Django: " + " | ".join(cells))
+        pairs = [(p, ci) for p, ci in got if p is not None and ci is not None]
+        if len(pairs) < len(got):
+            verdicts.append((f"{scenario}: a run has no ratio or no interval", False))
+            continue
+        inside = all(
+            ci[0] <= p <= ci[1]
+            for i, (p, _) in enumerate(pairs)
+            for j, (_, ci) in enumerate(pairs)
+            if i != j
+        )
+        s = span([p for p, _ in pairs])
+        verdicts.append((f"{scenario}: each ratio inside the other runs' 95% intervals", inside))
+        verdicts.append((f"{scenario}: the ratios span {s:.1%} (<= {max_span:.0%})", s <= max_span))
+    speeds = [r.speed for r in runs if r.speed is not None]
+    reference = statistics.median(speeds) if len(speeds) == len(runs) else None
+    for key in sorted({k for r in runs for k in r.capacities}):
+        raw = [r.capacities.get(key) for r in runs]
+        label = f"{key[0]} {key[1]}"
+        if any(v is None for v in raw):
+            lines.append(f"{label}: " + " | ".join(f"{v}" for v in raw))
+            verdicts.append((f"{label}: a run has no capacity", False))
+            continue
+        values = [float(v) for v in raw if v is not None]
+        if reference is None:
+            lines.append(f"{label}: " + " | ".join(f"{v:.1f}" for v in values) + " (no probe)")
+            verdicts.append((f"{label}: a run has no core-speed probe to normalise by", False))
+            continue
+        normalised = [v * reference / r.speed for v, r in zip(values, runs, strict=True) if r.speed]
+        lines.append(
+            f"{label} req/s per pod, raw (normalised): "
+            + " | ".join(f"{v:.1f} ({n:.1f})" for v, n in zip(values, normalised, strict=True))
+            + f"; span raw {span(values):.1%}, normalised {span(normalised):.1%}"
+        )
+        s = span(normalised)
+        verdicts.append((f"{label}: normalised span {s:.1%} (<= {max_span:.0%})", s <= max_span))
+    lines += [f"{'holds' if ok else 'FAILS'}: {what}" for what, ok in verdicts]
+    return lines, all(ok for _, ok in verdicts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="+", type=Path, help="report folders (reports/<ts>/)")
+    parser.add_argument(
+        "--max-span", type=float, default=0.10, help="the largest span that holds (0.10 = 10%%)"
+    )
+    args = parser.parse_args(argv)
+    if len(args.reports) < 2:
+        parser.error(f"needs two or more report folders to compare, got {len(args.reports)}")
+    if not 0 < args.max_span < 10:
+        parser.error(f"--max-span must be a share between 0 and 10, got {args.max_span!r}")
+    try:
+        runs = [read_run(folder) for folder in args.reports]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    lines, ok = check(runs, args.max_span)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""scripts/repeatability.py: the runs-agree check of issue 22 on hand-made report folders."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import repeatability  # noqa: E402
+
+
+def _report(
+    folder: Path, ratio: float, ci: tuple[float, float], django: float, fastapi: float,
+    speeds: list[float],
+) -> Path:  # fmt: skip
+    folder.mkdir(parents=True)
+    results = {
+        "comparisons": [
+            {"scenario": "mixed", "capacity_ratio": ratio, "capacity_ratio_ci95": list(ci)}
+        ],
+        "series": [
+            {"framework": fw, "scenario": "mixed", "capacity_per_pod_rps": {"value": v}}
+            for fw, v in (("django", django), ("fastapi", fastapi))
+        ],
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "measurements.jsonl").write_text(
+        "".join(json.dumps({"cpu_speed": s}) + "\n" for s in speeds)
+    )
+    return folder
+
+
+def test_runs_that_agree_hold_and_the_probe_takes_out_a_slower_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Run 3's machine is 20% slower (probe 10 against 12.5): its capacities are 20% lower raw,
+    # the same normalised.
+    a = _report(tmp_path / "a", 1.20, (1.10, 1.30), 200.0, 240.0, [12.0, 12.5, 13.0])
+    b = _report(tmp_path / "b", 1.25, (1.15, 1.35), 205.0, 250.0, [12.5])
+    c = _report(tmp_path / "c", 1.22, (1.12, 1.32), 160.0, 195.2, [9.0, 10.0, 11.0])
+    assert repeatability.main([str(a), str(b), str(c)]) == 0
+    out = capsys.readouterr().out
+    assert "span raw 28.1%, normalised 2.5%" in out  # django: 205/160; 200 x 12.5/12 = 208.3
+    assert "holds: mixed: the ratios span 4.2% (<= 10%)" in out
+    assert "FAILS" not in out
+
+
+def test_a_ratio_outside_another_runs_interval_and_a_wide_span_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _report(tmp_path / "a", 1.30, (1.25, 1.35), 200.0, 260.0, [12.0])
+    b = _report(tmp_path / "b", 1.10, (1.00, 1.40), 200.0, 220.0, [12.0])
+    assert repeatability.main([str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILS: mixed: each ratio inside the other runs' 95% intervals" in out
+    assert "FAILS: mixed: the ratios span 18.2% (<= 10%)" in out
+    assert "FAILS: fastapi mixed: normalised span 18.2% (<= 10%)" in out
+    assert "holds: django mixed: normalised span 0.0% (<= 10%)" in out
+
+
+def test_a_folder_that_is_not_a_report_is_named_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _report(tmp_path / "a", 1.2, (1.1, 1.3), 200.0, 240.0, [12.0])
+    assert repeatability.main([str(a), str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'missing'}: not a capacity report folder" in err
+    with pytest.raises(SystemExit) as one:
+        repeatability.main([str(a)])
+    assert one.value.code == 2
+    assert "needs two or more report folders to compare, got 1" in capsys.readouterr().err
