@@ -70,6 +70,7 @@ def measure(
                 check_pods=target.check_pods, target_kind=target.kind, on_progress=view,
                 prom=tools.prom, host_cpu=tools.host_cpu, cpu_probe=tools.cpu_probe,
                 support_probe=tools.support_probe, between_rounds=target.between_rounds,
+                pods_cpu_s=tools.pods_cpu_s,
             )  # fmt: skip
             result = run.run()
         details["step_order"] = " ".join(run.order)

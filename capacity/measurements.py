@@ -103,6 +103,10 @@ class MeasurementRecord(BaseModel):
         default=None, gt=0, description="the same probe on the other cores (database, upstream "
         "stub, generator) just before the step, k-rounds per CPU-second",
     )  # fmt: skip
+    request_probe_cpu_s: float | None = Field(
+        default=None, gt=0, description="pod CPU-seconds per request of 20 sequential reads to "
+        "one pod just before the step, drained (capacity/target/requestcost.py; local target)",
+    )  # fmt: skip
     pod_core_foreign_cores: float | None = Field(
         default=None, ge=0, description="cores of the pods' CPU(s) busy with anything but the pods"
     )

@@ -50,6 +50,7 @@ from capacity.slo import (
 from capacity.target.base import Endpoints
 from capacity.target.cpuspeed import ProbeReading
 from capacity.target.hostcpu import HostSample, foreign_pod_core_cores
+from capacity.target.requestcost import request_cost
 
 Phase = Literal["warm-up", "step", "scenario-done", "round"]
 # A warm-up offers far more than any pod serves; the in-flight cap turns it into a saturating
@@ -165,6 +166,7 @@ class CapacityRun:
         cpu_probe: Callable[[], ProbeReading | None] | None = None,
         support_probe: Callable[[], ProbeReading | None] | None = None,
         between_rounds: Callable[[], None] | None = None,
+        pods_cpu_s: Callable[[], float | None] | None = None,
     ) -> None:
         self.clock: Clock = clock or interrupts.CLOCK
         self.plan = plan
@@ -180,6 +182,7 @@ class CapacityRun:
         self.cpu_probe = cpu_probe or (lambda: None)
         self.support_probe = support_probe or (lambda: None)
         self.between_rounds = between_rounds
+        self.pods_cpu_s = pods_cpu_s
         self.slo = plan_slo(plan)
         self.grid = plan_grid(plan)
         self.result = RunResult()
@@ -429,6 +432,7 @@ class CapacityRun:
         drain = self._drain()
         speed, speed_note = self._core_speed()
         support_speed = self.support_probe()
+        cost = self._request_cost(framework)
         in_flight_at_start = drain.in_flight_at_start
         host_before = self.host_cpu()
         client, started_wall, measured_from, ended = self._window(
@@ -462,7 +466,7 @@ class CapacityRun:
         record = self._record(
             framework, scenario, number, probe, attempt, seed, window, client, metrics,
             extended, host_before, host_after, drain, in_flight_at_start, speed, support_speed,
-            speed_note,
+            speed_note, cost,
         )  # fmt: skip
         # The ladder sees what the model will see (capacity/slo.py decides for both).
         ladder.record(probe.index, step_counts(record, self.slo))
@@ -506,6 +510,14 @@ class CapacityRun:
             + f", then {last} off the median of the recent readings"
         )
 
+    def _request_cost(self, framework: str) -> float | None:
+        """Pod CPU-seconds per request of a few sequential reads, while drained (where the
+        target reads its pods' CPU counter: the local one; capacity/target/requestcost.py)."""
+        urls = self.endpoints.service_urls.get(framework) or []
+        if self.pods_cpu_s is None or not urls:
+            return None
+        return request_cost(urls[0], self.pods_cpu_s)
+
     def _counts(self, client: ClientStep | None) -> StepCounts:
         return client.counts(self.slo.latency_ms) if client is not None else StepCounts(0, 0)
 
@@ -540,6 +552,7 @@ class CapacityRun:
         host_before: HostSample | None, host_after: HostSample | None, drain: _Drain,
         in_flight_at_start: int | None, speed: ProbeReading | None,
         support_speed: ProbeReading | None = None, speed_note: str | None = None,
+        request_cost_s: float | None = None,
     ) -> MeasurementRecord:  # fmt: skip
         plan = self.plan
         pods = len(self.endpoints.service_urls[framework])
@@ -637,6 +650,7 @@ class CapacityRun:
             support_cpu_speed=(
                 support_speed.k_rounds_per_cpu_s if support_speed is not None else None
             ),
+            request_probe_cpu_s=request_cost_s,
             pod_core_foreign_cores=foreign_pod_core_cores(host_before, host_after),
             over_slo_by_request=(
                 dict(sorted(client.by_name.items())) if client is not None else {}

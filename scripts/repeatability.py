@@ -5,8 +5,10 @@ For two or more reports (each a `reports/<ts>/` folder with results.json and
 measurements.jsonl), prints per scenario each run's FastAPI/Django `capacity_ratio` with its
 `capacity_ratio_ci95`, whether every run's ratio lies inside every other run's interval, and the
 span of the ratios (max/min - 1); per framework and scenario, each run's capacity raw and
-normalised by the core-speed probe (capacity x the runs' median probe / the run's median probe,
-the probe being each step's `cpu_speed`), and both spans. The last lines say which of the checks
+normalised, with the spans: by the core-speed probe (capacity x the runs' median probe / the
+run's median probe, over each step's `cpu_speed`) and by the request-cost probe (capacity x the
+run's median `request_probe_cpu_s` of that framework / the runs' median of it). `--by` picks
+the one that is checked. The last lines say which of the checks
 hold against `--max-span` (10%: the acceptance of issue 22). Exit 0 when all hold, 1 when one
 does not, 2 on unreadable input.
 
@@ -32,6 +34,7 @@ class Run:
     speed: float | None  # the median core-speed probe over its steps
     ratios: dict[str, tuple[float | None, tuple[float, float] | None]]  # scenario -> point, ci
     capacities: dict[tuple[str, str], float | None]  # (framework, scenario) -> req/s per pod
+    costs: dict[str, float]  # framework -> the median request-cost probe, CPU-s per request
 
 
 def read_run(folder: Path) -> Run:
@@ -39,11 +42,16 @@ def read_run(folder: Path) -> Run:
     results_file, measurements_file = folder / "results.json", folder / "measurements.jsonl"
     try:
         results: dict[str, Any] = json.loads(results_file.read_text(encoding="utf-8"))
-        speeds = [
-            float(r["cpu_speed"])
+        records = [
+            json.loads(line)
             for line in measurements_file.read_text(encoding="utf-8").splitlines()
-            if line.strip() and (r := json.loads(line)).get("cpu_speed") is not None
+            if line.strip()
         ]
+        speeds = [float(r["cpu_speed"]) for r in records if r.get("cpu_speed") is not None]
+        by_framework: dict[str, list[float]] = {}
+        for r in records:
+            if r.get("request_probe_cpu_s") is not None:
+                by_framework.setdefault(r["framework"], []).append(float(r["request_probe_cpu_s"]))
         ratios = {
             str(c["scenario"]): (
                 c.get("capacity_ratio"),
@@ -61,7 +69,25 @@ def read_run(folder: Path) -> Run:
             f"measurements.jsonl): {e}"
         ) from e
     speed = statistics.median(speeds) if speeds else None
-    return Run(str(folder), speed, ratios, capacities)  # type: ignore[arg-type]  # JSON
+    costs = {fw: statistics.median(v) for fw, v in by_framework.items()}
+    return Run(str(folder), speed, ratios, capacities, costs)  # type: ignore[arg-type]  # JSON
+
+
+def _factors(runs: list[Run], framework: str, by: str) -> list[float] | None:
+    """Per run, what its capacity is multiplied by to take out the machine's speed: the runs'
+    median probe over its own (core speed: faster is higher), or its request cost over the
+    runs' median (request cost: faster is lower). None when a run lacks the probe."""
+    if by == "core-speed":
+        speeds = [r.speed for r in runs]
+        if any(v is None for v in speeds):
+            return None
+        known = [float(v) for v in speeds if v is not None]
+        return [statistics.median(known) / v for v in known]
+    costs = [r.costs.get(framework) for r in runs]
+    if any(v is None for v in costs):
+        return None
+    known = [float(v) for v in costs if v is not None]
+    return [v / statistics.median(known) for v in known]
 
 
 def span(values: list[float]) -> float:
@@ -69,13 +95,17 @@ def span(values: list[float]) -> float:
     return max(values) / min(values) - 1
 
 
-def check(runs: list[Run], max_span: float) -> tuple[list[str], bool]:
+def check(runs: list[Run], max_span: float, by: str = "core-speed") -> tuple[list[str], bool]:
     """The report lines and whether every check holds."""
     lines: list[str] = []
     verdicts: list[tuple[str, bool]] = []
     for i, run in enumerate(runs, 1):
         speed = f"{run.speed:.2f}" if run.speed is not None else "none"
-        lines.append(f"run {i}: {run.name} (median core-speed probe {speed})")
+        costs = ", ".join(f"{fw} {v * 1000:.3f} ms" for fw, v in sorted(run.costs.items()))
+        lines.append(
+            f"run {i}: {run.name} (median core-speed probe {speed}; median request cost "
+            f"{costs or 'none'})"
+        )
     for scenario in sorted({s for r in runs for s in r.ratios}):
         got = [r.ratios.get(scenario, (None, None)) for r in runs]
         cells = [f"{p:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]" if p and ci else f"{p}" for p, ci in got]
@@ -93,8 +123,6 @@ def check(runs: list[Run], max_span: float) -> tuple[list[str], bool]:
         s = span([p for p, _ in pairs])
         verdicts.append((f"{scenario}: each ratio inside the other runs' 95% intervals", inside))
         verdicts.append((f"{scenario}: the ratios span {s:.1%} (<= {max_span:.0%})", s <= max_span))
-    speeds = [r.speed for r in runs if r.speed is not None]
-    reference = statistics.median(speeds) if len(speeds) == len(runs) else None
     for key in sorted({k for r in runs for k in r.capacities}):
         raw = [r.capacities.get(key) for r in runs]
         label = f"{key[0]} {key[1]}"
@@ -103,18 +131,28 @@ def check(runs: list[Run], max_span: float) -> tuple[list[str], bool]:
             verdicts.append((f"{label}: a run has no capacity", False))
             continue
         values = [float(v) for v in raw if v is not None]
-        if reference is None:
-            lines.append(f"{label}: " + " | ".join(f"{v:.1f}" for v in values) + " (no probe)")
-            verdicts.append((f"{label}: a run has no core-speed probe to normalise by", False))
-            continue
-        normalised = [v * reference / r.speed for v, r in zip(values, runs, strict=True) if r.speed]
         lines.append(
-            f"{label} req/s per pod, raw (normalised): "
-            + " | ".join(f"{v:.1f} ({n:.1f})" for v, n in zip(values, normalised, strict=True))
-            + f"; span raw {span(values):.1%}, normalised {span(normalised):.1%}"
-        )
-        s = span(normalised)
-        verdicts.append((f"{label}: normalised span {s:.1%} (<= {max_span:.0%})", s <= max_span))
+            f"{label} req/s per pod, raw: " + " | ".join(f"{v:.1f}" for v in values)
+            + f"; span {span(values):.1%}"
+        )  # fmt: skip
+        for name in ("core-speed", "request-cost"):
+            factors = _factors(runs, key[0], name)
+            if factors is None:
+                lines.append(f"  normalised by {name}: a run has no such probe")
+                if name == by:
+                    verdicts.append((f"{label}: a run has no {name} probe to normalise by", False))
+                continue
+            normalised = [v * f for v, f in zip(values, factors, strict=True)]
+            lines.append(
+                f"  normalised by {name}: " + " | ".join(f"{n:.1f}" for n in normalised)
+                + f"; span {span(normalised):.1%}"
+            )  # fmt: skip
+            if name == by:
+                s = span(normalised)
+                verdicts.append(
+                    (f"{label}: span normalised by {name} {s:.1%} (<= {max_span:.0%})",
+                     s <= max_span)
+                )  # fmt: skip
     lines += [f"{'holds' if ok else 'FAILS'}: {what}" for what, ok in verdicts]
     return lines, all(ok for _, ok in verdicts)
 
@@ -122,6 +160,10 @@ def check(runs: list[Run], max_span: float) -> tuple[list[str], bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="+", type=Path, help="report folders (reports/<ts>/)")
+    parser.add_argument(
+        "--by", choices=("core-speed", "request-cost"), default="core-speed",
+        help="the probe whose normalised capacities are checked (both are printed)",
+    )  # fmt: skip
     parser.add_argument(
         "--max-span", type=float, default=0.10, help="the largest span that holds (0.10 = 10%%)"
     )
@@ -135,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    lines, ok = check(runs, args.max_span)
+    lines, ok = check(runs, args.max_span, args.by)
     print("\n".join(lines))
     return 0 if ok else 1
 

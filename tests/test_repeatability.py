@@ -16,7 +16,7 @@ import repeatability  # noqa: E402
 
 def _report(
     folder: Path, ratio: float, ci: tuple[float, float], django: float, fastapi: float,
-    speeds: list[float],
+    speeds: list[float], costs: dict[str, float] | None = None,
 ) -> Path:  # fmt: skip
     folder.mkdir(parents=True)
     results = {
@@ -29,9 +29,11 @@ def _report(
         ],
     }
     (folder / "results.json").write_text(json.dumps(results))
-    (folder / "measurements.jsonl").write_text(
-        "".join(json.dumps({"cpu_speed": s}) + "\n" for s in speeds)
-    )
+    records = [{"framework": "django", "cpu_speed": s} for s in speeds] + [
+        {"framework": fw, "cpu_speed": None, "request_probe_cpu_s": c}
+        for fw, c in (costs or {}).items()
+    ]
+    (folder / "measurements.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
 
 
@@ -45,9 +47,37 @@ def test_runs_that_agree_hold_and_the_probe_takes_out_a_slower_machine(
     c = _report(tmp_path / "c", 1.22, (1.12, 1.32), 160.0, 195.2, [9.0, 10.0, 11.0])
     assert repeatability.main([str(a), str(b), str(c)]) == 0
     out = capsys.readouterr().out
-    assert "span raw 28.1%, normalised 2.5%" in out  # django: 205/160; 200 x 12.5/12 = 208.3
+    assert "django mixed req/s per pod, raw: 200.0 | 205.0 | 160.0; span 28.1%" in out
+    assert "normalised by core-speed: 200.0 | 205.0 | 200.0; span 2.5%" in out
     assert "holds: mixed: the ratios span 4.2% (<= 10%)" in out
+    assert "normalised by request-cost: a run has no such probe" in out
     assert "FAILS" not in out
+
+
+def test_capacities_normalised_by_the_request_cost_probe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The core-speed probe says run b's machine was 30% faster; the services' own requests
+    # cost 8% less there, and their capacities rose 8%: the request cost takes it out.
+    a = _report(
+        tmp_path / "a",
+        1.2,
+        (1.1, 1.3),
+        165.0,
+        196.0,
+        [8.3],
+        {"django": 0.00300, "fastapi": 0.00250},
+    )
+    b = _report(tmp_path / "b", 1.2, (1.1, 1.3), 179.0, 212.0, [10.8],
+                {"django": 0.00276, "fastapi": 0.00230})  # fmt: skip
+    assert repeatability.main([str(a), str(b), "--by", "request-cost"]) == 0
+    out = capsys.readouterr().out
+    assert "median request cost django 3.000 ms, fastapi 2.500 ms" in out
+    assert "holds: django mixed: span normalised by request-cost 0.2% (<= 10%)" in out
+    assert repeatability.main([str(a), str(b)]) == 1, "by the core-speed probe it fails"
+    assert "FAILS: django mixed: span normalised by core-speed 19.9% (<= 10%)" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_ratio_outside_another_runs_interval_and_a_wide_span_fail(
@@ -59,8 +89,8 @@ def test_a_ratio_outside_another_runs_interval_and_a_wide_span_fail(
     out = capsys.readouterr().out
     assert "FAILS: mixed: each ratio inside the other runs' 95% intervals" in out
     assert "FAILS: mixed: the ratios span 18.2% (<= 10%)" in out
-    assert "FAILS: fastapi mixed: normalised span 18.2% (<= 10%)" in out
-    assert "holds: django mixed: normalised span 0.0% (<= 10%)" in out
+    assert "FAILS: fastapi mixed: span normalised by core-speed 18.2% (<= 10%)" in out
+    assert "holds: django mixed: span normalised by core-speed 0.0% (<= 10%)" in out
 
 
 def test_a_folder_that_is_not_a_report_is_named_and_exits_2(

@@ -182,6 +182,9 @@ class Step(_Model):
     support_cpu_speed: float | None = Field(
         default=None, description="the same probe on the support cores (database, generator)"
     )
+    request_probe_cpu_s: float | None = Field(
+        default=None, description="pod CPU-s per request of 20 sequential reads before the step"
+    )
     pod_core_foreign_cores: float | None = Field(ge=0)
     valid: bool
     reasons: list[str]

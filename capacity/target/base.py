@@ -73,6 +73,9 @@ class StepInstruments:
     cpu_probe: Callable[[], ProbeReading | None] | None = None  # core speed, before each step
     # The same probe on the cores that serve the pods (database, upstream, generator).
     support_probe: Callable[[], ProbeReading | None] | None = None
+    # Every pod's cumulative CPU-seconds, for the request-cost probe (capacity/target/
+    # requestcost.py) the run makes before each step.
+    pods_cpu_s: Callable[[], float | None] | None = None
 
 
 class Target(Protocol):

@@ -601,6 +601,7 @@ class LocalTarget(StopsOnExit):
             yield StepInstruments(
                 host_cpu=self.host_sampler(), cpu_probe=probe.measure,
                 support_probe=support.measure if other_cpus else None,
+                pods_cpu_s=self.pods_cpu_s,
             )  # fmt: skip
 
     def between_rounds(self) -> None:

@@ -79,6 +79,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         result = CapacityRun(
             plan, endpoints, measurements_path=measurements, run_id=target.run_id,
             check_pods=target.check_pods, between_rounds=target.between_rounds,
+            pods_cpu_s=target.pods_cpu_s,
         ).run()  # fmt: skip
         # The last scrapes: every target scraped once more after the run (not a fixed 2 s).
         wait_for_scrapes_after(endpoints.prometheus_url, time.time())
@@ -121,6 +122,11 @@ def test_every_step_was_recorded_as_it_finished(run: Run) -> None:
                 assert r.latency_p95_ms is not None
             assert 10 * 2**20 < r.pod_memory_working_set_bytes < r.pod_memory_limit_bytes
             assert 0 < r.generator_cpu_ratio < 1
+            # The request-cost probe: 20 sequential reads cost what a request of the step did,
+            # give or take what the load changes (batching, contention).
+            assert r.request_probe_cpu_s is not None
+            if r.cpu_seconds_per_request:
+                assert 0.25 < r.request_probe_cpu_s / r.cpu_seconds_per_request < 4, r
 
 
 def test_a_later_round_ran_on_fresh_pod_processes_behind_the_same_urls(run: Run) -> None:
