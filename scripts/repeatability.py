@@ -7,8 +7,9 @@ measurements.jsonl), prints per scenario each run's FastAPI/Django `capacity_rat
 span of the ratios (max/min - 1); per framework and scenario, each run's capacity raw and
 normalised, with the spans: by the core-speed probe (capacity x the runs' median probe / the
 run's median probe, over each step's `cpu_speed`) and by the request-cost probe (capacity x the
-run's median `request_probe_cpu_s` of that framework / the runs' median of it). `--by` picks
-the one that is checked. The last lines say which of the checks
+run's median `request_probe_cpu_s` of that framework / the runs' median of it) and by the
+series' own CPU per request under load (results.json `cpu_seconds_per_request`, likewise).
+`--by` picks the one that is checked. The last lines say which of the checks
 hold against `--max-span` (10%: the acceptance of issue 22). Exit 0 when all hold, 1 when one
 does not, 2 on unreadable input.
 
@@ -25,6 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The normalisations: the core-speed probe, the request-cost probe, and the series' own CPU per
+# request under load (the product's `cpu_seconds_per_request`: passing steps at or below the
+# bracket; capacity x it is the CPU the pod used at its knee, so its span is the knee's).
+BY = ("core-speed", "request-cost", "cpu-per-request")
+
 
 @dataclass(frozen=True)
 class Run:
@@ -35,6 +41,8 @@ class Run:
     ratios: dict[str, tuple[float | None, tuple[float, float] | None]]  # scenario -> point, ci
     capacities: dict[tuple[str, str], float | None]  # (framework, scenario) -> req/s per pod
     costs: dict[str, float]  # framework -> the median request-cost probe, CPU-s per request
+    # (framework, scenario) -> the series' CPU-seconds per request under load (results.json)
+    loaded: dict[tuple[str, str], float | None]
 
 
 def read_run(folder: Path) -> Run:
@@ -63,6 +71,12 @@ def read_run(folder: Path) -> Run:
             (str(s["framework"]), str(s["scenario"])): s["capacity_per_pod_rps"].get("value")
             for s in results["series"]
         }
+        loaded = {
+            (str(s["framework"]), str(s["scenario"])): (s.get("cpu_seconds_per_request") or {}).get(
+                "value"
+            )
+            for s in results["series"]
+        }
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(
             f"{folder}: not a capacity report folder (needs results.json and "
@@ -70,20 +84,20 @@ def read_run(folder: Path) -> Run:
         ) from e
     speed = statistics.median(speeds) if speeds else None
     costs = {fw: statistics.median(v) for fw, v in by_framework.items()}
-    return Run(str(folder), speed, ratios, capacities, costs)  # type: ignore[arg-type]  # JSON
+    return Run(str(folder), speed, ratios, capacities, costs, loaded)  # type: ignore[arg-type]
 
 
-def _factors(runs: list[Run], framework: str, by: str) -> list[float] | None:
+def _factors(runs: list[Run], key: tuple[str, str], by: str) -> list[float] | None:
     """Per run, what its capacity is multiplied by to take out the machine's speed: the runs'
-    median probe over its own (core speed: faster is higher), or its request cost over the
-    runs' median (request cost: faster is lower). None when a run lacks the probe."""
+    median probe over its own (core speed: faster is higher), or its cost per request over the
+    runs' median (request cost, CPU per request: faster is lower). None when a run lacks it."""
     if by == "core-speed":
         speeds = [r.speed for r in runs]
         if any(v is None for v in speeds):
             return None
         known = [float(v) for v in speeds if v is not None]
         return [statistics.median(known) / v for v in known]
-    costs = [r.costs.get(framework) for r in runs]
+    costs = [r.costs.get(key[0]) if by == "request-cost" else r.loaded.get(key) for r in runs]
     if any(v is None for v in costs):
         return None
     known = [float(v) for v in costs if v is not None]
@@ -135,8 +149,8 @@ def check(runs: list[Run], max_span: float, by: str = "core-speed") -> tuple[lis
             f"{label} req/s per pod, raw: " + " | ".join(f"{v:.1f}" for v in values)
             + f"; span {span(values):.1%}"
         )  # fmt: skip
-        for name in ("core-speed", "request-cost"):
-            factors = _factors(runs, key[0], name)
+        for name in BY:
+            factors = _factors(runs, key, name)
             if factors is None:
                 lines.append(f"  normalised by {name}: a run has no such probe")
                 if name == by:
@@ -161,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="+", type=Path, help="report folders (reports/<ts>/)")
     parser.add_argument(
-        "--by", choices=("core-speed", "request-cost"), default="core-speed",
+        "--by", choices=BY, default="core-speed",
         help="the probe whose normalised capacities are checked (both are printed)",
     )  # fmt: skip
     parser.add_argument(
