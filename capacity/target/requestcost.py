@@ -6,9 +6,12 @@ a request's. It tracked the services' CPU per request across twelve runs on one 
 two runs in which the services' CPU per request fell 8-9%. This probe asks the service itself:
 just before a step, while drained, `count` sequential reads (the scenarios' item and list reads,
 alternating, on one keep-alive connection, from the run's own process) to one pod, and the
-pods' CPU-seconds they cost (the pods' cgroup counter before and after). Sequential requests
-meet no queue, so the figure moves with the machine's speed for this service's code, not with
-the load.
+pods' CPU-seconds they cost (the pods' cgroup counters before and after, summed over every pod:
+the other framework's are idle then). Sequential requests meet no queue, so the figure is meant
+to move with the machine's speed for this service's code, not with the load. Measured on that
+other host it was no steadier than the first probe (docs/local-run.md, "On a new host"): 11-14%
+from step to step, and one Django process read double; the repeatability check can normalise
+by either (scripts/repeatability.py).
 """
 
 from __future__ import annotations
