@@ -501,9 +501,10 @@ class CapacityRun:
             self._speeds.append(reading.k_rounds_per_cpu_s)
         if not off:
             return reading, None
-        last = "no reading" if reading is None or not median else (
-            f"{reading.k_rounds_per_cpu_s / median - 1:+.0%}"
-        )  # fmt: skip
+        assert median is not None  # a reading is re-read only against a median
+        last = (
+            "no reading" if reading is None else f"{reading.k_rounds_per_cpu_s / median - 1:+.0%}"
+        )
         return reading, (
             "core-speed probe read again: "
             + ", then ".join(f"{d:+.0%}" for d in off)

@@ -18,6 +18,7 @@ from capacity.measurements import read_records
 from capacity.model.capacity_at_slo import Slo, capacity_at_slo, run_speed
 from capacity.plan import build_plan
 from capacity.run import CapacityRun, Progress, frameworks_order, plan_grid, step_seed
+from capacity.slo import SPEED_TOLERANCE
 from capacity.target.base import Endpoints, PodInfo
 from capacity.target.cpuspeed import ProbeReading
 
@@ -269,7 +270,7 @@ def test_a_probe_reading_far_off_the_recent_ones_is_read_again_before_the_step(
     }  # fmt: skip
     left_out = sorted(v.record.started_at for c in capacity.values() for v in c.steps if v.excluded)
     expected = sorted(r.started_at for r in records if r.cpu_speed is not None
-                      and abs(r.cpu_speed / run_speed(records) - 1) > 0.15)  # fmt: skip
+                      and abs(r.cpu_speed / run_speed(records) - 1) > SPEED_TOLERANCE)  # fmt: skip
     assert left_out == expected and records[6].started_at in left_out
 
 
