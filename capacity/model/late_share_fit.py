@@ -7,12 +7,10 @@ rate within a round, then circular blocks of seconds (Künsch 1989; Politis & Ro
 1994); with one round, the repeats and blocks with a step-level random effect learnt from the
 repeats.
 
-Several rounds: the point is the one fit over every round's steps, the interval the spread of
-that fit over draws of rounds. Tried on six full runs (2026-12-07, docs/local-run.md): the
-median of the rounds' own crossings moved 12% between runs (a median of five discards most
-steps), the pooled point 8%; and the earlier interval (repeats pooled across rounds, the step
-effect learnt across rounds) ran to 0.7-2x the point, where drawing rounds gives the spread of
-five processes.
+Several rounds: with three or more, the point is the median of the rounds' own crossings (a
+round without one counts as the rate it stopped at, a bound), the interval the spread of that
+median over draws of rounds; with two, the one fit over both rounds' steps. Why, with the
+estimators tried on 15 full runs: docs/late-share-fit.md.
 
 A global logistic curve was tried first: with a floor of late requests at low rates (an
 outbound call's own tail) and a sharp knee it crossed 5% below the last passing rate (django
@@ -130,14 +128,15 @@ MEDIAN_METHOD = (
     "Isotonic (non-decreasing) regression of the share of requests over the SLO on ln(offered "
     "rate), fitted to each round's steps on its own (steps at one rate pooled); a round's "
     "capacity is where its fit crosses the allowed share, interpolated between the highest rate "
-    "within it and the next rate above (a round without a crossing counts as the clamp limit on "
-    "its side), and the capacity is the median of the {rounds} rounds' (each on fresh pod "
-    "processes). Its 95% interval is a cluster percentile bootstrap: rounds drawn with "
-    "replacement, within each drawn round the repeated steps of each rate and {block}-second "
-    "blocks of consecutive seconds, each drawn round refitted and the median taken, {resamples} "
-    "replicates; each end's distance from the point widened on the log scale by {factor:.2f} "
-    "for drawing only {rounds} rounds (Student's t with {df} degrees of freedom and the G/(G-1) "
-    "variance factor, Cameron & Miller 2015)."
+    "within it and the next rate above (a round without a crossing counts as the rate it "
+    "stopped at: its highest when every step met the SLO, its lowest when none did), and the "
+    "capacity is the median of the {rounds} rounds' (each on fresh pod processes). Its 95% "
+    "interval is a cluster percentile bootstrap: rounds drawn with replacement, within each "
+    "drawn round the repeated steps of each rate and {block}-second blocks of consecutive "
+    "seconds, each drawn round refitted and the median taken, {resamples} replicates; the "
+    "interval is the point x exp(+-1.96 x {factor:.2f} x s), s the replicates' standard "
+    "deviation on the log scale, {factor:.2f} for drawing only {rounds} rounds (Student's t "
+    "with {df} degrees of freedom and the G/(G-1) variance factor, Cameron & Miller 2015)."
 )
 SIGMA_NOTE = (
     " Each drawn step's logit share is shifted by a normal random effect, sigma {sigma:.2f}: the "
@@ -148,8 +147,8 @@ RATIO_METHOD = (
     "ratio in which both frameworks draw their rounds, steps and {block}-second blocks "
     "independently, "
     "{resamples} replicates (Kalibera & Jones 2013); their steps alternated in time (A B B A), "
-    "so drift over the run lands on both alike. With several rounds, each end's distance from "
-    "the point is widened on the log scale as each capacity's is, for the fewer rounds."
+    "so drift over the run lands on both alike. With several rounds, the interval is formed "
+    "from the replicate ratios as each capacity's is, for the fewer rounds."
 )
 
 
@@ -291,15 +290,24 @@ class _Replicates:
 
 
 def _crossings(
-    fits: _Replicates, centre: float, allowed: float, clamp: tuple[float, float]
+    fits: _Replicates,
+    centre: float,
+    allowed: float,
+    clamp: tuple[float, float],
+    stops: tuple[float, float] | None = None,
 ) -> tuple[FloatArray, int, int]:
-    """Replicate capacities in req/s, clamped; no crossing counts as the clamp limit on its side.
+    """Replicate capacities in req/s, clamped; no crossing counts as the clamp limit on its side
+    (or, given `stops`, as the lowest or highest rate a round tried).
 
     A replicate has no crossing when every step it drew passed (capacity above the rates tried)
-    or every one failed (below). It counts as the clamp limit on that side, so once more than
-    2.5% fall on one side that end of the interval is the limit, and the reason says so.
+    or every one failed (below). Pooled, it counts as the clamp limit on that side, so once more
+    than 2.5% fall on one side that end of the interval is the limit, and the reason says so.
+    One round's replicate counts as the rate the round stopped at, as the round does itself.
     """
     ln_lo, ln_hi = math.log(clamp[0]) - centre, math.log(clamp[1]) - centre
+    ln_stop_lo, ln_stop_hi = (
+        (ln_lo, ln_hi) if stops is None else (math.log(v) - centre for v in stops)
+    )
     values = np.empty(fits.x.shape[0])
     low = high = 0
     for r in range(fits.x.shape[0]):
@@ -307,7 +315,7 @@ def _crossings(
         if ln_cross is None:
             low += side == "low"
             high += side == "high"
-            ln_cross = ln_lo if side == "low" else ln_hi
+            ln_cross = ln_stop_lo if side == "low" else ln_stop_hi
         values[r] = min(max(ln_cross, ln_lo), ln_hi)
     return np.exp(values + centre), low, high
 
@@ -412,22 +420,29 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
         return undefined(None, "the share over the SLO never crosses the allowed share")
     cross = math.exp(ln_cross + data.centre)
     by_median = False
+    reason = None
     if len(rounds) >= MEDIAN_FROM_ROUNDS:
         # Each round fitted on its own, and the median of their crossings: one round whose
         # process or moment was off (a step 35% late at a rate the other rounds pass with 3%)
-        # moves the pooled share at its rates, but not the median.
-        own = sorted(_round_crossing(r, allowed, clamp) for r in rounds)
-        middle = own[(len(own) - 1) // 2 : len(own) // 2 + 1]
-        # Only a median of real crossings: a round without one sits at the clamp, and with an
-        # even count the geometric mean of a clamp and a crossing would be neither.
-        if all(clamp[0] < v < clamp[1] for v in middle):
-            cross, by_median = _log_median(middle), True
-    reason = None
+        # moves the pooled share at its rates, but not the median. A round without a crossing
+        # counts as the rate it stopped at (a bound, one grid step or so from its crossing),
+        # not as the clamp, and not by falling back to the pooled fit: on 15 runs (2026-12-07,
+        # docs/late-share-fit.md) either fallback let one slow round move the run's answer.
+        own = [_round_crossing(r, allowed, clamp) for r in rounds]
+        cross, by_median = _log_median([v for v, _side in own]), True
+        bounds = sum(1 for _v, side in own if side)
+        if bounds:
+            reason = (
+                f"{bounds} of {len(own)} rounds had no crossing of their own; each counts as the "
+                "rate it stopped at (its highest if every step met the SLO, its lowest if none "
+                "did): a bound, not a crossing"
+            )
     if not clamp[0] <= cross <= clamp[1]:
         side = "below the lowest" if cross < clamp[0] else "above the highest"
-        reason = (
+        reason = _join(
+            reason,
             f"the fit crosses {allowed:g} at {cross:.4g} req/s, more than "
-            f"{EXTRAPOLATION_FACTOR:g}x {side} rate tried; clamped"
+            f"{EXTRAPOLATION_FACTOR:g}x {side} rate tried; clamped",
         )
         cross = min(max(cross, clamp[0]), clamp[1])
     estimate = CapacityEstimate(
@@ -444,13 +459,19 @@ def _point(steps: Sequence[StepBatches], allowed: float) -> _Point:
     return _Point(estimate, data, True, rounds if len(rounds) > 1 else (), by_median)
 
 
-def _round_crossing(data: _Data, allowed: float, clamp: tuple[float, float]) -> float:
-    """One round's own crossing in req/s; a round without one counts as the clamp limit on
-    its side (every step within the share: above the rates it tried)."""
+def _round_crossing(data: _Data, allowed: float, clamp: tuple[float, float]) -> tuple[float, str]:
+    """One round's own crossing in req/s, and "" or the side it lacks one on: a round whose
+    every step met the share counts as its highest rate ("high": capacity at least that), one
+    whose every step missed it as its lowest ("low": at most that)."""
     ln_cross, side = isotonic_crossing(data.x, data.n, data.k, allowed)
     if ln_cross is None:
-        return clamp[0] if side == "low" else clamp[1]
-    return min(max(math.exp(ln_cross + data.centre), clamp[0]), clamp[1])
+        ln_cross = float(data.x.max() if side == "high" else data.x.min())
+    return min(max(math.exp(ln_cross + data.centre), clamp[0]), clamp[1]), side
+
+
+def _stops(data: _Data) -> tuple[float, float]:
+    """The lowest and highest rate a round tried, in req/s."""
+    return float(np.exp(data.x.min() + data.centre)), float(np.exp(data.x.max() + data.centre))
 
 
 def _log_median(values: Sequence[float]) -> float:
@@ -494,7 +515,7 @@ def _replicates(
         # The same statistic as the point: each drawn round's own crossing, then their median.
         own = np.stack(
             [
-                _crossings(f, d.centre, allowed, clamp)[0]
+                _crossings(f, d.centre, allowed, clamp, _stops(d))[0]
                 for f, d in zip(per_round, point.rounds, strict=True)
             ]
         )
@@ -570,12 +591,21 @@ def few_clusters_factor(clusters: int) -> float:
 def _percentiles(
     values: FloatArray, point: float | None = None, clusters: int = 1
 ) -> tuple[float, float]:
-    """The 2.5 and 97.5 percentiles; with several rounds, each end's distance from the point
-    widened on the log scale by few_clusters_factor (five rounds: x1.58)."""
+    """The 95% interval from the replicates. One round: their 2.5 and 97.5 percentiles. Two
+    rounds (the pooled fit): each percentile's distance from the point widened on the log scale
+    by few_clusters_factor (Student's t with G-1 degrees of freedom and the G/(G-1) factor,
+    Cameron & Miller 2015). Three or more (the median of the rounds): point x exp(+-t x s), s
+    the replicates' standard deviation on the log scale, with the same factor. The percentiles
+    of a median of four or five rounds are lumpy (each end sits on one round's value) and left
+    each run's ratio outside another run's interval in 3 of 5 series of 3 runs; the t interval
+    on the bootstrap's s.d. covered them in all 5 (2026-12-07, docs/late-share-fit.md)."""
     lo, hi = (float(v) for v in np.percentile(values, [2.5, 97.5]))
     factor = few_clusters_factor(clusters)
     if point is None or factor == 1.0 or point <= 0 or lo <= 0:
         return lo, hi
+    if clusters >= MEDIAN_FROM_ROUNDS:
+        half = Z_975 * factor * float(np.std(np.log(values), ddof=1))
+        return point * math.exp(-half), point * math.exp(half)
     return point * (min(lo, point) / point) ** factor, point * (max(hi, point) / point) ** factor
 
 
