@@ -131,7 +131,7 @@ MEDIAN_METHOD = (
     "within it and the next rate above (a round without a crossing counts as the rate it "
     "stopped at: its highest when every step met the SLO, its lowest when none did), and the "
     "capacity is the median of the {rounds} rounds' (each on fresh pod processes). Its 95% "
-    "interval is a cluster percentile bootstrap: rounds drawn with replacement, within each "
+    "interval comes from a cluster bootstrap: rounds drawn with replacement, within each "
     "drawn round the repeated steps of each rate and {block}-second blocks of consecutive "
     "seconds, each drawn round refitted and the median taken, {resamples} replicates; the "
     "interval is the point x exp(+-1.96 x {factor:.2f} x s), s the replicates' standard "

@@ -11,8 +11,8 @@ What must hold for both servers (services/CONTRACT.md, "Shutdown"): every in-fli
 completes with its normal answer; the request on the idle keep-alive connection is answered; a
 new connection is either served (in the instant before the listener closes) or refused - never
 accepted and then reset, which is what both did while their listening socket stayed open for
-the whole drain - and refused from SETTLE_S on; the server exits by itself well inside its
-graceful timeout (20 s).
+the whole drain - and refused from the first refusal on, which comes by SETTLE_S; the server
+exits by itself well inside its graceful timeout (20 s).
 """
 
 from __future__ import annotations
@@ -140,9 +140,6 @@ class Drain:
     exited_after_s: float = 0.0
     still_alive: bool = False
 
-    def late(self) -> list[str]:
-        return [outcome for at, outcome in self.probes if at >= SETTLE_S]
-
     def early(self) -> list[str]:
         return [f"{at:.2f}s {outcome}" for at, outcome in self.probes if at < SETTLE_S]
 
@@ -229,8 +226,13 @@ def test_sigterm_completes_every_request_in_flight_and_exits_in_time(
 def test_after_sigterm_new_connections_are_refused_never_reset(drained: tuple[str, Drain]) -> None:
     _, drain = drained
     assert {outcome for _, outcome in drain.probes} <= {"served", "refused"}, drain.early()
-    late = drain.late()
-    assert late and set(late) == {"refused"}, f"after {SETTLE_S}s: {sorted(set(late))}"
+    # Judged from the first refusal, not from SETTLE_S on: on a loaded machine one probe took
+    # half a second and the server exited before a probe landed after SETTLE_S (2026-12-07).
+    refused = [at for at, outcome in drain.probes if outcome == "refused"]
+    assert refused, f"no new connection was refused while the server drained: {drain.early()}"
+    assert refused[0] <= SETTLE_S, f"the listener was still open {refused[0]:.2f}s after SIGTERM"
+    after = {outcome for at, outcome in drain.probes if at >= refused[0]}
+    assert after == {"refused"}, f"after the first refusal at {refused[0]:.2f}s: {sorted(after)}"
 
 
 def test_a_request_on_an_idle_keep_alive_connection_is_answered_during_the_drain(
