@@ -320,7 +320,8 @@ def capacity_at_slo(
             figure = derive(
                 "capacity_per_pod_rps", "req/s per pod", "fitted_rps / pods", inputs, source,
                 f"{fit.method}; grid bracket [{lo_rps:g}, {hi_rps if hi_rps else '-'}) req/s"
-                + ("" if is_confirmed else "; bracket NOT confirmed"),
+                + ("" if is_confirmed else "; bracket NOT confirmed")
+                + (f"; {fit.reason}" if fit.reason else ""),
             )  # fmt: skip
             if fit.ci95_rps is not None:
                 ci95 = (fit.ci95_rps[0] / pods, fit.ci95_rps[1] / pods)
