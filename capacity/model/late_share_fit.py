@@ -306,7 +306,9 @@ def _crossings(
     """
     ln_lo, ln_hi = math.log(clamp[0]) - centre, math.log(clamp[1]) - centre
     ln_stop_lo, ln_stop_hi = (
-        (ln_lo, ln_hi) if stops is None else (math.log(v) - centre for v in stops)
+        (ln_lo, ln_hi)
+        if stops is None
+        else (math.log(stops[0]) - centre, math.log(stops[1]) - centre)
     )
     values = np.empty(fits.x.shape[0])
     low = high = 0
@@ -465,8 +467,11 @@ def _round_crossing(data: _Data, allowed: float, clamp: tuple[float, float]) -> 
     whose every step missed it as its lowest ("low": at most that)."""
     ln_cross, side = isotonic_crossing(data.x, data.n, data.k, allowed)
     if ln_cross is None:
-        ln_cross = float(data.x.max() if side == "high" else data.x.min())
-    return min(max(math.exp(ln_cross + data.centre), clamp[0]), clamp[1]), side
+        lowest, highest = _stops(data)
+        value = highest if side == "high" else lowest
+    else:
+        value = math.exp(ln_cross + data.centre)
+    return min(max(value, clamp[0]), clamp[1]), side
 
 
 def _stops(data: _Data) -> tuple[float, float]:
