@@ -164,8 +164,10 @@ def start_service(
     extra_env: Mapping[str, str] | None = None,
     preexec_fn: Callable[[], None] | None = None,
     python: str | None = None,
+    wait: bool = True,
 ) -> ServiceHandle:
-    """Start `framework`'s launcher on 127.0.0.1:`port` and wait until /healthz answers.
+    """Start `framework`'s launcher on 127.0.0.1:`port` and wait until /healthz answers
+    (`wait=False`: return once it is started; `wait_healthy` then waits).
 
     `workers`/`threads` left as None let the launcher derive them from the CPU limit, as in a
     pod. `preexec_fn` runs in the child before exec (the local target uses it to enter a cgroup).
@@ -193,15 +195,21 @@ def start_service(
     proc = group.start(
         name, [python or pod_python(), "launch.py"], env=env, cwd=cwd, preexec_fn=preexec_fn
     )
-    base_url = f"http://127.0.0.1:{port}"
+    handle = ServiceHandle(
+        framework=fw, name=name, base_url=f"http://127.0.0.1:{port}", process=proc, port=port,
+        workers=workers, multiproc_dir=multiproc_dir,
+    )  # fmt: skip
+    if wait:
+        wait_healthy(handle)
+    return handle
+
+
+def wait_healthy(handle: ServiceHandle) -> None:
+    """Until the service's /healthz answers; TargetError with its log's tail if it never does."""
     try:
-        wait_http_ok(base_url + "/healthz", proc, timeout_s=READY_TIMEOUT_S)
+        wait_http_ok(handle.url("/healthz"), handle.process, timeout_s=READY_TIMEOUT_S)
     except Exception as e:
         raise TargetError(
-            f"{fw} service {name!r} did not become healthy on {base_url}: {e}\n"
-            f"log tail:\n{log_tail(proc.log_path)}"
+            f"{handle.framework} service {handle.name!r} did not become healthy on "
+            f"{handle.base_url}: {e}\nlog tail:\n{log_tail(handle.process.log_path)}"
         ) from e
-    return ServiceHandle(
-        framework=fw, name=name, base_url=base_url, process=proc, port=port, workers=workers,
-        multiproc_dir=multiproc_dir,
-    )  # fmt: skip
