@@ -146,6 +146,20 @@ class _Drain:
     note: str | None  # why the drain timed out, when it did
 
 
+@dataclass(frozen=True)
+class _Before:
+    """What a step's start read, drained and before its load: the drain itself, the probes on
+    the pods' core (and its note when read again) and on the others, the request cost, and the
+    host's CPU counters."""
+
+    drain: _Drain
+    speed: ProbeReading | None
+    speed_note: str | None
+    support_speed: ProbeReading | None
+    request_cost_s: float | None
+    host: HostSample | None
+
+
 class CapacityRun:
     """Drives every framework x scenario of a plan against started endpoints."""
 
@@ -431,10 +445,10 @@ class CapacityRun:
                                 cap=self._cap(rps))  # fmt: skip
         drain = self._drain()
         speed, speed_note = self._core_speed()
-        support_speed = self.support_probe()
-        cost = self._request_cost(framework)
-        in_flight_at_start = drain.in_flight_at_start
-        host_before = self.host_cpu()
+        before = _Before(
+            drain, speed, speed_note, self.support_probe(), self._request_cost(framework),
+            self.host_cpu(),
+        )  # fmt: skip
         client, started_wall, measured_from, ended = self._window(
             framework, scenario, number, rps, options
         )
@@ -465,8 +479,7 @@ class CapacityRun:
         ])  # fmt: skip
         record = self._record(
             framework, scenario, number, probe, attempt, seed, window, client, metrics,
-            extended, host_before, host_after, drain, in_flight_at_start, speed, support_speed,
-            speed_note, cost,
+            extended, before, host_after,
         )  # fmt: skip
         # The ladder sees what the model will see (capacity/slo.py decides for both).
         ladder.record(probe.index, step_counts(record, self.slo))
@@ -549,18 +562,15 @@ class CapacityRun:
 
     def _record(
         self, framework: str, scenario: str, number: int, probe: Probe, attempt: int, seed: int,
-        w: _Window, client: ClientStep | None, m: StepMetrics, extended: bool,
-        host_before: HostSample | None, host_after: HostSample | None, drain: _Drain,
-        in_flight_at_start: int | None, speed: ProbeReading | None,
-        support_speed: ProbeReading | None = None, speed_note: str | None = None,
-        request_cost_s: float | None = None,
+        w: _Window, client: ClientStep | None, m: StepMetrics, extended: bool, before: _Before,
+        host_after: HostSample | None,
     ) -> MeasurementRecord:  # fmt: skip
         plan = self.plan
         pods = len(self.endpoints.service_urls[framework])
         counts = self._counts(client)
         generator = min(1.0, m.generator_cpu_cores_max)
         error_ratio = client.error_ratio if client is not None else 1.0
-        host_ratio, pg_cores = _host_figures(host_before, host_after)
+        host_ratio, pg_cores = _host_figures(before.host, host_after)
         contended = host_ratio is not None and host_ratio > 0.9
         requests, over = client.per_second() if client is not None else ((), ())
         fields: dict[str, Any] = {
@@ -573,10 +583,10 @@ class CapacityRun:
         }
         judgement = judge(_Figures(**fields), self.slo)
         notes = [f"round {self._round + 1}, grid r{probe.index} {probe.purpose}, run {attempt}"]
-        if drain.note:
-            notes.append(drain.note)
-        if speed_note:
-            notes.append(speed_note)
+        if before.drain.note:
+            notes.append(before.drain.note)
+        if before.speed_note:
+            notes.append(before.speed_note)
         if extended:
             notes.append("measured twice (the first window was undecided), pooled")
         if contended:
@@ -645,14 +655,16 @@ class CapacityRun:
             ],
             note="; ".join(notes),
             round_index=self._round,
-            in_flight_at_start=in_flight_at_start,
-            drain_s=round(drain.waited_s, 3),
-            cpu_speed=speed.k_rounds_per_cpu_s if speed is not None else None,
+            in_flight_at_start=before.drain.in_flight_at_start,
+            drain_s=round(before.drain.waited_s, 3),
+            cpu_speed=before.speed.k_rounds_per_cpu_s if before.speed is not None else None,
             support_cpu_speed=(
-                support_speed.k_rounds_per_cpu_s if support_speed is not None else None
+                before.support_speed.k_rounds_per_cpu_s
+                if before.support_speed is not None
+                else None
             ),
-            request_probe_cpu_s=request_cost_s,
-            pod_core_foreign_cores=foreign_pod_core_cores(host_before, host_after),
+            request_probe_cpu_s=before.request_cost_s,
+            pod_core_foreign_cores=foreign_pod_core_cores(before.host, host_after),
             over_slo_by_request=(
                 dict(sorted(client.by_name.items())) if client is not None else {}
             ),

@@ -284,6 +284,11 @@ def report(
             with explained(before_run):
                 the_plan = build_plan(cli=cli, plan_file=plan, quick=quick, flags=flags)
                 shapes = None if pod_shapes is None else parse_pod_shapes(pod_shapes)
+                if keep_up and cluster.given:
+                    raise ConfigError(
+                        "--keep-up keeps a local run's Prometheus and Grafana up after its last "
+                        "step: a cluster's stay up anyway; drop --keep-up or the cluster options"
+                    )
                 plans = [the_plan]
                 if shapes is not None:
                     if cluster.given:
@@ -344,7 +349,7 @@ def report(
                         target = scope.enter_context(local_target(shape_plan, shape_dir, run_id))
                     measured = measure(
                         shape_plan, target, out_dir, console, run_id=run_id, quick=quick,
-                        keep_up=keep_up and not cluster.given and number == len(plans),
+                        keep_up=keep_up and number == len(plans),
                         progress=lambda: ProgressView(console),
                     )  # fmt: skip
                     steps += len(measured.result.records)

@@ -219,3 +219,15 @@ def test_a_cluster_api_that_refuses_fails_fast_and_leaves_no_folder(tmp_path: Pa
     assert "did not answer" in result.stderr and "refused" in result.stderr.lower()
     assert took_s < 30, f"took {took_s:.1f} s"
     assert not out.exists(), "no empty report folder is left behind"
+
+
+@pytest.mark.parametrize("cluster", [["--stack", "dev"], ["--namespace", "x"]])
+def test_keep_up_with_a_cluster_is_refused_before_anything_starts(
+    tmp_path: Path, cluster: list[str]
+) -> None:
+    out = tmp_path / "out"
+    result = capacity(*cluster, "--keep-up", "--out", str(out), home=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result)
+    assert "--keep-up" in line and "drop --keep-up or the cluster options" in line
+    assert not out.exists()
