@@ -102,9 +102,9 @@ class Plan(BaseModel):
         "bracket)",
     )  # fmt: skip
     time_budget_s: float | None = Field(
-        525, ge=60, le=86_400,
+        540, ge=60, le=86_400,
         description="measuring time after which no later round starts, s (a round takes about "
-        "the longest one before it); 525 keeps `make report` within 10 minutes; null: no limit",
+        "the longest one before it); 540 keeps `make report` within 10 minutes; null: no limit",
     )  # fmt: skip
     later_round_probes: int = Field(
         4, ge=2, le=100,

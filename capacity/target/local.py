@@ -454,8 +454,9 @@ class LocalTarget(StopsOnExit):
             proc.stop()
         # Under their quotas (once measuring has begun, a pod never runs above its limit) but
         # side by side: each pod's quota is its own, so they start in the time of the slowest.
-        # One after the other, both pods took 13.4-14.4 s to restart; side by side, 7.4-7.8 s
-        # (4 restarts each, load 0.6-0.9, 2026-12-08): 4 restarts of a run give 25 s to its steps.
+        # Both pods took 12.1 s to restart one after the other, 7.35 s side by side (medians of
+        # 5, alternating, scripts/bench_pod_restart.py, 2026-12-08): about 19 s of a 5-round run
+        # go back to its steps.
         # Started from this thread (see _prepare_databases_and_stub), then waited for.
         handles = [self._launch_pod(pod.framework, pod.name) for pod in pods]
         for i, handle in enumerate(handles):
