@@ -11,7 +11,8 @@ What must hold for both servers (services/CONTRACT.md, "Shutdown"): every in-fli
 completes with its normal answer; the request on the idle keep-alive connection is answered; a
 new connection is either served (in the instant before the listener closes) or refused - never
 accepted and then reset, which is what both did while their listening socket stayed open for
-the whole drain - and refused from the first refusal on, which comes by SETTLE_S; the server
+the whole drain - and refused from the first refusal on, with no probe begun after SETTLE_S
+served; the server
 exits by itself well inside its graceful timeout (20 s).
 """
 
@@ -226,11 +227,15 @@ def test_sigterm_completes_every_request_in_flight_and_exits_in_time(
 def test_after_sigterm_new_connections_are_refused_never_reset(drained: tuple[str, Drain]) -> None:
     _, drain = drained
     assert {outcome for _, outcome in drain.probes} <= {"served", "refused"}, drain.early()
-    # Judged from the first refusal, not from SETTLE_S on: on a loaded machine one probe took
-    # half a second and the server exited before a probe landed after SETTLE_S (2026-12-07).
+    # Each probe is timed from its start, and a served one can take a second or more on a loaded
+    # machine: on 2026-12-08 a fresh-clone CI run's first refusal began at 1.81 s, after a slow
+    # probe. So the listener was open past SETTLE_S only if a probe begun after it was served;
+    # and from the first refusal on every probe must be refused (on 2026-12-07 the server exited
+    # before any probe began after SETTLE_S, so both rules are judged on the probes there were).
+    late = [at for at, outcome in drain.probes if outcome == "served" and at > SETTLE_S]
+    assert not late, f"a new connection begun {late[0]:.2f}s after SIGTERM was served"
     refused = [at for at, outcome in drain.probes if outcome == "refused"]
     assert refused, f"no new connection was refused while the server drained: {drain.early()}"
-    assert refused[0] <= SETTLE_S, f"the listener was still open {refused[0]:.2f}s after SIGTERM"
     after = {outcome for at, outcome in drain.probes if at >= refused[0]}
     assert after == {"refused"}, f"after the first refusal at {refused[0]:.2f}s: {sorted(after)}"
 
