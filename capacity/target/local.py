@@ -68,6 +68,7 @@ from capacity.target.process import (
     free_port,
     log_tail,
     port_is_free,
+    stop_side_by_side,
     wait_http_ok,
 )
 from capacity.target.services import (
@@ -447,11 +448,7 @@ class LocalTarget(StopsOnExit):
         if self.endpoints is None:
             raise TargetError("restart_pods before the target was entered")
         pods = self.endpoints.pods
-        old = [self._pod_processes[pod.name] for pod in pods]
-        for proc in old:  # told at once, then each waited for: they exit side by side
-            proc.terminate()
-        for proc in old:
-            proc.stop()
+        stop_side_by_side([self._pod_processes[pod.name] for pod in pods])
         # Under their quotas (once measuring has begun, a pod never runs above its limit) but
         # side by side: each pod's quota is its own, so they start in the time of the slowest.
         # Both pods took 12.1 s to restart one after the other, 7.35 s side by side (medians of

@@ -101,6 +101,15 @@ class ManagedProcess:
             self.popen.wait(timeout=5)
 
 
+def stop_side_by_side(processes: Sequence[ManagedProcess]) -> None:
+    """Every process told to stop at once, then each waited for (and killed if it lingers):
+    they shut down side by side, in the time of the slowest."""
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.stop()
+
+
 @dataclass
 class ProcessGroup:
     """Owns every process a run starts; stops them in reverse order of start."""
@@ -155,10 +164,7 @@ class ProcessGroup:
             # side by side (one after the other took 3.8 s for a one-pod run, mostly gunicorn's
             # and Locust's graceful exits). PostgreSQL's SIGTERM is a smart shutdown, so it
             # still serves the pods' open sessions until they close.
-            for proc in reversed(self.processes):
-                proc.terminate()
-            for proc in reversed(self.processes):
-                proc.stop()
+            stop_side_by_side(list(reversed(self.processes)))
             self.processes.clear()
 
     def __enter__(self) -> ProcessGroup:

@@ -41,6 +41,7 @@ BACKLOG_DRAIN_MAX_S = 2.0  # until the accept queue is empty, at most this long:
 # when the last copy closed (1 in 3,599, 2026-12-08)
 TCPI_UNACKED_OFFSET = 24  # struct tcp_info: 8 bytes of u8 fields, then rto, ato, snd_mss,
 # rcv_mss, unacked; on a LISTEN socket Linux reports its current accept queue there
+TCP_INFO_BYTES = 104  # enough of struct tcp_info for that field
 
 SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>; elsewhere the setsockopt fails, harmless
 DROP_EVERY_PACKET = struct.pack("HBBI", 0x06, 0, 0, 0)  # classic BPF: BPF_RET | BPF_K, keep 0
@@ -58,7 +59,7 @@ def refuse_new_handshakes(sock: socket.socket | asyncio.trsock.TransportSocket) 
 def queued(sock: socket.socket | asyncio.trsock.TransportSocket) -> int:
     """Connections in the listening socket's accept queue (0 where TCP_INFO cannot tell)."""
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_BYTES)
     except (OSError, AttributeError):
         return 0
     if len(info) < TCPI_UNACKED_OFFSET + 4:
@@ -96,11 +97,10 @@ class DrainingServer(uvicorn.Server):
     """One process serving alone: the same order at its own shutdown."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            for sock in server.sockets:
-                refuse_new_handshakes(sock)
-        await asyncio.sleep(BACKLOG_DRAIN_S)  # the loop accepts and serves what is queued
         socks = [sock for server in self.servers for sock in server.sockets]
+        for sock in socks:
+            refuse_new_handshakes(sock)
+        await asyncio.sleep(BACKLOG_DRAIN_S)  # the loop accepts and serves what is queued
         deadline = time.monotonic() + BACKLOG_DRAIN_MAX_S
         while backlog_left(socks) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
